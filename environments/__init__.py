@@ -1,0 +1,35 @@
+"""Environments: `environments/<name>.toml`, loaded and validated once into typed objects."""
+
+from __future__ import annotations
+
+from environments.loader import available, load, path_of
+from environments.model import (
+    AlarmThresholds,
+    CreateVpc,
+    DnsConfig,
+    Environment,
+    ExistingVpc,
+    PagerDutyConfig,
+    ScalingConfig,
+    ServiceConfig,
+    Subnet,
+    TlsConfig,
+)
+from environments.reader import ConfigError
+
+__all__ = [
+    "AlarmThresholds",
+    "ConfigError",
+    "CreateVpc",
+    "DnsConfig",
+    "Environment",
+    "ExistingVpc",
+    "PagerDutyConfig",
+    "ScalingConfig",
+    "ServiceConfig",
+    "Subnet",
+    "TlsConfig",
+    "available",
+    "load",
+    "path_of",
+]

@@ -1,0 +1,308 @@
+"""Load `environments/<name>.toml` into an `Environment`, or stop with one clear `ConfigError`."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tomllib
+from pathlib import Path
+
+from environments.model import (
+    AlarmThresholds,
+    CreateVpc,
+    DnsConfig,
+    Environment,
+    ExistingVpc,
+    PagerDutyConfig,
+    ScalingConfig,
+    ServiceConfig,
+    Subnet,
+    TlsConfig,
+)
+from environments.reader import ConfigError, Table, one_of
+
+DIRECTORY = Path(__file__).resolve().parent
+
+REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$")
+ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
+IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+CERTIFICATE_ARN = re.compile(
+    r"^arn:aws(-[a-z]+)*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[0-9a-f-]{36}$"
+)
+SSM_NAME = re.compile(r"^(/[A-Za-z0-9_.-]+)+$")
+ENV_VAR = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
+
+# Fargate's CPU units and the memory sizes (MiB) each accepts.
+FARGATE_MEMORY = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+}
+
+
+def path_of(name_or_path: str | Path) -> Path:
+    """`local` means environments/local.toml; anything with a slash or suffix is a path."""
+    text = str(name_or_path)
+    if "/" in text or text.endswith(".toml"):
+        return Path(text)
+    return DIRECTORY / f"{text}.toml"
+
+
+def available() -> list[str]:
+    return sorted(path.stem for path in DIRECTORY.glob("*.toml"))
+
+
+def load(name_or_path: str | Path) -> Environment:
+    path = path_of(name_or_path)
+    if not path.is_file():
+        names = ", ".join(available())
+        raise ConfigError(path, "file", f"no such environment file; known environments: {names}")
+    if not ENVIRONMENT_NAME.match(path.stem):
+        raise ConfigError(
+            path, "file name", "expected lowercase letters, digits and hyphens, at most 15"
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(path, "syntax", f"not valid TOML ({error})") from error
+
+    root = Table(path, data)
+    region = root.string("region", "an AWS region such as eu-west-1", check=REGION.match)
+    environment = Environment(
+        name=path.stem,
+        path=path,
+        region=region,
+        termination_protection=root.boolean("termination_protection", default=True),
+        service=_service(root.table("service")),
+        network=_network(root.table("network"), region),
+        dns=_dns(root.table("dns")),
+        tls=_tls(root.table("tls"), region),
+        pagerduty=_pagerduty(root.table("pagerduty")),
+        alarms=_alarms(root.table("alarms", required=False)),
+        scaling=_scaling(root.table("scaling", required=False)),
+        log_retention_days=_log_retention(root.table("logs", required=False)),
+        tags=_tags(root),
+    )
+    root.finish()
+    return environment
+
+
+def _service(table: Table) -> ServiceConfig:
+    name = table.string(
+        "name",
+        "2 to 24 lowercase letters, digits and hyphens, starting with a letter",
+        check=SERVICE_NAME.match,
+    )
+    image_tag = table.string(
+        "image_tag",
+        'an image tag other than "latest" (letters, digits, ".", "_", "-")',
+        required=False,
+        check=lambda tag: bool(IMAGE_TAG.match(tag)) and tag != "latest",
+    )
+    cpu = table.integer("cpu", 256, 4096, default=512, unit=" Fargate CPU units")
+    if cpu not in FARGATE_MEMORY:
+        raise table.error(
+            "cpu", f"expected one of {', '.join(map(str, FARGATE_MEMORY))}, got {cpu}"
+        )
+    memory = table.integer("memory", 512, 30720, default=1024, unit=" MiB")
+    if memory not in FARGATE_MEMORY[cpu]:
+        sizes = FARGATE_MEMORY[cpu]
+        raise table.error(
+            "memory",
+            f"Fargate with cpu = {cpu} takes {sizes[0]} to {sizes[-1]} MiB "
+            f"in steps of {sizes[1] - sizes[0]}, got {memory}",
+        )
+    min_count = table.integer("min_count", 1, 100, default=2)
+    max_count = table.integer("max_count", 1, 100, default=max(min_count, 4))
+    desired = table.integer("desired_count", 1, 100, default=min_count)
+    if not min_count <= desired <= max_count:
+        raise table.error(
+            "desired_count",
+            f"expected min_count <= desired_count <= max_count, got {min_count} <= {desired} "
+            f"<= {max_count}",
+        )
+    service = ServiceConfig(
+        name=name,
+        image_tag=image_tag,
+        cpu=cpu,
+        memory=memory,
+        desired_count=desired,
+        min_count=min_count,
+        max_count=max_count,
+        health_check_grace_seconds=table.integer(
+            "health_check_grace_seconds", 0, 600, default=60, unit=" seconds"
+        ),
+    )
+    table.finish()
+    return service
+
+
+def _network(table: Table, region: str) -> CreateVpc | ExistingVpc:
+    chosen = one_of(table, ("cidr", "vpc_id"), "create a VPC or bring one")
+    network = _create_vpc(table) if chosen == "cidr" else _existing_vpc(table, region)
+    table.finish()
+    return network
+
+
+def _create_vpc(table: Table) -> CreateVpc:
+    text = table.string("cidr", "an IPv4 CIDR block from /16 to /24, such as 10.0.0.0/16")
+    try:
+        cidr = ipaddress.IPv4Network(text)
+    except ValueError as error:
+        raise table.error(
+            "cidr", f'expected an IPv4 CIDR block such as 10.0.0.0/16, got "{text}" ({error})'
+        ) from error
+    if not 16 <= cidr.prefixlen <= 24:
+        raise table.error(
+            "cidr",
+            f"expected a prefix from /16 to /24 (AWS allows no larger VPC), got /{cidr.prefixlen}",
+        )
+    # Two public subnets, each an eighth of the VPC, leave room for private subnets later.
+    first, second, *_ = cidr.subnets(prefixlen_diff=3)
+    return CreateVpc(cidr=str(cidr), subnet_cidrs=(str(first), str(second)))
+
+
+def _existing_vpc(table: Table, region: str) -> ExistingVpc:
+    vpc_id = table.string("vpc_id", "a VPC ID such as vpc-0123456789abcdef0", check=VPC_ID.match)
+    subnets = []
+    for item in table.tables("subnets"):
+        subnets.append(
+            Subnet(
+                id=item.string(
+                    "id", "a subnet ID such as subnet-0123456789abcdef0", check=SUBNET_ID.match
+                ),
+                availability_zone=item.string(
+                    "availability_zone",
+                    f"an availability zone of {region}, such as {region}a",
+                    check=lambda zone: re.fullmatch(rf"{re.escape(region)}[a-z]", zone) is not None,
+                ),
+            )
+        )
+        item.finish()
+    zones = {subnet.availability_zone for subnet in subnets}
+    if len(subnets) < 2 or len(zones) < 2:
+        raise table.error(
+            "subnets",
+            "expected at least two subnets in two different availability zones "
+            f"(the load balancer needs two), got {len(subnets)} in {len(zones)}",
+        )
+    return ExistingVpc(vpc_id=vpc_id, subnets=tuple(subnets))
+
+
+def _dns(table: Table) -> DnsConfig:
+    zone = table.string(
+        "hosted_zone", "the Route53 hosted zone's domain, such as example.com", check=_is_hostname
+    ).rstrip(".")
+    domain = table.string(
+        "domain", f"a host name inside {zone}, such as app.{zone}", check=_is_hostname
+    )
+    domain = domain.rstrip(".")
+    if domain != zone and not domain.endswith(f".{zone}"):
+        raise table.error(
+            "domain", f'expected a name inside the hosted zone "{zone}", got "{domain}"'
+        )
+    table.finish()
+    return DnsConfig(hosted_zone_name=f"{zone}.", domain_name=domain)
+
+
+def _is_hostname(text: str) -> bool:
+    return HOSTNAME.match(text.rstrip(".")) is not None
+
+
+def _tls(table: Table, region: str) -> TlsConfig:
+    chosen = one_of(table, ("certificate_arn", "create_certificate"), "the HTTPS certificate")
+    arn = None
+    if chosen == "certificate_arn":
+        arn = table.string(
+            "certificate_arn",
+            "an ACM certificate ARN, arn:aws:acm:REGION:ACCOUNT:certificate/ID",
+            check=CERTIFICATE_ARN.match,
+        )
+        cert_region = CERTIFICATE_ARN.match(arn)["region"]  # type: ignore[index]
+        if cert_region != region:
+            raise table.error(
+                "certificate_arn",
+                f"the certificate is in {cert_region}; "
+                f"a load balancer in {region} needs one from {region}",
+            )
+    elif not table.boolean("create_certificate"):
+        raise table.error("create_certificate", "expected true, or give certificate_arn instead")
+    table.finish()
+    return TlsConfig(certificate_arn=arn)
+
+
+def _pagerduty(table: Table) -> PagerDutyConfig:
+    chosen = one_of(
+        table,
+        ("url_ssm_parameter", "url_env_var"),
+        "where the PagerDuty integration URL comes from (never the URL itself)",
+    )
+    config = PagerDutyConfig(
+        ssm_parameter=table.string(
+            "url_ssm_parameter",
+            "an SSM parameter name such as /team/pagerduty-url",
+            required=chosen == "url_ssm_parameter",
+            check=SSM_NAME.match,
+        ),
+        env_var=table.string(
+            "url_env_var",
+            "an environment variable name such as PAGERDUTY_URL",
+            required=chosen == "url_env_var",
+            check=ENV_VAR.match,
+        ),
+    )
+    table.finish()
+    return config
+
+
+def _alarms(table: Table) -> AlarmThresholds:
+    alarms = AlarmThresholds(
+        elb_5xx_count=table.integer("elb_5xx_count", 1, 100_000, default=10),
+        target_5xx_count=table.integer("target_5xx_count", 1, 100_000, default=10),
+        client_4xx_percent=table.number("client_4xx_percent", 0.1, 100, default=10.0),
+        unhealthy_hosts=table.integer("unhealthy_hosts", 1, 100, default=1),
+        p99_latency_seconds=table.number("p99_latency_seconds", 0.001, 60, default=1.0),
+        evaluation_periods=table.integer("evaluation_periods", 1, 60, default=3),
+    )
+    table.finish()
+    return alarms
+
+
+def _scaling(table: Table) -> ScalingConfig:
+    scaling = ScalingConfig(
+        cpu_target_percent=table.number("cpu_target_percent", 10, 90, default=60.0),
+        requests_per_target=table.integer("requests_per_target", 1, 100_000, default=500),
+    )
+    table.finish()
+    return scaling
+
+
+def _log_retention(table: Table) -> int:
+    days = table.integer("retention_days", 1, 1827, default=30, unit=" days")
+    if days not in LOG_RETENTION_DAYS:
+        allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
+        raise table.error("retention_days", f"expected one of {allowed} (CloudWatch's), got {days}")
+    table.finish()
+    return days
+
+
+def _tags(root: Table) -> dict[str, str]:
+    tags = root.mapping("tags")
+    for key, value in tags.items():
+        if key.lower().startswith("aws:") or not 1 <= len(key) <= 128 or len(value) > 256:
+            raise ConfigError(
+                root.path,
+                f"tags.{key}",
+                'expected a key of 1 to 128 characters not starting with "aws:" '
+                "and a value of at most 256",
+            )
+    return tags

@@ -1,0 +1,92 @@
+"""Typed, validated configuration of one environment. Everything after loading trusts it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    name: str  # lowercase letters, digits and hyphens; prefixes every stack and resource name
+    image_tag: str | None  # None: the git revision of the checkout, resolved by generate.py
+    cpu: int  # Fargate CPU units (256, 512, 1024, 2048, 4096)
+    memory: int  # MiB, a size Fargate accepts for that CPU
+    desired_count: int
+    min_count: int
+    max_count: int
+    health_check_grace_seconds: int
+
+
+@dataclass(frozen=True)
+class CreateVpc:
+    """The network stack creates a VPC with two public subnets in two AZs."""
+
+    cidr: str  # e.g. "10.0.0.0/16"
+    subnet_cidrs: tuple[str, str]  # carved from cidr unless given
+
+
+@dataclass(frozen=True)
+class Subnet:
+    id: str
+    availability_zone: str
+
+
+@dataclass(frozen=True)
+class ExistingVpc:
+    """A VPC the account already has: no network stack."""
+
+    vpc_id: str
+    subnets: tuple[Subnet, ...]  # at least two, in at least two AZs
+
+
+@dataclass(frozen=True)
+class DnsConfig:
+    hosted_zone_name: str  # "example.com." (always ends with a dot)
+    domain_name: str  # "app.example.com" (inside the hosted zone)
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    certificate_arn: str | None  # None: the template creates an ACM certificate, DNS-validated
+
+
+@dataclass(frozen=True)
+class PagerDutyConfig:
+    """Where the PagerDuty integration URL comes from; it is never written in git."""
+
+    ssm_parameter: str | None  # name of an SSM String parameter holding the URL
+    env_var: str | None  # or: a NoEcho stack parameter filled from this variable at deploy time
+
+
+@dataclass(frozen=True)
+class AlarmThresholds:
+    elb_5xx_count: int  # ALB-generated 5xx per minute
+    target_5xx_count: int  # 5xx returned by the tasks per minute
+    client_4xx_percent: float  # 4xx as a percentage of requests (metric math)
+    unhealthy_hosts: int  # unhealthy targets, sustained
+    p99_latency_seconds: float  # p99 target response time
+    evaluation_periods: int  # one-minute periods in breach before ALARM
+
+
+@dataclass(frozen=True)
+class ScalingConfig:
+    cpu_target_percent: float
+    requests_per_target: int
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str  # the file's stem: "production", "local"
+    path: Path
+    region: str
+    termination_protection: bool
+    service: ServiceConfig
+    network: CreateVpc | ExistingVpc
+    dns: DnsConfig
+    tls: TlsConfig
+    pagerduty: PagerDutyConfig
+    alarms: AlarmThresholds
+    scaling: ScalingConfig
+    log_retention_days: int
+    tags: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,203 @@
+"""Every shipped environment loads; each kind of bad input stops with file, field and fix."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import environments
+from environments import ConfigError, CreateVpc, ExistingVpc
+
+PRODUCTION = environments.path_of("production").read_text()
+STAGING = environments.path_of("staging").read_text()
+
+
+def write(tmp_path: Path, text: str, name: str = "broken") -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+def error_of(path: Path) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        environments.load(path)
+    assert str(caught.value).startswith(f"{path}: ")
+    return caught.value
+
+
+@pytest.mark.parametrize("name", environments.available())
+def test_every_shipped_environment_loads(name: str) -> None:
+    env = environments.load(name)
+    assert env.name == name
+    assert env.service.min_count <= env.service.desired_count <= env.service.max_count
+
+
+def test_production_is_the_worked_example() -> None:
+    env = environments.load("production")
+    assert env.dns.domain_name == "app.example.com"
+    assert env.dns.hosted_zone_name == "example.com."
+    assert (env.service.cpu, env.service.memory) == (512, 1024)
+    assert env.termination_protection is True
+    assert env.tls.certificate_arn is None  # the template creates and DNS-validates one
+    assert isinstance(env.network, CreateVpc)
+    assert env.network.subnet_cidrs == ("10.20.0.0/19", "10.20.32.0/19")
+    assert env.pagerduty.ssm_parameter == "/scalable-app/production/pagerduty-url"
+    assert not re.search(r"https?://", PRODUCTION.split("[pagerduty]")[1].split("[")[0])
+
+
+def test_local_environment_targets_the_emulator_region_without_protection() -> None:
+    env = environments.load("local")
+    assert env.termination_protection is False
+    assert env.region == "us-east-1"
+
+
+def test_staging_brings_its_vpc() -> None:
+    env = environments.load("staging")
+    assert isinstance(env.network, ExistingVpc)
+    assert [s.availability_zone for s in env.network.subnets] == ["eu-west-1a", "eu-west-1b"]
+    assert env.pagerduty.env_var == "PAGERDUTY_URL"
+
+
+def test_unknown_key_names_it_and_suggests_the_right_one(tmp_path: Path) -> None:
+    path = write(tmp_path, PRODUCTION.replace("desired_count = 2", "desired_cuont = 2"))
+    error = error_of(path)
+    assert error.field == "service.desired_cuont"
+    assert 'unknown key; did you mean "desired_count"?' in str(error)
+
+
+def test_unknown_top_level_table(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, PRODUCTION + '\n[databse]\nengine = "postgres"\n'))
+    assert error.field == "databse"
+    assert "unknown key" in error.message
+
+
+def test_wrong_type(tmp_path: Path) -> None:
+    error = error_of(
+        write(tmp_path, PRODUCTION.replace("desired_count = 2", 'desired_count = "two"'))
+    )
+    assert str(error).endswith(
+        'service.desired_count: expected an integer from 1 to 100, got "two"'
+    )
+
+
+def test_missing_required_field(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, PRODUCTION.replace('region = "eu-west-1"\n', "")))
+    assert error.field == "region"
+    assert error.message == "missing; expected an AWS region such as eu-west-1"
+
+
+def test_missing_required_table(tmp_path: Path) -> None:
+    text = PRODUCTION.replace(
+        '[dns]\nhosted_zone = "example.com"\ndomain = "app.example.com"\n', ""
+    )
+    error = error_of(write(tmp_path, text))
+    assert error.field == "dns"
+    assert "missing; expected a [dns] table" in str(error)
+
+
+def test_cidr_that_does_not_parse(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, PRODUCTION.replace("10.20.0.0/16", "10.20.0.300/16")))
+    assert error.field == "network.cidr"
+    assert 'expected an IPv4 CIDR block such as 10.0.0.0/16, got "10.20.0.300/16"' in error.message
+
+
+def test_cidr_too_large_for_a_vpc(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, PRODUCTION.replace("10.20.0.0/16", "10.0.0.0/8")))
+    assert "expected a prefix from /16 to /24" in error.message
+
+
+def test_certificate_arn_that_does_not_parse(tmp_path: Path) -> None:
+    error = error_of(
+        write(
+            tmp_path,
+            STAGING.replace("arn:aws:acm:eu-west-1:123456789012", "arn:aws:acm:eu-west-1:1234"),
+        )
+    )
+    assert error.field == "tls.certificate_arn"
+    assert "expected an ACM certificate ARN" in error.message
+
+
+def test_certificate_from_another_region(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, STAGING.replace("acm:eu-west-1", "acm:us-east-1")))
+    assert error.field == "tls.certificate_arn"
+    assert "needs one from eu-west-1" in error.message
+
+
+def test_fewer_than_two_subnets(tmp_path: Path) -> None:
+    text = STAGING.replace(
+        '  { id = "subnet-0fedcba9876543210", availability_zone = "eu-west-1b" },\n', ""
+    )
+    error = error_of(write(tmp_path, text))
+    assert error.field == "network.subnets"
+    assert "at least two subnets in two different availability zones" in error.message
+    assert "got 1 in 1" in error.message
+
+
+def test_two_subnets_in_one_zone(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, STAGING.replace('"eu-west-1b"', '"eu-west-1a"')))
+    assert error.message.endswith("got 2 in 1")
+
+
+def test_subnet_id_that_does_not_parse(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, STAGING.replace("subnet-0fedcba9876543210", "subnet-xyz")))
+    assert error.field == "network.subnets[1].id"
+
+
+def test_vpc_created_and_brought_at_once(tmp_path: Path) -> None:
+    text = STAGING.replace('vpc_id = "', 'cidr = "10.0.0.0/16"\nvpc_id = "')
+    error = error_of(write(tmp_path, text))
+    assert "set network.cidr or network.vpc_id (both are set)" in error.message
+
+
+def test_desired_count_outside_min_and_max(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, PRODUCTION.replace("desired_count = 2", "desired_count = 9")))
+    assert error.field == "service.desired_count"
+    assert "min_count <= desired_count <= max_count, got 2 <= 9 <= 6" in error.message
+
+
+def test_memory_fargate_cannot_give_that_cpu(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, PRODUCTION.replace("memory = 1024", "memory = 512")))
+    assert error.field == "service.memory"
+    assert "Fargate with cpu = 512 takes 1024 to 4096 MiB" in error.message
+
+
+def test_log_retention_cloudwatch_does_not_offer(tmp_path: Path) -> None:
+    error = error_of(
+        write(tmp_path, PRODUCTION.replace("retention_days = 90", "retention_days = 100"))
+    )
+    assert error.field == "logs.retention_days"
+
+
+def test_domain_outside_the_hosted_zone(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, PRODUCTION.replace("app.example.com", "app.example.org")))
+    assert error.field == "dns.domain"
+
+
+def test_latest_is_not_an_image_tag(tmp_path: Path) -> None:
+    text = PRODUCTION.replace(
+        'name = "scalable-app"\n', 'name = "scalable-app"\nimage_tag = "latest"\n'
+    )
+    assert error_of(write(tmp_path, text)).field == "service.image_tag"
+
+
+def test_pagerduty_url_itself_is_refused(tmp_path: Path) -> None:
+    text = PRODUCTION.replace(
+        'url_ssm_parameter = "/scalable-app/production/pagerduty-url"',
+        'url_ssm_parameter = "https://events.pagerduty.com/integration/abc/enqueue"',
+    )
+    error = error_of(write(tmp_path, text))
+    assert error.field == "pagerduty.url_ssm_parameter"
+    assert "expected an SSM parameter name" in error.message
+
+
+def test_toml_syntax_error(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, PRODUCTION.replace("[service]", "[service")))
+    assert error.field == "syntax"
+
+
+def test_missing_file_lists_the_known_environments() -> None:
+    with pytest.raises(ConfigError) as caught:
+        environments.load("prodution")
+    assert "known environments: local, production, staging" in str(caught.value)
