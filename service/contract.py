@@ -11,3 +11,11 @@ HEALTH_PATH = "/_health"
 CONTAINER_NAME = "web"
 # The ASGI application as uvicorn names it, the same in the Dockerfile's CMD and `make run`.
 APP_MODULE = "service.app:app"
+# CloudWatch namespace of the request metrics the service writes as EMF log lines
+# (dimensions Service and Route; metrics Requests, Latency in ms, ServerErrors).
+METRICS_NAMESPACE = "ScalableApp"
+# uvicorn's --timeout-graceful-shutdown: in-flight requests get this long after SIGTERM. It stays
+# below ECS's stop timeout (the container's stopTimeout, 30 s by default) so that ECS's SIGKILL
+# never cuts a request short.
+GRACEFUL_SHUTDOWN_SECONDS = 20
+STOP_TIMEOUT_SECONDS = 30

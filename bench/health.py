@@ -1,0 +1,163 @@
+"""Benchmark /_health: this service vs a bare ASGI app vs Flask's development server.
+
+One go, same machine, loopback only, bounded time (about 3 x (WARMUP + DURATION) seconds):
+  1. this service, started exactly as the Dockerfile's CMD (only --host/--port changed, to stay
+     on 127.0.0.1 and a free port), one uvicorn worker;
+  2. bench/bare_asgi.py on uvicorn with the same loop, parser and flags: the floor;
+  3. bench/flask_app.py on Flask's threaded development server (what the original system ran).
+Each is measured with wrk, 50 connections, one thread. On a multi-core machine the server is
+pinned to CPU 0 and wrk to CPU 1 so that they do not fight for the same core.
+
+Needs wrk (C load generator, Debian package):  apt-get update && apt-get install -y wrk
+Run:  .venv/bin/python bench/health.py [--duration 10] [--connections 50]
+CI does not run this; the figures go in the issue's note, not in a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.dockerfile import cmd, with_option  # noqa: E402
+from service.contract import HEALTH_PATH  # noqa: E402
+
+UVICORN_FLAGS = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--no-server-header"]
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: str
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def servers(port: int) -> dict[str, list[str]]:
+    service = [sys.executable, *cmd()[1:]]
+    service = with_option(with_option(service, "--host", "127.0.0.1"), "--port", str(port))
+    uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port)]
+    return {
+        "service /_health (Starlette, uvicorn)": service,
+        "bare ASGI app (uvicorn)": [
+            *uvicorn,
+            *UVICORN_FLAGS,
+            "--app-dir",
+            "bench",
+            "bare_asgi:app",
+        ],
+        "Flask dev server": [sys.executable, "bench/flask_app.py", str(port)],
+    }
+
+
+def pin(cpu: int) -> None:
+    if len(os.sched_getaffinity(0)) > 1:
+        os.sched_setaffinity(0, {cpu})
+
+
+def wait_until_up(url: str, deadline: float) -> None:
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def parse_latency(text: str, percentile: str) -> float:
+    match = re.search(rf"^\s*{percentile}%\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE)
+    if not match:
+        raise ValueError(f"no {percentile}% latency in wrk output:\n{text}")
+    value, unit = float(match.group(1)), match.group(2)
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(url: str, seconds: int, connections: int) -> str:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    return subprocess.run(
+        command, check=True, capture_output=True, text=True, preexec_fn=lambda: pin(1)
+    ).stdout
+
+
+def measure(name: str, argv: list[str], port: int, args: argparse.Namespace) -> Result:
+    url = f"http://127.0.0.1:{port}{HEALTH_PATH}"
+    server = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "APP_VERSION": "bench"},
+        preexec_fn=lambda: pin(0),
+    )
+    try:
+        wait_until_up(url, time.monotonic() + 15)
+        run_wrk(url, args.warmup, args.connections)
+        out = run_wrk(url, args.duration, args.connections)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = re.search(r"Socket errors:.*|Non-2xx.*", out)
+    return Result(
+        name,
+        rps,
+        parse_latency(out, "50"),
+        parse_latency(out, "99"),
+        errors.group(0) if errors else "",
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds measured per server")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per server")
+    parser.add_argument("--connections", type=int, default=50)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk not found: apt-get update && apt-get install -y wrk", file=sys.stderr)
+        return 1
+
+    results = [measure(name, argv, port, args) for name, argv, port in _plans()]
+    service, bare, flask = results
+    print(f"{'server':40} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
+    for r in results:
+        line = f"{r.name:40} {r.requests_per_second:10.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f}"
+        print(line + (f"  ({r.errors})" if r.errors else ""))
+    ratio_bare = service.requests_per_second / bare.requests_per_second
+    ratio_flask = service.requests_per_second / flask.requests_per_second
+    print(f"service / bare ASGI: {ratio_bare:.0%} (target >= 75%)")
+    print(f"service / Flask:     {ratio_flask:.1f}x (target >= 15x)")
+    print(f"service p99:         {service.p99_ms:.2f} ms (target < 5 ms)")
+    return 0
+
+
+def _plans() -> list[tuple[str, list[str], int]]:
+    plans = []
+    for name in servers(0):
+        port = free_port()
+        plans.append((name, servers(port)[name], port))
+    return plans
+
+
+if __name__ == "__main__":
+    sys.exit(main())
