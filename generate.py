@@ -1,0 +1,150 @@
+"""Generate an environment's CloudFormation: `python generate.py --env NAME`.
+
+Writes build/NAME/<stack>.json (sorted keys, byte-stable) and build/NAME/manifest.json, which
+tells the deployer the stacks' order, names, parameters and where each parameter comes from.
+The image tag is a stack parameter (`ImageTag`), so the templates do not change per commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from environments import ConfigError, Environment, load
+from templates import Stack, build_stacks
+
+BUILD_DIR = Path("build")
+# Outside a git checkout (a tarball, a container build) the image tag must be configured;
+# this value is used instead and says so.
+NO_GIT_TAG = "dev"
+
+
+def git_revision(cwd: Path | None = None) -> str | None:
+    """The checkout's short revision (12 hex digits), or None outside git."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        return None
+    revision = result.stdout.strip()
+    return revision if result.returncode == 0 and revision else None
+
+
+def resolve_image_tag(env: Environment, revision: str | None) -> str:
+    if env.service.image_tag is not None:
+        return env.service.image_tag
+    return revision if revision is not None else NO_GIT_TAG
+
+
+def render(template_dict: dict[str, Any]) -> str:
+    return json.dumps(template_dict, indent=2, sort_keys=True) + "\n"
+
+
+def stack_name(env: Environment, key: str) -> str:
+    return f"{env.service.name}-{env.name}-{key}"
+
+
+def manifest_entry(env: Environment, stack: Stack) -> dict[str, Any]:
+    return {
+        "key": stack.key,
+        "stack_name": stack_name(env, stack.key),
+        "template": f"{stack.key}.json",
+        "depends_on": list(stack.depends_on),
+        "capabilities": list(stack.capabilities),
+        "tags": dict(env.tags),
+        "parameters": dict(stack.parameters),
+        "parameters_from_stacks": {
+            name: {"stack": source.stack, "resources": list(source.resources)}
+            for name, source in stack.parameters_from_stacks.items()
+        },
+        "parameters_from_env": dict(stack.parameters_from_env),
+        "parameters_from_hosted_zone": list(stack.parameters_from_hosted_zone),
+        "needs_image": stack.needs_image,
+    }
+
+
+def manifest(env: Environment, stacks: list[Stack], image_tag: str, source: str) -> dict[str, Any]:
+    ssm = {}
+    if env.pagerduty.ssm_parameter is not None:
+        ssm[env.pagerduty.ssm_parameter] = "PagerDuty integration URL (HTTPS) for the alert topic"
+    return {
+        "environment": env.name,
+        "source": source,
+        "region": env.region,
+        "termination_protection": env.termination_protection,
+        "image": {"repository_name": _repository_name(env), "tag": image_tag},
+        "hosted_zone": {"name": env.dns.hosted_zone_name},
+        "ssm_parameters": ssm,
+        "stacks": [manifest_entry(env, stack) for stack in stacks],
+    }
+
+
+def _repository_name(env: Environment) -> str:
+    from templates.registry import repository_name
+
+    return repository_name(env.service.name, env.name)
+
+
+def generate(env: Environment, image_tag: str) -> dict[str, str]:
+    """File name -> content of everything build/<env>/ holds. No I/O."""
+    stacks = build_stacks(env, image_tag)
+    files = {f"{stack.key}.json": render(stack.template.to_dict()) for stack in stacks}
+    files["manifest.json"] = render(manifest(env, stacks, image_tag, _source(env)))
+    return files
+
+
+def _source(env: Environment) -> str:
+    try:
+        return env.path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return env.path.as_posix()
+
+
+def write(out_dir: Path, files: dict[str, str]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob("*.json"):
+        if stale.name not in files:
+            stale.unlink()
+    for name, content in files.items():
+        path = out_dir / name
+        if not path.exists() or path.read_text() != content:
+            path.write_text(content)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="local", help="environments/<ENV>.toml (default: local)")
+    parser.add_argument("--out", type=Path, default=None, help="output directory (build/<ENV>)")
+    args = parser.parse_args(argv)
+    try:
+        env = load(args.env)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    revision = git_revision()
+    image_tag = resolve_image_tag(env, revision)
+    if env.service.image_tag is None and revision is None:
+        print(
+            f"generate.py: not a git checkout and no service.image_tag in {env.path}: "
+            f'using image tag "{NO_GIT_TAG}"',
+            file=sys.stderr,
+        )
+    out_dir = args.out or BUILD_DIR / env.name
+    files = generate(env, image_tag)
+    write(out_dir, files)
+    stacks = ", ".join(name for name in files if name != "manifest.json")
+    print(f"{out_dir}: {stacks} (image tag {image_tag})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""One builder per stack; each is a short sequence of add_* calls, in dependency order.
+
+Stacks are split by lifecycle:
+- `network`: the VPC, created once, absent when the environment brings its own;
+- `registry`: the ECR repository, which must exist before the first image is pushed;
+- `service`: everything that serves and watches traffic, updated on every deployment.
+
+`build_stacks` returns each template together with how the deployer wires its parameters
+(generate.py turns that into build/<env>/manifest.json).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from troposphere import Output, Template
+
+from environments.model import CreateVpc, Environment, ExistingVpc
+from templates.access_logs import add_access_logs
+from templates.ecs_service import add_ecs_service, image_uri
+from templates.edge import add_edge
+from templates.iam import add_roles
+from templates.logs import add_logs
+from templates.monitoring import add_alerting, add_load_balancer_alarms, add_running_tasks_alarm
+from templates.network import add_network
+from templates.parameters import add_service_parameters
+from templates.registry import add_registry, repository_name
+from templates.scaling import add_scaling
+from templates.static_assets import STATIC_PATH, add_static_assets
+
+TEMPLATE_FORMAT_VERSION = "2010-09-09"
+
+
+@dataclass(frozen=True)
+class FromStack:
+    """A parameter the deployer fills with the physical IDs of another stack's resources."""
+
+    stack: str
+    resources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Stack:
+    key: str
+    template: Template
+    depends_on: tuple[str, ...] = ()
+    capabilities: tuple[str, ...] = ()
+    parameters: dict[str, str] = field(default_factory=dict)
+    parameters_from_stacks: dict[str, FromStack] = field(default_factory=dict)
+    parameters_from_env: dict[str, str] = field(default_factory=dict)
+    # Parameters the deployer fills with the ID of the manifest's hosted zone (looked up by name).
+    parameters_from_hosted_zone: tuple[str, ...] = ()
+    needs_image: bool = False
+
+
+def _template(env: Environment, what: str) -> Template:
+    template = Template(Description=f"{env.service.name} ({env.name}): {what}")
+    template.set_version(TEMPLATE_FORMAT_VERSION)
+    return template
+
+
+def build_network(env: Environment, config: CreateVpc) -> Stack:
+    template = _template(env, "VPC, two public subnets, internet gateway")
+    network = add_network(template, config)
+    template.add_output(Output("VpcId", Value=network.vpc.ref()))
+    return Stack(key="network", template=template)
+
+
+def build_registry(env: Environment) -> Stack:
+    template = _template(env, "ECR repository")
+    registry = add_registry(template, repository_name(env.service.name, env.name))
+    template.add_output(Output("RepositoryUri", Value=registry.repository.get_att("RepositoryUri")))
+    return Stack(key="registry", template=template)
+
+
+def build_service(env: Environment, image_tag: str) -> Stack:
+    template = _template(env, "load balancer, ECS service, scaling, logs, alarms")
+    creates_certificate = env.tls.certificate_arn is None
+    params = add_service_parameters(template, env.pagerduty, creates_certificate)
+    alerting = add_alerting(template, params.pagerduty_url)
+    log_group = add_logs(template, env.log_retention_days, alerting.key).group
+    access_logs = add_access_logs(template, env.log_retention_days)
+    assets = add_static_assets(template, access_logs).bucket
+    roles = add_roles(template, params.repository_name.ref(), log_group, assets)
+    edge = add_edge(
+        template,
+        params,
+        env.dns,
+        access_logs,
+        deletion_protection=env.termination_protection,
+    )
+    deployment_alarms = add_load_balancer_alarms(
+        template, alerting, env.alarms, edge.load_balancer, edge.target_group
+    )
+    service = add_ecs_service(
+        template,
+        env.service,
+        image_uri(params.repository_name.ref(), params.image_tag.ref()),
+        {"STATIC_URL": STATIC_PATH, "STATIC_BUCKET": assets.ref()},
+        log_group,
+        roles,
+        edge,
+        params.subnet_ids.ref(),
+        deployment_alarms.alarms,
+    )
+    add_scaling(template, env.service, env.scaling, service, edge)
+    add_running_tasks_alarm(template, alerting, env.alarms, service.cluster, service.service)
+    return Stack(
+        key="service",
+        template=template,
+        capabilities=("CAPABILITY_IAM",),
+        needs_image=True,
+        **_service_wiring(env, image_tag, creates_certificate),
+    )
+
+
+def _service_wiring(
+    env: Environment, image_tag: str, creates_certificate: bool
+) -> dict[str, object]:
+    """Where each service-stack parameter comes from, in the manifest's terms."""
+    parameters = {"ImageTag": image_tag}
+    from_stacks = {"RepositoryName": FromStack("registry", ("Repository",))}
+    depends_on = ["registry"]
+    if isinstance(env.network, ExistingVpc):
+        parameters["VpcId"] = env.network.vpc_id
+        parameters["SubnetIds"] = ",".join(subnet.id for subnet in env.network.subnets)
+    else:
+        from_stacks["VpcId"] = FromStack("network", ("Vpc",))
+        from_stacks["SubnetIds"] = FromStack("network", ("PublicSubnetA", "PublicSubnetB"))
+        depends_on.insert(0, "network")
+    if env.tls.certificate_arn is not None:
+        parameters["CertificateArn"] = env.tls.certificate_arn
+    from_env = {}
+    if env.pagerduty.ssm_parameter is not None:
+        parameters["PagerDutyUrl"] = env.pagerduty.ssm_parameter
+    elif env.pagerduty.env_var is not None:
+        from_env["PagerDutyUrl"] = env.pagerduty.env_var
+    return {
+        "depends_on": tuple(depends_on),
+        "parameters": parameters,
+        "parameters_from_stacks": from_stacks,
+        "parameters_from_env": from_env,
+        "parameters_from_hosted_zone": ("HostedZoneId",) if creates_certificate else (),
+    }
+
+
+def build_stacks(env: Environment, image_tag: str) -> list[Stack]:
+    """Every stack of the environment, in dependency order."""
+    stacks = []
+    if isinstance(env.network, CreateVpc):
+        stacks.append(build_network(env, env.network))
+    stacks.append(build_registry(env))
+    stacks.append(build_service(env, image_tag))
+    return stacks

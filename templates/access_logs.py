@@ -1,0 +1,129 @@
+"""The bucket that receives the load balancer's access logs and the assets bucket's access logs.
+
+Elastic Load Balancing writes from an AWS-owned account that differs per region; AWS publishes
+the list (docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html)
+and it is kept here as a Mapping. A region missing from it fails at change-set creation, by name,
+before anything is created. Log delivery only supports SSE-S3 encryption on this bucket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import awacs.s3 as as3
+from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from troposphere import AccountId, FindInMap, Join, Partition, Region, Template, s3
+
+from templates.buckets import private_bucket
+
+ELB_ACCOUNT_MAPPING = "ElbLogDeliveryAccount"
+# Elastic Load Balancing's log-delivery account per region (regions opened before August 2022).
+ELB_LOG_DELIVERY_ACCOUNTS = {
+    "us-east-1": "127311923021",
+    "us-west-1": "027434742980",
+    "us-west-2": "797873946194",
+    "eu-west-1": "156460612806",
+    "ap-northeast-1": "582318560864",
+    "ap-southeast-1": "114774131450",
+    "ap-southeast-2": "783225319266",
+    "sa-east-1": "507241528517",
+}
+LOAD_BALANCER_PREFIX = "load-balancer"
+ASSETS_PREFIX = "static-assets"
+SKIP_SELF_LOGGING = {
+    "checkov": {
+        "skip": [
+            {
+                "id": "CKV_AWS_18",
+                "comment": "This is the access-log bucket: logging its own access would write "
+                "into itself without end.",
+            }
+        ]
+    }
+}
+
+
+@dataclass(frozen=True)
+class AccessLogs:
+    bucket: s3.Bucket
+    policy: s3.BucketPolicy  # whoever writes logs must wait for it
+
+
+def add_access_logs(template: Template, retention_days: int) -> AccessLogs:
+    template.add_mapping(
+        ELB_ACCOUNT_MAPPING,
+        {region: {"AccountId": account} for region, account in ELB_LOG_DELIVERY_ACCOUNTS.items()},
+    )
+    bucket = template.add_resource(
+        private_bucket(
+            "AccessLogsBucket",
+            Metadata=SKIP_SELF_LOGGING,
+            LifecycleConfiguration=s3.LifecycleConfiguration(
+                Rules=[
+                    s3.LifecycleRule(
+                        Id="expire-access-logs",
+                        Status="Enabled",
+                        ExpirationInDays=retention_days,
+                        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(
+                            NoncurrentDays=1
+                        ),
+                    )
+                ]
+            ),
+        )
+    )
+    policy = template.add_resource(
+        s3.BucketPolicy(
+            "AccessLogsBucketPolicy", Bucket=bucket.ref(), PolicyDocument=_delivery_policy(bucket)
+        )
+    )
+    return AccessLogs(bucket=bucket, policy=policy)
+
+
+def _objects(bucket: s3.Bucket, prefix: str) -> Join:
+    return Join("", [bucket.get_att("Arn"), f"/{prefix}/*"])
+
+
+def _delivery_policy(bucket: s3.Bucket) -> PolicyDocument:
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            Statement(
+                Sid="LoadBalancerWritesAccessLogs",
+                Effect=Allow,
+                Principal=Principal(
+                    "AWS",
+                    Join(
+                        "",
+                        [
+                            "arn:",
+                            Partition,
+                            ":iam::",
+                            FindInMap(ELB_ACCOUNT_MAPPING, Region, "AccountId"),
+                            ":root",
+                        ],
+                    ),
+                ),
+                Action=[as3.PutObject],
+                Resource=[
+                    Join(
+                        "",
+                        [
+                            bucket.get_att("Arn"),
+                            f"/{LOAD_BALANCER_PREFIX}/AWSLogs/",
+                            AccountId,
+                            "/*",
+                        ],
+                    )
+                ],
+            ),
+            Statement(
+                Sid="S3WritesServerAccessLogs",
+                Effect=Allow,
+                Principal=Principal("Service", "logging.s3.amazonaws.com"),
+                Action=[as3.PutObject],
+                Resource=[_objects(bucket, ASSETS_PREFIX)],
+                Condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
+            ),
+        ],
+    )

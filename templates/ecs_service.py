@@ -1,0 +1,148 @@
+"""The ECS cluster, the Fargate task definition and the service that keeps it running.
+
+Deployments start the new tasks before stopping old ones (100 % minimum healthy, 200 %
+maximum), roll back by themselves when the new tasks do not get healthy (circuit breaker) or
+when a load balancer alarm fires (deployment alarms, see monitoring.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from troposphere import AccountId, Join, Output, Region, Template, URLSuffix, cloudwatch, ecs, logs
+
+from environments.model import ServiceConfig
+from service import contract
+from templates.edge import Edge
+from templates.iam import Roles
+
+MINIMUM_HEALTHY_PERCENT = 100
+MAXIMUM_PERCENT = 200
+# The container checks itself with the interpreter the image already has: no curl needed.
+HEALTH_COMMAND = (
+    "import urllib.request; "
+    f"urllib.request.urlopen('http://127.0.0.1:{contract.PORT}{contract.HEALTH_PATH}', timeout=3)"
+)
+SCRATCH_VOLUME = "tmp"  # the one writable path of a read-only root filesystem
+
+
+@dataclass(frozen=True)
+class EcsService:
+    cluster: ecs.Cluster
+    task_definition: ecs.TaskDefinition
+    service: ecs.Service
+
+
+def image_uri(repository_name: object, image_tag: object) -> Join:
+    return Join(
+        "", [AccountId, ".dkr.ecr.", Region, ".", URLSuffix, "/", repository_name, ":", image_tag]
+    )
+
+
+def _container(
+    image: Join, log_group: logs.LogGroup, environment: dict[str, object]
+) -> ecs.ContainerDefinition:
+    return ecs.ContainerDefinition(
+        Name=contract.CONTAINER_NAME,
+        Image=image,
+        Essential=True,
+        ReadonlyRootFilesystem=True,
+        PortMappings=[ecs.PortMapping(ContainerPort=contract.PORT, Protocol="tcp")],
+        Environment=[ecs.Environment(Name=k, Value=v) for k, v in sorted(environment.items())],
+        MountPoints=[
+            ecs.MountPoint(SourceVolume=SCRATCH_VOLUME, ContainerPath="/tmp", ReadOnly=False)
+        ],
+        HealthCheck=ecs.HealthCheck(
+            Command=["CMD", "python", "-c", HEALTH_COMMAND],
+            Interval=15,
+            Timeout=5,
+            Retries=3,
+            StartPeriod=10,
+        ),
+        LogConfiguration=ecs.LogConfiguration(
+            LogDriver="awslogs",
+            Options={
+                "awslogs-group": log_group.ref(),
+                "awslogs-region": Region,
+                "awslogs-stream-prefix": contract.CONTAINER_NAME,
+            },
+        ),
+    )
+
+
+def add_ecs_service(
+    template: Template,
+    config: ServiceConfig,
+    image: Join,
+    environment: dict[str, object],
+    log_group: logs.LogGroup,
+    roles: Roles,
+    edge: Edge,
+    subnet_ids: object,
+    deployment_alarms: tuple[cloudwatch.Alarm, ...],
+) -> EcsService:
+    cluster = template.add_resource(
+        ecs.Cluster(
+            "Cluster",
+            ClusterSettings=[ecs.ClusterSetting(Name="containerInsights", Value="enabled")],
+        )
+    )
+    task_definition = template.add_resource(
+        ecs.TaskDefinition(
+            "TaskDefinition",
+            RequiresCompatibilities=["FARGATE"],
+            NetworkMode="awsvpc",
+            Cpu=str(config.cpu),
+            Memory=str(config.memory),
+            ExecutionRoleArn=roles.execution.get_att("Arn"),
+            TaskRoleArn=roles.task.get_att("Arn"),
+            RuntimePlatform=ecs.RuntimePlatform(
+                OperatingSystemFamily="LINUX", CpuArchitecture="X86_64"
+            ),
+            Volumes=[ecs.Volume(Name=SCRATCH_VOLUME)],
+            ContainerDefinitions=[_container(image, log_group, environment)],
+        )
+    )
+    service = template.add_resource(
+        ecs.Service(
+            "Service",
+            # The target group must belong to a load balancer before a service may use it.
+            DependsOn=[edge.https_listener],
+            Cluster=cluster.ref(),
+            TaskDefinition=task_definition.ref(),
+            LaunchType="FARGATE",
+            DesiredCount=config.desired_count,
+            HealthCheckGracePeriodSeconds=config.health_check_grace_seconds,
+            PropagateTags="SERVICE",
+            EnableECSManagedTags=True,
+            DeploymentConfiguration=ecs.DeploymentConfiguration(
+                MinimumHealthyPercent=MINIMUM_HEALTHY_PERCENT,
+                MaximumPercent=MAXIMUM_PERCENT,
+                DeploymentCircuitBreaker=ecs.DeploymentCircuitBreaker(Enable=True, Rollback=True),
+                Alarms=ecs.DeploymentAlarms(
+                    AlarmNames=[alarm.ref() for alarm in deployment_alarms],
+                    Enable=True,
+                    Rollback=True,
+                ),
+            ),
+            NetworkConfiguration=ecs.NetworkConfiguration(
+                AwsvpcConfiguration=ecs.AwsvpcConfiguration(
+                    # Public subnets and no NAT gateway: a task needs a public address to reach
+                    # ECR and CloudWatch. Nothing reaches it but the load balancer (edge.py).
+                    AssignPublicIp="ENABLED",
+                    SecurityGroups=[edge.service_security_group.ref()],
+                    Subnets=subnet_ids,
+                )
+            ),
+            LoadBalancers=[
+                ecs.LoadBalancer(
+                    ContainerName=contract.CONTAINER_NAME,
+                    ContainerPort=contract.PORT,
+                    TargetGroupArn=edge.target_group.ref(),
+                )
+            ],
+        )
+    )
+    template.add_output(Output("ClusterName", Value=cluster.ref()))
+    template.add_output(Output("ServiceName", Value=service.get_att("Name")))
+    return EcsService(cluster=cluster, task_definition=task_definition, service=service)

@@ -1,0 +1,226 @@
+"""The way in: security groups, the load balancer, its listeners, the certificate and DNS.
+
+Who reaches what:
+- the internet reaches the load balancer on 80 (answered with a redirect only) and 443;
+- the load balancer reaches the tasks on the service's port, and nothing else reaches them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from troposphere import Output, Parameter, Ref, Template, certificatemanager, ec2, route53
+from troposphere import elasticloadbalancingv2 as elbv2
+
+from environments.model import DnsConfig
+from service import contract
+from templates.access_logs import LOAD_BALANCER_PREFIX, AccessLogs
+from templates.parameters import ServiceParameters
+
+# TLS 1.3 and 1.2 only, forward-secret ciphers.
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+DEREGISTRATION_DELAY_SECONDS = 30
+ANYWHERE = "0.0.0.0/0"
+
+# checkov: the one check this module skips, on the load balancer's security group only.
+PUBLIC_INGRESS_SKIP = {
+    "checkov": {
+        "skip": [
+            {
+                "id": "CKV_AWS_260",
+                "comment": "A public load balancer must accept port 80 from anywhere; "
+                "the HTTP listener answers with a redirect to HTTPS only.",
+            },
+        ]
+    }
+}
+
+
+@dataclass(frozen=True)
+class Edge:
+    load_balancer: elbv2.LoadBalancer
+    https_listener: elbv2.Listener
+    target_group: elbv2.TargetGroup
+    service_security_group: ec2.SecurityGroup
+
+
+def _ingress(port: int, description: str, **source: object) -> ec2.SecurityGroupRule:
+    return ec2.SecurityGroupRule(
+        IpProtocol="tcp", FromPort=port, ToPort=port, Description=description, **source
+    )
+
+
+def add_security_groups(
+    template: Template, vpc_id: Parameter
+) -> tuple[ec2.SecurityGroup, ec2.SecurityGroup]:
+    alb_sg = template.add_resource(
+        ec2.SecurityGroup(
+            "LoadBalancerSecurityGroup",
+            GroupDescription="Load balancer: HTTP and HTTPS from the internet",
+            VpcId=vpc_id.ref(),
+            SecurityGroupIngress=[
+                _ingress(80, "HTTP from anywhere, redirected to HTTPS", CidrIp=ANYWHERE),
+                _ingress(443, "HTTPS from anywhere", CidrIp=ANYWHERE),
+            ],
+            Metadata=PUBLIC_INGRESS_SKIP,
+        )
+    )
+    service_sg = template.add_resource(
+        ec2.SecurityGroup(
+            "ServiceSecurityGroup",
+            GroupDescription=f"Service tasks: port {contract.PORT} from the load balancer only",
+            VpcId=vpc_id.ref(),
+            SecurityGroupIngress=[
+                _ingress(
+                    contract.PORT, "From the load balancer", SourceSecurityGroupId=alb_sg.ref()
+                ),
+            ],
+            SecurityGroupEgress=[
+                _ingress(443, "HTTPS to ECR, CloudWatch Logs and S3", CidrIp=ANYWHERE),
+            ],
+        )
+    )
+    # The load balancer talks to the tasks only (a separate rule: the two groups name each other).
+    template.add_resource(
+        ec2.SecurityGroupEgress(
+            "LoadBalancerToServiceEgress",
+            GroupId=alb_sg.ref(),
+            IpProtocol="tcp",
+            FromPort=contract.PORT,
+            ToPort=contract.PORT,
+            DestinationSecurityGroupId=service_sg.ref(),
+            Description="To the service tasks",
+        )
+    )
+    return alb_sg, service_sg
+
+
+def _certificate_arn(template: Template, dns: DnsConfig, params: ServiceParameters) -> Ref:
+    """The environment's certificate (a parameter), or one created here and validated by DNS."""
+    if params.certificate_arn is not None:
+        return params.certificate_arn.ref()
+    if params.hosted_zone_id is None:
+        raise ValueError("a certificate created by the template needs the HostedZoneId parameter")
+    certificate = template.add_resource(
+        certificatemanager.Certificate(
+            "Certificate",
+            DomainName=dns.domain_name,
+            ValidationMethod="DNS",
+            DomainValidationOptions=[
+                certificatemanager.DomainValidationOption(
+                    DomainName=dns.domain_name, HostedZoneId=params.hosted_zone_id.ref()
+                )
+            ],
+        )
+    )
+    return certificate.ref()
+
+
+def add_edge(
+    template: Template,
+    params: ServiceParameters,
+    dns: DnsConfig,
+    access_logs: AccessLogs,
+    deletion_protection: bool,
+) -> Edge:
+    vpc_id = params.vpc_id
+    alb_sg, service_sg = add_security_groups(template, vpc_id)
+    load_balancer = template.add_resource(
+        elbv2.LoadBalancer(
+            "LoadBalancer",
+            # ELB checks that it may write to the bucket when logging is turned on.
+            DependsOn=[access_logs.policy],
+            Type="application",
+            Scheme="internet-facing",
+            Subnets=params.subnet_ids.ref(),
+            SecurityGroups=[alb_sg.ref()],
+            LoadBalancerAttributes=[
+                elbv2.LoadBalancerAttributes(
+                    Key="routing.http.drop_invalid_header_fields.enabled", Value="true"
+                ),
+                elbv2.LoadBalancerAttributes(
+                    Key="deletion_protection.enabled", Value=str(deletion_protection).lower()
+                ),
+                elbv2.LoadBalancerAttributes(Key="access_logs.s3.enabled", Value="true"),
+                elbv2.LoadBalancerAttributes(
+                    Key="access_logs.s3.bucket", Value=access_logs.bucket.ref()
+                ),
+                elbv2.LoadBalancerAttributes(
+                    Key="access_logs.s3.prefix", Value=LOAD_BALANCER_PREFIX
+                ),
+            ],
+        )
+    )
+    target_group = template.add_resource(
+        elbv2.TargetGroup(
+            "TargetGroup",
+            VpcId=vpc_id.ref(),
+            Port=contract.PORT,
+            Protocol="HTTP",
+            TargetType="ip",
+            HealthCheckPath=contract.HEALTH_PATH,
+            HealthCheckProtocol="HTTP",
+            HealthCheckIntervalSeconds=15,
+            HealthCheckTimeoutSeconds=5,
+            HealthyThresholdCount=2,
+            UnhealthyThresholdCount=3,
+            Matcher=elbv2.Matcher(HttpCode="200"),
+            TargetGroupAttributes=[
+                elbv2.TargetGroupAttribute(
+                    Key="deregistration_delay.timeout_seconds",
+                    Value=str(DEREGISTRATION_DELAY_SECONDS),
+                )
+            ],
+        )
+    )
+    template.add_resource(
+        elbv2.Listener(
+            "HttpListener",
+            LoadBalancerArn=load_balancer.ref(),
+            Port=80,
+            Protocol="HTTP",
+            DefaultActions=[
+                elbv2.Action(
+                    Type="redirect",
+                    RedirectConfig=elbv2.RedirectConfig(
+                        Protocol="HTTPS", Port="443", StatusCode="HTTP_301"
+                    ),
+                )
+            ],
+        )
+    )
+    https_listener = template.add_resource(
+        elbv2.Listener(
+            "HttpsListener",
+            LoadBalancerArn=load_balancer.ref(),
+            Port=443,
+            Protocol="HTTPS",
+            SslPolicy=TLS_POLICY,
+            Certificates=[
+                elbv2.Certificate(CertificateArn=_certificate_arn(template, dns, params))
+            ],
+            DefaultActions=[elbv2.Action(Type="forward", TargetGroupArn=target_group.ref())],
+        )
+    )
+    template.add_resource(
+        route53.RecordSetType(
+            "DnsRecord",
+            HostedZoneName=dns.hosted_zone_name,
+            Name=dns.domain_name,
+            Type="A",
+            AliasTarget=route53.AliasTarget(
+                HostedZoneId=load_balancer.get_att("CanonicalHostedZoneID"),
+                DNSName=load_balancer.get_att("DNSName"),
+                EvaluateTargetHealth=True,
+            ),
+        )
+    )
+    template.add_output(
+        Output("Url", Description="Where the service answers", Value=f"https://{dns.domain_name}/")
+    )
+    return Edge(
+        load_balancer=load_balancer,
+        https_listener=https_listener,
+        target_group=target_group,
+        service_security_group=service_sg,
+    )

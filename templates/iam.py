@@ -1,0 +1,124 @@
+"""The two roles of the task, written with awacs, each granted only what it uses.
+
+- The execution role is ECS's: it pulls the image from this service's repository and creates
+  the container's log streams in this service's log group.
+- The task role is the application's: it reads the static assets bucket, nothing else.
+Both trust ecs-tasks.amazonaws.com only on behalf of this account (confused-deputy guard).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import awacs.ecr as aecr
+import awacs.logs as alogs
+import awacs.s3 as as3
+import awacs.sts as asts
+from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from troposphere import AccountId, Join, Partition, Region, Template, iam, logs, s3
+
+
+@dataclass(frozen=True)
+class Roles:
+    execution: iam.Role
+    task: iam.Role
+
+
+def _assumed_by_ecs_tasks() -> PolicyDocument:
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            Statement(
+                Effect=Allow,
+                Principal=Principal("Service", "ecs-tasks.amazonaws.com"),
+                Action=[asts.AssumeRole],
+                Condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
+            )
+        ],
+    )
+
+
+def repository_arn(repository_name: object) -> Join:
+    return Join(
+        "", ["arn:", Partition, ":ecr:", Region, ":", AccountId, ":repository/", repository_name]
+    )
+
+
+def _execution_policy(repository_name: object, log_group: logs.LogGroup) -> PolicyDocument:
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            # GetAuthorizationToken has no resource-level permission in IAM: "*" is the only
+            # Resource AWS accepts. The token alone grants nothing: the pull actions below are
+            # scoped to this service's repository.
+            Statement(
+                Sid="GetRegistryToken",
+                Effect=Allow,
+                Action=[aecr.GetAuthorizationToken],
+                Resource=["*"],
+            ),
+            Statement(
+                Sid="PullServiceImage",
+                Effect=Allow,
+                Action=[
+                    aecr.BatchCheckLayerAvailability,
+                    aecr.GetDownloadUrlForLayer,
+                    aecr.BatchGetImage,
+                ],
+                Resource=[repository_arn(repository_name)],
+            ),
+            Statement(
+                Sid="WriteContainerLogs",
+                Effect=Allow,
+                Action=[alogs.CreateLogStream, alogs.PutLogEvents],
+                Resource=[log_group.get_att("Arn")],
+            ),
+        ],
+    )
+
+
+def _task_policy(assets: s3.Bucket) -> PolicyDocument:
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            Statement(
+                Sid="ReadStaticAssets",
+                Effect=Allow,
+                Action=[as3.GetObject],
+                Resource=[Join("", [assets.get_att("Arn"), "/*"])],
+            ),
+            Statement(
+                Sid="ListStaticAssets",
+                Effect=Allow,
+                Action=[as3.ListBucket],
+                Resource=[assets.get_att("Arn")],
+            ),
+        ],
+    )
+
+
+def add_roles(
+    template: Template, repository_name: object, log_group: logs.LogGroup, assets: s3.Bucket
+) -> Roles:
+    execution = template.add_resource(
+        iam.Role(
+            "TaskExecutionRole",
+            AssumeRolePolicyDocument=_assumed_by_ecs_tasks(),
+            Policies=[
+                iam.Policy(
+                    PolicyName="pull-image-and-write-logs",
+                    PolicyDocument=_execution_policy(repository_name, log_group),
+                )
+            ],
+        )
+    )
+    task = template.add_resource(
+        iam.Role(
+            "TaskRole",
+            AssumeRolePolicyDocument=_assumed_by_ecs_tasks(),
+            Policies=[
+                iam.Policy(PolicyName="read-static-assets", PolicyDocument=_task_policy(assets))
+            ],
+        )
+    )
+    return Roles(execution=execution, task=task)

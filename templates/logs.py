@@ -1,0 +1,23 @@
+"""The CloudWatch Logs group the containers write to, kept for the configured number of days."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from troposphere import Template, kms, logs
+
+
+@dataclass(frozen=True)
+class Logs:
+    group: logs.LogGroup
+
+
+def add_logs(template: Template, retention_days: int, key: kms.Key) -> Logs:
+    group = template.add_resource(
+        logs.LogGroup(
+            "LogGroup",
+            RetentionInDays=retention_days,
+            KmsKeyId=key.get_att("Arn"),
+        )
+    )
+    return Logs(group=group)

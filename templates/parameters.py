@@ -1,0 +1,108 @@
+"""The service stack's parameters: what it takes from other stacks and from the deployer.
+
+Values cross stacks as parameters that the deployer fills from the upstream stacks' resources
+(see generate.py's manifest), never through exports: moto gives no Outputs to stacks created
+through change sets, and parameters work the same on AWS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from troposphere import Parameter, Template
+
+from environments.model import PagerDutyConfig
+
+
+@dataclass(frozen=True)
+class ServiceParameters:
+    image_tag: Parameter
+    repository_name: Parameter
+    vpc_id: Parameter
+    subnet_ids: Parameter
+    pagerduty_url: Parameter
+    hosted_zone_id: Parameter | None  # only when the template creates the certificate
+    certificate_arn: Parameter | None  # only when the environment brings the certificate
+
+
+def add_service_parameters(
+    template: Template, pagerduty: PagerDutyConfig, creates_certificate: bool
+) -> ServiceParameters:
+    image_tag = template.add_parameter(
+        Parameter(
+            "ImageTag",
+            Type="String",
+            Description="Tag of the image in the repository: the git revision unless configured",
+            AllowedPattern=r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}",
+        )
+    )
+    repository_name = template.add_parameter(
+        Parameter(
+            "RepositoryName",
+            Type="String",
+            Description="The ECR repository (registry stack)",
+            AllowedPattern=r"[a-z0-9][a-z0-9._/-]*",
+        )
+    )
+    vpc_id = template.add_parameter(
+        Parameter(
+            "VpcId", Type="AWS::EC2::VPC::Id", Description="The VPC (network stack or configured)"
+        )
+    )
+    subnet_ids = template.add_parameter(
+        Parameter(
+            "SubnetIds",
+            Type="List<AWS::EC2::Subnet::Id>",
+            Description="Two public subnets in two availability zones",
+        )
+    )
+    pagerduty_url = template.add_parameter(_pagerduty_parameter(pagerduty))
+    hosted_zone_id = (
+        template.add_parameter(
+            Parameter(
+                "HostedZoneId",
+                Type="AWS::Route53::HostedZone::Id",
+                Description="The hosted zone that validates the certificate by DNS",
+            )
+        )
+        if creates_certificate
+        else None
+    )
+    certificate_arn = (
+        None
+        if creates_certificate
+        else template.add_parameter(
+            Parameter(
+                "CertificateArn",
+                Type="String",
+                Description="The ACM certificate of the HTTPS listener",
+                AllowedPattern=r"arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+",
+            )
+        )
+    )
+    return ServiceParameters(
+        image_tag=image_tag,
+        repository_name=repository_name,
+        vpc_id=vpc_id,
+        subnet_ids=subnet_ids,
+        pagerduty_url=pagerduty_url,
+        hosted_zone_id=hosted_zone_id,
+        certificate_arn=certificate_arn,
+    )
+
+
+def _pagerduty_parameter(pagerduty: PagerDutyConfig) -> Parameter:
+    if pagerduty.ssm_parameter is not None:
+        # CloudFormation reads the SSM parameter itself when the stack is created or updated.
+        return Parameter(
+            "PagerDutyUrl",
+            Type="AWS::SSM::Parameter::Value<String>",
+            Default=pagerduty.ssm_parameter,
+            Description="Name of the SSM parameter holding PagerDuty's integration URL",
+        )
+    return Parameter(
+        "PagerDutyUrl",
+        Type="String",
+        NoEcho=True,
+        Description="PagerDuty's integration URL, given by the deployer from its environment",
+    )
