@@ -1,0 +1,224 @@
+"""Deploy an environment's stacks through CloudFormation change sets a person can review.
+
+    python deploy.py --env local                 # plan, confirm, execute, follow
+    python deploy.py --env production --no-execute --output json
+
+It deploys what generate.py wrote to build/<env>/ (what was linted is what ships) and reaches
+AWS only through boto3's standard resolution (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL...).
+The verbs live in deployer/; only main() turns their exceptions into exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+ROOT = Path(__file__).resolve().parent
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=(
+            "Deploy an environment's stacks through CloudFormation change sets: preflight "
+            "checks, a review of every change (risky ones flagged), confirmation, execution "
+            "and a live event tail. Exit status: 0 success or nothing to do, 1 error; with "
+            "--no-execute, 0 nothing would change, 2 something would, 1 error; 130 Ctrl-C."
+        )
+    )
+    parser.add_argument(
+        "--env",
+        required=True,
+        help="environment name (environments/NAME.toml) or path to a .toml file; "
+        "it must validate, and build/NAME/ must hold its generated templates",
+    )
+    parser.add_argument(
+        "--stack",
+        action="append",
+        metavar="STACK",
+        help="deploy only this stack (manifest key, e.g. registry, or stack name); repeatable; "
+        "default: every stack, in dependency order",
+    )
+    parser.add_argument(
+        "--no-execute",
+        action="store_true",
+        help="create and show the change sets, execute nothing (exit 0: no changes, 2: changes)",
+    )
+    parser.add_argument(
+        "--yes",
+        action="store_true",
+        help="execute without asking (needed when stdin is not a terminal, e.g. CI); also "
+        "allows deleting a stack left in ROLLBACK_COMPLETE by a failed create",
+    )
+    parser.add_argument(
+        "--output",
+        choices=("text", "json"),
+        default="text",
+        help="text: review tables and events for people (default); json: one JSON document "
+        "on stdout with the same review, progress goes to stderr",
+    )
+    parser.add_argument(
+        "--build-dir",
+        type=Path,
+        help="where generate.py wrote the manifest and templates (default: build/NAME)",
+    )
+    return parser.parse_args(argv)
+
+
+def git_revision() -> str:
+    try:
+        found = subprocess.run(
+            ["git", "rev-parse", "--short=10", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "norev"
+    return found.stdout.strip() or "norev"
+
+
+def ask(stream: TextIO) -> Callable[[str], bool]:
+    def confirm(question: str) -> bool:
+        stream.write(f"{question} [y/N] ")
+        stream.flush()
+        return sys.stdin.readline().strip().lower() in {"y", "yes"}
+
+    return confirm
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    as_json = args.output == "json"
+    progress = sys.stderr if as_json else sys.stdout
+
+    def say(line: str) -> None:
+        print(line, file=progress, flush=True)
+
+    document: dict[str, Any] = {"mode": "deploy" if not args.no_execute else "plan"}
+    results: list[Any] = []
+    code = EXIT_ERROR
+    try:
+        code = run(args, say, results, document)
+    except KeyboardInterrupt:
+        say("\ninterrupted: nothing more was started")
+        document["error"] = "interrupted"
+        code = EXIT_INTERRUPTED
+    except Exception as error:  # mapped to exit codes here, and only here
+        code = report_error(error, say, document)
+    finally:
+        if as_json:
+            document["stacks"] = [r.to_dict() for r in results]
+            document["exit_code"] = code
+            print(json.dumps(document, indent=2, default=str))
+    return code
+
+
+def run(args: argparse.Namespace, say: Callable[[str], None], results: list[Any], doc: dict) -> int:
+    import os
+
+    import environments
+    from deployer import manifest as manifests
+    from deployer import preflight, review
+    from deployer.errors import Declined, ManifestError
+    from deployer.run import CHANGED, Deployer, Options
+    from deployer.session import Aws
+
+    env = environments.load(args.env)
+    build_dir = args.build_dir or ROOT / "build" / env.name
+    manifest = manifests.load(build_dir)
+    if manifest.environment != env.name or manifest.region != env.region:
+        raise ManifestError(
+            f"{manifest.path} was generated for {manifest.environment} in {manifest.region}, "
+            f"not {env.name} in {env.region}: run make templates ENV={env.name}"
+        )
+    if env.path.stat().st_mtime > manifest.path.stat().st_mtime:
+        say(
+            f"warning: {env.path.name} changed after {manifest.path} was generated; "
+            f"run make templates ENV={env.name} to deploy the change"
+        )
+    execute = not args.no_execute
+    if execute and not args.yes and not sys.stdin.isatty():
+        raise Declined(
+            "refusing to execute: stdin is not a terminal, so nobody can confirm. "
+            "Pass --yes (make deploy YES=1) to execute without asking, "
+            "or --no-execute (make plan) to review only."
+        )
+    doc.update(environment=env.name, region=manifest.region)
+    aws = Aws(manifest.region)
+    who = preflight.identity(aws.client("sts"), manifest.region)
+    say(
+        f"{'Deploying' if execute else 'Planning'} {env.name} in {manifest.region}, "
+        f"account {who.account}, as {who.arn}"
+    )
+    options = Options(
+        execute=execute,
+        yes=args.yes,
+        revision=git_revision(),
+        account=who.account,
+        confirm=ask(sys.stderr if args.output == "json" else sys.stdout),
+        environ=dict(os.environ),
+        show_review=(lambda r: say(review.render_text(r)))
+        if args.output == "text"
+        else (lambda _r: None),
+    )
+    deployer = Deployer(aws, manifest, options, say)
+    try:
+        deployer.run(manifest.select(args.stack))
+    finally:
+        results.extend(deployer.results)
+    summarize(deployer.results, say, execute)
+    if not execute and any(r.outcome in CHANGED for r in deployer.results):
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def summarize(results: list[Any], say: Callable[[str], None], execute: bool) -> None:
+    from deployer import outputs
+
+    say("")
+    for result in results:
+        extra = f" ({result.note})" if result.note else ""
+        say(f"{result.stack_name}: {result.outcome}{extra}")
+    if execute:
+        for result in results:
+            if result.outputs:
+                say(outputs.render_text(result.stack_name, result.outputs))
+
+
+def report_error(error: Exception, say: Callable[[str], None], doc: dict) -> int:
+    from deployer.errors import DeployError, DeployFailed, FollowInterrupted
+    from environments import ConfigError
+
+    if isinstance(error, FollowInterrupted):
+        say(f"\n{error}")
+        doc["error"] = "interrupted while following"
+        return EXIT_INTERRUPTED
+    if isinstance(error, DeployFailed):
+        say(f"\nDEPLOY FAILED: {error}")
+        for line in error.report:
+            say(f"  {line}")
+        doc["error"] = str(error)
+        doc["report"] = error.report
+        return EXIT_ERROR
+    if isinstance(error, ConfigError | DeployError):
+        say(f"error: {error}")
+        doc["error"] = str(error)
+        return EXIT_ERROR
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(error, ClientError | BotoCoreError):
+        say(f"error: AWS said: {error}")
+        doc["error"] = str(error)
+        return EXIT_ERROR
+    raise error
+
+
+if __name__ == "__main__":
+    sys.exit(main())

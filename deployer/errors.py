@@ -1,0 +1,54 @@
+"""Domain exceptions. Only `deploy.main()` turns them into exit codes."""
+
+from __future__ import annotations
+
+
+class DeployError(Exception):
+    """Anything that stops a deploy; str() is a message for a person."""
+
+
+class ManifestError(DeployError):
+    """build/<env>/manifest.json is missing, stale or malformed."""
+
+
+class PreflightError(DeployError):
+    """A check before any change set failed: nothing was changed."""
+
+
+class ChangeSetFailed(DeployError):
+    """CloudFormation could not create the change set (not the empty case)."""
+
+
+class Declined(DeployError):
+    """The person (or the lack of a terminal) said no to executing."""
+
+
+class DeployFailed(DeployError):
+    """The stack operation failed; `report` holds the lines that explain why."""
+
+    def __init__(self, message: str, report: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.report = report or []
+
+
+class FollowInterrupted(DeployError):
+    """Ctrl-C while following: the stack operation goes on without us."""
+
+    def __init__(self, stack_name: str, change_set_type: str) -> None:
+        self.stack_name = stack_name
+        self.change_set_type = change_set_type
+        super().__init__(self.advice())
+
+    def advice(self) -> str:
+        name = self.stack_name
+        undo = (
+            f"aws cloudformation delete-stack --stack-name {name}"
+            if self.change_set_type == "CREATE"
+            else f"aws cloudformation cancel-update-stack --stack-name {name}"
+        )
+        return (
+            f"Stopped following {name}; CloudFormation carries on with the operation.\n"
+            f"  follow it:  aws cloudformation describe-stack-events --stack-name {name}\n"
+            f"              (or run the deploy again: it waits for the stack, showing events)\n"
+            f"  cancel it:  {undo}"
+        )

@@ -1,0 +1,92 @@
+"""Stack parameters: the manifest's values, other stacks' resources, the hosted zone's ID,
+and NoEcho values from the environment (never written to git or build/)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from deployer.errors import PreflightError
+from deployer.manifest import Manifest, StackSpec
+
+
+class UpstreamMissing(Exception):
+    """An upstream stack (or one of its resources) does not exist yet."""
+
+
+class Resolver:
+    """Resolves parameters; reads each upstream stack's resources once per deploy."""
+
+    def __init__(
+        self,
+        cf: Any,
+        manifest: Manifest,
+        environ: Mapping[str, str],
+        client: Callable[[str], Any],
+    ) -> None:
+        self.cf = cf
+        self.manifest = manifest
+        self.environ = environ
+        self.client = client
+        self._resources: dict[str, dict[str, str]] = {}
+        self._zone_id: str | None = None
+
+    def forget(self, stack_key: str) -> None:
+        """The stack was just updated: its physical IDs may have changed."""
+        self._resources.pop(stack_key, None)
+
+    def check_environment(self, spec: StackSpec) -> None:
+        missing = [var for var in spec.parameters_from_env.values() if not self.environ.get(var)]
+        if missing:
+            names = ", ".join(sorted(missing))
+            raise PreflightError(
+                f"stack {spec.stack_name} needs {names} in the environment (NoEcho parameters, "
+                "never stored in git): export it and run again"
+            )
+
+    def parameters(self, spec: StackSpec) -> list[dict[str, str]]:
+        values = dict(spec.parameters)
+        for name, ref in spec.parameters_from_stacks.items():
+            physical = self.physical_ids(ref.stack)
+            missing = [r for r in ref.resources if r not in physical]
+            if missing:
+                upstream = self.manifest.stack(ref.stack).stack_name
+                raise UpstreamMissing(f"{upstream} has no resource {', '.join(missing)} yet")
+            values[name] = ",".join(physical[r] for r in ref.resources)
+        for name in spec.parameters_from_hosted_zone:
+            values[name] = self.hosted_zone_id()
+        self.check_environment(spec)
+        for name, var in spec.parameters_from_env.items():
+            values[name] = self.environ[var]
+        return [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(values.items())]
+
+    def hosted_zone_id(self) -> str:
+        """The ID of the manifest's hosted zone, which the account must already have."""
+        if self._zone_id is None:
+            name = self.manifest.hosted_zone_name or ""
+            found = self.client("route53").list_hosted_zones_by_name(DNSName=name, MaxItems="1")
+            zones = [z for z in found["HostedZones"] if z["Name"] == name]
+            if not zones:
+                raise PreflightError(
+                    f"hosted zone {name} does not exist in this account: the stacks need it"
+                )
+            self._zone_id = zones[0]["Id"].rsplit("/", 1)[-1]
+        return self._zone_id
+
+    def physical_ids(self, stack_key: str) -> dict[str, str]:
+        if stack_key not in self._resources:
+            from botocore.exceptions import ClientError
+
+            name = self.manifest.stack(stack_key).stack_name
+            try:
+                found = self.cf.describe_stack_resources(StackName=name)["StackResources"]
+            except ClientError as error:
+                if "does not exist" in str(error):
+                    raise UpstreamMissing(f"{name} does not exist yet") from None
+                raise
+            self._resources[stack_key] = {
+                r["LogicalResourceId"]: r["PhysicalResourceId"]
+                for r in found
+                if r.get("LogicalResourceId") and r.get("PhysicalResourceId")
+            }
+        return self._resources[stack_key]

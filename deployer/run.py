@@ -1,0 +1,290 @@
+"""The flow for each stack, in the manifest's order: preflight, change set, review, confirm,
+execute, follow, outputs. Verbs live in the other modules; this only sequences them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from deployer import changeset, outputs, preflight, review
+from deployer.errors import Declined, DeployFailed, FollowInterrupted, PreflightError
+from deployer.follow import Follower, describe_stack, failure_report
+from deployer.manifest import Manifest, StackSpec
+from deployer.params import Resolver, UpstreamMissing
+from deployer.poll import Backoff
+from deployer.session import Aws
+from deployer.status import is_in_progress, is_success
+
+# What happened to one stack. Plan outcomes that mean "something would change" are CHANGED.
+NO_CHANGES = "no changes"
+CHANGES = "changes"
+PENDING_UPSTREAM = "pending upstream"
+RECREATE = "recreate"
+CREATED = "created"
+UPDATED = "updated"
+CHANGED = {CHANGES, PENDING_UPSTREAM, RECREATE}
+
+
+@dataclass
+class StackResult:
+    key: str
+    stack_name: str
+    outcome: str
+    review: review.Review | None = None
+    outputs: list[outputs.Output] = field(default_factory=list)
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "stack_name": self.stack_name,
+            "outcome": self.outcome,
+            "note": self.note,
+            "review": self.review.to_dict() if self.review else None,
+            "outputs": [o.to_dict() for o in self.outputs],
+        }
+
+
+@dataclass(frozen=True)
+class Options:
+    execute: bool
+    yes: bool
+    revision: str
+    account: str
+    confirm: Callable[[str], bool]  # asks the person; only called when `yes` is False
+    environ: Mapping[str, str]
+    backoff: Backoff = field(default_factory=Backoff)
+    show_review: Callable[[review.Review], None] = lambda _review: None
+
+
+class Deployer:
+    def __init__(self, aws: Aws, manifest: Manifest, options: Options, say: Callable[[str], None]):
+        self.aws = aws
+        self.cf = aws.cloudformation
+        self.manifest = manifest
+        self.options = options
+        self.say = say
+        self.resolver = Resolver(self.cf, manifest, options.environ, aws.client)
+        self.results: list[StackResult] = []
+
+    def run(self, specs: list[StackSpec]) -> list[StackResult]:
+        for spec in specs:  # fail early: missing NoEcho values stop the deploy before any change
+            self.resolver.check_environment(spec)
+        for spec in specs:
+            self.results.append(self.deploy_stack(spec))
+        return self.results
+
+    def deploy_stack(self, spec: StackSpec) -> StackResult:
+        name = spec.stack_name
+        self.say(f"== {name}")
+        stack = self._settled(describe_stack(self.cf, name))
+        stack, recreate = self._recreatable(spec, stack)
+        if recreate:
+            return StackResult(spec.key, name, RECREATE, note=recreate)
+        pending = self._pending_upstream(spec)
+        if pending:
+            return pending
+        try:
+            parameters = self.resolver.parameters(spec)
+        except UpstreamMissing as why:
+            if self.options.execute:
+                raise PreflightError(f"stack {name}: {why}") from None
+            self.say(f"  {why}: {name} is planned once it exists")
+            return StackResult(spec.key, name, PENDING_UPSTREAM, note=str(why))
+        if spec.needs_image:
+            image = self.manifest.image
+            preflight.image_exists(self.aws.client("ecr"), image.repository_name, image.tag)
+            self.say(f"  image {image.repository_name}:{image.tag} is in ECR")
+        change_set = self._change_set(spec, stack, parameters)
+        if change_set.empty:
+            changeset.delete_change_set(self.cf, change_set.arn)
+            self.say(f"  {name}: no changes")
+            if not self.options.execute:
+                return StackResult(spec.key, name, NO_CHANGES)
+            assert stack is not None
+            self._protect(stack)
+            return StackResult(spec.key, name, NO_CHANGES, outputs=self._outputs(spec, stack))
+        shown = self._review(spec, stack, change_set)
+        if not self.options.execute:
+            return StackResult(spec.key, name, CHANGES, review=shown)
+        self._confirm_or_discard(spec, stack, change_set)
+        final = self._execute(spec, change_set)
+        self._protect(final)
+        outcome = CREATED if change_set.change_set_type == "CREATE" else UPDATED
+        return StackResult(spec.key, name, outcome, shown, self._outputs(spec, final))
+
+    # ---- preflight ------------------------------------------------------------------------
+
+    def _settled(self, stack: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A stack mid-operation is waited for, its events shown as they come."""
+        if stack is None or not is_in_progress(stack["StackStatus"]):
+            return stack
+        self.say(
+            f"  {stack['StackName']} is {stack['StackStatus']}: waiting for it to finish "
+            "(Ctrl-C stops waiting; the operation goes on)"
+        )
+        since = stack.get("LastUpdatedTime") or stack["CreationTime"]
+        follower = Follower(self.cf, stack["StackId"], since, self.say, self.options.backoff)
+        try:
+            final = follower.until_settled()
+        except KeyboardInterrupt:
+            raise FollowInterrupted(stack["StackName"], "UPDATE") from None
+        return None if final["StackStatus"] == "DELETE_COMPLETE" else final
+
+    def _recreatable(
+        self, spec: StackSpec, stack: dict[str, Any] | None
+    ) -> tuple[dict[str, Any] | None, str]:
+        """A stack from a failed create is reported, and deleted only once confirmed.
+
+        Returns the stack as it now is, and in a plan the note that it would be recreated.
+        """
+        why = preflight.needs_recreation(self.cf, stack)
+        if why is None or stack is None:
+            return stack, ""
+        message = f"stack {spec.stack_name} {why}; it must be deleted before it is created again"
+        if not self.options.execute:
+            self.say(f"  {message} (deploy will ask to delete it)")
+            return stack, message
+        self.say(f"  {message}")
+        if not self.options.yes and not self.options.confirm(f"Delete stack {spec.stack_name}?"):
+            raise Declined(f"{message}: not deleted, nothing deployed")
+        since = datetime.now(UTC).replace(microsecond=0)
+        preflight.delete_stack(self.cf, stack)
+        self.say(f"  deleting {spec.stack_name}")
+        Follower(self.cf, stack["StackId"], since, self.say, self.options.backoff).until_settled()
+        return None, ""
+
+    def _pending_upstream(self, spec: StackSpec) -> StackResult | None:
+        """In a plan, a stack whose upstream is not created yet cannot be planned yet."""
+        waiting = [
+            r.stack_name
+            for r in self.results
+            if r.key in spec.depends_on
+            and (
+                r.outcome in {PENDING_UPSTREAM, RECREATE}
+                or (r.review is not None and r.review.change_set_type == "CREATE")
+            )
+        ]
+        if not waiting or self.options.execute:
+            return None
+        note = f"waits for {', '.join(waiting)} to be created"
+        self.say(f"  {note}: planned once it exists")
+        return StackResult(spec.key, spec.stack_name, PENDING_UPSTREAM, note=note)
+
+    # ---- change set -----------------------------------------------------------------------
+
+    def _change_set(
+        self, spec: StackSpec, stack: dict[str, Any] | None, parameters: list[dict[str, str]]
+    ) -> changeset.ChangeSet:
+        body = spec.template_body()
+        kind = (
+            "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
+        )
+        extra = {"tags": spec.tags, "capabilities": list(spec.capabilities)}
+        name = changeset.change_set_name(
+            self.options.revision, changeset.digest(body, parameters, extra)
+        )
+        template = changeset.template_argument(
+            self.aws, spec.stack_name, body, self.options.account, self.say
+        )
+        arn, stack_id = changeset.create_change_set(
+            self.cf,
+            stack_name=spec.stack_name,
+            name=name,
+            change_set_type=kind,
+            template=template,
+            parameters=parameters,
+            capabilities=list(spec.capabilities),
+            tags=spec.tags,
+        )
+        self.say(f"  change set {name} ({kind}) created; waiting for CloudFormation to compute it")
+        return changeset.settle(
+            self.cf,
+            arn,
+            stack_id,
+            name,
+            kind,
+            self.options.backoff,
+            stack if kind == "UPDATE" else None,
+        )
+
+    def _review(
+        self, spec: StackSpec, stack: dict[str, Any] | None, change_set: changeset.ChangeSet
+    ) -> review.Review:
+        needs_templates = change_set.change_set_type == "UPDATE" and any(
+            c.get("ResourceChange", {}).get("Action") == "Modify"
+            and not c["ResourceChange"].get("AfterContext")
+            for c in change_set.changes
+        )
+        deployed = None
+        if needs_templates:  # AWS gave no property values: diff the templates instead
+            body = self.cf.get_template(StackName=change_set.stack_id, TemplateStage="Original")
+            deployed = _as_dict(body["TemplateBody"])
+        new = json.loads(spec.template_body())
+        shown = review.build(
+            change_set, self.manifest.region, stack, set(spec.parameters_from_env), deployed, new
+        )
+        self.options.show_review(shown)
+        return shown
+
+    def _confirm_or_discard(
+        self, spec: StackSpec, stack: dict[str, Any] | None, change_set: changeset.ChangeSet
+    ) -> None:
+        question = f"Execute change set {change_set.name} on {spec.stack_name}?"
+        if self.options.yes or self.options.confirm(question):
+            return
+        changeset.delete_change_set(self.cf, change_set.arn)
+        if stack is None:  # the CREATE change set made an empty REVIEW_IN_PROGRESS stack
+            self.cf.delete_stack(StackName=change_set.stack_id)
+        raise Declined(
+            f"not executed: change set {change_set.name} deleted, {spec.stack_name} unchanged"
+        )
+
+    # ---- execute and follow ---------------------------------------------------------------
+
+    def _execute(self, spec: StackSpec, change_set: changeset.ChangeSet) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        self.say(f"  executing {change_set.name}")
+        try:
+            changeset.execute_change_set(self.cf, change_set.arn)
+        except ClientError as error:
+            stack = describe_stack(self.cf, change_set.stack_id) or {}
+            raise DeployFailed(
+                f"{spec.stack_name}: CloudFormation refused to execute the change set",
+                [
+                    f"Root cause: ExecuteChangeSet failed: {error}",
+                    f"Stack {spec.stack_name} is now {stack.get('StackStatus', 'gone')}.",
+                ],
+            ) from None
+        since = change_set.description["CreationTime"]  # the server's clock, not ours
+        follower = Follower(self.cf, change_set.stack_id, since, self.say, self.options.backoff)
+        try:
+            final = follower.until_settled()
+        except KeyboardInterrupt:
+            raise FollowInterrupted(spec.stack_name, change_set.change_set_type) from None
+        self.resolver.forget(spec.key)
+        if not is_success(final["StackStatus"]):
+            report = failure_report(follower.events, final, lambda: self.aws.client("ecs"))
+            raise DeployFailed(f"{spec.stack_name}: {final['StackStatus']}", report)
+        self.say(f"  {spec.stack_name}: {final['StackStatus']}")
+        return final
+
+    def _protect(self, stack: dict[str, Any]) -> None:
+        """Termination protection on for non-local environments (never switched off here)."""
+        if self.manifest.termination_protection and not stack.get("EnableTerminationProtection"):
+            self.cf.update_termination_protection(
+                EnableTerminationProtection=True, StackName=stack["StackId"]
+            )
+            self.say(f"  termination protection enabled on {stack['StackName']}")
+
+    def _outputs(self, spec: StackSpec, stack: dict[str, Any]) -> list[outputs.Output]:
+        template = json.loads(spec.template_body())
+        return outputs.outputs(self.cf, self.aws.client, stack, template)
+
+
+def _as_dict(body: Any) -> dict[str, Any]:
+    return json.loads(body) if isinstance(body, str) else dict(body)

@@ -1,0 +1,35 @@
+"""One boto3 session per run; each client created once, on first use.
+
+Credentials, endpoint and profile come only from boto3's standard resolution (AWS_PROFILE,
+AWS_ENDPOINT_URL, ...). The region is the manifest's. Retries are botocore's `adaptive` mode
+(standard retries plus client-side rate limiting), not hand-written loops.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+RETRIES = {"mode": "adaptive", "max_attempts": 8}
+
+
+class Aws:
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self._session: Any = None
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            if self._session is None:
+                import boto3  # lazily: `deploy.py --help` should not pay for it
+
+                self._session = boto3.session.Session(region_name=self.region)
+            from botocore.config import Config
+
+            config = Config(retries=RETRIES, connect_timeout=10, read_timeout=60)
+            self._clients[service] = self._session.client(service, config=config)
+        return self._clients[service]
+
+    @property
+    def cloudformation(self) -> Any:
+        return self.client("cloudformation")

@@ -1,0 +1,46 @@
+"""Named predicates over CloudFormation stack and change-set statuses."""
+
+from __future__ import annotations
+
+NO_CHANGES_REASONS = (
+    "didn't contain changes",
+    "No updates are to be performed",
+)
+THROTTLING_CODES = frozenset(
+    {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
+)
+FAILED_CREATE = "ROLLBACK_COMPLETE"
+
+
+def is_in_progress(status: str) -> bool:
+    """An operation is running; REVIEW_IN_PROGRESS only means a change set awaits execution."""
+    return status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS"
+
+
+def is_success(status: str) -> bool:
+    return status in {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
+
+
+def is_failure(status: str) -> bool:
+    """A settled state that means the last operation did not do what was asked."""
+    return status.endswith("_FAILED") or "ROLLBACK" in status
+
+
+def is_failed_event(status: str) -> bool:
+    return status.endswith("_FAILED")
+
+
+def change_set_has_no_changes(reason: str | None) -> bool:
+    return any(text in (reason or "") for text in NO_CHANGES_REASONS)
+
+
+def is_throttling(error: Exception) -> bool:
+    response = getattr(error, "response", None) or {}
+    code = response.get("Error", {}).get("Code", "")
+    message = response.get("Error", {}).get("Message", "")
+    return code in THROTTLING_CODES or "Rate exceeded" in message
+
+
+def error_code(error: Exception) -> str:
+    response = getattr(error, "response", None) or {}
+    return response.get("Error", {}).get("Code", "")
