@@ -37,8 +37,46 @@ fmt: $(VENV)/.installed ## ruff format and ruff check --fix
 	$(VENV)/bin/ruff check --fix .
 
 # ---- templates (issue 2) -------------------------------------------------------------
+ENVIRONMENTS := $(basename $(notdir $(wildcard environments/*.toml)))
+CHECKOV := $(CHECKOV_VENV)/bin/checkov --framework cloudformation --skip-download --compact --quiet
+.PHONY: templates checkov test-templates golden
+
+templates: $(VENV)/.installed ## Generate build/$(ENV)/*.json and cfn-lint them (one process)
+	$(PY) generate.py --env $(ENV) --lint
+
+checkov: $(CHECKOV_VENV)/.installed templates ## checkov on build/$(ENV) (offline; fails on any failed check)
+	$(CHECKOV) --directory build/$(ENV) --skip-path manifest.json
+
+test-templates: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## cfn-lint + checkov on every environments/*.toml
+	@set -e; for env in $(ENVIRONMENTS); do $(PY) generate.py --env $$env --lint; done
+	$(CHECKOV) $(foreach env,$(ENVIRONMENTS),--directory build/$(env)) --skip-path manifest.json
+
+golden: $(VENV)/.installed ## Refresh tests/golden/ from the production environment (review the diff)
+	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_templates_golden.py
 
 # ---- service (issue 3) ---------------------------------------------------------------
+.PHONY: run image push test-service bench-health
+# The image tag: the checkout's revision, spelled as generate.py spells it in the manifest.
+GIT_REVISION := $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+IMAGE := scalable-app
+
+# The same arguments as the Dockerfile's CMD (tests/test_service_container.py checks it).
+run: $(VENV)/.installed ## Serve the app from .venv on :8448, exactly as the container's CMD
+	APP_VERSION=$(GIT_REVISION) $(PY) -m service service.app:app --host 0.0.0.0 --port 8448 --loop uvloop --http httptools --no-access-log --no-server-header --log-config service/logging.json --timeout-graceful-shutdown 20
+
+image: ## Build the image scalable-app:<git revision> (needs a Docker engine)
+	@docker info >/dev/null 2>&1 || { echo "make image: no Docker engine answers 'docker info'; start Docker to build the image (without Docker: make run)" >&2; exit 1; }
+	@test -n "$(GIT_REVISION)" || { echo "make image: not a git checkout, no revision to tag the image with" >&2; exit 1; }
+	docker build --build-arg GIT_REVISION=$(GIT_REVISION) --tag $(IMAGE):$(GIT_REVISION) .
+
+push: $(VENV)/.installed ## Push scalable-app:<tag> to ENV's ECR (after make templates, make image)
+	$(PY) push.py --env $(ENV) --local-image $(IMAGE)
+
+test-service: $(VENV)/.installed ## hadolint the Dockerfile (part of make test)
+	$(VENV)/bin/hadolint Dockerfile
+
+bench-health: $(VENV)/.installed ## Benchmark /_health vs bare ASGI vs Flask (needs wrk)
+	$(PY) bench/health.py
 
 # ---- deploy (issue 4) ----------------------------------------------------------------
 

@@ -120,10 +120,22 @@ def write(out_dir: Path, files: dict[str, str]) -> None:
             path.write_text(content)
 
 
+def lint(paths: list[Path], region: str) -> list[str]:
+    """cfn-lint at its default level on every template, in this one process: one message per
+    problem found, none when all is clean. (Imported here: generation alone stays light.)"""
+    from cfnlint.api import ManualArgs, lint_by_config
+
+    matches = lint_by_config(ManualArgs(templates=[str(p) for p in paths], regions=[region]))
+    return [str(match) for match in matches]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="local", help="environments/<ENV>.toml (default: local)")
     parser.add_argument("--out", type=Path, default=None, help="output directory (build/<ENV>)")
+    parser.add_argument(
+        "--lint", action="store_true", help="then run cfn-lint on every template written"
+    )
     args = parser.parse_args(argv)
     try:
         env = load(args.env)
@@ -143,6 +155,15 @@ def main(argv: list[str] | None = None) -> int:
     write(out_dir, files)
     stacks = ", ".join(name for name in files if name != "manifest.json")
     print(f"{out_dir}: {stacks} (image tag {image_tag})")
+    if args.lint:
+        templates = [out_dir / name for name in files if name != "manifest.json"]
+        problems = lint(templates, env.region)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if problems:
+            print(f"cfn-lint: {len(problems)} problem(s) in {out_dir}", file=sys.stderr)
+            return 1
+        print(f"cfn-lint: {len(templates)} templates clean ({env.region})")
     return 0
 
 
