@@ -79,6 +79,35 @@ bench-health: $(VENV)/.installed ## Benchmark /_health vs bare ASGI vs Flask (ne
 	$(PY) bench/health.py
 
 # ---- deploy (issue 4) ----------------------------------------------------------------
+.PHONY: plan deploy local-up local-stop test-deploy bench-deploy
+# ENV=local runs against moto's server on 127.0.0.1:$(LOCAL_AWS_PORT) (started if
+# AWS_ENDPOINT_URL is unset and nothing answers there); other environments reach AWS through
+# boto3's standard resolution (AWS_PROFILE, AWS_REGION...). YES=1 executes without asking.
+LOCAL_AWS_PORT ?= 5050
+DEPLOY_ARGS := $(if $(YES),--yes) $(if $(OUTPUT),--output $(OUTPUT))
+ifeq ($(ENV),local)
+DEPLOY := LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) $(PY) local_aws.py
+else
+DEPLOY := $(PY) deploy.py
+endif
+
+plan: templates ## Create and show the change sets of build/$(ENV); execute nothing (exit 2: changes)
+	$(DEPLOY) $(if $(filter local,$(ENV)),plan) --env $(ENV) $(if $(filter-out local,$(ENV)),--no-execute) $(DEPLOY_ARGS)
+
+deploy: templates ## Plan, confirm, execute and follow every stack of ENV (YES=1: no prompt)
+	$(DEPLOY) $(if $(filter local,$(ENV)),deploy) --env $(ENV) $(DEPLOY_ARGS)
+
+local-up: $(VENV)/.installed ## Start the local emulator (moto) in the background, PID in .local/
+	LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) $(PY) local_aws.py up
+
+local-stop: $(VENV)/.installed ## Stop the emulator that local-up or deploy started (by its PID)
+	$(PY) local_aws.py stop
+
+test-deploy: $(VENV)/.installed ## The deployer's tests (moto over HTTP, Stubber for what moto lacks)
+	$(PY) -m pytest -q tests/test_deploy*.py
+
+bench-deploy: $(VENV)/.installed templates ## Time deploy.py vs aws cloudformation deploy on moto
+	$(PY) bench/deploy.py --env $(ENV)
 
 # ---- test: everything CI runs ----------------------------------------------------------
 test: $(VENV)/.installed ## Lint, check every environment's templates, run the tests
