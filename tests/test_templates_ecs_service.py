@@ -1,0 +1,130 @@
+"""The cluster, the task definition, the service's deployments and its scaling."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from environments import load
+from service import contract
+from templates import build_stacks
+
+
+@cache
+def _service(env_name: str = "production") -> dict[str, Any]:
+    (stack,) = [s for s in build_stacks(load(env_name), "test") if s.key == "service"]
+    return stack.template.to_dict()
+
+
+def _props(name: str, env_name: str = "production") -> dict[str, Any]:
+    return _service(env_name)["Resources"][name]["Properties"]
+
+
+def _container() -> dict[str, Any]:
+    (container,) = _props("TaskDefinition")["ContainerDefinitions"]
+    return container
+
+
+def test_cluster_has_container_insights() -> None:
+    assert _props("Cluster")["ClusterSettings"] == [
+        {"Name": "containerInsights", "Value": "enabled"}
+    ]
+
+
+def test_fargate_task_size_comes_from_the_environment() -> None:
+    env = load("production")
+    task = _props("TaskDefinition")
+    assert task["RequiresCompatibilities"] == ["FARGATE"]
+    assert task["NetworkMode"] == "awsvpc"
+    assert (task["Cpu"], task["Memory"]) == (str(env.service.cpu), str(env.service.memory))
+    local = _props("TaskDefinition", "local")
+    assert (local["Cpu"], local["Memory"]) == ("256", "512")
+
+
+def test_one_container_on_the_service_port_with_a_read_only_root() -> None:
+    container = _container()
+    assert container["Name"] == contract.CONTAINER_NAME
+    assert container["PortMappings"] == [{"ContainerPort": contract.PORT, "Protocol": "tcp"}]
+    assert container["ReadonlyRootFilesystem"] is True
+    assert container["Essential"] is True
+
+
+def test_container_runs_the_image_tag_parameter_from_the_repository_parameter() -> None:
+    image = _container()["Image"]["Fn::Join"][1]
+    assert {"Ref": "RepositoryName"} in image
+    assert {"Ref": "ImageTag"} in image
+
+
+def test_container_checks_its_own_health_path() -> None:
+    command = _container()["HealthCheck"]["Command"]
+    assert command[0] == "CMD"
+    assert f"http://127.0.0.1:{contract.PORT}{contract.HEALTH_PATH}" in command[-1]
+
+
+def test_container_logs_to_the_log_group_with_awslogs() -> None:
+    logging = _container()["LogConfiguration"]
+    assert logging["LogDriver"] == "awslogs"
+    assert logging["Options"]["awslogs-group"] == {"Ref": "LogGroup"}
+
+
+def test_container_learns_where_static_assets_are() -> None:
+    environment = {e["Name"]: e["Value"] for e in _container()["Environment"]}
+    assert environment["STATIC_URL"] == "/static/"
+    assert environment["STATIC_BUCKET"] == {"Ref": "StaticAssetsBucket"}
+
+
+def test_deployments_keep_full_capacity_and_roll_back_by_themselves() -> None:
+    service = _props("Service")
+    deployment = service["DeploymentConfiguration"]
+    assert (deployment["MinimumHealthyPercent"], deployment["MaximumPercent"]) == (100, 200)
+    assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+    alarms = deployment["Alarms"]
+    assert (alarms["Enable"], alarms["Rollback"]) == (True, True)
+    assert {a["Ref"] for a in alarms["AlarmNames"]} == {
+        "LoadBalancer5xxAlarm",
+        "Target5xxAlarm",
+        "Client4xxRateAlarm",
+        "UnhealthyHostsAlarm",
+        "LatencyP99Alarm",
+    }
+
+
+def test_service_count_grace_period_and_target_group() -> None:
+    env = load("production")
+    service = _props("Service")
+    assert service["LaunchType"] == "FARGATE"
+    assert service["DesiredCount"] == env.service.desired_count
+    assert service["HealthCheckGracePeriodSeconds"] == env.service.health_check_grace_seconds
+    assert service["LoadBalancers"] == [
+        {
+            "ContainerName": contract.CONTAINER_NAME,
+            "ContainerPort": contract.PORT,
+            "TargetGroupArn": {"Ref": "TargetGroup"},
+        }
+    ]
+    network = service["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert network["SecurityGroups"] == [{"Ref": "ServiceSecurityGroup"}]
+
+
+def test_scaling_between_min_and_max_on_cpu_and_requests_per_target() -> None:
+    env = load("production")
+    target = _props("ScalableTarget")
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (
+        env.service.min_count,
+        env.service.max_count,
+    )
+    assert target["ScalableDimension"] == "ecs:service:DesiredCount"
+    cpu = _props("CpuScalingPolicy")["TargetTrackingScalingPolicyConfiguration"]
+    assert cpu["PredefinedMetricSpecification"]["PredefinedMetricType"] == (
+        "ECSServiceAverageCPUUtilization"
+    )
+    assert cpu["TargetValue"] == env.scaling.cpu_target_percent
+    requests = _props("RequestCountScalingPolicy")["TargetTrackingScalingPolicyConfiguration"]
+    metric = requests["PredefinedMetricSpecification"]
+    assert metric["PredefinedMetricType"] == "ALBRequestCountPerTarget"
+    assert requests["TargetValue"] == env.scaling.requests_per_target
+    assert "ResourceLabel" in metric
+
+
+def test_outputs_name_the_cluster_and_the_service() -> None:
+    assert set(_service()["Outputs"]) >= {"ClusterName", "ServiceName", "Url"}

@@ -1,0 +1,125 @@
+"""Who reaches which port, the listeners, the certificate, the target group and DNS."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from environments import load
+from service import contract
+from templates import build_stacks
+
+
+@cache
+def _service(env_name: str = "production") -> dict[str, Any]:
+    (stack,) = [s for s in build_stacks(load(env_name), "test") if s.key == "service"]
+    return stack.template.to_dict()
+
+
+def _props(name: str, env_name: str = "production") -> dict[str, Any]:
+    return _service(env_name)["Resources"][name]["Properties"]
+
+
+def _rules(rules: list[dict[str, Any]]) -> set[tuple[int, int, str]]:
+    return {
+        (r["FromPort"], r["ToPort"], r.get("CidrIp") or r["SourceSecurityGroupId"]["Ref"])
+        for r in rules
+    }
+
+
+def test_internet_reaches_the_load_balancer_on_80_and_443_only() -> None:
+    ingress = _props("LoadBalancerSecurityGroup")["SecurityGroupIngress"]
+    assert _rules(ingress) == {(80, 80, "0.0.0.0/0"), (443, 443, "0.0.0.0/0")}
+
+
+def test_only_the_load_balancer_reaches_the_service_port() -> None:
+    ingress = _props("ServiceSecurityGroup")["SecurityGroupIngress"]
+    assert _rules(ingress) == {(contract.PORT, contract.PORT, "LoadBalancerSecurityGroup")}
+    groups = [
+        r for r in _service()["Resources"].values() if r["Type"] == "AWS::EC2::SecurityGroupIngress"
+    ]
+    assert groups == []  # no ingress rule hides outside the groups
+
+
+def test_load_balancer_sends_only_to_the_service_port() -> None:
+    egress = _props("LoadBalancerToServiceEgress")
+    assert (egress["FromPort"], egress["ToPort"]) == (contract.PORT, contract.PORT)
+    assert egress["DestinationSecurityGroupId"] == {"Ref": "ServiceSecurityGroup"}
+
+
+def test_public_ingress_skip_is_the_only_checkov_skip_on_the_edge_and_has_a_reason() -> None:
+    metadata = _service()["Resources"]["LoadBalancerSecurityGroup"]["Metadata"]
+    (skip,) = metadata["checkov"]["skip"]
+    assert skip["id"] == "CKV_AWS_260"
+    assert "redirect" in skip["comment"]
+
+
+def test_load_balancer_is_internet_facing_and_drops_invalid_headers() -> None:
+    alb = _props("LoadBalancer")
+    assert alb["Scheme"] == "internet-facing"
+    attributes = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert attributes["access_logs.s3.enabled"] == "true"
+    assert attributes["deletion_protection.enabled"] == "true"  # production protects it
+    local = {
+        a["Key"]: a["Value"] for a in _props("LoadBalancer", "local")["LoadBalancerAttributes"]
+    }
+    assert local["deletion_protection.enabled"] == "false"
+
+
+def test_http_listener_only_redirects_to_https() -> None:
+    listener = _props("HttpListener")
+    assert (listener["Port"], listener["Protocol"]) == (80, "HTTP")
+    (action,) = listener["DefaultActions"]
+    assert action["Type"] == "redirect"
+    assert action["RedirectConfig"] == {
+        "Protocol": "HTTPS",
+        "Port": "443",
+        "StatusCode": "HTTP_301",
+    }
+
+
+def test_https_listener_uses_tls12_or_better_and_forwards_to_the_target_group() -> None:
+    listener = _props("HttpsListener")
+    assert (listener["Port"], listener["Protocol"]) == (443, "HTTPS")
+    assert listener["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert listener["DefaultActions"] == [
+        {"Type": "forward", "TargetGroupArn": {"Ref": "TargetGroup"}}
+    ]
+
+
+def test_production_creates_a_dns_validated_certificate() -> None:
+    certificate = _props("Certificate")
+    assert certificate["DomainName"] == "app.example.com"
+    assert certificate["ValidationMethod"] == "DNS"
+    assert certificate["DomainValidationOptions"][0]["HostedZoneId"] == {"Ref": "HostedZoneId"}
+    assert _props("HttpsListener")["Certificates"] == [{"CertificateArn": {"Ref": "Certificate"}}]
+
+
+def test_a_configured_certificate_is_a_parameter_and_none_is_created() -> None:
+    env = load("staging")
+    (stack,) = [s for s in build_stacks(env, "test") if s.key == "service"]
+    template = stack.template.to_dict()
+    assert "Certificate" not in template["Resources"]
+    listener = template["Resources"]["HttpsListener"]["Properties"]
+    assert listener["Certificates"] == [{"CertificateArn": {"Ref": "CertificateArn"}}]
+    assert stack.parameters["CertificateArn"] == env.tls.certificate_arn
+
+
+def test_target_group_checks_the_health_path_of_ip_targets_on_the_service_port() -> None:
+    group = _props("TargetGroup")
+    assert (group["Port"], group["Protocol"], group["TargetType"]) == (contract.PORT, "HTTP", "ip")
+    assert group["HealthCheckPath"] == contract.HEALTH_PATH == "/_health"
+    attributes = {a["Key"]: a["Value"] for a in group["TargetGroupAttributes"]}
+    assert int(attributes["deregistration_delay.timeout_seconds"]) <= 30
+
+
+def test_domain_is_an_alias_a_record_to_the_load_balancer() -> None:
+    record = _props("DnsRecord")
+    assert (record["HostedZoneName"], record["Name"], record["Type"]) == (
+        "example.com.",
+        "app.example.com",
+        "A",
+    )
+    assert record["AliasTarget"]["DNSName"] == {"Fn::GetAtt": ["LoadBalancer", "DNSName"]}
+    assert _service()["Outputs"]["Url"]["Value"] == "https://app.example.com/"

@@ -1,0 +1,112 @@
+"""The alert topic, its key, PagerDuty's subscription and every alarm."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import pytest
+
+from environments import load
+from templates import build_stacks
+
+
+@cache
+def _service(env_name: str = "production") -> dict[str, Any]:
+    (stack,) = [s for s in build_stacks(load(env_name), "test") if s.key == "service"]
+    return stack.template.to_dict()
+
+
+def _resources(kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v["Properties"] for k, v in _service()["Resources"].items() if v["Type"] == kind}
+
+
+def _props(name: str) -> dict[str, Any]:
+    return _service()["Resources"][name]["Properties"]
+
+
+def test_topic_is_encrypted_with_the_key_and_subscribes_pagerduty_over_https() -> None:
+    topic = _props("AlertTopic")
+    assert topic["KmsMasterKeyId"] == {"Ref": "AlertingKey"}
+    # Inline, so that moto creates it too (it skips AWS::SNS::Subscription resources).
+    assert topic["Subscription"] == [{"Protocol": "https", "Endpoint": {"Ref": "PagerDutyUrl"}}]
+
+
+def test_pagerduty_url_comes_from_ssm_or_a_noecho_parameter_never_from_git() -> None:
+    production = _service()["Parameters"]["PagerDutyUrl"]
+    assert production["Type"] == "AWS::SSM::Parameter::Value<String>"
+    assert production["Default"] == load("production").pagerduty.ssm_parameter
+    (staging,) = [s for s in build_stacks(load("staging"), "test") if s.key == "service"]
+    assert staging.template.to_dict()["Parameters"]["PagerDutyUrl"]["NoEcho"] is True
+    assert staging.parameters_from_env == {"PagerDutyUrl": "PAGERDUTY_URL"}
+
+
+def test_key_rotates_and_lets_cloudwatch_use_it() -> None:
+    key = _props("AlertingKey")
+    assert key["EnableKeyRotation"] is True
+    statements = key["KeyPolicy"]["Statement"]
+    assert key["KeyPolicy"]["Version"] == "2012-10-17"
+    (cloudwatch,) = [
+        s for s in statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
+    assert all("*" not in action for s in statements for action in s["Action"])
+
+
+def test_every_alarm_pages_on_alarm_and_resolves_on_ok() -> None:
+    alarms = _resources("AWS::CloudWatch::Alarm")
+    assert len(alarms) == 6
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
+        assert alarm["OKActions"] == [{"Ref": "AlertTopic"}]
+
+
+THRESHOLDS = load("production").alarms
+
+
+@pytest.mark.parametrize(
+    ("alarm", "metric", "statistic", "threshold"),
+    [
+        ("LoadBalancer5xxAlarm", "HTTPCode_ELB_5XX_Count", "Sum", THRESHOLDS.elb_5xx_count),
+        ("Target5xxAlarm", "HTTPCode_Target_5XX_Count", "Sum", THRESHOLDS.target_5xx_count),
+        ("UnhealthyHostsAlarm", "UnHealthyHostCount", "Maximum", THRESHOLDS.unhealthy_hosts),
+    ],
+)
+def test_load_balancer_alarms(alarm: str, metric: str, statistic: str, threshold: float) -> None:
+    props = _props(alarm)
+    assert props["Namespace"] == "AWS/ApplicationELB"
+    assert (props["MetricName"], props["Statistic"], props["Threshold"]) == (
+        metric,
+        statistic,
+        threshold,
+    )
+    assert props["Period"] == 60
+    assert props["EvaluationPeriods"] == THRESHOLDS.evaluation_periods
+
+
+def test_latency_alarm_watches_p99_target_response_time() -> None:
+    props = _props("LatencyP99Alarm")
+    assert props["MetricName"] == "TargetResponseTime"
+    assert props["ExtendedStatistic"] == "p99"
+    assert props["Threshold"] == THRESHOLDS.p99_latency_seconds
+
+
+def test_4xx_alarm_is_a_percentage_of_requests_by_metric_math() -> None:
+    props = _props("Client4xxRateAlarm")
+    assert "MetricName" not in props
+    queries = {q["Id"]: q for q in props["Metrics"]}
+    names = {q["MetricStat"]["Metric"]["MetricName"] for q in queries.values() if "MetricStat" in q}
+    assert names == {"HTTPCode_Target_4XX_Count", "HTTPCode_ELB_4XX_Count", "RequestCount"}
+    (returned,) = [q for q in props["Metrics"] if q["ReturnData"]]
+    assert "/ requests" in returned["Expression"]
+    assert "100 *" in returned["Expression"]
+    assert props["Threshold"] == THRESHOLDS.client_4xx_percent
+
+
+def test_running_task_count_below_desired_alarms() -> None:
+    props = _props("RunningTasksAlarm")
+    queries = {q["Id"]: q for q in props["Metrics"]}
+    assert queries["running"]["MetricStat"]["Metric"]["MetricName"] == "RunningTaskCount"
+    assert queries["desired"]["MetricStat"]["Metric"]["Namespace"] == "ECS/ContainerInsights"
+    assert queries["missing"]["Expression"] == "desired - running"
+    assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)

@@ -1,0 +1,62 @@
+"""The network stack: a VPC with two public subnets in two AZs, or nothing when one is brought."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from environments import load
+from templates import build_stacks
+
+
+def _stacks(env_name: str) -> dict[str, Any]:
+    return {s.key: s for s in build_stacks(load(env_name), "test")}
+
+
+def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def test_production_creates_a_vpc_with_two_public_subnets_in_two_zones() -> None:
+    network = _stacks("production")["network"].template.to_dict()
+    vpc = network["Resources"]["Vpc"]["Properties"]
+    assert vpc["CidrBlock"] == "10.20.0.0/16"
+    subnets = _resources(network, "AWS::EC2::Subnet")
+    assert sorted(subnets) == ["PublicSubnetA", "PublicSubnetB"]
+    zones = [s["Properties"]["AvailabilityZone"] for s in subnets.values()]
+    assert [z["Fn::Select"][0] for z in zones] == [0, 1]  # first and second AZ of the region
+    assert all(z["Fn::Select"][1] == {"Fn::GetAZs": ""} for z in zones)
+    cidrs = {s["Properties"]["CidrBlock"] for s in subnets.values()}
+    assert len(cidrs) == 2
+
+
+def test_public_subnets_route_to_the_internet_gateway() -> None:
+    network = _stacks("production")["network"].template.to_dict()
+    (route,) = _resources(network, "AWS::EC2::Route").values()
+    assert route["Properties"]["DestinationCidrBlock"] == "0.0.0.0/0"
+    assert route["Properties"]["GatewayId"] == {"Ref": "InternetGateway"}
+    associations = _resources(network, "AWS::EC2::SubnetRouteTableAssociation")
+    assert {a["Properties"]["SubnetId"]["Ref"] for a in associations.values()} == {
+        "PublicSubnetA",
+        "PublicSubnetB",
+    }
+
+
+def test_service_takes_the_network_from_the_network_stack() -> None:
+    service = _stacks("production")["service"]
+    assert service.depends_on == ("network", "registry")
+    assert service.parameters_from_stacks["VpcId"].stack == "network"
+    assert service.parameters_from_stacks["SubnetIds"].resources == (
+        "PublicSubnetA",
+        "PublicSubnetB",
+    )
+
+
+def test_no_network_stack_when_the_environment_brings_a_vpc() -> None:
+    env = load("staging")
+    stacks = _stacks("staging")
+    assert "network" not in stacks
+    service = stacks["service"]
+    assert service.depends_on == ("registry",)
+    assert service.parameters["VpcId"] == env.network.vpc_id
+    assert service.parameters["SubnetIds"] == ",".join(s.id for s in env.network.subnets)
+    assert "VpcId" not in service.parameters_from_stacks
