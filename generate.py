@@ -17,6 +17,7 @@ from typing import Any
 from environments import ConfigError, Environment, load
 from templates import Stack, build_stacks
 
+ROOT = Path(__file__).resolve().parent
 BUILD_DIR = Path("build")
 # Outside a git checkout (a tarball, a container build) the image tag must be configured;
 # this value is used instead and says so.
@@ -103,8 +104,9 @@ def generate(env: Environment, image_tag: str) -> dict[str, str]:
 
 
 def _source(env: Environment) -> str:
+    """The environment file as the repository names it (environments/<name>.toml)."""
     try:
-        return env.path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return env.path.resolve().relative_to(ROOT).as_posix()
     except ValueError:
         return env.path.as_posix()
 

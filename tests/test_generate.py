@@ -1,0 +1,145 @@
+"""generate.py: byte-stable output, the manifest contract, the image tag, lint and errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+import generate
+from environments import load
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_generating_twice_gives_identical_bytes(tmp_path: Path) -> None:
+    env = load("local")
+    first = generate.generate(env, "abc")
+    generate.write(tmp_path, first)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    generate.write(tmp_path, generate.generate(env, "abc"))
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert json.loads(before["service.json"]) == json.loads(first["service.json"])
+
+
+def test_templates_do_not_change_with_the_image_tag() -> None:
+    env = load("production")
+    one, two = generate.generate(env, "aaaaaaaaaaaa"), generate.generate(env, "bbbbbbbbbbbb")
+    assert {k: v for k, v in one.items() if k != "manifest.json"} == {
+        k: v for k, v in two.items() if k != "manifest.json"
+    }
+
+
+def test_manifest_follows_the_contract() -> None:
+    manifest = json.loads(generate.generate(load("local"), "abc123")["manifest.json"])
+    assert manifest["environment"] == "local"
+    assert manifest["source"] == "environments/local.toml"
+    assert manifest["region"] == "us-east-1"
+    assert manifest["termination_protection"] is False
+    assert manifest["image"] == {"repository_name": "scalable-app-local", "tag": "abc123"}
+    assert manifest["hosted_zone"] == {"name": "example.com."}
+    assert list(manifest["ssm_parameters"]) == ["/scalable-app/local/pagerduty-url"]
+    stacks = {s["key"]: s for s in manifest["stacks"]}
+    assert [s["key"] for s in manifest["stacks"]] == ["network", "registry", "service"]
+    service = stacks["service"]
+    assert service["stack_name"] == "scalable-app-local-service"
+    assert service["template"] == "service.json"
+    assert service["depends_on"] == ["network", "registry"]
+    assert service["needs_image"] is True
+    assert service["parameters"]["ImageTag"] == "abc123"
+    assert service["parameters_from_stacks"]["SubnetIds"] == {
+        "stack": "network",
+        "resources": ["PublicSubnetA", "PublicSubnetB"],
+    }
+    assert service["capabilities"] == ["CAPABILITY_IAM"]
+    assert service["tags"] == {"team": "platform"}
+    for stack in manifest["stacks"]:
+        assert set(stack) >= {
+            "key", "stack_name", "template", "depends_on", "capabilities", "tags", "parameters",
+            "parameters_from_stacks", "parameters_from_env", "needs_image",
+        }  # fmt: skip
+    # Every parameter a template declares without a default is filled by one source.
+    for stack in manifest["stacks"]:
+        template = json.loads(generate.generate(load("local"), "abc123")[stack["template"]])
+        declared = set(template.get("Parameters", {}))
+        filled = (
+            set(stack["parameters"])
+            | set(stack["parameters_from_stacks"])
+            | set(stack["parameters_from_env"])
+            | set(stack["parameters_from_hosted_zone"])
+        )
+        assert declared == filled
+
+
+def test_dependencies_come_before_their_dependents() -> None:
+    for name in ("local", "production", "staging"):
+        manifest = json.loads(generate.generate(load(name), "t")["manifest.json"])
+        seen: set[str] = set()
+        for stack in manifest["stacks"]:
+            assert set(stack["depends_on"]) <= seen
+            seen.add(stack["key"])
+
+
+def test_image_tag_is_the_configured_one_else_the_revision_else_dev() -> None:
+    env = load("production")
+    assert env.service.image_tag is None
+    assert generate.resolve_image_tag(env, "0123456789ab") == "0123456789ab"
+    assert generate.resolve_image_tag(env, None) == generate.NO_GIT_TAG == "dev"
+    pinned = replace(env, service=replace(env.service, image_tag="v1.2.3"))
+    assert generate.resolve_image_tag(pinned, "0123456789ab") == "v1.2.3"
+
+
+def test_git_revision_is_twelve_hex_digits_here_and_none_outside_git(tmp_path: Path) -> None:
+    revision = generate.git_revision(ROOT)
+    assert revision is not None and len(revision) == 12
+    assert generate.git_revision(tmp_path) is None
+
+
+def test_lint_reports_a_broken_template(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text(
+        json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"Nope": 1}}}})
+    )
+    problems = generate.lint([broken], "us-east-1")
+    assert problems and any("Nope" in p for p in problems)
+
+
+def test_cli_writes_the_build_directory(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "generate.py", "--env", "staging", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "manifest.json",
+        "registry.json",
+        "service.json",
+    ]
+
+
+def test_cli_stops_on_a_bad_environment_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.toml"
+    bad.write_text((ROOT / "environments" / "local.toml").read_text() + "\nsurprise = 1\n")
+    result = subprocess.run(
+        [sys.executable, "generate.py", "--env", str(bad), "--out", str(tmp_path / "out")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "surprise" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["local", "production", "staging"])
+def test_every_environment_generates(name: str) -> None:
+    files = generate.generate(load(name), "t")
+    assert "service.json" in files and "registry.json" in files
