@@ -1,6 +1,8 @@
 """Benchmark /_health: this service vs a bare ASGI app vs Flask's development server.
 
-One go, same machine, loopback only, bounded time (about 3 x (WARMUP + DURATION) seconds):
+One go, same machine, loopback only, bounded time (ROUNDS x 3 x (WARMUP + DURATION + ~1) s,
+about two minutes by default). The servers take turns, round after round, and the median of
+each figure is reported, so that a burst of other work on the machine hits all three alike:
   1. this service, started exactly as the Dockerfile's CMD (only --host/--port changed, to stay
      on 127.0.0.1 and a free port), one uvicorn worker;
   2. bench/bare_asgi.py on uvicorn with the same loop, parser and flags: the floor;
@@ -20,6 +22,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -132,12 +135,18 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds measured per server")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per server")
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3, help="turns per server; medians shown")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk not found: apt-get update && apt-get install -y wrk", file=sys.stderr)
         return 1
 
-    results = [measure(name, argv, port, args) for name, argv, port in _plans()]
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
+    rounds: list[list[Result]] = []
+    for number in range(1, args.rounds + 1):
+        rounds.append([measure(name, argv, port, args) for name, argv, port in _plans()])
+        print(f"round {number}: " + ", ".join(f"{r.requests_per_second:.0f}" for r in rounds[-1]))
+    results = [median_result([round_[i] for round_ in rounds]) for i in range(len(rounds[0]))]
     service, bare, flask = results
     print(f"{'server':40} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
     for r in results:
@@ -148,7 +157,18 @@ def main() -> int:
     print(f"service / bare ASGI: {ratio_bare:.0%} (target >= 75%)")
     print(f"service / Flask:     {ratio_flask:.1f}x (target >= 15x)")
     print(f"service p99:         {service.p99_ms:.2f} ms (target < 5 ms)")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
+
+
+def median_result(results: list[Result]) -> Result:
+    return Result(
+        results[0].name,
+        statistics.median(r.requests_per_second for r in results),
+        statistics.median(r.p50_ms for r in results),
+        statistics.median(r.p99_ms for r in results),
+        "; ".join(r.errors for r in results if r.errors),
+    )
 
 
 def _plans() -> list[tuple[str, list[str], int]]:
