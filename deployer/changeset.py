@@ -189,6 +189,23 @@ def settle(
     return ChangeSet(arn, stack_id, name, change_set_type, first, changes, empty)
 
 
+def delete_stale_plans(cf: Any, stack_id: str) -> list[str]:
+    """After an execution, delete this tool's change sets still waiting on the stack (left by
+    `make plan`): they describe changes against a state that no longer exists. AWS deletes
+    them itself on execution; this makes sure of it. Returns the names deleted."""
+    deleted = []
+    for page in cf.get_paginator("list_change_sets").paginate(StackName=stack_id):
+        for summary in page["Summaries"]:
+            if (
+                summary["StackId"] == stack_id  # ListChangeSets may list other stacks' (moto)
+                and summary["ChangeSetName"].startswith("deploy-")
+                and summary["ExecutionStatus"] != "EXECUTE_COMPLETE"
+            ):
+                cf.delete_change_set(ChangeSetName=summary["ChangeSetId"])
+                deleted.append(summary["ChangeSetName"])
+    return deleted
+
+
 def delete_change_set(cf: Any, arn: str) -> None:
     cf.delete_change_set(ChangeSetName=arn)
 

@@ -267,6 +267,9 @@ class Deployer:
         except KeyboardInterrupt:
             raise FollowInterrupted(spec.stack_name, change_set.change_set_type) from None
         self.resolver.forget(spec.key)
+        stale = changeset.delete_stale_plans(self.cf, change_set.stack_id)
+        if stale:
+            self.say(f"  deleted {len(stale)} older plan change set(s): {', '.join(stale)}")
         if not is_success(final["StackStatus"]):
             report = failure_report(follower.events, final, lambda: self.aws.client("ecs"))
             raise DeployFailed(f"{spec.stack_name}: {final['StackStatus']}", report)

@@ -1,0 +1,176 @@
+"""Not tests: small stacks built with troposphere, written as a build manifest (helpers for
+the deployer tests).
+
+They stand in for generate.py's output where a test needs to choose what changes (desired
+count, alarm threshold, image tag) and must not depend on the real templates. The shape of
+the manifest is the contract in the team brief.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from troposphere import (
+    GetAtt,
+    Join,
+    Output,
+    Parameter,
+    Sub,
+    Template,
+    cloudwatch,
+    ec2,
+    ecr,
+    ecs,
+    logs,
+)
+from troposphere import elasticloadbalancingv2 as elbv2
+
+ENV = "local"  # environments/local.toml: its region (us-east-1) matches the emulator's
+REPOSITORY = "scalable-app-local"
+PAGERDUTY_VAR = "TEST_PAGERDUTY_URL"
+
+
+def network() -> Template:
+    template = Template()
+    vpc = template.add_resource(ec2.VPC("Vpc", CidrBlock="10.0.0.0/16"))
+    for name, cidr, zone in (
+        ("PublicSubnetA", "10.0.0.0/19", "a"),
+        ("PublicSubnetB", "10.0.32.0/19", "b"),
+    ):
+        template.add_resource(
+            ec2.Subnet(name, VpcId=vpc.ref(), CidrBlock=cidr, AvailabilityZone=f"us-east-1{zone}")
+        )
+    template.add_output(Output("VpcId", Value=vpc.ref()))
+    return template
+
+
+def registry() -> Template:
+    template = Template()
+    repository = template.add_resource(ecr.Repository("Repository", RepositoryName=REPOSITORY))
+    template.add_output(Output("RepositoryUri", Value=repository.get_att("RepositoryUri")))
+    return template
+
+
+def service(desired_count: int, threshold: int, padding: int = 0) -> Template:
+    template = Template()
+    image_tag = template.add_parameter(Parameter("ImageTag", Type="String"))
+    subnets = template.add_parameter(Parameter("SubnetIds", Type="CommaDelimitedList"))
+    repository = template.add_parameter(Parameter("RepositoryName", Type="String"))
+    template.add_parameter(Parameter("PagerDutyUrl", Type="String", NoEcho=True))
+    cluster = template.add_resource(ecs.Cluster("Cluster"))
+    log_group = template.add_resource(logs.LogGroup("LogGroup", RetentionInDays=7))
+    task = template.add_resource(
+        ecs.TaskDefinition(
+            "TaskDefinition",
+            ContainerDefinitions=[
+                ecs.ContainerDefinition(
+                    Name="app",
+                    Image=Sub(
+                        "${AWS::AccountId}.dkr.ecr.${AWS::Region}.amazonaws.com/${Repo}:${Tag}",
+                        Repo=repository.ref(),
+                        Tag=image_tag.ref(),
+                    ),
+                    Memory=512,
+                    LogConfiguration=ecs.LogConfiguration(
+                        LogDriver="awslogs",
+                        Options={"awslogs-group": log_group.ref(), "awslogs-region": "us-east-1"},
+                    ),
+                )
+            ],
+        )
+    )
+    template.add_resource(
+        ecs.Service(
+            "Service", Cluster=cluster.ref(), TaskDefinition=task.ref(), DesiredCount=desired_count
+        )
+    )
+    load_balancer = template.add_resource(
+        elbv2.LoadBalancer("LoadBalancer", Subnets=subnets.ref(), Scheme="internet-facing")
+    )
+    template.add_resource(
+        cloudwatch.Alarm(
+            "Target5xxAlarm",
+            Namespace="AWS/ApplicationELB",
+            MetricName="HTTPCode_Target_5XX_Count",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=3,
+            Threshold=threshold,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+    )
+    if padding:  # a template over CloudFormation's 51,200-byte TemplateBody limit
+        template.set_metadata({"Padding": "x" * padding})
+    template.add_output(
+        Output("Url", Value=Join("", ["http://", GetAtt(load_balancer, "DNSName"), "/"]))
+    )
+    template.add_output(Output("ClusterName", Value=cluster.ref()))
+    return template
+
+
+def write(
+    directory: Path,
+    *,
+    desired_count: int = 1,
+    threshold: int = 10,
+    image_tag: str = "v1",
+    padding: int = 0,
+) -> Path:
+    """Write the three stacks and manifest.json into directory; returns it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    templates = {
+        "network": network(),
+        "registry": registry(),
+        "service": service(desired_count, threshold, padding),
+    }
+    for key, template in templates.items():
+        (directory / f"{key}.json").write_text(
+            json.dumps(template.to_dict(), sort_keys=True, indent=1)
+        )
+    stack = {
+        "capabilities": [],
+        "depends_on": [],
+        "needs_image": False,
+        "parameters": {},
+        "parameters_from_env": {},
+        "parameters_from_stacks": {},
+        "tags": {"team": "platform"},
+    }
+    manifest = {
+        "environment": ENV,
+        "source": f"environments/{ENV}.toml",
+        "region": "us-east-1",
+        "termination_protection": False,
+        "image": {"repository_name": REPOSITORY, "tag": image_tag},
+        "hosted_zone": {"name": "example.com."},
+        "ssm_parameters": {"/scalable-app/local/pagerduty-url": "PagerDuty URL"},
+        "stacks": [
+            {**stack, "key": "network", "stack_name": "test-network", "template": "network.json"},
+            {
+                **stack,
+                "key": "registry",
+                "stack_name": "test-registry",
+                "template": "registry.json",
+            },
+            {
+                **stack,
+                "key": "service",
+                "stack_name": "test-service",
+                "template": "service.json",
+                "depends_on": ["network", "registry"],
+                "needs_image": True,
+                "parameters": {"ImageTag": image_tag},
+                "parameters_from_stacks": {
+                    "SubnetIds": {
+                        "stack": "network",
+                        "resources": ["PublicSubnetA", "PublicSubnetB"],
+                    },
+                    "RepositoryName": {"stack": "registry", "resources": ["Repository"]},
+                },
+                "parameters_from_env": {"PagerDutyUrl": PAGERDUTY_VAR},
+            },
+        ],
+    }
+    (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    return directory
