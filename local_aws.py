@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent
-STATE = ROOT / ".local"
+STATE = Path(os.environ.get("LOCAL_AWS_STATE_DIR", ROOT / ".local"))
 PID_FILE = STATE / "moto.pid"
 LOG_FILE = STATE / "moto.log"
 DEFAULT_PORT = int(os.environ.get("LOCAL_AWS_PORT", "5050"))

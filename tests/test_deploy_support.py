@@ -45,14 +45,16 @@ def network() -> Template:
     return template
 
 
-def registry() -> Template:
+def registry(padding: int = 0) -> Template:
     template = Template()
     repository = template.add_resource(ecr.Repository("Repository", RepositoryName=REPOSITORY))
     template.add_output(Output("RepositoryUri", Value=repository.get_att("RepositoryUri")))
+    if padding:  # a template over CloudFormation's 51,200-byte TemplateBody limit
+        template.set_metadata({"Padding": "x" * padding})
     return template
 
 
-def service(desired_count: int, threshold: int, padding: int = 0) -> Template:
+def service(desired_count: int, threshold: int) -> Template:
     template = Template()
     image_tag = template.add_parameter(Parameter("ImageTag", Type="String"))
     subnets = template.add_parameter(Parameter("SubnetIds", Type="CommaDelimitedList"))
@@ -100,8 +102,6 @@ def service(desired_count: int, threshold: int, padding: int = 0) -> Template:
             ComparisonOperator="GreaterThanThreshold",
         )
     )
-    if padding:  # a template over CloudFormation's 51,200-byte TemplateBody limit
-        template.set_metadata({"Padding": "x" * padding})
     template.add_output(
         Output("Url", Value=Join("", ["http://", GetAtt(load_balancer, "DNSName"), "/"]))
     )
@@ -121,8 +121,8 @@ def write(
     directory.mkdir(parents=True, exist_ok=True)
     templates = {
         "network": network(),
-        "registry": registry(),
-        "service": service(desired_count, threshold, padding),
+        "registry": registry(padding),
+        "service": service(desired_count, threshold),
     }
     for key, template in templates.items():
         (directory / f"{key}.json").write_text(

@@ -1,0 +1,164 @@
+"""deploy.py and local_aws.py from a fresh emulator each time (moto's server over HTTP)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+import test_deploy_support as support
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def deploy(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "deploy.py"), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,  # no terminal, as in CI
+        timeout=120,
+    )
+
+
+def stack_names(aws_env: dict[str, str]) -> list[str]:
+    cf = boto3.client("cloudformation", endpoint_url=aws_env["AWS_ENDPOINT_URL"])
+    return [s["StackName"] for s in cf.list_stacks()["StackSummaries"]]
+
+
+def test_help_explains_every_option() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "deploy.py"), "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    for option in ("--env", "--stack", "--no-execute", "--yes", "--output"):
+        assert option in result.stdout
+    assert "exit" in result.stdout.lower()
+
+
+def test_bad_environment_file_exits_1_naming_the_field_and_creates_nothing(
+    child_env: dict[str, str], aws: dict[str, str], tmp_path: Path
+) -> None:
+    text = (ROOT / "environments" / "local.toml").read_text()
+    broken = tmp_path / "broken.toml"
+    broken.write_text(text.replace("desired_count = 1", 'desired_count = "two"'))
+    build = support.write(tmp_path / "build")
+    result = deploy(child_env, "--env", str(broken), "--build-dir", str(build), "--yes")
+    assert result.returncode == 1
+    assert "desired_count" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert stack_names(aws) == []
+
+
+def test_without_a_terminal_and_without_yes_it_refuses_and_creates_nothing(
+    child_env: dict[str, str], aws: dict[str, str], tmp_path: Path
+) -> None:
+    build = support.write(tmp_path / "local")
+    result = deploy(child_env, "--env", "local", "--build-dir", str(build))
+    assert result.returncode == 1
+    assert "refusing to execute" in result.stdout
+    assert "--yes" in result.stdout
+    assert stack_names(aws) == []
+
+
+def test_plan_on_an_empty_account_exits_2_and_a_deploy_then_uses_it(
+    child_env: dict[str, str], aws: dict[str, str], tmp_path: Path
+) -> None:
+    build = support.write(tmp_path / "local")
+    env = {**child_env, support.PAGERDUTY_VAR: "https://events.pagerduty.com/x"}
+    plan = deploy(env, "--env", "local", "--build-dir", str(build), "--no-execute")
+    assert plan.returncode == 2, plan.stdout + plan.stderr
+    assert "test-network: changes" in plan.stdout
+    assert "test-service: pending upstream (waits for test-network, test-registry" in plan.stdout
+    # the plan's CREATE change sets wait in REVIEW_IN_PROGRESS; a deploy creates the stacks
+    # (a stack awaiting its first change set is not mistaken for a failed create)
+    run = deploy(
+        env, "--env", "local", "--build-dir", str(build), "--yes",
+        "--stack", "network", "--stack", "registry",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "test-registry: created" in run.stdout
+    assert "must be deleted" not in run.stdout
+
+
+def test_a_template_over_51200_bytes_goes_through_s3(
+    child_env: dict[str, str], aws: dict[str, str], tmp_path: Path
+) -> None:
+    build = support.write(tmp_path / "local", padding=60_000)
+    assert (build / "registry.json").stat().st_size > 51_200
+    result = deploy(
+        child_env, "--env", "local", "--build-dir", str(build), "--yes", "--stack", "registry"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "uploading to s3://cfn-templates-123456789012-us-east-1/test-registry/" in result.stdout
+    s3 = boto3.client("s3")
+    keys = s3.list_objects_v2(Bucket="cfn-templates-123456789012-us-east-1")["Contents"]
+    assert keys[0]["Key"].startswith("test-registry/")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_local_up_starts_the_emulator_with_the_account_certificate_and_stop_stops_it(
+    tmp_path: Path,
+) -> None:
+    """`make local-up` / `make local-stop`: a real moto server process, recorded by PID."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["LOCAL_AWS_STATE_DIR"] = str(tmp_path)
+    port = free_port()
+    command = [sys.executable, str(ROOT / "local_aws.py")]
+    up = subprocess.run(
+        [*command, "up", "--port", str(port)], env=env, capture_output=True, text=True, timeout=60
+    )
+    pid = int((tmp_path / "moto.pid").read_text())
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert f"AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in up.stdout
+        again = subprocess.run(
+            [*command, "up", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "started" not in again.stdout  # already answering: not started twice
+        acm = boto3.client(
+            "acm", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )  # fmt: skip
+        arn = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+        assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["DomainName"]
+        stop = subprocess.run(
+            [*command, "stop"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert stop.returncode == 0 and f"stopped the emulator (PID {pid})" in stop.stdout
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )
+        assert not (tmp_path / "moto.pid").exists()
+    finally:
+        if Path(f"/proc/{pid}").exists():
+            os.kill(pid, signal.SIGTERM)
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_missing_noecho_value_stops_before_any_change(
+    child_env: dict[str, str], aws: dict[str, str], tmp_path: Path, output: str
+) -> None:
+    build = support.write(tmp_path / "local")
+    result = deploy(
+        child_env, "--env", "local", "--build-dir", str(build), "--yes", "--output", output
+    )
+    assert result.returncode == 1
+    assert support.PAGERDUTY_VAR in result.stdout + result.stderr
+    assert stack_names(aws) == []
