@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from troposphere import Output, Template
+from troposphere import Join, Output, Template
 
 from environments.model import CreateVpc, Environment, ExistingVpc
 from templates.access_logs import add_access_logs
@@ -22,9 +22,9 @@ from templates.edge import add_edge
 from templates.iam import add_roles
 from templates.logs import add_logs
 from templates.monitoring import add_alerting, add_load_balancer_alarms, add_running_tasks_alarm
-from templates.network import add_network
-from templates.parameters import add_service_parameters
-from templates.registry import add_registry, repository_name
+from templates.network import PUBLIC_SUBNETS, VPC, add_network
+from templates.parameters import ServiceParameters, add_service_parameters
+from templates.registry import REPOSITORY, add_registry, repository_name
 from templates.scaling import add_scaling
 from templates.static_assets import STATIC_PATH, add_static_assets
 
@@ -63,20 +63,25 @@ def build_network(env: Environment, config: CreateVpc) -> Stack:
     template = _template(env, "VPC, two public subnets, internet gateway")
     network = add_network(template, config)
     template.add_output(Output("VpcId", Value=network.vpc.ref()))
+    template.add_output(
+        Output("SubnetIds", Value=Join(",", [subnet.ref() for subnet in network.public_subnets]))
+    )
     return Stack(key="network", template=template)
 
 
 def build_registry(env: Environment) -> Stack:
     template = _template(env, "ECR repository")
     registry = add_registry(template, repository_name(env.service.name, env.name))
+    template.add_output(Output("RepositoryName", Value=registry.repository.ref()))
     template.add_output(Output("RepositoryUri", Value=registry.repository.get_att("RepositoryUri")))
     return Stack(key="registry", template=template)
 
 
 def build_service(env: Environment, image_tag: str) -> Stack:
     template = _template(env, "load balancer, ECS service, scaling, logs, alarms")
-    creates_certificate = env.tls.certificate_arn is None
-    params = add_service_parameters(template, env.pagerduty, creates_certificate)
+    params = add_service_parameters(
+        template, env.pagerduty, creates_certificate=env.tls.certificate_arn is None
+    )
     alerting = add_alerting(template, params.pagerduty_url)
     log_group = add_logs(template, env.log_retention_days, alerting.key).group
     access_logs = add_access_logs(template, env.log_retention_days)
@@ -105,43 +110,41 @@ def build_service(env: Environment, image_tag: str) -> Stack:
     )
     add_scaling(template, env.service, env.scaling, service, edge)
     add_running_tasks_alarm(template, alerting, env.alarms, service.cluster, service.service)
+    return _service_stack(env, template, params, image_tag)
+
+
+def _service_stack(
+    env: Environment, template: Template, params: ServiceParameters, image_tag: str
+) -> Stack:
+    """The service stack with where each of its parameters comes from, in the manifest's terms."""
+    parameters = {params.image_tag.title: image_tag}
+    from_stacks = {params.repository_name.title: FromStack("registry", (REPOSITORY,))}
+    from_env: dict[str, str] = {}
+    if isinstance(env.network, ExistingVpc):
+        parameters[params.vpc_id.title] = env.network.vpc_id
+        parameters[params.subnet_ids.title] = ",".join(s.id for s in env.network.subnets)
+    else:
+        from_stacks[params.vpc_id.title] = FromStack("network", (VPC,))
+        from_stacks[params.subnet_ids.title] = FromStack("network", PUBLIC_SUBNETS)
+    if params.certificate_arn is not None and env.tls.certificate_arn is not None:
+        parameters[params.certificate_arn.title] = env.tls.certificate_arn
+    if env.pagerduty.ssm_parameter is not None:
+        parameters[params.pagerduty_url.title] = env.pagerduty.ssm_parameter
+    elif env.pagerduty.env_var is not None:
+        from_env[params.pagerduty_url.title] = env.pagerduty.env_var
     return Stack(
         key="service",
         template=template,
+        depends_on=tuple(sorted({source.stack for source in from_stacks.values()})),
         capabilities=("CAPABILITY_IAM",),
+        parameters=parameters,
+        parameters_from_stacks=from_stacks,
+        parameters_from_env=from_env,
+        parameters_from_hosted_zone=(
+            (params.hosted_zone_id.title,) if params.hosted_zone_id is not None else ()
+        ),
         needs_image=True,
-        **_service_wiring(env, image_tag, creates_certificate),
     )
-
-
-def _service_wiring(
-    env: Environment, image_tag: str, creates_certificate: bool
-) -> dict[str, object]:
-    """Where each service-stack parameter comes from, in the manifest's terms."""
-    parameters = {"ImageTag": image_tag}
-    from_stacks = {"RepositoryName": FromStack("registry", ("Repository",))}
-    depends_on = ["registry"]
-    if isinstance(env.network, ExistingVpc):
-        parameters["VpcId"] = env.network.vpc_id
-        parameters["SubnetIds"] = ",".join(subnet.id for subnet in env.network.subnets)
-    else:
-        from_stacks["VpcId"] = FromStack("network", ("Vpc",))
-        from_stacks["SubnetIds"] = FromStack("network", ("PublicSubnetA", "PublicSubnetB"))
-        depends_on.insert(0, "network")
-    if env.tls.certificate_arn is not None:
-        parameters["CertificateArn"] = env.tls.certificate_arn
-    from_env = {}
-    if env.pagerduty.ssm_parameter is not None:
-        parameters["PagerDutyUrl"] = env.pagerduty.ssm_parameter
-    elif env.pagerduty.env_var is not None:
-        from_env["PagerDutyUrl"] = env.pagerduty.env_var
-    return {
-        "depends_on": tuple(depends_on),
-        "parameters": parameters,
-        "parameters_from_stacks": from_stacks,
-        "parameters_from_env": from_env,
-        "parameters_from_hosted_zone": ("HostedZoneId",) if creates_certificate else (),
-    }
 
 
 def build_stacks(env: Environment, image_tag: str) -> list[Stack]:

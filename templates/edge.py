@@ -50,46 +50,56 @@ def _ingress(port: int, description: str, **source: object) -> ec2.SecurityGroup
     )
 
 
+def _rule(port: int, description: str, **peer: object) -> ec2.SecurityGroupRule:
+    return ec2.SecurityGroupRule(
+        IpProtocol="tcp", FromPort=port, ToPort=port, Description=description, **peer
+    )
+
+
 def add_security_groups(
     template: Template, vpc_id: Parameter
 ) -> tuple[ec2.SecurityGroup, ec2.SecurityGroup]:
+    """Every rule is explicit: a group given inline egress loses AWS's default allow-all."""
+    service_sg = template.add_resource(
+        ec2.SecurityGroup(
+            "ServiceSecurityGroup",
+            GroupDescription=f"Service tasks: port {contract.PORT} from the load balancer only",
+            VpcId=vpc_id.ref(),
+            SecurityGroupEgress=[
+                _rule(443, "HTTPS to ECR, CloudWatch Logs and S3", CidrIp=ANYWHERE),
+            ],
+        )
+    )
     alb_sg = template.add_resource(
         ec2.SecurityGroup(
             "LoadBalancerSecurityGroup",
             GroupDescription="Load balancer: HTTP and HTTPS from the internet",
             VpcId=vpc_id.ref(),
             SecurityGroupIngress=[
-                _ingress(80, "HTTP from anywhere, redirected to HTTPS", CidrIp=ANYWHERE),
-                _ingress(443, "HTTPS from anywhere", CidrIp=ANYWHERE),
+                _rule(80, "HTTP from anywhere, redirected to HTTPS", CidrIp=ANYWHERE),
+                _rule(443, "HTTPS from anywhere", CidrIp=ANYWHERE),
+            ],
+            SecurityGroupEgress=[
+                _rule(
+                    contract.PORT,
+                    "To the service tasks only",
+                    DestinationSecurityGroupId=service_sg.ref(),
+                ),
             ],
             Metadata=PUBLIC_INGRESS_SKIP,
         )
     )
-    service_sg = template.add_resource(
-        ec2.SecurityGroup(
-            "ServiceSecurityGroup",
-            GroupDescription=f"Service tasks: port {contract.PORT} from the load balancer only",
-            VpcId=vpc_id.ref(),
-            SecurityGroupIngress=[
-                _ingress(
-                    contract.PORT, "From the load balancer", SourceSecurityGroupId=alb_sg.ref()
-                ),
-            ],
-            SecurityGroupEgress=[
-                _ingress(443, "HTTPS to ECR, CloudWatch Logs and S3", CidrIp=ANYWHERE),
-            ],
-        )
-    )
-    # The load balancer talks to the tasks only (a separate rule: the two groups name each other).
+    # A rule of its own: the two groups name each other, and inline rules both ways would be
+    # a dependency cycle.
     template.add_resource(
-        ec2.SecurityGroupEgress(
-            "LoadBalancerToServiceEgress",
-            GroupId=alb_sg.ref(),
+        ec2.SecurityGroupIngress(
+            "ServiceFromLoadBalancerIngress",
+            GroupId=service_sg.ref(),
             IpProtocol="tcp",
             FromPort=contract.PORT,
             ToPort=contract.PORT,
-            DestinationSecurityGroupId=service_sg.ref(),
-            Description="To the service tasks",
+            SourceSecurityGroupId=alb_sg.ref(),
+            Description="From the load balancer",
         )
     )
     return alb_sg, service_sg
@@ -213,6 +223,13 @@ def add_edge(
                 DNSName=load_balancer.get_att("DNSName"),
                 EvaluateTargetHealth=True,
             ),
+        )
+    )
+    template.add_output(
+        Output(
+            "LoadBalancerDnsName",
+            Description="The load balancer's own name (before DNS, or in the emulator)",
+            Value=load_balancer.get_att("DNSName"),
         )
     )
     template.add_output(

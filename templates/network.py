@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import GetAZs, Select, StackName, Sub, Tags, Template, ec2
+from troposphere import GetAZs, Join, Select, StackName, Tags, Template, ec2
 
 from environments.model import CreateVpc
+
+# Logical IDs that the service stack's parameters are filled from (see templates/__init__.py).
+VPC = "Vpc"
+PUBLIC_SUBNETS = ("PublicSubnetA", "PublicSubnetB")
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,7 @@ class Network:
 def add_network(template: Template, config: CreateVpc) -> Network:
     vpc = template.add_resource(
         ec2.VPC(
-            "Vpc",
+            VPC,
             CidrBlock=config.cidr,
             EnableDnsHostnames=True,
             EnableDnsSupport=True,
@@ -41,7 +45,7 @@ def add_network(template: Template, config: CreateVpc) -> Network:
     )
     route_table = template.add_resource(
         ec2.RouteTable(
-            "PublicRouteTable", VpcId=vpc.ref(), Tags=Tags(Name=Sub("${AWS::StackName}-public"))
+            "PublicRouteTable", VpcId=vpc.ref(), Tags=Tags(Name=Join("-", [StackName, "public"]))
         )
     )
     template.add_resource(
@@ -54,8 +58,8 @@ def add_network(template: Template, config: CreateVpc) -> Network:
         )
     )
     subnets = tuple(
-        _add_public_subnet(template, vpc, route_table, suffix, index, cidr)
-        for index, (suffix, cidr) in enumerate(zip("AB", config.subnet_cidrs, strict=True))
+        _add_public_subnet(template, vpc, route_table, title, index, cidr)
+        for index, (title, cidr) in enumerate(zip(PUBLIC_SUBNETS, config.subnet_cidrs, strict=True))
     )
     return Network(vpc=vpc, public_subnets=(subnets[0], subnets[1]))
 
@@ -64,13 +68,13 @@ def _add_public_subnet(
     template: Template,
     vpc: ec2.VPC,
     route_table: ec2.RouteTable,
-    suffix: str,
+    title: str,
     index: int,
     cidr: str,
 ) -> ec2.Subnet:
     subnet = template.add_resource(
         ec2.Subnet(
-            f"PublicSubnet{suffix}",
+            title,
             VpcId=vpc.ref(),
             CidrBlock=cidr,
             # "" is the stack's own region (moto resolves only this form, not Ref AWS::Region).
@@ -78,12 +82,12 @@ def _add_public_subnet(
             # No address by default: the ECS service asks for one per task (no NAT gateway, so
             # the tasks reach ECR and CloudWatch directly); only the load balancer reaches them.
             MapPublicIpOnLaunch=False,
-            Tags=Tags(Name=Sub(f"${{AWS::StackName}}-public-{suffix.lower()}")),
+            Tags=Tags(Name=Join("-", [StackName, "public", str(index + 1)])),
         )
     )
     template.add_resource(
         ec2.SubnetRouteTableAssociation(
-            f"PublicSubnet{suffix}RouteTableAssociation",
+            f"{title}RouteTableAssociation",
             SubnetId=subnet.ref(),
             RouteTableId=route_table.ref(),
         )

@@ -16,6 +16,10 @@ from troposphere import Template, ecr
 UNTAGGED_IMAGE_DAYS = 14
 
 
+# The logical ID the service stack's RepositoryName parameter is filled from.
+REPOSITORY = "Repository"
+
+
 @dataclass(frozen=True)
 class Registry:
     repository: ecr.Repository
@@ -44,7 +48,7 @@ def lifecycle_policy() -> str:
 def add_registry(template: Template, name: str) -> Registry:
     repository = template.add_resource(
         ecr.Repository(
-            "Repository",
+            REPOSITORY,
             RepositoryName=name,
             ImageTagMutability="IMMUTABLE",
             ImageScanningConfiguration=ecr.ImageScanningConfiguration(ScanOnPush=True),

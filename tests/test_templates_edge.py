@@ -27,24 +27,42 @@ def _rules(rules: list[dict[str, Any]]) -> set[tuple[int, int, str]]:
     }
 
 
-def test_internet_reaches_the_load_balancer_on_80_and_443_only() -> None:
-    ingress = _props("LoadBalancerSecurityGroup")["SecurityGroupIngress"]
-    assert _rules(ingress) == {(80, 80, "0.0.0.0/0"), (443, 443, "0.0.0.0/0")}
+def _ingress_of(group: str) -> set[tuple[int, int, str]]:
+    """Inline rules and separate ingress resources alike."""
+    resources = _service()["Resources"]
+    rules = list(resources[group]["Properties"].get("SecurityGroupIngress", []))
+    rules += [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::EC2::SecurityGroupIngress"
+        and r["Properties"]["GroupId"] == {"Ref": group}
+    ]
+    return _rules(rules)
+
+
+def test_internet_reaches_nothing_but_the_load_balancer() -> None:
+    groups = [
+        k for k, v in _service()["Resources"].items() if v["Type"] == "AWS::EC2::SecurityGroup"
+    ]
+    assert sorted(groups) == ["LoadBalancerSecurityGroup", "ServiceSecurityGroup"]
+    assert _ingress_of("LoadBalancerSecurityGroup") == {
+        (80, 80, "0.0.0.0/0"),
+        (443, 443, "0.0.0.0/0"),
+    }
 
 
 def test_only_the_load_balancer_reaches_the_service_port() -> None:
-    ingress = _props("ServiceSecurityGroup")["SecurityGroupIngress"]
-    assert _rules(ingress) == {(contract.PORT, contract.PORT, "LoadBalancerSecurityGroup")}
-    groups = [
-        r for r in _service()["Resources"].values() if r["Type"] == "AWS::EC2::SecurityGroupIngress"
-    ]
-    assert groups == []  # no ingress rule hides outside the groups
+    assert _ingress_of("ServiceSecurityGroup") == {
+        (contract.PORT, contract.PORT, "LoadBalancerSecurityGroup")
+    }
 
 
-def test_load_balancer_sends_only_to_the_service_port() -> None:
-    egress = _props("LoadBalancerToServiceEgress")
+def test_egress_is_explicit_the_load_balancer_sends_only_to_the_service_port() -> None:
+    (egress,) = _props("LoadBalancerSecurityGroup")["SecurityGroupEgress"]
     assert (egress["FromPort"], egress["ToPort"]) == (contract.PORT, contract.PORT)
     assert egress["DestinationSecurityGroupId"] == {"Ref": "ServiceSecurityGroup"}
+    (tasks,) = _props("ServiceSecurityGroup")["SecurityGroupEgress"]
+    assert (tasks["FromPort"], tasks["ToPort"]) == (443, 443)
 
 
 def test_public_ingress_skip_is_the_only_checkov_skip_on_the_edge_and_has_a_reason() -> None:

@@ -37,7 +37,7 @@ def _physical_ids(cf: Any, stack_id: str) -> dict[str, str]:
     return {
         r["LogicalResourceId"]: r["PhysicalResourceId"]
         for r in resources
-        if r.get("LogicalResourceId")
+        if r.get("LogicalResourceId") and r.get("PhysicalResourceId")
     }
 
 
@@ -97,5 +97,15 @@ def test_local_stacks_are_created_on_moto_through_change_sets(
     assert len(boto3.client("ecs").list_services(cluster=cluster)["serviceArns"]) == 1
     (subscription,) = boto3.client("sns").list_subscriptions()["Subscriptions"]
     assert (subscription["Protocol"], subscription["Endpoint"]) == ("https", PAGERDUTY)
+    groups = boto3.client("ec2").describe_security_groups(
+        GroupIds=[service["ServiceSecurityGroup"], service["LoadBalancerSecurityGroup"]]
+    )["SecurityGroups"]
+    by_id = {g["GroupId"]: g for g in groups}
+    (ingress,) = by_id[service["ServiceSecurityGroup"]]["IpPermissions"]
+    assert (ingress["FromPort"], ingress["ToPort"]) == (8448, 8448)
+    assert [p["GroupId"] for p in ingress["UserIdGroupPairs"]] == [
+        service["LoadBalancerSecurityGroup"]
+    ]
+    assert ingress["IpRanges"] == []
     group = boto3.client("elbv2").describe_target_groups()["TargetGroups"][0]
     assert (group["Port"], group["HealthCheckPath"]) == (8448, "/_health")
