@@ -80,9 +80,17 @@ def test_plan_on_an_empty_account_exits_2_and_a_deploy_then_uses_it(
     # the plan's CREATE change sets wait in REVIEW_IN_PROGRESS; a deploy creates the stacks
     # (a stack awaiting its first change set is not mistaken for a failed create)
     run = deploy(
-        env, "--env", "local", "--build-dir", str(build), "--yes",
-        "--stack", "network", "--stack", "registry",
-    )  # fmt: skip
+        env,
+        "--env",
+        "local",
+        "--build-dir",
+        str(build),
+        "--yes",
+        "--stack",
+        "network",
+        "--stack",
+        "registry",
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "test-registry: created" in run.stdout
     assert "must be deleted" not in run.stdout
@@ -133,9 +141,12 @@ def test_local_up_starts_the_emulator_with_the_account_certificate_and_stop_stop
         )
         assert "started" not in again.stdout  # already answering: not started twice
         acm = boto3.client(
-            "acm", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-            aws_access_key_id="testing", aws_secret_access_key="testing",
-        )  # fmt: skip
+            "acm",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
         arn = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
         assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["DomainName"]
         stop = subprocess.run(

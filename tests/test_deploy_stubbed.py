@@ -1,0 +1,454 @@
+"""What moto cannot produce, stood in for with botocore's Stubber on real clients.
+
+moto never fails a resource (no *_FAILED events, no ROLLBACK_COMPLETE), gives no Replacement
+or property values in change sets, and never throttles. These tests hand the deployer the
+responses AWS gives in those cases; delays are recorded, never slept.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.config import Config
+from botocore.stub import Stubber
+
+import deploy
+from deployer import changeset, review
+from deployer.errors import Declined, DeployFailed, FollowInterrupted
+from deployer.follow import Follower
+from deployer.manifest import Image, Manifest, StackSpec
+from deployer.poll import Backoff
+from deployer.run import Deployer, Options
+
+T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+STACK = "app-service"
+STACK_ID = f"arn:aws:cloudformation:us-east-1:123456789012:stack/{STACK}/abc"
+CHANGE_SET = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/deploy-x/def"
+SERVICE_ARN = "arn:aws:ecs:us-east-1:123456789012:service/app-cluster/app-service"
+UNSTABLE = 'Resource handler returned message: "Service did not stabilize"'
+ROLLING_BACK = "The following resource(s) failed to update: [Service]."
+NO_CHANGES = (
+    "The submitted information didn't contain changes. "
+    "Submit different information to create a change set."
+)
+LOAD_BALANCER = "AWS::ElasticLoadBalancingV2::LoadBalancer"
+
+
+class FakeAws:
+    """Stands in for deployer.session.Aws: stubbed clients by service name."""
+
+    region = "us-east-1"
+
+    def __init__(self) -> None:
+        self.clients: dict[str, Any] = {}
+        self.stubbers: dict[str, Stubber] = {}
+
+    def stub(self, service: str) -> Stubber:
+        if service not in self.stubbers:
+            client = botocore.session.get_session().create_client(
+                service,
+                region_name="us-east-1",
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                config=Config(retries={"max_attempts": 1}),
+            )
+            self.clients[service] = client
+            self.stubbers[service] = Stubber(client)
+            self.stubbers[service].activate()
+        return self.stubbers[service]
+
+    def client(self, service: str) -> Any:
+        self.stub(service)
+        return self.clients[service]
+
+    @property
+    def cloudformation(self) -> Any:
+        return self.client("cloudformation")
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.delays: list[float] = []
+
+    def say(self, line: str) -> None:
+        self.lines.append(line)
+
+    def sleep(self, delay: float) -> None:
+        self.delays.append(delay)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def event(
+    n: int, logical: str, status: str, kind: str, reason: str = "", physical: str = ""
+) -> dict:
+    found = {
+        "StackId": STACK_ID,
+        "EventId": f"e{n}",
+        "StackName": STACK,
+        "LogicalResourceId": logical,
+        "PhysicalResourceId": physical or (STACK_ID if logical == STACK else f"{logical}-id"),
+        "ResourceType": kind,
+        "Timestamp": T0 + timedelta(seconds=n),
+        "ResourceStatus": status,
+    }
+    if reason:
+        found["ResourceStatusReason"] = reason
+    return found
+
+
+def stack(status: str) -> dict:
+    return {
+        "Stacks": [
+            {
+                "StackName": STACK,
+                "StackId": STACK_ID,
+                "CreationTime": T0 - timedelta(days=1),
+                "StackStatus": status,
+            }
+        ]
+    }
+
+
+def deployer(aws: FakeAws, recorder: Recorder, tmp_path: Path, **options: Any) -> Deployer:
+    template = tmp_path / "service.json"
+    template.write_text(json.dumps({"Resources": {}}))
+    spec = StackSpec(key="service", stack_name=STACK, template_path=template)
+    manifest = Manifest(
+        path=tmp_path / "manifest.json",
+        environment="production",
+        source="environments/production.toml",
+        region="us-east-1",
+        termination_protection=True,
+        image=Image("app", "v1"),
+        hosted_zone_name=None,
+        ssm_parameters={},
+        stacks=(spec,),
+    )
+    defaults: dict[str, Any] = {
+        "execute": True,
+        "yes": True,
+        "revision": "abc",
+        "account": "123456789012",
+        "confirm": lambda _question: pytest.fail("asked for confirmation"),
+        "environ": {},
+        "backoff": Backoff(sleep=recorder.sleep),
+    }
+    return Deployer(aws, manifest, Options(**{**defaults, **options}), recorder.say)
+
+
+def update_change_set() -> changeset.ChangeSet:
+    description = {"CreationTime": T0, "StackName": STACK, "Status": "CREATE_COMPLETE"}
+    return changeset.ChangeSet(CHANGE_SET, STACK_ID, "deploy-x", "UPDATE", description, [], False)
+
+
+def test_stubbed_failed_update_reports_root_cause_then_ecs_reasons_then_status(
+    tmp_path: Path,
+) -> None:
+    """Stands in for a resource failure with a reason, which moto never produces."""
+    aws, recorder = FakeAws(), Recorder()
+    cf = aws.stub("cloudformation")
+    cf.add_response("execute_change_set", {}, {"ChangeSetName": CHANGE_SET})
+    events = [  # newest first, as DescribeStackEvents returns them
+        event(6, STACK, "UPDATE_ROLLBACK_COMPLETE", "AWS::CloudFormation::Stack"),
+        event(5, "LogGroup", "UPDATE_FAILED", "AWS::Logs::LogGroup", "Resource update cancelled"),
+        event(4, STACK, "UPDATE_ROLLBACK_IN_PROGRESS", "AWS::CloudFormation::Stack", ROLLING_BACK),
+        event(3, "Service", "UPDATE_FAILED", "AWS::ECS::Service", UNSTABLE, SERVICE_ARN),
+        event(2, "Service", "UPDATE_IN_PROGRESS", "AWS::ECS::Service", physical=SERVICE_ARN),
+        event(1, STACK, "UPDATE_IN_PROGRESS", "AWS::CloudFormation::Stack", "User Initiated"),
+        event(-5, STACK, "UPDATE_COMPLETE", "AWS::CloudFormation::Stack"),  # an earlier deploy
+    ]
+    cf.add_response("describe_stack_events", {"StackEvents": events})
+    cf.add_response("describe_stacks", stack("UPDATE_ROLLBACK_COMPLETE"))
+    cf.add_response("describe_stack_events", {"StackEvents": events})
+    cf.add_response("list_change_sets", {"Summaries": []})
+    ecs = aws.stub("ecs")
+    ecs.add_response(
+        "describe_services",
+        {
+            "services": [
+                {
+                    "serviceName": "app-service",
+                    "events": [
+                        {
+                            "id": "1",
+                            "createdAt": T0,
+                            "message": "(service app-service) has started 1 tasks.",
+                        },
+                    ],
+                }
+            ]
+        },
+        {"cluster": "app-cluster", "services": [SERVICE_ARN]},
+    )
+    task_arn = "arn:aws:ecs:us-east-1:123456789012:task/app-cluster/0123abcd"
+    ecs.add_response("list_tasks", {"taskArns": [task_arn]})
+    ecs.add_response(
+        "describe_tasks",
+        {
+            "tasks": [
+                {
+                    "taskArn": task_arn,
+                    "stoppedReason": "Task failed ELB health checks",
+                    "containers": [{"name": "app", "exitCode": 137}],
+                }
+            ]
+        },
+    )
+
+    with pytest.raises(DeployFailed) as failed:
+        deployer(aws, recorder, tmp_path)._execute(
+            StackSpec("service", STACK, tmp_path / "service.json"), update_change_set()
+        )
+
+    report = failed.value.report
+    assert report[0] == (
+        "Root cause: Service (AWS::ECS::Service) UPDATE_FAILED: Resource handler returned "
+        'message: "Service did not stabilize"'
+    )
+    assert "  event: (service app-service) has started 1 tasks." in report
+    assert "  stopped task 0123abcd: Task failed ELB health checks (app: exit 137)" in report
+    assert report[-1] == f"Stack {STACK} is now UPDATE_ROLLBACK_COMPLETE."
+    assert "UPDATE_COMPLETE" not in recorder.text.replace("ROLLBACK_COMPLETE", "")  # old event
+    assert recorder.text.count("UPDATE_FAILED") == 2  # each event printed once
+    for stub in aws.stubbers.values():
+        stub.assert_no_pending_responses()
+
+
+def resource_change(
+    action: str,
+    logical: str,
+    kind: str,
+    replacement: str = "",
+    before: Any = None,
+    after: Any = None,
+) -> dict:
+    change: dict[str, Any] = {"Action": action, "LogicalResourceId": logical, "ResourceType": kind}
+    if replacement:
+        change["Replacement"] = replacement
+        change["Details"] = [
+            {
+                "Target": {
+                    "Attribute": "Properties",
+                    "Name": "Name",
+                    "RequiresRecreation": "Always",
+                },
+                "ChangeSource": "DirectModification",
+                "Evaluation": "Static",
+            }
+        ]
+    if before is not None:
+        change["BeforeContext"] = json.dumps({"Properties": before})
+    if after is not None:
+        change["AfterContext"] = json.dumps({"Properties": after})
+    return {"Type": "Resource", "ResourceChange": change}
+
+
+def test_stubbed_risky_changes_are_flagged_above_the_table() -> None:
+    """Stands in for Replacement and IncludePropertyValues data, which moto leaves out."""
+    read = {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::b/*"}
+    write_all = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+    ssh = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"}
+    https = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "10.0.0.0/16"}
+    both, read_only = {"Statement": [read, write_all]}, {"Statement": [read]}
+    first_page = [
+        resource_change("Modify", "LoadBalancer", LOAD_BALANCER, "True"),
+        resource_change("Modify", "DnsRecord", "AWS::Route53::RecordSet", "Conditional"),
+        resource_change("Modify", "Repository", "AWS::ECR::Repository", "True"),
+        resource_change("Modify", "AccessLogsBucket", "AWS::S3::Bucket", "True"),
+    ]
+    second_page = [
+        resource_change("Remove", "LogGroup", "AWS::Logs::LogGroup"),
+        resource_change("Modify", "AlertingKey", "AWS::KMS::Key", "True"),
+        resource_change("Modify", "TaskDefinition", "AWS::ECS::TaskDefinition", "True"),
+        resource_change(
+            "Modify",
+            "TaskRolePolicy",
+            "AWS::IAM::Policy",
+            "False",
+            {"PolicyDocument": {"Statement": [read]}},
+            {"PolicyDocument": {"Statement": [read, write_all]}},
+        ),
+        resource_change(
+            "Modify",
+            "ServiceSecurityGroup",
+            "AWS::EC2::SecurityGroup",
+            "False",
+            {"SecurityGroupIngress": [https]},
+            {"SecurityGroupIngress": [https, ssh]},
+        ),
+        resource_change(
+            "Modify",
+            "NarrowedRole",
+            "AWS::IAM::Role",
+            "False",
+            {"Policies": [{"PolicyName": "p", "PolicyDocument": both}]},
+            {"Policies": [{"PolicyName": "p", "PolicyDocument": read_only}]},
+        ),
+    ]
+    aws = FakeAws()
+    cf = aws.stub("cloudformation")
+    common = {
+        "ChangeSetId": CHANGE_SET,
+        "ChangeSetName": "deploy-x",
+        "StackId": STACK_ID,
+        "StackName": STACK,
+        "Status": "CREATE_COMPLETE",
+        "ExecutionStatus": "AVAILABLE",
+    }
+    cf.add_response(
+        "describe_change_set",
+        {**common, "Changes": first_page, "NextToken": "page2"},
+        {"ChangeSetName": CHANGE_SET, "IncludePropertyValues": True},
+    )
+    cf.add_response(
+        "describe_change_set",
+        {**common, "Changes": second_page},
+        {"ChangeSetName": CHANGE_SET, "IncludePropertyValues": True, "NextToken": "page2"},
+    )
+
+    found = changeset.settle(
+        aws.cloudformation,
+        CHANGE_SET,
+        STACK_ID,
+        "deploy-x",
+        "UPDATE",
+        Backoff(sleep=Recorder().sleep),
+        {"Parameters": []},
+    )
+    shown = review.build(found, "us-east-1", {"Parameters": []}, set())
+    text = review.render_text(shown)
+
+    assert len(shown.rows) == 10  # both pages
+    flags = "\n".join(shown.risks)
+    for expected in (
+        "REPLACE LoadBalancer",
+        "MAY REPLACE DnsRecord",
+        "REPLACE Repository",
+        "REPLACE AccessLogsBucket",
+        "REMOVE LogGroup",
+        "REPLACE AlertingKey",
+        "IAM TaskRolePolicy (AWS::IAM::Policy) widens access: adds Allow s3:* on *",
+        "SECURITY GROUP ServiceSecurityGroup (AWS::EC2::SecurityGroup) widens access: adds "
+        "tcp 22-22 from/to 0.0.0.0/0 (the whole internet)",
+    ):
+        assert expected in flags
+    assert "TaskDefinition" not in flags  # replaced, but holds no data
+    assert "NarrowedRole" not in flags  # a narrowing is not a risk
+    assert text.index("RISKY CHANGES") < text.index("Action  Logical ID")
+    assert "Name (DirectModification) [recreation: Always]" in text
+
+
+def test_stubbed_throttling_backs_off_with_jitter_and_keeps_following(tmp_path: Path) -> None:
+    """Stands in for CloudFormation's "Rate exceeded", which moto never returns."""
+    aws, recorder = FakeAws(), Recorder()
+    cf = aws.stub("cloudformation")
+    for _ in range(2):
+        cf.add_client_error("describe_stack_events", "Throttling", "Rate exceeded", 400)
+    done = [
+        event(2, STACK, "UPDATE_COMPLETE", "AWS::CloudFormation::Stack"),
+        event(1, STACK, "UPDATE_IN_PROGRESS", "AWS::CloudFormation::Stack"),
+    ]
+    cf.add_response("describe_stack_events", {"StackEvents": done})
+    cf.add_response("describe_stacks", stack("UPDATE_COMPLETE"))
+    cf.add_response("describe_stack_events", {"StackEvents": done})
+    follower = Follower(
+        aws.cloudformation, STACK_ID, T0, recorder.say, Backoff(sleep=recorder.sleep)
+    )
+
+    final = follower.until_settled()
+
+    assert final["StackStatus"] == "UPDATE_COMPLETE"
+    assert recorder.text.count("throttled by CloudFormation") == 2
+    first, second = recorder.delays[:2]
+    assert 0 <= first <= 6 and 0 <= second <= 12  # full jitter under a growing cap
+    assert [e["EventId"] for e in follower.events] == ["e1", "e2"]
+    cf.assert_no_pending_responses()
+
+
+def test_stubbed_ctrl_c_while_following_says_how_to_follow_or_cancel_and_exits_130(
+    tmp_path: Path,
+) -> None:
+    """Stands in for a long AWS update (moto finishes every operation at once)."""
+    aws, recorder = FakeAws(), Recorder()
+    cf = aws.stub("cloudformation")
+    cf.add_response("execute_change_set", {})
+    busy = [event(1, STACK, "UPDATE_IN_PROGRESS", "AWS::CloudFormation::Stack")]
+    cf.add_response("describe_stack_events", {"StackEvents": busy})
+
+    def interrupt(_delay: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(FollowInterrupted) as stopped:
+        deployer(aws, recorder, tmp_path, backoff=Backoff(sleep=interrupt))._execute(
+            StackSpec("service", STACK, tmp_path / "service.json"), update_change_set()
+        )
+
+    said: list[str] = []
+    assert deploy.report_error(stopped.value, said.append, {}) == 130
+    message = "\n".join(said)
+    assert f"Stopped following {STACK}; CloudFormation carries on" in message
+    assert f"aws cloudformation describe-stack-events --stack-name {STACK}" in message
+    assert f"aws cloudformation cancel-update-stack --stack-name {STACK}" in message
+
+
+def test_stubbed_rollback_complete_stack_is_deleted_only_after_confirmation(tmp_path: Path) -> None:
+    """Stands in for ROLLBACK_COMPLETE after a failed create, which moto never reaches."""
+    aws, recorder = FakeAws(), Recorder()
+    cf = aws.stub("cloudformation")
+    cf.add_response("describe_stacks", stack("ROLLBACK_COMPLETE"))
+    asked: list[str] = []
+
+    def say_no(question: str) -> bool:
+        asked.append(question)
+        return False
+
+    spec = StackSpec("service", STACK, tmp_path / "service.json")
+    with pytest.raises(Declined, match="ROLLBACK_COMPLETE"):
+        deployer(aws, recorder, tmp_path, yes=False, confirm=say_no).deploy_stack(spec)
+    assert asked == [f"Delete stack {STACK}?"]  # and no DeleteStack call was made
+    cf.assert_no_pending_responses()
+
+    cf.add_response("delete_stack", {}, {"StackName": STACK_ID})
+    gone = [event(9, STACK, "DELETE_COMPLETE", "AWS::CloudFormation::Stack")]
+    cf.add_response("describe_stack_events", {"StackEvents": gone})
+    cf.add_client_error(
+        "describe_stacks", "ValidationError", f"Stack with id {STACK_ID} does not exist"
+    )
+    found, note = deployer(aws, recorder, tmp_path, yes=True)._recreatable(
+        spec, stack("ROLLBACK_COMPLETE")["Stacks"][0]
+    )
+    assert (found, note) == (None, "")
+    assert "ROLLBACK_COMPLETE: its first create failed and was rolled back" in recorder.text
+    cf.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "changes", "parameters", "empty"),
+    [
+        ("FAILED", NO_CHANGES, [], "v1", True),
+        ("FAILED", "Template format error", [], "v1", False),
+        ("CREATE_COMPLETE", None, [], "v1", True),  # moto, after a parameter change; AWS too
+        ("CREATE_COMPLETE", None, [], "v2", False),  # a parameter-only change
+        ("CREATE_COMPLETE", None, [{"Type": "Resource"}], "v1", False),
+    ],
+)
+def test_empty_change_set_rules(
+    status: str, reason: str | None, changes: list, parameters: str, empty: bool
+) -> None:
+    description = {
+        "Status": status,
+        "StatusReason": reason,
+        "ChangeSetType": "UPDATE",
+        "Parameters": [{"ParameterKey": "ImageTag", "ParameterValue": parameters}],
+    }
+    deployed = {"Parameters": [{"ParameterKey": "ImageTag", "ParameterValue": "v1"}]}
+    assert changeset.is_empty(description, changes, deployed) is empty
