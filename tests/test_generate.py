@@ -143,3 +143,19 @@ def test_cli_stops_on_a_bad_environment_with_one_line(tmp_path: Path) -> None:
 def test_every_environment_generates(name: str) -> None:
     files = generate.generate(load(name), "t")
     assert "service.json" in files and "registry.json" in files
+
+
+def test_checkov_skips_are_few_in_metadata_and_carry_a_reason() -> None:
+    skips = set()
+    for name in ("local", "production", "staging"):
+        for stack_file, content in generate.generate(load(name), "t").items():
+            if stack_file == "manifest.json":
+                continue
+            for logical_id, resource in json.loads(content)["Resources"].items():
+                for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+                    assert len(skip["comment"]) > 40, (logical_id, skip)
+                    skips.add((logical_id, skip["id"]))
+    assert skips == {
+        ("LoadBalancerSecurityGroup", "CKV_AWS_260"),  # public ALB: port 80 from anywhere
+        ("AccessLogsBucket", "CKV_AWS_18"),  # the log bucket does not log into itself
+    }
