@@ -5,7 +5,7 @@ about two minutes by default). The servers take turns, round after round, and th
 each figure is reported, so that a burst of other work on the machine hits all three alike:
   1. this service, started exactly as the Dockerfile's CMD (only --host/--port changed, to stay
      on 127.0.0.1 and a free port), one uvicorn worker;
-  2. bench/bare_asgi.py on uvicorn with the same loop, parser and flags: the floor;
+  2. bench/bare_asgi.py on the same command line (uvicorn, same loop, parser, flags): the floor;
   3. bench/flask_app.py on Flask's threaded development server (what the original system ran).
 Each is measured with wrk, 50 connections, one thread. On a multi-core machine the server is
 pinned to CPU 0 and wrk to CPU 1 so that they do not fight for the same core.
@@ -34,9 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.dockerfile import cmd, with_option  # noqa: E402
-from service.contract import HEALTH_PATH  # noqa: E402
+from service.contract import APP_MODULE, HEALTH_PATH  # noqa: E402
 
-UVICORN_FLAGS = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--no-server-header"]
+BARE_APP = "bare_asgi:app"
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class Result:
     requests_per_second: float
     p50_ms: float
     p99_ms: float
+    cpu_us_per_request: float  # the server's CPU time per request: what other load cannot skew
     errors: str
 
 
@@ -57,16 +58,11 @@ def free_port() -> int:
 def servers(port: int) -> dict[str, list[str]]:
     service = [sys.executable, *cmd()[1:]]
     service = with_option(with_option(service, "--host", "127.0.0.1"), "--port", str(port))
-    uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port)]
+    # The floor runs on the very same server command and flags; only the app differs.
+    bare = [BARE_APP if arg == APP_MODULE else arg for arg in service] + ["--app-dir", "bench"]
     return {
         "service /_health (Starlette, uvicorn)": service,
-        "bare ASGI app (uvicorn)": [
-            *uvicorn,
-            *UVICORN_FLAGS,
-            "--app-dir",
-            "bench",
-            "bare_asgi:app",
-        ],
+        "bare ASGI app (uvicorn)": bare,
         "Flask dev server": [sys.executable, "bench/flask_app.py", str(port)],
     }
 
@@ -115,19 +111,29 @@ def measure(name: str, argv: list[str], port: int, args: argparse.Namespace) -> 
     try:
         wait_until_up(url, time.monotonic() + 15)
         run_wrk(url, args.warmup, args.connections)
+        cpu_before = cpu_seconds(server.pid)
         out = run_wrk(url, args.duration, args.connections)
+        cpu = cpu_seconds(server.pid) - cpu_before
     finally:
         server.terminate()
         server.wait(timeout=30)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     errors = re.search(r"Socket errors:.*|Non-2xx.*", out)
     return Result(
         name,
         rps,
         parse_latency(out, "50"),
         parse_latency(out, "99"),
+        cpu / requests * 1e6,
         errors.group(0) if errors else "",
     )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> int:
@@ -148,14 +154,21 @@ def main() -> int:
         print(f"round {number}: " + ", ".join(f"{r.requests_per_second:.0f}" for r in rounds[-1]))
     results = [median_result([round_[i] for round_ in rounds]) for i in range(len(rounds[0]))]
     service, bare, flask = results
-    print(f"{'server':40} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'server':40} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11}")
     for r in results:
-        line = f"{r.name:40} {r.requests_per_second:10.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f}"
+        line = (
+            f"{r.name:40} {r.requests_per_second:10.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f}"
+            f" {r.cpu_us_per_request:11.1f}"
+        )
         print(line + (f"  ({r.errors})" if r.errors else ""))
     ratio_bare = service.requests_per_second / bare.requests_per_second
     ratio_flask = service.requests_per_second / flask.requests_per_second
     print(f"service / bare ASGI: {ratio_bare:.0%} (target >= 75%)")
+    cpu_ratio = bare.cpu_us_per_request / service.cpu_us_per_request
+    print(f"  by CPU per request: {cpu_ratio:.0%} (the same ratio, immune to other load)")
     print(f"service / Flask:     {ratio_flask:.1f}x (target >= 15x)")
+    cpu_flask = flask.cpu_us_per_request / service.cpu_us_per_request
+    print(f"  by CPU per request: {cpu_flask:.1f}x")
     print(f"service p99:         {service.p99_ms:.2f} ms (target < 5 ms)")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
@@ -167,6 +180,7 @@ def median_result(results: list[Result]) -> Result:
         statistics.median(r.requests_per_second for r in results),
         statistics.median(r.p50_ms for r in results),
         statistics.median(r.p99_ms for r in results),
+        statistics.median(r.cpu_us_per_request for r in results),
         "; ".join(r.errors for r in results if r.errors),
     )
 
