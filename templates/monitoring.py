@@ -11,6 +11,7 @@ local AWS) creates inline subscriptions but skips `AWS::SNS::Subscription` resou
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import awacs.kms as akms
 from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Statement
@@ -31,6 +32,10 @@ from troposphere import elasticloadbalancingv2 as elbv2
 from environments.model import AlarmThresholds
 
 PERIOD_SECONDS = 60
+ALB = "AWS/ApplicationELB"
+CONTAINER_INSIGHTS = "ECS/ContainerInsights"
+# 4xx (the tasks' and the load balancer's own) per 100 requests; 0 when there is no traffic.
+CLIENT_4XX_PERCENT = "IF(requests > 0, 100 * (FILL(target4xx, 0) + FILL(elb4xx, 0)) / requests, 0)"
 
 # What the account root may do to the key: administer it, never read data through this grant.
 KEY_ADMIN_ACTIONS = [
@@ -138,34 +143,52 @@ def add_alerting(template: Template, pagerduty_url: Parameter) -> Alerting:
     return Alerting(key=key, topic=topic)
 
 
-def _alarm(
-    template: Template,
-    title: str,
-    description: str,
-    topic: sns.Topic,
-    threshold: float,
-    periods: int,
-    comparison: str,
-    **metric: object,
-) -> cloudwatch.Alarm:
-    return template.add_resource(
-        cloudwatch.Alarm(
-            title,
-            AlarmDescription=description,
-            Threshold=threshold,
-            EvaluationPeriods=periods,
-            DatapointsToAlarm=periods,
-            ComparisonOperator=comparison,
-            TreatMissingData="notBreaching",
-            AlarmActions=[topic.ref()],
-            OKActions=[topic.ref()],
-            **metric,
+class _Alarms:
+    """Adds alarms that all publish to the alert topic on ALARM and on OK."""
+
+    def __init__(self, template: Template, alerting: Alerting, periods: int) -> None:
+        self.template, self.topic, self.periods = template, alerting.topic, periods
+
+    def add(
+        self,
+        title: str,
+        description: str,
+        threshold: float,
+        *,
+        comparison: str = "GreaterThanThreshold",
+        **metric: Any,
+    ) -> cloudwatch.Alarm:
+        return self.template.add_resource(
+            cloudwatch.Alarm(
+                title,
+                AlarmDescription=description,
+                Threshold=threshold,
+                ComparisonOperator=comparison,
+                EvaluationPeriods=self.periods,
+                DatapointsToAlarm=self.periods,
+                TreatMissingData="notBreaching",
+                AlarmActions=[self.topic.ref()],
+                OKActions=[self.topic.ref()],
+                **metric,
+            )
         )
-    )
 
 
 def _dims(**values: object) -> list[cloudwatch.MetricDimension]:
     return [cloudwatch.MetricDimension(Name=name, Value=value) for name, value in values.items()]
+
+
+def _metric(
+    namespace: str, name: str, dims: list[cloudwatch.MetricDimension], **stat: str
+) -> dict[str, Any]:
+    """The properties of a single-metric alarm (stat: Statistic= or ExtendedStatistic=)."""
+    return {
+        "Namespace": namespace,
+        "MetricName": name,
+        "Dimensions": dims,
+        "Period": PERIOD_SECONDS,
+        **stat,
+    }
 
 
 def _query(
@@ -182,6 +205,10 @@ def _query(
     )
 
 
+def _expression(id_: str, label: str, expression: str) -> cloudwatch.MetricDataQuery:
+    return cloudwatch.MetricDataQuery(Id=id_, Label=label, Expression=expression, ReturnData=True)
+
+
 def add_load_balancer_alarms(
     template: Template,
     alerting: Alerting,
@@ -189,86 +216,53 @@ def add_load_balancer_alarms(
     load_balancer: elbv2.LoadBalancer,
     target_group: elbv2.TargetGroup,
 ) -> DeploymentAlarms:
-    topic, periods = alerting.topic, thresholds.evaluation_periods
-    lb = load_balancer.get_att("LoadBalancerFullName")
-    tg = target_group.get_att("TargetGroupFullName")
-    alb = {"Namespace": "AWS/ApplicationELB", "Period": PERIOD_SECONDS}
-    elb_5xx = _alarm(
-        template,
-        "LoadBalancer5xxAlarm",
-        "The load balancer answers 5xx (no healthy task, or timeouts)",
-        topic,
-        thresholds.elb_5xx_count,
-        periods,
-        "GreaterThanThreshold",
-        MetricName="HTTPCode_ELB_5XX_Count",
-        Statistic="Sum",
-        Dimensions=_dims(LoadBalancer=lb),
-        **alb,
-    )
-    target_5xx = _alarm(
-        template,
-        "Target5xxAlarm",
-        "The service's tasks answer 5xx",
-        topic,
-        thresholds.target_5xx_count,
-        periods,
-        "GreaterThanThreshold",
-        MetricName="HTTPCode_Target_5XX_Count",
-        Statistic="Sum",
-        Dimensions=_dims(LoadBalancer=lb, TargetGroup=tg),
-        **alb,
-    )
-    dims = _dims(LoadBalancer=lb)
-    client_4xx = _alarm(
-        template,
-        "Client4xxRateAlarm",
-        "Share of requests answered 4xx, in percent",
-        topic,
-        thresholds.client_4xx_percent,
-        periods,
-        "GreaterThanThreshold",
-        Metrics=[
-            _query("target4xx", "AWS/ApplicationELB", "HTTPCode_Target_4XX_Count", "Sum", dims),
-            _query("elb4xx", "AWS/ApplicationELB", "HTTPCode_ELB_4XX_Count", "Sum", dims),
-            _query("requests", "AWS/ApplicationELB", "RequestCount", "Sum", dims),
-            cloudwatch.MetricDataQuery(
-                Id="rate",
-                Label="4xx percent of requests",
-                Expression=(
-                    "IF(requests > 0, 100 * (FILL(target4xx, 0) + FILL(elb4xx, 0)) / requests, 0)"
-                ),
-                ReturnData=True,
+    alarms = _Alarms(template, alerting, thresholds.evaluation_periods)
+    lb = _dims(LoadBalancer=load_balancer.get_att("LoadBalancerFullName"))
+    lb_tg = lb + _dims(TargetGroup=target_group.get_att("TargetGroupFullName"))
+    return DeploymentAlarms(
+        alarms=(
+            alarms.add(
+                "LoadBalancer5xxAlarm",
+                "The load balancer answers 5xx (no healthy task, or timeouts)",
+                thresholds.elb_5xx_count,
+                **_metric(ALB, "HTTPCode_ELB_5XX_Count", lb, Statistic="Sum"),
             ),
-        ],
+            alarms.add(
+                "Target5xxAlarm",
+                "The service's tasks answer 5xx",
+                thresholds.target_5xx_count,
+                **_metric(ALB, "HTTPCode_Target_5XX_Count", lb_tg, Statistic="Sum"),
+            ),
+            alarms.add(
+                "Client4xxRateAlarm",
+                "Share of requests answered 4xx, in percent",
+                thresholds.client_4xx_percent,
+                Metrics=[
+                    _query("target4xx", ALB, "HTTPCode_Target_4XX_Count", "Sum", lb),
+                    _query("elb4xx", ALB, "HTTPCode_ELB_4XX_Count", "Sum", lb),
+                    _query("requests", ALB, "RequestCount", "Sum", lb),
+                    _expression(
+                        "rate",
+                        "4xx percent of requests",
+                        CLIENT_4XX_PERCENT,
+                    ),
+                ],
+            ),
+            alarms.add(
+                "UnhealthyHostsAlarm",
+                "Targets failing the load balancer's health check",
+                thresholds.unhealthy_hosts,
+                comparison="GreaterThanOrEqualToThreshold",
+                **_metric(ALB, "UnHealthyHostCount", lb_tg, Statistic="Maximum"),
+            ),
+            alarms.add(
+                "LatencyP99Alarm",
+                "p99 target response time, in seconds",
+                thresholds.p99_latency_seconds,
+                **_metric(ALB, "TargetResponseTime", lb_tg, ExtendedStatistic="p99"),
+            ),
+        )
     )
-    unhealthy = _alarm(
-        template,
-        "UnhealthyHostsAlarm",
-        "Targets failing the load balancer's health check",
-        topic,
-        thresholds.unhealthy_hosts,
-        periods,
-        "GreaterThanOrEqualToThreshold",
-        MetricName="UnHealthyHostCount",
-        Statistic="Maximum",
-        Dimensions=_dims(LoadBalancer=lb, TargetGroup=tg),
-        **alb,
-    )
-    latency = _alarm(
-        template,
-        "LatencyP99Alarm",
-        "p99 target response time, in seconds",
-        topic,
-        thresholds.p99_latency_seconds,
-        periods,
-        "GreaterThanThreshold",
-        MetricName="TargetResponseTime",
-        ExtendedStatistic="p99",
-        Dimensions=_dims(LoadBalancer=lb, TargetGroup=tg),
-        **alb,
-    )
-    return DeploymentAlarms(alarms=(elb_5xx, target_5xx, client_4xx, unhealthy, latency))
 
 
 def add_running_tasks_alarm(
@@ -280,20 +274,14 @@ def add_running_tasks_alarm(
 ) -> cloudwatch.Alarm:
     """Container Insights' running count below the desired count (not a deployment alarm:
     during a deployment the counts move on purpose, and the circuit breaker watches them)."""
-    ecs_dims = _dims(ClusterName=cluster.ref(), ServiceName=service.get_att("Name"))
-    return _alarm(
-        template,
+    dims = _dims(ClusterName=cluster.ref(), ServiceName=service.get_att("Name"))
+    return _Alarms(template, alerting, thresholds.evaluation_periods).add(
         "RunningTasksAlarm",
         "Fewer tasks running than desired",
-        alerting.topic,
         0,
-        thresholds.evaluation_periods,
-        "GreaterThanThreshold",
         Metrics=[
-            _query("running", "ECS/ContainerInsights", "RunningTaskCount", "Average", ecs_dims),
-            _query("desired", "ECS/ContainerInsights", "DesiredTaskCount", "Average", ecs_dims),
-            cloudwatch.MetricDataQuery(
-                Id="missing", Label="Tasks missing", Expression="desired - running", ReturnData=True
-            ),
+            _query("running", CONTAINER_INSIGHTS, "RunningTaskCount", "Average", dims),
+            _query("desired", CONTAINER_INSIGHTS, "DesiredTaskCount", "Average", dims),
+            _expression("missing", "Tasks missing", "desired - running"),
         ],
     )
