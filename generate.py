@@ -112,14 +112,23 @@ def _source(env: Environment) -> str:
 
 
 def write(out_dir: Path, files: dict[str, str]) -> None:
+    """Write the files; remove templates the previous manifest listed and this one does not
+    (say, network.json once the environment brings its VPC). Nothing else is touched."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob("*.json"):
-        if stale.name not in files:
-            stale.unlink()
+    for stale in _previous_templates(out_dir / "manifest.json") - set(files):
+        (out_dir / stale).unlink(missing_ok=True)
     for name, content in files.items():
         path = out_dir / name
         if not path.exists() or path.read_text() != content:
             path.write_text(content)
+
+
+def _previous_templates(manifest: Path) -> set[str]:
+    try:
+        stacks = json.loads(manifest.read_text())["stacks"]
+        return {Path(stack["template"]).name for stack in stacks}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
 
 
 def lint(paths: list[Path], region: str) -> list[str]:

@@ -159,3 +159,15 @@ def test_checkov_skips_are_few_in_metadata_and_carry_a_reason() -> None:
         ("LoadBalancerSecurityGroup", "CKV_AWS_260"),  # public ALB: port 80 from anywhere
         ("AccessLogsBucket", "CKV_AWS_18"),  # the log bucket does not log into itself
     }
+
+
+def test_write_removes_a_stack_that_is_gone_and_nothing_else(tmp_path: Path) -> None:
+    generate.write(tmp_path, generate.generate(load("local"), "t"))
+    (tmp_path / "notes.json").write_text("{}")
+    generate.write(tmp_path, generate.generate(load("staging"), "t"))  # no network stack
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "manifest.json",
+        "notes.json",
+        "registry.json",
+        "service.json",
+    ]
