@@ -39,6 +39,13 @@ class Service:
     process: subprocess.Popen[str]
     base_url: str
     lines: queue.Queue[str]
+    reader: threading.Thread
+
+    def remaining_output(self) -> list[str]:
+        """Every line not consumed yet, once the process has exited and its stdout is drained."""
+        self.process.wait(timeout=10)
+        self.reader.join(timeout=10)
+        return list(self.lines.queue)
 
     def wait_for_line(self, text: str, timeout: float = 10) -> str:
         deadline = time.monotonic() + timeout
@@ -78,10 +85,10 @@ def running(app_module: str = APP_MODULE) -> Iterator[Service]:
         text=True,
     )
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(
-        target=lambda: [lines.put(line) for line in process.stdout], daemon=True
-    ).start()
-    service = Service(process, f"http://127.0.0.1:{port}", lines)
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout])
+    reader.daemon = True
+    reader.start()
+    service = Service(process, f"http://127.0.0.1:{port}", lines, reader)
     try:
         service.wait_for_line("Uvicorn running on", timeout=STARTUP_SECONDS)
         yield service
@@ -123,8 +130,9 @@ def test_container_command_serves_home_and_health_over_http() -> None:
 
         service.process.send_signal(signal.SIGTERM)
         assert service.process.wait(timeout=10) == 0
-    output = list(service.lines.queue)
-    logged = [json.loads(line) for line in output]  # every line on stdout is JSON
+    logged = [
+        json.loads(line) for line in service.remaining_output()
+    ]  # every line on stdout is JSON
     assert [line["path"] for line in logged if line.get("logger") == "service.access"] == [
         "/",
         "/nope",
