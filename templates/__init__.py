@@ -100,13 +100,13 @@ def build_service(env: Environment, image_tag: str) -> Stack:
     service = add_ecs_service(
         template,
         env.service,
-        image_uri(params.repository_name.ref(), params.image_tag.ref()),
-        {"STATIC_URL": STATIC_PATH, "STATIC_BUCKET": assets.ref()},
-        log_group,
-        roles,
-        edge,
-        params.subnet_ids.ref(),
-        deployment_alarms.alarms,
+        image=image_uri(params.repository_name.ref(), params.image_tag.ref()),
+        environment={"STATIC_URL": STATIC_PATH, "STATIC_BUCKET": assets.ref()},
+        log_group=log_group,
+        roles=roles,
+        edge=edge,
+        subnet_ids=params.subnet_ids.ref(),
+        deployment_alarms=deployment_alarms.alarms,
     )
     add_scaling(template, env.service, env.scaling, service, edge)
     add_running_tasks_alarm(template, alerting, env.alarms, service.cluster, service.service)
