@@ -16,6 +16,9 @@ def add_logs(template: Template, retention_days: int, key: kms.Key) -> Logs:
     group = template.add_resource(
         logs.LogGroup(
             "LogGroup",
+            # The logs of an incident must survive a teardown or a replacement of the stack.
+            DeletionPolicy="Retain",
+            UpdateReplacePolicy="Retain",
             RetentionInDays=retention_days,
             KmsKeyId=key.get_att("Arn"),
         )

@@ -128,6 +128,9 @@ def add_alerting(template: Template, pagerduty_url: Parameter) -> Alerting:
     key = template.add_resource(
         kms.Key(
             "AlertingKey",
+            # Kept with the log group it encrypts (logs.py): without it, those logs are unreadable.
+            DeletionPolicy="Retain",
+            UpdateReplacePolicy="Retain",
             Description="Encrypts the alert topic and the service's logs",
             EnableKeyRotation=True,
             KeyPolicy=_key_policy(),

@@ -22,6 +22,11 @@ def test_log_group_keeps_logs_for_the_configured_days_encrypted() -> None:
         group = _service(name)["Resources"]["LogGroup"]["Properties"]
         assert group["RetentionInDays"] == load(name).log_retention_days
         assert group["KmsKeyId"] == {"Fn::GetAtt": ["AlertingKey", "Arn"]}
+    resources = _service()["Resources"]
+    for kept in ("LogGroup", "AlertingKey"):  # logs outlive the stack, and so does their key
+        assert (
+            resources[kept]["DeletionPolicy"] == resources[kept]["UpdateReplacePolicy"] == "Retain"
+        )
 
 
 @pytest.mark.parametrize("bucket", ["StaticAssetsBucket", "AccessLogsBucket"])
