@@ -57,12 +57,13 @@ class Follower:
             try:
                 fresh = self.new_events()
                 throttled = 0
-                if not any(_ends_operation(event) for event in fresh) and fresh:
+                ended = any(_ends_operation(event) for event in fresh)
+                if fresh and not ended:
                     self.backoff.sleep(next(delays))
                     continue
                 stack = describe_stack(self.cf, self.stack_id)
                 if stack is None or not is_in_progress(stack["StackStatus"]):
-                    if stack is not None:
+                    if stack is not None and not ended:
                         self.new_events()  # the last few, if they landed after our read
                     return stack or {"StackStatus": "DELETE_COMPLETE", "StackId": self.stack_id}
             except Exception as error:

@@ -1,8 +1,10 @@
-"""One boto3 session per run; each client created once, on first use.
+"""One botocore session per run; each client created once, on first use.
 
-Credentials, endpoint and profile come only from boto3's standard resolution (AWS_PROFILE,
-AWS_ENDPOINT_URL, ...). The region is the manifest's. Retries are botocore's `adaptive` mode
-(standard retries plus client-side rate limiting), not hand-written loops.
+Credentials, endpoint and profile come only from the standard resolution that boto3 uses
+(it is botocore's: AWS_PROFILE, AWS_ENDPOINT_URL, ...). The region is the manifest's. Retries
+are botocore's `adaptive` mode (standard retries plus client-side rate limiting), not
+hand-written loops. botocore directly, not boto3: importing boto3 also imports s3transfer,
+about 0.15 s of a deploy that takes well under a second when nothing changes.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ class Aws:
     def client(self, service: str) -> Any:
         if service not in self._clients:
             if self._session is None:
-                import boto3  # lazily: `deploy.py --help` should not pay for it
+                import botocore.session  # lazily: `deploy.py --help` should not pay for it
 
-                self._session = boto3.session.Session(region_name=self.region)
+                self._session = botocore.session.get_session()
             from botocore.config import Config
 
             config = Config(retries=RETRIES, connect_timeout=10, read_timeout=60)
-            self._clients[service] = self._session.client(service, config=config)
+            self._clients[service] = self._session.create_client(
+                service, region_name=self.region, config=config
+            )
         return self._clients[service]
 
     @property

@@ -168,7 +168,6 @@ def test_stubbed_failed_update_reports_root_cause_then_ecs_reasons_then_status(
     ]
     cf.add_response("describe_stack_events", {"StackEvents": events})
     cf.add_response("describe_stacks", stack("UPDATE_ROLLBACK_COMPLETE"))
-    cf.add_response("describe_stack_events", {"StackEvents": events})
     cf.add_response("list_change_sets", {"Summaries": []})
     ecs = aws.stub("ecs")
     ecs.add_response(
@@ -359,7 +358,6 @@ def test_stubbed_throttling_backs_off_with_jitter_and_keeps_following(tmp_path: 
     ]
     cf.add_response("describe_stack_events", {"StackEvents": done})
     cf.add_response("describe_stacks", stack("UPDATE_COMPLETE"))
-    cf.add_response("describe_stack_events", {"StackEvents": done})
     follower = Follower(
         aws.cloudformation, STACK_ID, T0, recorder.say, Backoff(sleep=recorder.sleep)
     )
