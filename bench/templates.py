@@ -7,12 +7,16 @@
   in an interpreter that has already imported it; and cold, in a fresh interpreter that imports
   generate.py, loads the environment and generates (what the first call costs).
 - lint alone: cfn-lint on the generated templates, in one fresh process (the CLI, all files).
-Figures are medians (min-max) over the runs, in milliseconds.
+Figures are medians (min-max) over the runs, in milliseconds of wall time, then the median CPU
+time (user + system, of this process or of the child processes): on a shared machine, CPU time
+shows the cost when wall time also shows the waiting for a core. The load average is printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -28,13 +32,20 @@ COLD_GENERATE = (
 )
 
 
-def _timed(action: Callable[[], object], runs: int) -> list[float]:
-    samples = []
+def _cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _timed(action: Callable[[], object], runs: int) -> tuple[list[float], list[float]]:
+    wall, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), _cpu()
         action()
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
+        wall.append((time.perf_counter() - start) * 1000)
+        cpu.append((_cpu() - start_cpu) * 1000)
+    return wall, cpu
 
 
 def _run(command: list[str]) -> str:
@@ -44,11 +55,15 @@ def _run(command: list[str]) -> str:
     return result.stdout
 
 
-def _report(label: str, samples: list[float]) -> None:
-    print(
-        f"{label:<44} {statistics.median(samples):8.1f} ms"
-        f"   ({min(samples):.1f}-{max(samples):.1f}, n={len(samples)})"
+def _report(label: str, timings: tuple[list[float], list[float] | None]) -> None:
+    wall, cpu = timings
+    line = (
+        f"{label:<44} {statistics.median(wall):8.1f} ms"
+        f"   ({min(wall):.1f}-{max(wall):.1f}, n={len(wall)})"
     )
+    if cpu:
+        line += f"   cpu {statistics.median(cpu):.1f} ms"
+    print(line)
 
 
 def main() -> int:
@@ -65,7 +80,11 @@ def main() -> int:
     templates = sorted(
         str(p) for p in (ROOT / "build" / args.env).glob("*.json") if p.name != "manifest.json"
     )
-    print(f"environment {args.env}: {len(templates)} stacks; {args.runs} runs each")
+    load_1m = os.getloadavg()[0]
+    print(
+        f"environment {args.env}: {len(templates)} stacks; {args.runs} runs each; "
+        f"{os.cpu_count()} cores, load average {load_1m:.2f}"
+    )
     _report(
         "make templates (generate + cfn-lint)",
         _timed(
@@ -81,7 +100,7 @@ def main() -> int:
         float(_run([PY, "-c", COLD_GENERATE.format(env=args.env)]).strip())
         for _ in range(args.runs)
     ]
-    _report("generation, fresh interpreter incl. imports", cold)
+    _report("generation, fresh interpreter incl. imports", (cold, None))
     cfn_lint = str(Path(PY).parent / "cfn-lint")
     _report(
         "lint alone (cfn-lint, one process)",
