@@ -450,3 +450,24 @@ def test_empty_change_set_rules(
     }
     deployed = {"Parameters": [{"ParameterKey": "ImageTag", "ParameterValue": "v1"}]}
     assert changeset.is_empty(description, changes, deployed) is empty
+
+
+def test_stubbed_termination_protection_is_switched_on_for_non_local(tmp_path: Path) -> None:
+    """Stands in for UpdateTerminationProtection, which moto's server answers with a 500.
+
+    CreateChangeSet cannot set it, so it is switched on after the first execution (the
+    manifest asks for it in every environment but local), and left alone once on."""
+    aws, recorder = FakeAws(), Recorder()
+    cf = aws.stub("cloudformation")
+    cf.add_response(
+        "update_termination_protection",
+        {"StackId": STACK_ID},
+        {"EnableTerminationProtection": True, "StackName": STACK_ID},
+    )
+    protected = deployer(aws, recorder, tmp_path)
+    protected._protect(stack("CREATE_COMPLETE")["Stacks"][0])
+    protected._protect(
+        {**stack("UPDATE_COMPLETE")["Stacks"][0], "EnableTerminationProtection": True}
+    )
+    assert recorder.lines == [f"  termination protection enabled on {STACK}"]
+    cf.assert_no_pending_responses()

@@ -116,6 +116,7 @@ def write(
     threshold: int = 10,
     image_tag: str = "v1",
     padding: int = 0,
+    termination_protection: bool = False,
 ) -> Path:
     """Write the three stacks and manifest.json into directory; returns it."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -141,7 +142,7 @@ def write(
         "environment": ENV,
         "source": f"environments/{ENV}.toml",
         "region": "us-east-1",
-        "termination_protection": False,
+        "termination_protection": termination_protection,
         "image": {"repository_name": REPOSITORY, "tag": image_tag},
         "hosted_zone": {"name": "example.com."},
         "ssm_parameters": {"/scalable-app/local/pagerduty-url": "PagerDuty URL"},
