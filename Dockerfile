@@ -28,10 +28,11 @@ EXPOSE 8448
 HEALTHCHECK --interval=15s --timeout=3s --start-period=5s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8448/_health', timeout=2).close()"]
 # python -m service is uvicorn's command line, exiting 0 after a graceful SIGTERM (see
-# service/__main__.py). The app writes the access log itself (without /_health). No proxy-headers
-# middleware: it trusts only 127.0.0.1, so behind the load balancer it never applies, and it
-# costs about a tenth of /_health's CPU. The graceful timeout stays below ECS's 30 s stop timeout.
+# service/__main__.py). service.protocol:HealthFirstProtocol is uvicorn's httptools protocol
+# answering plain GET /_health itself. The app writes the access log (without /_health). No
+# proxy-headers middleware: it trusts only 127.0.0.1, so behind the load balancer it never
+# applies. The graceful timeout stays below ECS's 30 s stop timeout.
 CMD ["python", "-m", "service", "service.app:app", "--host", "0.0.0.0", "--port", "8448", \
-     "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--no-proxy-headers", \
-     "--no-server-header", "--log-config", "service/logging.json", \
+     "--loop", "uvloop", "--http", "service.protocol:HealthFirstProtocol", "--no-access-log", \
+     "--no-proxy-headers", "--no-server-header", "--log-config", "service/logging.json", \
      "--timeout-graceful-shutdown", "20"]

@@ -19,6 +19,12 @@ STATUS_OK = "ok"
 class HealthEndpoint:
     """An ASGI app answering {"status": "ok", "version": ..., "uptime": seconds}."""
 
+    # The same for every answer; service/protocol.py sends them too (plus content-length).
+    HEADERS = (
+        (b"content-type", b"application/json"),
+        (b"cache-control", b"no-store"),
+    )
+
     def __init__(self, version: str) -> None:
         self.started = time.monotonic()
         # Everything before the uptime, rendered once: '{"status":"ok","version":"abc","uptime":'
@@ -38,11 +44,7 @@ class HealthEndpoint:
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"cache-control", b"no-store"),
-                    (b"content-length", b"%d" % len(body)),
-                ],
+                "headers": [*self.HEADERS, (b"content-length", b"%d" % len(body))],
             }
         )
         await send({"type": "http.response.body", "body": body})

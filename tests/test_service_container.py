@@ -30,7 +30,7 @@ def test_cmd_is_exec_form_and_serves_the_contract() -> None:
     assert option(argv, "--host") == "0.0.0.0"
     assert option(argv, "--port") == str(PORT)
     assert option(argv, "--loop") == "uvloop"
-    assert option(argv, "--http") == "httptools"
+    assert option(argv, "--http") == "service.protocol:HealthFirstProtocol"  # httptools-based
     assert "--no-access-log" in argv  # the app writes the access log, without /_health
     assert "--no-proxy-headers" in argv  # trusts only 127.0.0.1: useless behind the ALB, costly
     assert int(option(argv, "--timeout-graceful-shutdown")) == GRACEFUL_SHUTDOWN_SECONDS
