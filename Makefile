@@ -62,7 +62,7 @@ IMAGE := scalable-app
 
 # The same arguments as the Dockerfile's CMD (tests/test_service_container.py checks it).
 run: $(VENV)/.installed ## Serve the app from .venv on :8448, exactly as the container's CMD
-	APP_VERSION=$(GIT_REVISION) $(PY) -m service service.app:app --host 0.0.0.0 --port 8448 --loop uvloop --http httptools --no-access-log --no-proxy-headers --no-server-header --log-config service/logging.json --timeout-graceful-shutdown 20
+	APP_VERSION=$(GIT_REVISION) $(PY) -m service service.app:app --host 0.0.0.0 --port 8448 --loop uvloop --http service.protocol:HealthFirstProtocol --no-access-log --no-proxy-headers --no-server-header --log-config service/logging.json --timeout-graceful-shutdown 20
 
 image: ## Build the image scalable-app:<git revision> (needs a Docker engine)
 	@docker info >/dev/null 2>&1 || { echo "make image: no Docker engine answers 'docker info'; start Docker to build the image (without Docker: make run)" >&2; exit 1; }
