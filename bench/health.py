@@ -1,17 +1,24 @@
 """Benchmark /_health: this service vs a bare ASGI app vs Flask's development server.
 
-One go, same machine, loopback only, bounded time (ROUNDS x 3 x (WARMUP + DURATION + ~1) s,
-about two minutes by default). The servers take turns, round after round, and the median of
-each figure is reported, so that a burst of other work on the machine hits all three alike:
+One go, same machine, loopback only, bounded time (ROUNDS x 4 x (WARMUP + DURATION + ~1) s,
+about two and a half minutes by default). The servers take turns, round after round, and the
+median of each figure is reported, so that a burst of other work on the machine hits all alike:
   1. this service, started exactly as the Dockerfile's CMD (only --host/--port changed, to stay
-     on 127.0.0.1 and a free port), one uvicorn worker;
-  2. bench/bare_asgi.py on the same command line (uvicorn, same loop, parser, flags): the floor;
-  3. bench/flask_app.py on Flask's threaded development server (what the original system ran).
+     on 127.0.0.1 and a free port), one uvicorn worker: plain GET /_health is answered by
+     service/protocol.py inside uvicorn's HTTP protocol;
+  2. bench/bare_asgi.py, same command line but uvicorn's stock httptools protocol: the floor of
+     what an ASGI app can do here;
+  3. bench/flask_app.py on Flask's threaded development server (what the original system ran);
+  4. the service again on /_health?asgi: the query string skips the protocol-level answer, so
+     this is the ASGI path (ServiceApp's fast path in front of Starlette), what HEAD and
+     `Connection: close` health checks get.
 Each is measured with wrk, 50 connections, one thread. On a multi-core machine the server is
-pinned to CPU 0 and wrk to CPU 1 so that they do not fight for the same core.
+pinned to CPU 0 and wrk to CPU 1 so that they do not fight for the same core. CPU us/req is the
+server's own CPU time (user + system, /proc) per request: a busy machine moves it far less than
+req/s and latency, which also depend on wrk and every other process getting a CPU.
 
 Needs wrk (C load generator, Debian package):  apt-get update && apt-get install -y wrk
-Run:  .venv/bin/python bench/health.py [--duration 10] [--connections 50]
+Run:  .venv/bin/python bench/health.py [--duration 8] [--rounds 3] [--connections 50]
 CI does not run this; the figures go in the issue's note, not in a test.
 """
 
@@ -55,15 +62,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def servers(port: int) -> dict[str, list[str]]:
+def servers(port: int) -> dict[str, tuple[list[str], str]]:
+    """name -> (command line, path to load) for each server, in the order reported."""
     service = [sys.executable, *cmd()[1:]]
     service = with_option(with_option(service, "--host", "127.0.0.1"), "--port", str(port))
-    # The floor runs on the very same server command and flags; only the app differs.
-    bare = [BARE_APP if arg == APP_MODULE else arg for arg in service] + ["--app-dir", "bench"]
+    # The floor runs on uvicorn's stock httptools protocol with the service's other flags.
+    bare = with_option(service, "--http", "httptools")
+    bare = [BARE_APP if arg == APP_MODULE else arg for arg in bare] + ["--app-dir", "bench"]
     return {
-        "service /_health (Starlette, uvicorn)": service,
-        "bare ASGI app (uvicorn)": bare,
-        "Flask dev server": [sys.executable, "bench/flask_app.py", str(port)],
+        "service /_health (as deployed)": (service, HEALTH_PATH),
+        "bare ASGI app (uvicorn)": (bare, HEALTH_PATH),
+        "Flask dev server": ([sys.executable, "bench/flask_app.py", str(port)], HEALTH_PATH),
+        # A query string skips the protocol-level answer: this is the ASGI fast path in
+        # ServiceApp, what HEAD and `Connection: close` checks get.
+        "service /_health?asgi (ASGI path)": (service, HEALTH_PATH + "?asgi"),
     }
 
 
@@ -98,8 +110,8 @@ def run_wrk(url: str, seconds: int, connections: int) -> str:
     ).stdout
 
 
-def measure(name: str, argv: list[str], port: int, args: argparse.Namespace) -> Result:
-    url = f"http://127.0.0.1:{port}{HEALTH_PATH}"
+def measure(name: str, argv: list[str], port: int, path: str, args: argparse.Namespace) -> Result:
+    url = f"http://127.0.0.1:{port}{path}"
     server = subprocess.Popen(
         argv,
         cwd=ROOT,
@@ -138,7 +150,7 @@ def cpu_seconds(pid: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds measured per server")
+    parser.add_argument("--duration", type=int, default=8, help="seconds measured per server")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per server")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3, help="turns per server; medians shown")
@@ -150,10 +162,10 @@ def main() -> int:
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
     rounds: list[list[Result]] = []
     for number in range(1, args.rounds + 1):
-        rounds.append([measure(name, argv, port, args) for name, argv, port in _plans()])
+        rounds.append([measure(*plan, args) for plan in _plans()])
         print(f"round {number}: " + ", ".join(f"{r.requests_per_second:.0f}" for r in rounds[-1]))
     results = [median_result([round_[i] for round_ in rounds]) for i in range(len(rounds[0]))]
-    service, bare, flask = results
+    service, bare, flask, _ = results
     print(f"{'server':40} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11}")
     for r in results:
         line = (
@@ -185,11 +197,12 @@ def median_result(results: list[Result]) -> Result:
     )
 
 
-def _plans() -> list[tuple[str, list[str], int]]:
+def _plans() -> list[tuple[str, list[str], int, str]]:
     plans = []
     for name in servers(0):
         port = free_port()
-        plans.append((name, servers(port)[name], port))
+        argv, path = servers(port)[name]
+        plans.append((name, argv, port, path))
     return plans
 
 
