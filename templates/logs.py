@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import Template, kms, logs
+from troposphere import Output, Template, kms, logs
 
 
 @dataclass(frozen=True)
@@ -22,5 +22,8 @@ def add_logs(template: Template, retention_days: int, key: kms.Key) -> Logs:
             RetentionInDays=retention_days,
             KmsKeyId=key.get_att("Arn"),
         )
+    )
+    template.add_output(
+        Output("LogGroupName", Description="aws logs tail <this> --follow", Value=group.ref())
     )
     return Logs(group=group)

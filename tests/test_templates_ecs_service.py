@@ -127,4 +127,4 @@ def test_scaling_between_min_and_max_on_cpu_and_requests_per_target() -> None:
 
 
 def test_outputs_name_the_cluster_and_the_service() -> None:
-    assert set(_service()["Outputs"]) >= {"ClusterName", "ServiceName", "Url"}
+    assert set(_service()["Outputs"]) >= {"ClusterName", "ServiceName", "Url", "LogGroupName"}
