@@ -39,12 +39,12 @@ fmt: $(VENV)/.installed ## ruff format and ruff check --fix
 # ---- templates (issue 2) -------------------------------------------------------------
 ENVIRONMENTS := $(basename $(notdir $(wildcard environments/*.toml)))
 CHECKOV := $(CHECKOV_VENV)/bin/checkov --framework cloudformation --skip-download --compact --quiet
-.PHONY: templates checkov test-templates golden
+.PHONY: templates checkov test-templates golden bench-templates
 
-templates: $(VENV)/.installed ## Generate build/$(ENV)/*.json and cfn-lint them (one process)
+templates: $(VENV)/.installed ## Generate build/<ENV>/*.json, then cfn-lint them all in one process
 	$(PY) generate.py --env $(ENV) --lint
 
-checkov: $(CHECKOV_VENV)/.installed templates ## checkov on build/$(ENV) (offline; fails on any failed check)
+checkov: $(CHECKOV_VENV)/.installed templates ## checkov on build/<ENV>, offline; fails on any failed check
 	$(CHECKOV) --directory build/$(ENV) --skip-path manifest.json
 
 test-templates: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## cfn-lint + checkov on every environments/*.toml
@@ -53,6 +53,9 @@ test-templates: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## cfn-lint + chec
 
 golden: $(VENV)/.installed ## Refresh tests/golden/ from the production environment (review the diff)
 	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_templates_golden.py
+
+bench-templates: $(VENV)/.installed ## Time make templates, generation alone and cfn-lint alone
+	$(PY) bench/templates.py --env $(ENV)
 
 # ---- service (issue 3) ---------------------------------------------------------------
 .PHONY: run image push test-service bench-health
