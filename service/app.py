@@ -38,7 +38,9 @@ class ServiceApp(Starlette):
     none of what sits in front of the routes: no error page, no access log, no metrics, no
     routing. Going through them cost about a third of its throughput (bench/health.py), so the
     same endpoint object that the route table lists is called directly here. Anything else,
-    including other methods on the health path (405), takes the ordinary way.
+    including other methods on the health path (405), takes the ordinary way. (In the
+    container, most health checks are answered even earlier, by service/protocol.py; this path
+    serves the rest: HEAD, `Connection: close`, and any server other than ours.)
     """
 
     def __init__(self, *, health: HealthEndpoint, **kwargs: Any) -> None:

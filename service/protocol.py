@@ -8,10 +8,11 @@ callbacks, one pre-rendered write and the keep-alive timer.
 
 What is answered here: a complete `GET /_health` (no query string), HTTP/1.1, keep-alive, not
 an upgrade, with no earlier request still in flight on the connection (so responses never
-overtake each other). The body comes from the served app's own HealthEndpoint, so both paths
-answer the same bytes. Everything else (HEAD, `Connection: close`, HTTP/1.0, pipelined
-requests, other paths) takes uvicorn's ordinary way, where ServiceApp's ASGI fast path still
-skips Starlette's stack.
+overtake each other) and a client that reads its answers (else the ordinary path's flow control
+applies: it stops reading from a client that does not). The body comes from the served app's
+own HealthEndpoint, so both paths answer the same bytes. Everything else (HEAD, `Connection:
+close`, HTTP/1.0, pipelined requests, other paths) takes uvicorn's ordinary way, where
+ServiceApp's ASGI fast path still skips Starlette's stack.
 
 This subclasses uvicorn internals (`HttpToolsProtocol`, pinned in service/requirements.txt):
 tests/test_service_protocol.py drives it over real sockets (keep-alive, pipelining, other
@@ -74,6 +75,7 @@ class HealthFirstProtocol(HttpToolsProtocol):
             and not parser.should_upgrade()
             and (self.cycle is None or self.cycle.response_complete)
             and not self.pipeline
+            and not self.flow.write_paused  # a client not reading: the ordinary way pushes back
         ):
             self._answered = True
             body = self._health.body()
