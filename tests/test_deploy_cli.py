@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -30,7 +31,8 @@ def deploy(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 def stack_names(aws_env: dict[str, str]) -> list[str]:
     cf = boto3.client("cloudformation", endpoint_url=aws_env["AWS_ENDPOINT_URL"])
-    return [s["StackName"] for s in cf.list_stacks()["StackSummaries"]]
+    summaries = cf.list_stacks()["StackSummaries"]
+    return [s["StackName"] for s in summaries if s["StackStatus"] != "DELETE_COMPLETE"]
 
 
 def test_help_explains_every_option() -> None:
@@ -173,3 +175,82 @@ def test_missing_noecho_value_stops_before_any_change(
     assert result.returncode == 1
     assert support.PAGERDUTY_VAR in result.stdout + result.stderr
     assert stack_names(aws) == []
+
+
+def test_a_failed_create_is_explained_then_deleted_and_recreated_with_yes(
+    child_env: dict[str, str], aws: dict[str, str], tmp_path: Path
+) -> None:
+    """moto's failure mode: the provider's error comes back from ExecuteChangeSet and the
+    stack stays REVIEW_IN_PROGRESS (AWS would roll back to ROLLBACK_COMPLETE)."""
+    from troposphere import Template, ecs
+
+    build = tmp_path / "local"
+    build.mkdir()
+    broken = Template()
+    broken.add_resource(ecs.Service("Service", Cluster="no-such-cluster", TaskDefinition="x"))
+    fixed = Template()
+    fixed.add_resource(ecs.Cluster("Cluster"))
+    manifest = json.loads((support.write(tmp_path / "base") / "manifest.json").read_text())
+    manifest["stacks"] = [{**manifest["stacks"][0], "key": "app", "stack_name": "test-app",
+                           "template": "app.json"}]  # fmt: skip
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    args = ("--env", "local", "--build-dir", str(build), "--yes")
+
+    (build / "app.json").write_text(broken.to_json())
+    failed = deploy(child_env, *args)
+    assert failed.returncode == 1
+    assert "DEPLOY FAILED" in failed.stdout
+    assert "Root cause: ExecuteChangeSet failed" in failed.stdout
+    assert "Cluster not found" in failed.stdout
+    assert "Stack test-app is now REVIEW_IN_PROGRESS." in failed.stdout
+
+    (build / "app.json").write_text(fixed.to_json())
+    plan = deploy(child_env, "--env", "local", "--build-dir", str(build), "--no-execute")
+    assert plan.returncode == 2
+    assert "after a create that did not complete" in plan.stdout
+    assert "deploy will ask to delete it" in plan.stdout
+
+    again = deploy(child_env, *args)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "deleting test-app" in again.stdout
+    assert "test-app: created" in again.stdout
+
+
+def test_on_a_terminal_it_asks_and_no_means_nothing_changes(
+    child_env: dict[str, str], aws: dict[str, str], tmp_path: Path
+) -> None:
+    import pty
+    import select
+
+    build = support.write(tmp_path / "local")
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "deploy.py"), "--env", "local", "--build-dir", str(build),
+         "--stack", "registry"],
+        env=child_env, cwd=ROOT, stdin=terminal, stdout=terminal, stderr=terminal,
+    )  # fmt: skip
+    os.close(terminal)
+    seen = b""
+    try:
+        while b"[y/N]" not in seen:
+            ready, _, _ = select.select([controller], [], [], 30)
+            assert ready, seen.decode()
+            seen += os.read(controller, 4096)
+        os.write(controller, b"n\n")
+        assert process.wait(timeout=30) == 1
+        while select.select([controller], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(controller)
+        if process.poll() is None:
+            process.kill()
+    text = seen.decode()
+    assert "Execute change set deploy-" in text
+    assert "not executed" in text
+    assert stack_names(aws) == []  # the CREATE change set and its empty stack are gone
