@@ -125,13 +125,13 @@ def test_other_methods_and_connection_close_take_the_ordinary_way() -> None:
         sock.sendall(f"GET {HEALTH_PATH} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
         status, headers, _ = read_response(sock, bytearray())
         assert (status, headers.get("connection")) == (200, "close")
-        assert is_closed_by_server(sock, within=5)
+        assert is_closed_by_server(sock, within=10)
         sock.close()
 
         sock = connect(service.base_url)
         sock.sendall(f"GET {HEALTH_PATH} HTTP/1.0\r\n\r\n".encode())
         assert read_response(sock, bytearray())[0] == 200
-        assert is_closed_by_server(sock, within=5)
+        assert is_closed_by_server(sock, within=10)
         sock.close()
 
 
@@ -141,8 +141,8 @@ def test_keep_alive_timeout_still_closes_idle_connections() -> None:
         sock.sendall(GET_HEALTH)
         assert read_response(sock, bytearray())[0] == 200
         started = time.monotonic()
-        assert is_closed_by_server(sock, within=5)
-        assert 0.5 < time.monotonic() - started < 4
+        assert is_closed_by_server(sock, within=10)
+        assert 0.5 < time.monotonic() - started < 8
         sock.close()
 
 
@@ -153,7 +153,7 @@ def test_sigterm_closes_idle_kept_alive_connections_and_exits_zero() -> None:
         assert read_response(sock, bytearray())[0] == 200
         signalled = time.monotonic()
         service.process.send_signal(signal.SIGTERM)
-        assert is_closed_by_server(sock, within=5)
+        assert is_closed_by_server(sock, within=10)
         assert service.process.wait(timeout=10) == 0
-        assert time.monotonic() - signalled < 5
+        assert time.monotonic() - signalled < 10  # not the 20 s graceful timeout
         sock.close()
