@@ -111,7 +111,7 @@ class Deployer:
         if not self.options.execute:
             return StackResult(spec.key, name, CHANGES, review=shown)
         self._confirm_or_discard(spec, stack, change_set)
-        final = self._execute(spec, change_set)
+        final = self._execute(spec, change_set, existed=stack is not None)
         self._protect(final)
         outcome = CREATED if change_set.change_set_type == "CREATE" else UPDATED
         return StackResult(spec.key, name, outcome, shown, self._outputs(spec, final))
@@ -245,7 +245,9 @@ class Deployer:
 
     # ---- execute and follow ---------------------------------------------------------------
 
-    def _execute(self, spec: StackSpec, change_set: changeset.ChangeSet) -> dict[str, Any]:
+    def _execute(
+        self, spec: StackSpec, change_set: changeset.ChangeSet, existed: bool = True
+    ) -> dict[str, Any]:
         from botocore.exceptions import ClientError
 
         self.say(f"  executing {change_set.name}")
@@ -267,8 +269,8 @@ class Deployer:
         except KeyboardInterrupt:
             raise FollowInterrupted(spec.stack_name, change_set.change_set_type) from None
         self.resolver.forget(spec.key)
-        stale = changeset.delete_stale_plans(self.cf, change_set.stack_id)
-        if stale:
+        stale = changeset.delete_stale_plans(self.cf, change_set.stack_id) if existed else []
+        if stale:  # a stack this run created has no plans of ours waiting
             self.say(f"  deleted {len(stale)} older plan change set(s): {', '.join(stale)}")
         if not is_success(final["StackStatus"]):
             report = failure_report(follower.events, final, lambda: self.aws.client("ecs"))
