@@ -128,7 +128,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None], results: list[Any]
 
     import environments
     from deployer import manifest as manifests
-    from deployer import preflight, review
+    from deployer import preflight
     from deployer.errors import Declined, ManifestError
     from deployer.run import CHANGED, Deployer, Options
     from deployer.session import Aws
@@ -167,7 +167,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None], results: list[Any]
         account=who.account,
         confirm=ask(sys.stderr if args.output == "json" else sys.stdout),
         environ=dict(os.environ),
-        show_review=(lambda r: say(review.render_text(r)))
+        show_review=(lambda r: say(render_review(r)))
         if args.output == "text"
         else (lambda _r: None),
     )
@@ -180,6 +180,12 @@ def run(args: argparse.Namespace, say: Callable[[str], None], results: list[Any]
     if not execute and any(r.outcome in CHANGED for r in deployer.results):
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def render_review(shown: Any) -> str:
+    from deployer import review
+
+    return review.render_text(shown)
 
 
 def summarize(results: list[Any], say: Callable[[str], None], execute: bool) -> None:

@@ -7,9 +7,9 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from deployer import changeset, outputs, preflight, review
+from deployer import changeset, outputs, preflight
 from deployer.errors import Declined, DeployFailed, FollowInterrupted, PreflightError
 from deployer.follow import Follower, describe_stack, failure_report
 from deployer.manifest import Manifest, StackSpec
@@ -17,6 +17,9 @@ from deployer.params import Resolver, UpstreamMissing
 from deployer.poll import Backoff
 from deployer.session import Aws
 from deployer.status import is_in_progress, is_success
+
+if TYPE_CHECKING:  # review (and its risk rules) load only when something changes
+    from deployer import review
 
 # What happened to one stack. Plan outcomes that mean "something would change" are CHANGED.
 NO_CHANGES = "no changes"
@@ -57,7 +60,7 @@ class Options:
     confirm: Callable[[str], bool]  # asks the person; only called when `yes` is False
     environ: Mapping[str, str]
     backoff: Backoff = field(default_factory=Backoff)
-    show_review: Callable[[review.Review], None] = lambda _review: None
+    show_review: Callable[[review.Review], None] = lambda _shown: None
 
 
 class Deployer:
@@ -214,6 +217,8 @@ class Deployer:
     def _review(
         self, spec: StackSpec, stack: dict[str, Any] | None, change_set: changeset.ChangeSet
     ) -> review.Review:
+        from deployer import review
+
         needs_templates = change_set.change_set_type == "UPDATE" and any(
             c.get("ResourceChange", {}).get("Action") == "Modify"
             and not c["ResourceChange"].get("AfterContext")
