@@ -113,8 +113,10 @@ bench-deploy: $(VENV)/.installed templates ## Time deploy.py vs aws cloudformati
 	$(PY) bench/deploy.py --env $(ENV)
 
 # ---- test: everything CI runs ----------------------------------------------------------
-test: $(VENV)/.installed ## Lint, check every environment's templates, run the tests
+test: $(VENV)/.installed ## ruff, cfn-lint + checkov on every environment, hadolint, the tests
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory test-templates
+	$(MAKE) --no-print-directory test-service
 	$(PY) -m pytest -q
 
 clean: ## Remove build output (keeps .venv)

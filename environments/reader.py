@@ -74,7 +74,7 @@ class Table:
         *,
         default: str | None = None,
         required: bool = True,
-        check: Callable[[str], bool] = lambda _: True,
+        check: Callable[[str], object] = lambda _: True,
     ) -> Any:
         value = self._get(key, expected, default, required and default is None)
         if value is None:
