@@ -221,9 +221,10 @@ def report_error(error: Exception, say: Callable[[str], None], doc: dict) -> int
         doc["error"] = str(error)
         return EXIT_ERROR
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
 
-    if isinstance(error, ClientError | BotoCoreError):
-        say(f"error: AWS said: {error}")
+    if isinstance(error, ClientError | BotoCoreError | ResponseParserError):
+        say(f"error: AWS said: {str(error).strip()}")
         doc["error"] = str(error)
         return EXIT_ERROR
     raise error

@@ -10,7 +10,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from deployer import changeset, outputs, preflight
-from deployer.errors import Declined, DeployFailed, FollowInterrupted, PreflightError
+from deployer.errors import (
+    ChangeSetFailed,
+    Declined,
+    DeployFailed,
+    FollowInterrupted,
+    PreflightError,
+)
 from deployer.follow import Follower, describe_stack, failure_report
 from deployer.manifest import Manifest, StackSpec
 from deployer.params import Resolver, UpstreamMissing
@@ -204,15 +210,20 @@ class Deployer:
             tags=spec.tags,
         )
         self.say(f"  change set {name} ({kind}) created; waiting for CloudFormation to compute it")
-        return changeset.settle(
-            self.cf,
-            arn,
-            stack_id,
-            name,
-            kind,
-            self.options.backoff,
-            stack if kind == "UPDATE" else None,
-        )
+        try:
+            return changeset.settle(
+                self.cf,
+                arn,
+                stack_id,
+                name,
+                kind,
+                self.options.backoff,
+                stack if kind == "UPDATE" else None,
+            )
+        except ChangeSetFailed:
+            if stack is None:  # do not leave the empty REVIEW_IN_PROGRESS stack it made
+                self.cf.delete_stack(StackName=stack_id)
+            raise
 
     def _review(
         self, spec: StackSpec, stack: dict[str, Any] | None, change_set: changeset.ChangeSet

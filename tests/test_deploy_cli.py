@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -111,57 +109,6 @@ def test_a_template_over_51200_bytes_goes_through_s3(
     s3 = boto3.client("s3")
     keys = s3.list_objects_v2(Bucket="cfn-templates-123456789012-us-east-1")["Contents"]
     assert keys[0]["Key"].startswith("test-registry/")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_local_up_starts_the_emulator_with_the_account_certificate_and_stop_stops_it(
-    tmp_path: Path,
-) -> None:
-    """`make local-up` / `make local-stop`: a real moto server process, recorded by PID."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["LOCAL_AWS_STATE_DIR"] = str(tmp_path)
-    port = free_port()
-    command = [sys.executable, str(ROOT / "local_aws.py")]
-    up = subprocess.run(
-        [*command, "up", "--port", str(port)], env=env, capture_output=True, text=True, timeout=60
-    )
-    pid = int((tmp_path / "moto.pid").read_text())
-    try:
-        assert up.returncode == 0, up.stdout + up.stderr
-        assert f"AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in up.stdout
-        again = subprocess.run(
-            [*command, "up", "--port", str(port)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert "started" not in again.stdout  # already answering: not started twice
-        acm = boto3.client(
-            "acm",
-            endpoint_url=f"http://127.0.0.1:{port}",
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        arn = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
-        assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["DomainName"]
-        stop = subprocess.run(
-            [*command, "stop"], env=env, capture_output=True, text=True, timeout=60
-        )
-        assert stop.returncode == 0 and f"stopped the emulator (PID {pid})" in stop.stdout
-        assert (
-            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
-        )
-        assert not (tmp_path / "moto.pid").exists()
-    finally:
-        if Path(f"/proc/{pid}").exists():
-            os.kill(pid, signal.SIGTERM)
 
 
 @pytest.mark.parametrize("output", ["text", "json"])

@@ -1,7 +1,8 @@
 """`make deploy` from a fresh checkout: the real generated templates, through local_aws.py,
-against a moto server process it starts itself, twice (the second says "no changes").
+against a moto server process it starts itself (with the certificate local.toml names, which
+the listener needs), twice (the second says "no changes"), then `make local-stop`.
 
-This is the slowest deploy test (a cold emulator, three stacks, twice): about 10 s.
+This is the slowest deploy test (a cold emulator, three stacks, twice): about 8 s.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def test_local_deploy_runs_the_whole_flow_then_reports_no_changes(tmp_path: Path
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["LOCAL_AWS_STATE_DIR"] = str(tmp_path / "state")
+    pid_file = tmp_path / "state" / "moto.pid"
     command = [
         sys.executable, str(ROOT / "local_aws.py"), "deploy",
         "--port", str(free_port()), "--build-dir", str(build), "--yes",
@@ -58,7 +60,16 @@ def test_local_deploy_runs_the_whole_flow_then_reports_no_changes(tmp_path: Path
         for stack in ("network", "registry", "service"):
             assert f"scalable-app-local-{stack}: no changes" in second.stdout
         assert "executing" not in second.stdout
+
+        pid = int(pid_file.read_text())
+        stop = subprocess.run(
+            [sys.executable, str(ROOT / "local_aws.py"), "stop"],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert f"stopped the emulator (PID {pid})" in stop.stdout
+        assert not pid_file.exists()
+        status = Path(f"/proc/{pid}/status")
+        assert not status.exists() or "zombie" in status.read_text()
     finally:
-        pid_file = tmp_path / "state" / "moto.pid"
         if pid_file.exists():
             os.kill(int(pid_file.read_text()), signal.SIGTERM)

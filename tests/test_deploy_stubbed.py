@@ -19,7 +19,7 @@ from botocore.stub import Stubber
 
 import deploy
 from deployer import changeset, review
-from deployer.errors import Declined, DeployFailed, FollowInterrupted
+from deployer.errors import ChangeSetFailed, Declined, DeployFailed, FollowInterrupted
 from deployer.follow import Follower
 from deployer.manifest import Image, Manifest, StackSpec
 from deployer.poll import Backoff
@@ -470,4 +470,28 @@ def test_stubbed_termination_protection_is_switched_on_for_non_local(tmp_path: P
         {**stack("UPDATE_COMPLETE")["Stacks"][0], "EnableTerminationProtection": True}
     )
     assert recorder.lines == [f"  termination protection enabled on {STACK}"]
+    cf.assert_no_pending_responses()
+
+
+def test_stubbed_rejected_create_change_set_is_deleted_with_its_empty_stack(tmp_path: Path) -> None:
+    """Stands in for a change set AWS fails for a reason other than "no changes" (moto's
+    server answers an invalid template with a 500 instead)."""
+    aws, recorder = FakeAws(), Recorder()
+    cf = aws.stub("cloudformation")
+    cf.add_client_error(
+        "describe_stacks", "ValidationError", f"Stack with id {STACK} does not exist"
+    )
+    cf.add_response("create_change_set", {"Id": CHANGE_SET, "StackId": STACK_ID})
+    cf.add_response(
+        "describe_change_set",
+        {"ChangeSetName": "deploy-x", "ChangeSetId": CHANGE_SET, "StackId": STACK_ID,
+         "StackName": STACK, "Status": "FAILED", "ExecutionStatus": "UNAVAILABLE",
+         "StatusReason": "Template error: instance of Fn::GetAtt references undefined resource"},
+    )  # fmt: skip
+    cf.add_response("delete_change_set", {}, {"ChangeSetName": CHANGE_SET})
+    cf.add_response("delete_stack", {}, {"StackName": STACK_ID})
+
+    spec = StackSpec("service", STACK, tmp_path / "service.json")
+    with pytest.raises(ChangeSetFailed, match="undefined resource"):
+        deployer(aws, recorder, tmp_path).deploy_stack(spec)
     cf.assert_no_pending_responses()
