@@ -140,7 +140,13 @@ def main() -> int:
     bench_python = ensure_awscli()
     load = os.getloadavg()[0]
     emulator, endpoint = start_emulator()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    # Bytecode caching on, as on any workstation (pip compiled awscli's and botocore's at
+    # install; without this, our source modules would be recompiled on every run).
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AWS_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
     env.update(
         AWS_ENDPOINT_URL=endpoint,
         AWS_ACCESS_KEY_ID="testing",

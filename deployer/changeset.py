@@ -194,7 +194,9 @@ def delete_stale_plans(cf: Any, stack_id: str) -> list[str]:
     `make plan`): they describe changes against a state that no longer exists. AWS deletes
     them itself on execution; this makes sure of it. Returns the names deleted."""
     deleted = []
-    for page in cf.get_paginator("list_change_sets").paginate(StackName=stack_id):
+    request = {"StackName": stack_id}
+    while True:  # NextToken by hand, as in follow.py: no paginator models to load
+        page = cf.list_change_sets(**request)
         for summary in page["Summaries"]:
             if (
                 summary["StackId"] == stack_id  # ListChangeSets may list other stacks' (moto)
@@ -203,7 +205,9 @@ def delete_stale_plans(cf: Any, stack_id: str) -> list[str]:
             ):
                 cf.delete_change_set(ChangeSetName=summary["ChangeSetId"])
                 deleted.append(summary["ChangeSetName"])
-    return deleted
+        if not page.get("NextToken"):
+            return deleted
+        request["NextToken"] = page["NextToken"]
 
 
 def delete_change_set(cf: Any, arn: str) -> None:
