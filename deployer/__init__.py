@@ -1,4 +1,18 @@
 """The deployer: small verbs over CloudFormation change sets, driven by `deploy.py`.
 
 It reads what `generate.py` wrote to `build/<env>/` and never imports `templates/`.
+
+    manifest    build/<env>/manifest.json -> Manifest, StackSpec
+    session     one botocore session, each client created once, adaptive retries
+    preflight   identity (STS), failed-create stacks, the image in ECR
+    params      parameters: manifest values, other stacks' resources, hosted zone, NoEcho env
+    changeset   create (named from git rev + content hash), wait, read, empty?, execute, delete
+    review      the change-set review as data, rendered as text (JSON is the same data)
+    risk        which changes are flagged above the review table
+    follow      events since this deploy's start, once each; root cause; ECS reasons
+    outputs     stack outputs, or the template's evaluated from the stack's resources
+    status      named predicates over stack and change-set statuses
+    poll        backoff with jitter
+    run         the per-stack flow that sequences the verbs above
+    errors      domain exceptions; only deploy.main() maps them to exit codes
 """
