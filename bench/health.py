@@ -153,7 +153,7 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=8, help="seconds measured per server")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per server")
     parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=3, help="turns per server; medians shown")
+    parser.add_argument("--rounds", type=int, default=3, help="turns per server")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk not found: apt-get update && apt-get install -y wrk", file=sys.stderr)
@@ -164,9 +164,22 @@ def main() -> int:
     for number in range(1, args.rounds + 1):
         rounds.append([measure(*plan, args) for plan in _plans()])
         print(f"round {number}: " + ", ".join(f"{r.requests_per_second:.0f}" for r in rounds[-1]))
-    results = [median_result([round_[i] for round_ in rounds]) for i in range(len(rounds[0]))]
+    medians = [median_result([round_[i] for round_ in rounds]) for i in range(len(rounds[0]))]
+    # The best round of each server: the one least disturbed by other work on the machine
+    # (the reasoning behind timeit's minimum). Both are shown; the targets are judged on both.
+    bests = [
+        max((round_[i] for round_ in rounds), key=lambda r: r.requests_per_second)
+        for i in range(len(rounds[0]))
+    ]
+    for title, results in (("median of rounds", medians), ("best round", bests)):
+        report(title, results)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+def report(title: str, results: list[Result]) -> None:
     service, bare, flask, _ = results
-    print(f"{'server':40} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11}")
+    print(f"\n{title + ':':40} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11}")
     for r in results:
         line = (
             f"{r.name:40} {r.requests_per_second:10.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f}"
@@ -174,16 +187,12 @@ def main() -> int:
         )
         print(line + (f"  ({r.errors})" if r.errors else ""))
     ratio_bare = service.requests_per_second / bare.requests_per_second
+    cpu_bare = bare.cpu_us_per_request / service.cpu_us_per_request
     ratio_flask = service.requests_per_second / flask.requests_per_second
-    print(f"service / bare ASGI: {ratio_bare:.0%} (target >= 75%)")
-    cpu_ratio = bare.cpu_us_per_request / service.cpu_us_per_request
-    print(f"  by CPU per request: {cpu_ratio:.0%} (the same ratio, immune to other load)")
-    print(f"service / Flask:     {ratio_flask:.1f}x (target >= 15x)")
     cpu_flask = flask.cpu_us_per_request / service.cpu_us_per_request
-    print(f"  by CPU per request: {cpu_flask:.1f}x")
-    print(f"service p99:         {service.p99_ms:.2f} ms (target < 5 ms)")
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
-    return 0
+    print(f"service / bare ASGI: {ratio_bare:.0%} by req/s, {cpu_bare:.0%} by CPU (target >= 75%)")
+    print(f"service / Flask: {ratio_flask:.1f}x by req/s, {cpu_flask:.1f}x by CPU (target >= 15x)")
+    print(f"service p99: {service.p99_ms:.2f} ms (target < 5 ms)")
 
 
 def median_result(results: list[Result]) -> Result:
