@@ -72,3 +72,29 @@ def test_sigterm_lets_the_in_flight_request_finish_then_exits_zero() -> None:
     assert result["response"][2] == "slept 1.5"
     assert returncode == 0
     assert 1.0 < stopped_after < 10
+
+
+def test_a_request_longer_than_the_graceful_timeout_does_not_hold_the_stop() -> None:
+    # Same command, graceful timeout 1 s instead of 20 (click keeps an option's last value).
+    args = ("--timeout-graceful-shutdown", "1")
+    with running("tests.service_slow_app:app", extra_args=args) as service:
+        result: dict[str, object] = {}
+
+        def slow_request() -> None:
+            try:
+                result["response"] = get(service.base_url + "/slow?seconds=60")
+            except OSError as error:  # the connection is cut: that is the point
+                result["error"] = error
+
+        client = threading.Thread(target=slow_request, daemon=True)
+        client.start()
+        service.wait_for_line("slow request started")
+        signalled = time.monotonic()
+        service.process.send_signal(signal.SIGTERM)
+        returncode = service.process.wait(timeout=15)
+        stopped_after = time.monotonic() - signalled
+        output = service.remaining_output()
+
+    assert returncode == 0
+    assert stopped_after < 10  # well before ECS's SIGKILL; the request alone would take 60 s
+    assert any("timeout graceful shutdown exceeded" in line for line in output)
