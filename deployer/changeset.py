@@ -151,7 +151,10 @@ def all_changes(cf: Any, arn: str, first_page: dict[str, Any]) -> list[dict[str,
 
 
 def is_empty(
-    description: dict[str, Any], changes: list[dict[str, Any]], stack: dict[str, Any] | None
+    description: dict[str, Any],
+    changes: list[dict[str, Any]],
+    stack: dict[str, Any] | None,
+    types: dict[str, str] | None = None,
 ) -> bool:
     """No changes: AWS's "didn't contain changes" failure, or a complete change set with zero
     changes whose parameters equal the stack's (a parameter-only change still counts as one)."""
@@ -159,11 +162,36 @@ def is_empty(
         return change_set_has_no_changes(description.get("StatusReason"))
     if changes or stack is None or description.get("ChangeSetType") == "CREATE":
         return False
-    return parameter_values(description) == parameter_values(stack)
+    old, new = parameter_values(stack, types), parameter_values(description, types)
+    return all(old.get(key) == value for key, value in new.items() if key in old)
 
 
-def parameter_values(described: dict[str, Any]) -> dict[str, str]:
-    return {p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])}
+def parameter_types(template_body: str) -> dict[str, str]:
+    parameters = json.loads(template_body).get("Parameters", {})
+    return {name: spec.get("Type", "String") for name, spec in parameters.items()}
+
+
+def parameter_values(
+    described: dict[str, Any], types: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Parameter values as comparable strings, by the template's parameter type.
+
+    SSM-typed parameters compare by ResolvedValue (ParameterValue is the SSM name) and are
+    left out where none is given; list types compare item by item, whatever the rendering
+    ("a,b" from AWS, "['a', 'b']" from moto's DescribeStacks)."""
+    values = {}
+    for parameter in described.get("Parameters", []):
+        key, kind = parameter["ParameterKey"], (types or {}).get(parameter["ParameterKey"], "")
+        if kind.startswith("AWS::SSM::Parameter::Value"):
+            if "ResolvedValue" in parameter:
+                values[key] = parameter["ResolvedValue"]
+        elif kind.startswith("List<") or kind == "CommaDelimitedList":
+            values[key] = ",".join(
+                re.findall(r"[^\s,\[\]'\"]+", parameter.get("ParameterValue", ""))
+            )
+        else:
+            values[key] = parameter.get("ParameterValue", "")
+    return values
 
 
 def settle(
@@ -174,12 +202,13 @@ def settle(
     change_set_type: str,
     backoff: Backoff,
     stack: dict[str, Any] | None,
+    types: dict[str, str] | None = None,
 ) -> ChangeSet:
     """Wait for the change set and read it whole. A FAILED one (not the empty case) is
     deleted before raising; the caller deletes an empty one."""
     first = wait_for_change_set(cf, arn, backoff)
     changes = all_changes(cf, arn, first) if first["Status"] != "FAILED" else []
-    empty = is_empty({**first, "ChangeSetType": change_set_type}, changes, stack)
+    empty = is_empty({**first, "ChangeSetType": change_set_type}, changes, stack, types)
     if first["Status"] == "FAILED" and not empty:
         delete_change_set(cf, arn)
         raise ChangeSetFailed(

@@ -65,6 +65,10 @@ def build(
     deployed_template: dict[str, Any] | None = None,
     new_template: dict[str, Any] | None = None,
 ) -> Review:
+    types = {
+        name: spec.get("Type", "String")
+        for name, spec in (new_template or {}).get("Parameters", {}).items()
+    }
     rows: list[Row] = []
     flagged: list[str] = []
     for change in change_set.changes:
@@ -84,12 +88,14 @@ def build(
             )
         )
         flagged.extend(risks(resource, before, after))
-    old = parameter_values(stack) if stack else {}
-    new = parameter_values(change_set.description)
+    old = parameter_values(stack, types) if stack else {}
+    new = parameter_values(change_set.description, types)
     parameters = [
         ValueChange(key, old.get(key), "****" if key in no_echo else value, "aws")
         for key, value in sorted(new.items())
-        if old.get(key) != value and not (key in no_echo and value == "****")
+        if old.get(key) != value
+        and not (key in no_echo and value == "****")
+        and (key in old or stack is None)
     ]
     return Review(
         stack_name=change_set.description.get("StackName", ""),

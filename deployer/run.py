@@ -219,6 +219,7 @@ class Deployer:
                 kind,
                 self.options.backoff,
                 stack if kind == "UPDATE" else None,
+                changeset.parameter_types(body),
             )
         except ChangeSetFailed:
             if stack is None:  # do not leave the empty REVIEW_IN_PROGRESS stack it made

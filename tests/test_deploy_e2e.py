@@ -155,8 +155,7 @@ def test_desired_count_and_alarm_threshold_show_modify_then_update(
     document = json.loads(as_json.stdout)
     service = next(s for s in document["stacks"] if s["key"] == "service")
     rows = {(r["action"], r["logical_id"]) for r in service["review"]["rows"]}
-    # moto also lists the untouched Cluster as Modify; AWS would not
-    assert rows >= {("Modify", "Service"), ("Modify", "Target5xxAlarm")}
+    assert rows == {("Modify", "Service"), ("Modify", "Target5xxAlarm")}
     assert [s["outcome"] for s in document["stacks"]] == ["no changes", "no changes", "changes"]
 
     applied = stage.deploy("--yes", build=changed)
@@ -193,6 +192,9 @@ def test_parameter_only_change_is_not_mistaken_for_no_changes(stage: Stage, tmp_
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ImageTag: v1 -> v2" in result.stdout
     assert "test-service: UPDATE_COMPLETE" in result.stdout
+    # moto now answers the same change set with "complete, zero changes": no changes
+    again = stage.deploy("--yes", build=changed)
+    assert again.returncode == 0 and "test-service: no changes" in again.stdout, again.stdout
 
 
 def test_missing_image_stops_before_any_change_set(stage: Stage, tmp_path: Path) -> None:

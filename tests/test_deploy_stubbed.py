@@ -495,3 +495,22 @@ def test_stubbed_rejected_create_change_set_is_deleted_with_its_empty_stack(tmp_
     with pytest.raises(ChangeSetFailed, match="undefined resource"):
         deployer(aws, recorder, tmp_path).deploy_stack(spec)
     cf.assert_no_pending_responses()
+
+
+def test_parameters_compare_by_type_whatever_the_rendering() -> None:
+    """A list parameter is rendered "a,b" by AWS and "['a', 'b']" by moto's DescribeStacks;
+    an SSM-typed one holds the parameter's name, its value only in ResolvedValue."""
+    types = {"SubnetIds": "List<AWS::EC2::Subnet::Id>", "Url": "AWS::SSM::Parameter::Value<String>"}
+    stack = {"Parameters": [
+        {"ParameterKey": "SubnetIds", "ParameterValue": "['subnet-a', 'subnet-b']"},
+        {"ParameterKey": "Url", "ParameterValue": "https://resolved.example"},
+        {"ParameterKey": "ImageTag", "ParameterValue": "v1"},
+    ]}  # fmt: skip
+    change_set = {"Status": "CREATE_COMPLETE", "ChangeSetType": "UPDATE", "Parameters": [
+        {"ParameterKey": "SubnetIds", "ParameterValue": "subnet-a,subnet-b"},
+        {"ParameterKey": "Url", "ParameterValue": "/app/url"},
+        {"ParameterKey": "ImageTag", "ParameterValue": "v1"},
+    ]}  # fmt: skip
+    assert changeset.is_empty(change_set, [], stack, types)
+    change_set["Parameters"][2]["ParameterValue"] = "v2"
+    assert not changeset.is_empty(change_set, [], stack, types)

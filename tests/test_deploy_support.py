@@ -60,7 +60,12 @@ def service(desired_count: int, threshold: int) -> Template:
     subnets = template.add_parameter(Parameter("SubnetIds", Type="CommaDelimitedList"))
     repository = template.add_parameter(Parameter("RepositoryName", Type="String"))
     template.add_parameter(Parameter("PagerDutyUrl", Type="String", NoEcho=True))
-    cluster = template.add_resource(ecs.Cluster("Cluster"))
+    cluster = template.add_resource(  # with a property: moto reports a bare one as modified
+        ecs.Cluster(
+            "Cluster",
+            ClusterSettings=[ecs.ClusterSetting(Name="containerInsights", Value="enabled")],
+        )
+    )
     log_group = template.add_resource(logs.LogGroup("LogGroup", RetentionInDays=7))
     task = template.add_resource(
         ecs.TaskDefinition(
