@@ -34,8 +34,13 @@ class Unresolvable(Exception):
 
 
 def outputs(
-    cf: Any, client: Callable[[str], Any], stack: dict[str, Any], template: dict[str, Any]
+    physical_ids: Callable[[], dict[str, str]],
+    client: Callable[[str], Any],
+    stack: dict[str, Any],
+    template: dict[str, Any],
 ) -> list[Output]:
+    """physical_ids() gives the stack's logical ID -> physical ID (DescribeStackResources);
+    it is called only when DescribeStacks gave no Outputs."""
     declared = template.get("Outputs", {})
     if stack.get("Outputs"):
         return [
@@ -44,8 +49,7 @@ def outputs(
         ]
     if not declared:
         return []
-    resources = cf.describe_stack_resources(StackName=stack["StackId"])["StackResources"]
-    evaluator = _Evaluator(stack, resources, template, client)
+    evaluator = _Evaluator(stack, physical_ids(), template, client)
     found = []
     for key, output in sorted(declared.items()):
         try:
@@ -74,7 +78,7 @@ class _Evaluator:
     def __init__(
         self,
         stack: dict[str, Any],
-        resources: list[dict[str, Any]],
+        physical: dict[str, str],
         template: dict[str, Any],
         client: Callable[[str], Any],
     ) -> None:
@@ -90,11 +94,7 @@ class _Evaluator:
         self.parameters = {
             p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])
         }
-        self.physical = {
-            r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
-            for r in resources
-            if r.get("LogicalResourceId")
-        }
+        self.physical = physical
         self.types = {k: v.get("Type", "") for k, v in template.get("Resources", {}).items()}
         self.client = client
 

@@ -305,7 +305,10 @@ class Deployer:
 
     def _outputs(self, spec: StackSpec, stack: dict[str, Any]) -> list[outputs.Output]:
         template = json.loads(spec.template_body())
-        return outputs.outputs(self.cf, self.aws.client, stack, template)
+        # the resolver's cache: downstream stacks' parameters read the same resources
+        return outputs.outputs(
+            lambda: self.resolver.physical_ids(spec.key), self.aws.client, stack, template
+        )
 
 
 def _as_dict(body: Any) -> dict[str, Any]:
