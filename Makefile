@@ -94,8 +94,11 @@ else
 DEPLOY := $(PY) deploy.py
 endif
 
-plan: templates ## Create and show the change sets of build/$(ENV); execute nothing (exit 2: changes)
-	$(DEPLOY) $(if $(filter local,$(ENV)),plan) --env $(ENV) $(if $(filter-out local,$(ENV)),--no-execute) $(DEPLOY_ARGS)
+# deploy.py --no-execute exits 2 when something would change (for scripts: plan -detailed-exitcode);
+# make plan succeeds either way and fails only on errors.
+plan: templates ## Create and show the change sets of build/$(ENV); execute nothing
+	$(DEPLOY) $(if $(filter local,$(ENV)),plan) --env $(ENV) $(if $(filter-out local,$(ENV)),--no-execute) $(DEPLOY_ARGS); \
+	status=$$?; [ $$status -eq 0 ] || [ $$status -eq 2 ]
 
 deploy: templates ## Plan, confirm, execute and follow every stack of ENV (YES=1: no prompt)
 	$(DEPLOY) $(if $(filter local,$(ENV)),deploy) --env $(ENV) $(DEPLOY_ARGS)
