@@ -514,3 +514,42 @@ def test_parameters_compare_by_type_whatever_the_rendering() -> None:
     assert changeset.is_empty(change_set, [], stack, types)
     change_set["Parameters"][2]["ParameterValue"] = "v2"
     assert not changeset.is_empty(change_set, [], stack, types)
+
+
+def test_outputs_are_evaluated_from_resources_when_the_stack_reports_none() -> None:
+    """moto gives stacks created through change sets no Outputs (AWS does): the template's
+    outputs are evaluated from the stack's resources and parameters, and say so."""
+    from deployer import outputs
+
+    template = {
+        "Resources": {
+            "Service": {"Type": "AWS::ECS::Service"},
+            "Bucket": {"Type": "AWS::S3::Bucket"},
+        },
+        "Outputs": {
+            "Url": {"Value": {"Fn::Sub": "https://${Domain}/${AWS::Region}"}},
+            "ServiceName": {"Value": {"Fn::GetAtt": ["Service", "Name"]}},
+            "BucketArn": {"Value": {"Fn::GetAtt": ["Bucket", "Arn"]}},
+        },
+    }  # fmt: skip
+    described = {
+        **stack("CREATE_COMPLETE")["Stacks"][0],
+        "Parameters": [{"ParameterKey": "Domain", "ParameterValue": "app.example.com"}],
+    }
+    found = outputs.outputs(
+        lambda: {"Service": SERVICE_ARN, "Bucket": "my-bucket"},
+        lambda _service: pytest.fail("no describe call needed"),
+        described,
+        template,
+    )
+    values = {o.key: o.value for o in found}
+    assert values["Url"] == "https://app.example.com/us-east-1"
+    assert values["ServiceName"] == "app-service"
+    assert values["BucketArn"] is None
+    text = outputs.render_text(STACK, found)
+    assert "Fn::GetAtt Bucket.Arn (AWS::S3::Bucket) has no describe call here" in text
+    assert "DescribeStacks returned no Outputs" in text
+
+    reported = {**described, "Outputs": [{"OutputKey": "Url", "OutputValue": "https://x/"}]}
+    found = outputs.outputs(lambda: pytest.fail("not read"), lambda _s: None, reported, template)
+    assert [(o.key, o.value, o.source) for o in found] == [("Url", "https://x/", "stack outputs")]
