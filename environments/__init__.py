@@ -12,6 +12,7 @@ from environments.model import (
     PagerDutyConfig,
     ScalingConfig,
     ServiceConfig,
+    StaticAssetsConfig,
     Subnet,
     TlsConfig,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "PagerDutyConfig",
     "ScalingConfig",
     "ServiceConfig",
+    "StaticAssetsConfig",
     "Subnet",
     "TlsConfig",
     "available",

@@ -16,6 +16,7 @@ from environments.model import (
     PagerDutyConfig,
     ScalingConfig,
     ServiceConfig,
+    StaticAssetsConfig,
     Subnet,
     TlsConfig,
 )
@@ -90,6 +91,7 @@ def load(name_or_path: str | Path) -> Environment:
         alarms=_alarms(root.table("alarms", required=False)),
         scaling=_scaling(root.table("scaling", required=False)),
         log_retention_days=_log_retention(root.table("logs", required=False)),
+        static_assets=_static_assets(root.table("static_assets", required=False)),
         tags=_tags(root),
     )
     root.finish()
@@ -293,6 +295,12 @@ def _log_retention(table: Table) -> int:
         raise table.error("retention_days", f"expected one of {allowed} (CloudWatch's), got {days}")
     table.finish()
     return days
+
+
+def _static_assets(table: Table) -> StaticAssetsConfig:
+    config = StaticAssetsConfig(cdn=table.boolean("cdn", default=True))
+    table.finish()
+    return config
 
 
 def _tags(root: Table) -> dict[str, str]:

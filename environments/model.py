@@ -76,6 +76,15 @@ class ScalingConfig:
 
 
 @dataclass(frozen=True)
+class StaticAssetsConfig:
+    """How browsers get the static assets (the page's picture, CSS, scripts)."""
+
+    # True: a private S3 bucket behind CloudFront with origin access control; `make push`
+    # uploads the revision's assets there. False: the app serves the copy in its image.
+    cdn: bool
+
+
+@dataclass(frozen=True)
 class Environment:
     name: str  # the file's stem: "production", "local"
     path: Path
@@ -89,4 +98,5 @@ class Environment:
     alarms: AlarmThresholds
     scaling: ScalingConfig
     log_retention_days: int
+    static_assets: StaticAssetsConfig
     tags: dict[str, str] = field(default_factory=dict)

@@ -40,6 +40,7 @@ def test_production_is_the_worked_example() -> None:
     assert env.dns.hosted_zone_name == "example.com."
     assert (env.service.cpu, env.service.memory) == (512, 1024)
     assert env.termination_protection is True
+    assert env.static_assets.cdn is True
     assert env.tls.certificate_arn is None  # the template creates and DNS-validates one
     assert isinstance(env.network, CreateVpc)
     assert env.network.subnet_cidrs == ("10.20.0.0/19", "10.20.32.0/19")
@@ -51,6 +52,7 @@ def test_local_environment_targets_the_emulator_region_without_protection() -> N
     env = environments.load("local")
     assert env.termination_protection is False
     assert env.region == "us-east-1"
+    assert env.static_assets.cdn is False  # moto does not emulate CloudFront
 
 
 def test_staging_brings_its_vpc() -> None:
