@@ -57,6 +57,8 @@ class Follower:
 
     def until_settled(self) -> dict[str, Any]:
         """Poll until the stack is no longer in progress; returns its final description."""
+        from botocore.exceptions import ClientError
+
         delays = self.backoff.delays()
         throttled = 0
         while True:
@@ -72,7 +74,7 @@ class Follower:
                     if stack is not None and not ended:
                         self.new_events()  # the last few, if they landed after our read
                     return stack or {"StackStatus": "DELETE_COMPLETE", "StackId": self.stack_id}
-            except Exception as error:
+            except ClientError as error:
                 if not is_throttling(error):
                     raise
                 throttled += 1
