@@ -553,3 +553,28 @@ def test_outputs_are_evaluated_from_resources_when_the_stack_reports_none() -> N
     reported = {**described, "Outputs": [{"OutputKey": "Url", "OutputValue": "https://x/"}]}
     found = outputs.outputs(lambda: pytest.fail("not read"), lambda _s: None, reported, template)
     assert [(o.key, o.value, o.source) for o in found] == [("Url", "https://x/", "stack outputs")]
+
+
+def test_stubbed_plan_change_set_of_the_same_name_is_reused() -> None:
+    """Stands in for AWS's AlreadyExistsException (moto accepts duplicate names): the name
+    carries the content hash, so the change set `make plan` left is the one that runs."""
+    aws = FakeAws()
+    cf = aws.stub("cloudformation")
+    cf.add_client_error("create_change_set", "AlreadyExistsException", "ChangeSet deploy-x exists")
+    cf.add_response(
+        "describe_change_set",
+        {"ChangeSetId": CHANGE_SET, "StackId": STACK_ID, "ExecutionStatus": "AVAILABLE"},
+        {"StackName": STACK, "ChangeSetName": "deploy-x"},
+    )
+    found = changeset.create_change_set(
+        aws.cloudformation,
+        stack_name=STACK,
+        name="deploy-x",
+        change_set_type="UPDATE",
+        template={"TemplateBody": "{}"},
+        parameters=[],
+        capabilities=[],
+        tags={},
+    )
+    assert found == (CHANGE_SET, STACK_ID)
+    cf.assert_no_pending_responses()
