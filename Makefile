@@ -28,9 +28,10 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 
 venv: $(VENV)/.installed ## Create or refresh .venv
 
-lint: $(VENV)/.installed ## ruff check and ruff format --check
+lint: $(VENV)/.installed ## ruff check, ruff format --check, mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 fmt: $(VENV)/.installed ## ruff format and ruff check --fix
 	$(VENV)/bin/ruff format .
