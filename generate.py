@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from environments import ConfigError, Environment, load
-from templates import Stack, build_stacks
+from templates import FromStack, Stack, build_stacks
 
 ROOT = Path(__file__).resolve().parent
 BUILD_DIR = Path("build")
@@ -64,12 +64,32 @@ def manifest_entry(env: Environment, stack: Stack) -> dict[str, Any]:
         "tags": dict(env.tags),
         "parameters": dict(stack.parameters),
         "parameters_from_stacks": {
-            name: {"stack": source.stack, "resources": list(source.resources)}
-            for name, source in stack.parameters_from_stacks.items()
+            name: _from_stack(source) for name, source in stack.parameters_from_stacks.items()
         },
         "parameters_from_env": dict(stack.parameters_from_env),
         "parameters_from_hosted_zone": list(stack.parameters_from_hosted_zone),
         "needs_image": stack.needs_image,
+    }
+
+
+def _from_stack(source: FromStack) -> dict[str, Any]:
+    if source.output is not None:
+        return {"stack": source.stack, "output": source.output}
+    return {"stack": source.stack, "resources": list(source.resources)}
+
+
+def static_assets(env: Environment, image_tag: str) -> dict[str, str] | None:
+    """Where `make push` uploads the assets: the static stack's bucket, under the revision's
+    prefix (the service stack's STATIC_URL ends with the same tag). None: no CDN, no upload."""
+    if not env.static_assets.cdn:
+        return None
+    from templates.static_assets import BUCKET, STATIC_SOURCE, STATIC_STACK
+
+    return {
+        "stack": STATIC_STACK,
+        "resource": BUCKET,
+        "source": STATIC_SOURCE,
+        "prefix": f"{image_tag}/",
     }
 
 
@@ -85,6 +105,7 @@ def manifest(env: Environment, stacks: list[Stack], image_tag: str, source: str)
         "image": {"repository_name": _repository_name(env), "tag": image_tag},
         "hosted_zone": {"name": env.dns.hosted_zone_name},
         "ssm_parameters": ssm,
+        "static_assets": static_assets(env, image_tag),
         "stacks": [manifest_entry(env, stack) for stack in stacks],
     }
 

@@ -3,6 +3,8 @@
 Stacks are split by lifecycle:
 - `network`: the VPC, created once, absent when the environment brings its own;
 - `registry`: the ECR repository, which must exist before the first image is pushed;
+- `static`: the static assets bucket behind a CloudFront distribution, slow to change and
+  holding data, absent when the environment has no CDN (`[static_assets] cdn = false`);
 - `service`: everything that serves and watches traffic, updated on every deployment.
 
 `build_stacks` returns each template together with how the deployer wires its parameters
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from troposphere import Join, Output, Template
 
 from environments.model import CreateVpc, Environment, ExistingVpc
-from templates.access_logs import add_access_logs
+from templates.access_logs import add_load_balancer_logs, add_server_access_logs
 from templates.ecs_service import add_ecs_service, image_uri
 from templates.edge import add_edge
 from templates.iam import add_roles
@@ -26,17 +28,29 @@ from templates.network import PUBLIC_SUBNETS, VPC, add_network
 from templates.parameters import ServiceParameters, add_service_parameters
 from templates.registry import REPOSITORY, add_registry, repository_name
 from templates.scaling import add_scaling
-from templates.static_assets import STATIC_PATH, add_static_assets
+from templates.static_assets import (
+    BASE_URL_OUTPUT,
+    STATIC_PATH,
+    STATIC_STACK,
+    add_static_assets,
+    base_url,
+)
 
 TEMPLATE_FORMAT_VERSION = "2010-09-09"
 
 
 @dataclass(frozen=True)
 class FromStack:
-    """A parameter the deployer fills with the physical IDs of another stack's resources."""
+    """A parameter the deployer fills from another stack: with the physical IDs of its
+    `resources` (joined by ","), or with the value of one of its Outputs (`output`)."""
 
     stack: str
-    resources: tuple[str, ...]
+    resources: tuple[str, ...] = ()
+    output: str | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.resources) == (self.output is not None):
+            raise ValueError(f"FromStack({self.stack!r}): give resources or an output, not both")
 
 
 @dataclass(frozen=True)
@@ -77,16 +91,28 @@ def build_registry(env: Environment) -> Stack:
     return Stack(key="registry", template=template)
 
 
+def build_static(env: Environment) -> Stack:
+    template = _template(env, "static assets: private S3 bucket behind CloudFront")
+    access_logs = add_server_access_logs(template, env.log_retention_days)
+    assets = add_static_assets(template, access_logs)
+    template.add_output(Output("StaticAssetsBucketName", Value=assets.bucket.ref()))
+    template.add_output(Output("DistributionId", Value=assets.distribution.ref()))
+    template.add_output(Output(BASE_URL_OUTPUT, Value=base_url(assets.distribution)))
+    return Stack(key=STATIC_STACK, template=template)
+
+
 def build_service(env: Environment, image_tag: str) -> Stack:
     template = _template(env, "load balancer, ECS service, scaling, logs, alarms")
     params = add_service_parameters(
-        template, env.pagerduty, creates_certificate=env.tls.certificate_arn is None
+        template,
+        env.pagerduty,
+        creates_certificate=env.tls.certificate_arn is None,
+        cdn=env.static_assets.cdn,
     )
     alerting = add_alerting(template, params.pagerduty_url)
     log_group = add_logs(template, env.log_retention_days, alerting.key).group
-    access_logs = add_access_logs(template, env.log_retention_days)
-    assets = add_static_assets(template, access_logs).bucket
-    roles = add_roles(template, params.repository_name.ref(), log_group, assets)
+    access_logs = add_load_balancer_logs(template, env.log_retention_days)
+    roles = add_roles(template, params.repository_name.ref(), log_group)
     edge = add_edge(
         template,
         params,
@@ -101,7 +127,7 @@ def build_service(env: Environment, image_tag: str) -> Stack:
         template,
         env.service,
         image=image_uri(params.repository_name.ref(), params.image_tag.ref()),
-        environment={"STATIC_URL": STATIC_PATH, "STATIC_BUCKET": assets.ref()},
+        environment={"STATIC_URL": _static_url(params)},
         log_group=log_group,
         roles=roles,
         edge=edge,
@@ -111,6 +137,14 @@ def build_service(env: Environment, image_tag: str) -> Stack:
     add_scaling(template, env.service, env.scaling, service, edge)
     add_running_tasks_alarm(template, alerting, env.alarms, service.cluster, service.service)
     return _service_stack(env, template, params, image_tag)
+
+
+def _static_url(params: ServiceParameters) -> object:
+    """The CDN's URL under this revision's prefix (push.py uploads there), else the app's own
+    copy of the assets."""
+    if params.static_url is None:
+        return STATIC_PATH
+    return Join("/", [params.static_url.ref(), params.image_tag.ref()])
 
 
 def _service_stack(
@@ -126,6 +160,8 @@ def _service_stack(
     else:
         from_stacks[params.vpc_id.title] = FromStack("network", (VPC,))
         from_stacks[params.subnet_ids.title] = FromStack("network", PUBLIC_SUBNETS)
+    if params.static_url is not None:
+        from_stacks[params.static_url.title] = FromStack(STATIC_STACK, output=BASE_URL_OUTPUT)
     if params.certificate_arn is not None and env.tls.certificate_arn is not None:
         parameters[params.certificate_arn.title] = env.tls.certificate_arn
     if env.pagerduty.ssm_parameter is not None:
@@ -153,5 +189,7 @@ def build_stacks(env: Environment, image_tag: str) -> list[Stack]:
     if isinstance(env.network, CreateVpc):
         stacks.append(build_network(env, env.network))
     stacks.append(build_registry(env))
+    if env.static_assets.cdn:
+        stacks.append(build_static(env))
     stacks.append(build_service(env, image_tag))
     return stacks

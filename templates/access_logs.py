@@ -1,4 +1,10 @@
-"""The bucket that receives the load balancer's access logs and the assets bucket's access logs.
+"""The access-log bucket: one shape, made in each stack that has something to log.
+
+- The service stack's receives the load balancer's access logs (`add_load_balancer_logs`).
+- The static stack's receives the assets bucket's S3 server access logs
+  (`add_server_access_logs`).
+A bucket cannot log to a bucket of another stack without tying the two stacks' lifecycles
+together, so each stack keeps its own; both are `_log_bucket`, differing only in who may write.
 
 Elastic Load Balancing writes from an AWS-owned account that differs per region; AWS publishes
 the list (docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html)
@@ -8,6 +14,7 @@ before anything is created. Log delivery only supports SSE-S3 encryption on this
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import awacs.s3 as as3
@@ -47,13 +54,59 @@ SKIP_SELF_LOGGING = {
 class AccessLogs:
     bucket: s3.Bucket
     policy: s3.BucketPolicy  # whoever writes logs must wait for it
+    prefix: str  # where in the bucket the logs go
 
 
-def add_access_logs(template: Template, retention_days: int) -> AccessLogs:
+def add_load_balancer_logs(template: Template, retention_days: int) -> AccessLogs:
+    """The bucket the load balancer writes its access logs to, under LOAD_BALANCER_PREFIX/."""
     template.add_mapping(
         ELB_ACCOUNT_MAPPING,
         {region: {"AccountId": account} for region, account in ELB_LOG_DELIVERY_ACCOUNTS.items()},
     )
+    elb_account = FindInMap(ELB_ACCOUNT_MAPPING, Region, "AccountId")
+    elb_root = Join("", ["arn:", Partition, ":iam::", elb_account, ":root"])
+    return _log_bucket(
+        template,
+        retention_days,
+        LOAD_BALANCER_PREFIX,
+        lambda bucket: Statement(
+            Sid="LoadBalancerWritesAccessLogs",
+            Effect=Allow,
+            Principal=Principal("AWS", elb_root),
+            Action=[as3.PutObject],
+            Resource=[
+                Join(
+                    "",
+                    [bucket.get_att("Arn"), f"/{LOAD_BALANCER_PREFIX}/AWSLogs/", AccountId, "/*"],
+                )
+            ],
+        ),
+    )
+
+
+def add_server_access_logs(template: Template, retention_days: int) -> AccessLogs:
+    """The bucket S3 writes the assets bucket's server access logs to, under ASSETS_PREFIX/."""
+    return _log_bucket(
+        template,
+        retention_days,
+        ASSETS_PREFIX,
+        lambda bucket: Statement(
+            Sid="S3WritesServerAccessLogs",
+            Effect=Allow,
+            Principal=Principal("Service", "logging.s3.amazonaws.com"),
+            Action=[as3.PutObject],
+            Resource=[Join("", [bucket.get_att("Arn"), f"/{ASSETS_PREFIX}/*"])],
+            Condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
+        ),
+    )
+
+
+def _log_bucket(
+    template: Template,
+    retention_days: int,
+    prefix: str,
+    delivery: Callable[[s3.Bucket], Statement],
+) -> AccessLogs:
     bucket = template.add_resource(
         private_bucket(
             "AccessLogsBucket",
@@ -74,56 +127,9 @@ def add_access_logs(template: Template, retention_days: int) -> AccessLogs:
     )
     policy = template.add_resource(
         s3.BucketPolicy(
-            "AccessLogsBucketPolicy", Bucket=bucket.ref(), PolicyDocument=_delivery_policy(bucket)
+            "AccessLogsBucketPolicy",
+            Bucket=bucket.ref(),
+            PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[delivery(bucket)]),
         )
     )
-    return AccessLogs(bucket=bucket, policy=policy)
-
-
-def _objects(bucket: s3.Bucket, prefix: str) -> Join:
-    return Join("", [bucket.get_att("Arn"), f"/{prefix}/*"])
-
-
-def _delivery_policy(bucket: s3.Bucket) -> PolicyDocument:
-    return PolicyDocument(
-        Version="2012-10-17",
-        Statement=[
-            Statement(
-                Sid="LoadBalancerWritesAccessLogs",
-                Effect=Allow,
-                Principal=Principal(
-                    "AWS",
-                    Join(
-                        "",
-                        [
-                            "arn:",
-                            Partition,
-                            ":iam::",
-                            FindInMap(ELB_ACCOUNT_MAPPING, Region, "AccountId"),
-                            ":root",
-                        ],
-                    ),
-                ),
-                Action=[as3.PutObject],
-                Resource=[
-                    Join(
-                        "",
-                        [
-                            bucket.get_att("Arn"),
-                            f"/{LOAD_BALANCER_PREFIX}/AWSLogs/",
-                            AccountId,
-                            "/*",
-                        ],
-                    )
-                ],
-            ),
-            Statement(
-                Sid="S3WritesServerAccessLogs",
-                Effect=Allow,
-                Principal=Principal("Service", "logging.s3.amazonaws.com"),
-                Action=[as3.PutObject],
-                Resource=[_objects(bucket, ASSETS_PREFIX)],
-                Condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
-            ),
-        ],
-    )
+    return AccessLogs(bucket=bucket, policy=policy, prefix=prefix)

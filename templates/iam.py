@@ -2,7 +2,10 @@
 
 - The execution role is ECS's: it pulls the image from this service's repository and creates
   the container's log streams in this service's log group.
-- The task role is the application's: it reads the static assets bucket, nothing else.
+- The task role is the application's, and grants nothing: the app calls no AWS API (its logs
+  and metrics leave as lines on stdout, its static assets are served by CloudFront or from its
+  image). It exists, empty, so that anything granted to the task later is granted to this role
+  and never to the execution role.
 Both trust ecs-tasks.amazonaws.com only on behalf of this account (confused-deputy guard).
 """
 
@@ -12,10 +15,9 @@ from dataclasses import dataclass
 
 import awacs.ecr as aecr
 import awacs.logs as alogs
-import awacs.s3 as as3
 import awacs.sts as asts
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
-from troposphere import AccountId, Join, Partition, Region, Template, iam, logs, s3
+from troposphere import AccountId, Join, Partition, Region, Template, iam, logs
 
 
 @dataclass(frozen=True)
@@ -77,29 +79,7 @@ def _execution_policy(repository_name: object, log_group: logs.LogGroup) -> Poli
     )
 
 
-def _task_policy(assets: s3.Bucket) -> PolicyDocument:
-    return PolicyDocument(
-        Version="2012-10-17",
-        Statement=[
-            Statement(
-                Sid="ReadStaticAssets",
-                Effect=Allow,
-                Action=[as3.GetObject],
-                Resource=[Join("", [assets.get_att("Arn"), "/*"])],
-            ),
-            Statement(
-                Sid="ListStaticAssets",
-                Effect=Allow,
-                Action=[as3.ListBucket],
-                Resource=[assets.get_att("Arn")],
-            ),
-        ],
-    )
-
-
-def add_roles(
-    template: Template, repository_name: object, log_group: logs.LogGroup, assets: s3.Bucket
-) -> Roles:
+def add_roles(template: Template, repository_name: object, log_group: logs.LogGroup) -> Roles:
     execution = template.add_resource(
         iam.Role(
             "TaskExecutionRole",
@@ -113,12 +93,6 @@ def add_roles(
         )
     )
     task = template.add_resource(
-        iam.Role(
-            "TaskRole",
-            AssumeRolePolicyDocument=_assumed_by_ecs_tasks(),
-            Policies=[
-                iam.Policy(PolicyName="read-static-assets", PolicyDocument=_task_policy(assets))
-            ],
-        )
+        iam.Role("TaskRole", AssumeRolePolicyDocument=_assumed_by_ecs_tasks())
     )
     return Roles(execution=execution, task=task)

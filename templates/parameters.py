@@ -23,10 +23,11 @@ class ServiceParameters:
     pagerduty_url: Parameter
     hosted_zone_id: Parameter | None  # only when the template creates the certificate
     certificate_arn: Parameter | None  # only when the environment brings the certificate
+    static_url: Parameter | None  # only when the assets are behind the static stack's CDN
 
 
 def add_service_parameters(
-    template: Template, pagerduty: PagerDutyConfig, creates_certificate: bool
+    template: Template, pagerduty: PagerDutyConfig, creates_certificate: bool, cdn: bool
 ) -> ServiceParameters:
     image_tag = template.add_parameter(
         Parameter(
@@ -80,6 +81,18 @@ def add_service_parameters(
             )
         )
     )
+    static_url = (
+        template.add_parameter(
+            Parameter(
+                "StaticUrl",
+                Type="String",
+                Description="Base URL of the static assets CDN (static stack), no trailing slash",
+                AllowedPattern=r"https://[A-Za-z0-9.-]+",
+            )
+        )
+        if cdn
+        else None
+    )
     return ServiceParameters(
         image_tag=image_tag,
         repository_name=repository_name,
@@ -88,6 +101,7 @@ def add_service_parameters(
         pagerduty_url=pagerduty_url,
         hosted_zone_id=hosted_zone_id,
         certificate_arn=certificate_arn,
+        static_url=static_url,
     )
 
 

@@ -43,6 +43,7 @@ def test_manifest_follows_the_contract() -> None:
     assert manifest["image"] == {"repository_name": "scalable-app-local", "tag": "abc123"}
     assert manifest["hosted_zone"] == {"name": "example.com."}
     assert list(manifest["ssm_parameters"]) == ["/scalable-app/local/pagerduty-url"]
+    assert manifest["static_assets"] is None  # local: no CDN, nothing to upload
     stacks = {s["key"]: s for s in manifest["stacks"]}
     assert [s["key"] for s in manifest["stacks"]] == ["network", "registry", "service"]
     service = stacks["service"]
@@ -73,6 +74,28 @@ def test_manifest_follows_the_contract() -> None:
             | set(stack["parameters_from_hosted_zone"])
         )
         assert declared == filled
+
+
+def test_manifest_with_a_cdn_says_where_assets_go_and_where_the_url_comes_from() -> None:
+    manifest = json.loads(generate.generate(load("production"), "abc123")["manifest.json"])
+    assert [s["key"] for s in manifest["stacks"]] == ["network", "registry", "static", "service"]
+    assert manifest["static_assets"] == {
+        "stack": "static",
+        "resource": "StaticAssetsBucket",
+        "source": "service/static",
+        "prefix": "abc123/",  # the same tag the service's STATIC_URL ends with
+    }
+    stacks = {s["key"]: s for s in manifest["stacks"]}
+    static = json.loads(generate.generate(load("production"), "abc123")["static.json"])
+    assert "StaticAssetsBucket" in static["Resources"]
+    assert "AssetsBaseUrl" in static["Outputs"]
+    assert stacks["static"]["parameters_from_stacks"] == {}
+    service = stacks["service"]
+    assert service["parameters_from_stacks"]["StaticUrl"] == {
+        "stack": "static",
+        "output": "AssetsBaseUrl",
+    }
+    assert "static" in service["depends_on"]
 
 
 def test_dependencies_come_before_their_dependents() -> None:
@@ -123,6 +146,7 @@ def test_cli_writes_the_build_directory(tmp_path: Path) -> None:
         "manifest.json",
         "registry.json",
         "service.json",
+        "static.json",
     ]
 
 
@@ -160,6 +184,9 @@ def test_checkov_skips_are_few_in_metadata_and_carry_a_reason() -> None:
     assert skips == {
         ("LoadBalancerSecurityGroup", "CKV_AWS_260"),  # public ALB: port 80 from anywhere
         ("AccessLogsBucket", "CKV_AWS_18"),  # the log bucket does not log into itself
+        ("StaticAssetsDistribution", "CKV_AWS_68"),  # no WAF in front of immutable files
+        ("StaticAssetsDistribution", "CKV_AWS_174"),  # default certificate: no TLS minimum
+        ("StaticAssetsDistribution", "CKV_AWS_86"),  # logging: ACLs or us-east-1 only
     }
 
 
@@ -172,4 +199,5 @@ def test_write_removes_a_stack_that_is_gone_and_nothing_else(tmp_path: Path) -> 
         "notes.json",
         "registry.json",
         "service.json",
+        "static.json",
     ]

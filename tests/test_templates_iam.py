@@ -37,18 +37,16 @@ def test_execution_role_pulls_the_image_and_writes_logs_only() -> None:
     }
 
 
-def test_task_role_reads_the_static_assets_only() -> None:
-    assert _granted("TaskRole") == {"s3:GetObject", "s3:ListBucket"}
-    for statement in _statements("TaskRole"):
-        assert "StaticAssetsBucket" in str(statement["Resource"])
+def test_task_role_grants_nothing_the_app_calls_no_aws_api() -> None:
+    assert "Policies" not in _service()["Resources"]["TaskRole"]["Properties"]
+    assert "ManagedPolicyArns" not in _service()["Resources"]["TaskRole"]["Properties"]
 
 
 def test_no_wildcard_action_and_star_resource_only_for_the_registry_token() -> None:
-    for role in ("TaskExecutionRole", "TaskRole"):
-        for statement in _statements(role):
-            assert all("*" not in action for action in statement["Action"])
-            if statement["Resource"] == ["*"]:
-                assert statement["Action"] == ["ecr:GetAuthorizationToken"]
+    for statement in _statements("TaskExecutionRole"):  # the task role has no statement
+        assert all("*" not in action for action in statement["Action"])
+        if statement["Resource"] == ["*"]:
+            assert statement["Action"] == ["ecr:GetAuthorizationToken"]
 
 
 def test_image_pull_is_scoped_to_the_service_repository() -> None:

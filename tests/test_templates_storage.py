@@ -1,4 +1,4 @@
-"""The log group, the static assets bucket and the access-log bucket."""
+"""The log group, the buckets (assets and access logs) and who may write into them."""
 
 from __future__ import annotations
 
@@ -12,50 +12,87 @@ from templates import build_stacks
 
 
 @cache
-def _service(env_name: str = "production") -> dict[str, Any]:
-    (stack,) = [s for s in build_stacks(load(env_name), "test") if s.key == "service"]
+def _stack(key: str, env_name: str = "production") -> dict[str, Any]:
+    (stack,) = [s for s in build_stacks(load(env_name), "test") if s.key == key]
     return stack.template.to_dict()
 
 
 def test_log_group_keeps_logs_for_the_configured_days_encrypted() -> None:
     for name in ("production", "local"):
-        group = _service(name)["Resources"]["LogGroup"]["Properties"]
+        group = _stack("service", name)["Resources"]["LogGroup"]["Properties"]
         assert group["RetentionInDays"] == load(name).log_retention_days
         assert group["KmsKeyId"] == {"Fn::GetAtt": ["AlertingKey", "Arn"]}
-    resources = _service()["Resources"]
+    resources = _stack("service")["Resources"]
     for kept in ("LogGroup", "AlertingKey"):  # logs outlive the stack, and so does their key
         assert (
             resources[kept]["DeletionPolicy"] == resources[kept]["UpdateReplacePolicy"] == "Retain"
         )
 
 
-@pytest.mark.parametrize("bucket", ["StaticAssetsBucket", "AccessLogsBucket"])
-def test_buckets_are_private_versioned_encrypted_and_kept(bucket: str) -> None:
-    resource = _service()["Resources"][bucket]
+@pytest.mark.parametrize(
+    ("stack", "bucket"),
+    [
+        ("static", "StaticAssetsBucket"),
+        ("static", "AccessLogsBucket"),
+        ("service", "AccessLogsBucket"),
+    ],
+)
+def test_buckets_are_private_versioned_encrypted_and_kept(stack: str, bucket: str) -> None:
+    resource = _stack(stack)["Resources"][bucket]
     props = resource["Properties"]
     assert set(props["PublicAccessBlockConfiguration"].values()) == {True}
     assert len(props["PublicAccessBlockConfiguration"]) == 4
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
-    assert resource["DeletionPolicy"] == "Retain"
+    assert props["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
+
+
+def test_access_log_buckets_are_one_shape_differing_only_in_who_writes() -> None:
+    static, service = _stack("static")["Resources"], _stack("service")["Resources"]
+    assert static["AccessLogsBucket"] == service["AccessLogsBucket"]
+    rule = service["AccessLogsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"][0]
+    assert rule["ExpirationInDays"] == load("production").log_retention_days
+    writers = {
+        key: [
+            s["Principal"]
+            for s in resources["AccessLogsBucketPolicy"]["Properties"]["PolicyDocument"][
+                "Statement"
+            ]
+        ]
+        for key, resources in (("static", static), ("service", service))
+    }
+    assert writers["static"] == [{"Service": "logging.s3.amazonaws.com"}]
+    (elb,) = writers["service"]
+    assert "ElbLogDeliveryAccount" in str(elb)
+    for resources in (static, service):
+        for statement in resources["AccessLogsBucketPolicy"]["Properties"]["PolicyDocument"][
+            "Statement"
+        ]:
+            assert statement["Action"] == ["s3:PutObject"]
+            assert statement["Effect"] == "Allow"
 
 
 def test_assets_bucket_logs_its_access_and_the_load_balancer_too() -> None:
-    resources = _service()["Resources"]
-    logging = resources["StaticAssetsBucket"]["Properties"]["LoggingConfiguration"]
-    assert logging["DestinationBucketName"] == {"Ref": "AccessLogsBucket"}
+    assets = _stack("static")["Resources"]["StaticAssetsBucket"]
+    logging = assets["Properties"]["LoggingConfiguration"]
+    assert logging == {
+        "DestinationBucketName": {"Ref": "AccessLogsBucket"},
+        "LogFilePrefix": "static-assets/",
+    }
+    assert assets["DependsOn"] == ["AccessLogsBucketPolicy"]
+    resources = _stack("service")["Resources"]
     alb = {
         a["Key"]: a["Value"]
         for a in resources["LoadBalancer"]["Properties"]["LoadBalancerAttributes"]
     }
     assert alb["access_logs.s3.bucket"] == {"Ref": "AccessLogsBucket"}
+    assert alb["access_logs.s3.prefix"] == "load-balancer"
 
 
-def test_no_bucket_is_served_to_browsers_directly() -> None:
-    types = {r["Type"] for r in _service()["Resources"].values()}
+@pytest.mark.parametrize("env_name", ["production", "local", "staging"])
+def test_the_service_stack_has_no_assets_bucket_and_no_cdn(env_name: str) -> None:
+    types = [r["Type"] for r in _stack("service", env_name)["Resources"].values()]
+    assert types.count("AWS::S3::Bucket") == 1  # the load balancer's access logs
     assert not any(t.startswith("AWS::CloudFront::") for t in types)
-    statements = _service()["Resources"]["AccessLogsBucketPolicy"]["Properties"]["PolicyDocument"]
-    for statement in statements["Statement"]:
-        assert statement["Action"] == ["s3:PutObject"]
-        assert statement["Principal"] != "*"
