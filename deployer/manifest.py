@@ -12,10 +12,22 @@ from deployer.errors import ManifestError
 
 @dataclass(frozen=True)
 class FromStack:
-    """A parameter filled from another stack's resources (their physical IDs, joined by ",")."""
+    """A parameter filled from another stack: its `resources`' physical IDs (joined by ","),
+    or the value of its Output `output`."""
 
     stack: str  # the other stack's key in the manifest
-    resources: tuple[str, ...]
+    resources: tuple[str, ...] = ()
+    output: str | None = None
+
+
+@dataclass(frozen=True)
+class StaticAssets:
+    """Where push.py uploads the static assets: a bucket resource of a stack, under a prefix."""
+
+    stack: str  # the stack's key in the manifest
+    resource: str  # the bucket's logical ID
+    source: Path  # the directory to upload, relative to the repository
+    prefix: str  # "<image tag>/"
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,7 @@ class Manifest:
     hosted_zone_name: str | None
     ssm_parameters: dict[str, str]
     stacks: tuple[StackSpec, ...]
+    static_assets: StaticAssets | None = None  # None: the environment has no CDN
 
     def stack(self, key: str) -> StackSpec:
         for spec in self.stacks:
@@ -97,6 +110,9 @@ def _parse(path: Path, data: dict[str, Any]) -> Manifest:
         for name in (*spec.depends_on, *(f.stack for f in spec.parameters_from_stacks.values())):
             if name not in keys[: keys.index(spec.key)]:
                 raise ValueError(f"stack {spec.key!r} depends on {name!r}, which is not before it")
+    static_assets = _static_assets(data.get("static_assets"))
+    if static_assets is not None and static_assets.stack not in keys:
+        raise ValueError(f"static_assets are in stack {static_assets.stack!r}, which is not listed")
     return Manifest(
         path=path,
         environment=data["environment"],
@@ -107,13 +123,19 @@ def _parse(path: Path, data: dict[str, Any]) -> Manifest:
         hosted_zone_name=(data.get("hosted_zone") or {}).get("name"),
         ssm_parameters=dict(data.get("ssm_parameters") or {}),
         stacks=stacks,
+        static_assets=static_assets,
     )
+
+
+def _static_assets(raw: dict[str, Any] | None) -> StaticAssets | None:
+    if raw is None:
+        return None
+    return StaticAssets(raw["stack"], raw["resource"], Path(raw["source"]), raw["prefix"])
 
 
 def _stack(directory: Path, raw: dict[str, Any]) -> StackSpec:
     from_stacks = {
-        name: FromStack(ref["stack"], tuple(ref["resources"]))
-        for name, ref in (raw.get("parameters_from_stacks") or {}).items()
+        name: _from_stack(ref) for name, ref in (raw.get("parameters_from_stacks") or {}).items()
     }
     return StackSpec(
         key=raw["key"],
@@ -128,3 +150,9 @@ def _stack(directory: Path, raw: dict[str, Any]) -> StackSpec:
         parameters_from_hosted_zone=tuple(raw.get("parameters_from_hosted_zone") or ()),
         needs_image=bool(raw.get("needs_image", False)),
     )
+
+
+def _from_stack(ref: dict[str, Any]) -> FromStack:
+    if "output" in ref:
+        return FromStack(ref["stack"], output=str(ref["output"]))
+    return FromStack(ref["stack"], tuple(ref["resources"]))

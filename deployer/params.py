@@ -1,13 +1,20 @@
-"""Stack parameters: the manifest's values, other stacks' resources, the hosted zone's ID,
-and NoEcho values from the environment (never written to git or build/)."""
+"""Stack parameters: the manifest's values, other stacks' resources or outputs, the hosted
+zone's ID, and NoEcho values from the environment (never written to git or build/).
+
+An output is read as deploy.py reports it (deployer/outputs.py): from DescribeStacks, or, where
+that gives none (moto, for stacks created through change sets), evaluated from the template's
+Outputs and the stack's resources."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from deployer import outputs
 from deployer.errors import PreflightError
-from deployer.manifest import Manifest, StackSpec
+from deployer.follow import describe_stack
+from deployer.manifest import FromStack, Manifest, StackSpec
 
 
 class UpstreamMissing(Exception):
@@ -15,7 +22,7 @@ class UpstreamMissing(Exception):
 
 
 class Resolver:
-    """Resolves parameters; reads each upstream stack's resources once per deploy."""
+    """Resolves parameters; reads each upstream stack's resources and outputs once per deploy."""
 
     def __init__(
         self,
@@ -29,11 +36,13 @@ class Resolver:
         self.environ = environ
         self.client = client
         self._resources: dict[str, dict[str, str]] = {}
+        self._outputs: dict[str, dict[str, outputs.Output]] = {}
         self._zone_id: str | None = None
 
     def forget(self, stack_key: str) -> None:
-        """The stack was just updated: its physical IDs may have changed."""
+        """The stack was just updated: its physical IDs and outputs may have changed."""
         self._resources.pop(stack_key, None)
+        self._outputs.pop(stack_key, None)
 
     def check_environment(self, spec: StackSpec) -> None:
         missing = [var for var in spec.parameters_from_env.values() if not self.environ.get(var)]
@@ -47,18 +56,44 @@ class Resolver:
     def parameters(self, spec: StackSpec) -> list[dict[str, str]]:
         values = dict(spec.parameters)
         for name, ref in spec.parameters_from_stacks.items():
-            physical = self.physical_ids(ref.stack)
-            missing = [r for r in ref.resources if r not in physical]
-            if missing:
-                upstream = self.manifest.stack(ref.stack).stack_name
-                raise UpstreamMissing(f"{upstream} has no resource {', '.join(missing)} yet")
-            values[name] = ",".join(physical[r] for r in ref.resources)
+            values[name] = self.from_stack(ref)
         for name in spec.parameters_from_hosted_zone:
             values[name] = self.hosted_zone_id()
         self.check_environment(spec)
         for name, var in spec.parameters_from_env.items():
             values[name] = self.environ[var]
         return [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(values.items())]
+
+    def from_stack(self, ref: FromStack) -> str:
+        if ref.output is not None:
+            return self.output(ref.stack, ref.output)
+        physical = self.physical_ids(ref.stack)
+        missing = [r for r in ref.resources if r not in physical]
+        if missing:
+            upstream = self.manifest.stack(ref.stack).stack_name
+            raise UpstreamMissing(f"{upstream} has no resource {', '.join(missing)} yet")
+        return ",".join(physical[r] for r in ref.resources)
+
+    def output(self, stack_key: str, key: str) -> str:
+        """The value of the stack's Output `key`; UpstreamMissing until the stack has one."""
+        if stack_key not in self._outputs:
+            spec = self.manifest.stack(stack_key)
+            stack = describe_stack(self.cf, spec.stack_name)
+            if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS":
+                raise UpstreamMissing(f"{spec.stack_name} does not exist yet")
+            found = outputs.outputs(
+                lambda: self.physical_ids(stack_key),
+                self.client,
+                stack,
+                json.loads(spec.template_body()),
+            )
+            self._outputs[stack_key] = {o.key: o for o in found}
+        found_output = self._outputs[stack_key].get(key)
+        if found_output is None or found_output.value is None:
+            name = self.manifest.stack(stack_key).stack_name
+            why = f" ({found_output.source})" if found_output is not None else ""
+            raise UpstreamMissing(f"{name} has no output {key} yet{why}")
+        return found_output.value
 
     def hosted_zone_id(self) -> str:
         """The ID of the manifest's hosted zone, which the account must already have."""
