@@ -1,30 +1,59 @@
-"""Push the service image for one environment: `python push.py --env local` (make push ENV=...).
+"""Push one environment's revision: `python push.py --env local` (make push ENV=...).
 
-Reads build/<env>/manifest.json (written by `make templates`) for the region, the ECR repository
-and the tag, then pushes the local image `scalable-app:<tag>` (built by `make image`) there.
+Reads build/<env>/manifest.json (written by `make templates`) for the region, the ECR repository,
+the tag and where the static assets go. First uploads service/static/ to the static stack's
+bucket under `<tag>/` (when the environment has a CDN), then pushes the local image
+`scalable-app:<tag>` (built by `make image`) to ECR. Assets first: the deployer checks that the
+image is in ECR, so an image there means its assets are in place too.
+
+`--assets-only` uploads the assets without Docker (a machine or CI job with no Docker engine,
+or a first deploy where the image is pushed from elsewhere).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+from deployer.assets_push import push_assets
+from deployer.errors import ManifestError
+from deployer.manifest import Manifest, load
 from deployer.registry_push import Docker, PushError, push_image
+from deployer.session import Aws
 
 LOCAL_IMAGE = "scalable-app"
+ROOT = Path(__file__).resolve().parent
 
 
-def read_manifest(path: Path) -> tuple[str, str, str]:
-    """(region, repository name, tag) from the build manifest."""
+def read_manifest(directory: Path) -> Manifest:
     try:
-        data = json.loads(path.read_text())
-        return data["region"], data["image"]["repository_name"], data["image"]["tag"]
-    except FileNotFoundError:
-        raise PushError(f"{path}: not found; run `make templates ENV=...` first") from None
-    except (ValueError, KeyError, TypeError) as error:
-        raise PushError(f"{path}: malformed ({error!r}); run `make templates` again") from None
+        return load(directory)
+    except ManifestError as error:
+        raise PushError(str(error)) from None
+
+
+def push(args: argparse.Namespace, docker: Docker | None, say: Callable[[str], None]) -> None:
+    manifest = read_manifest(args.build_dir / args.env)
+    aws = Aws(manifest.region)
+    assets = manifest.static_assets
+    if assets is None:
+        say(
+            f"assets: {manifest.environment} has no CDN ([static_assets] cdn = false): nothing "
+            "to upload, the app serves the copy in its image"
+        )
+    else:
+        say(push_assets(manifest, assets, aws.client, args.root).summary())
+    if not args.assets_only:
+        pushed = push_image(
+            aws.client("ecr"),
+            docker or Docker(),
+            local_image=args.local_image,
+            repository_name=manifest.image.repository_name,
+            tag=manifest.image.tag,
+        )
+        say(f"pushed {pushed}")
 
 
 def main(argv: list[str] | None = None, docker: Docker | None = None) -> int:
@@ -32,28 +61,21 @@ def main(argv: list[str] | None = None, docker: Docker | None = None) -> int:
     parser.add_argument("--env", default="local", help="environment name (build/<env>/)")
     parser.add_argument("--build-dir", type=Path, default=Path("build"))
     parser.add_argument("--local-image", default=LOCAL_IMAGE, help="local image name, no tag")
+    parser.add_argument(
+        "--assets-only", action="store_true", help="upload the static assets only (no Docker)"
+    )
+    parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        region, repository, tag = read_manifest(args.build_dir / args.env / "manifest.json")
-
-        ecr = boto3.client("ecr", region_name=region)
-        pushed = push_image(
-            ecr,
-            docker or Docker(),
-            local_image=args.local_image,
-            repository_name=repository,
-            tag=tag,
-        )
+        push(args, docker, lambda line: print(line, flush=True))
     except PushError as error:
         print(f"push: {error}", file=sys.stderr)
         return 1
     except (BotoCoreError, ClientError) as error:
         print(f"push: AWS said: {error}", file=sys.stderr)
         return 1
-    print(f"pushed {pushed}")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Login and tagging logic of the image push, against the emulator's ECR and a fake docker."""
+"""The push: login and tagging logic of the image push, against the emulator's ECR and a fake
+docker; the static assets upload, against the emulator's S3 and CloudFormation."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import boto3
 import pytest
 
 import push
+from deployer.assets_push import CACHE_CONTROL, local_files, upload_assets
 from deployer.registry_push import (
     Docker,
     ImageNotBuilt,
@@ -21,8 +23,10 @@ from deployer.registry_push import (
     push_image,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY = "scalable-app-local"
 TAG = "0123456789ab"
+STATIC_STACK = "test-static"
 
 
 class FakeDocker:
@@ -134,13 +138,27 @@ def test_missing_repository_says_deploy_the_registry_first(ecr: Any) -> None:
         )
 
 
-def write_manifest(build: Path, env: str = "local") -> None:
+def write_manifest(build: Path, env: str = "local", cdn: bool = False) -> None:
+    """A build manifest as generate.py writes it (the contract), with or without a CDN."""
     (build / env).mkdir(parents=True)
     manifest = {
         "environment": env,
         "region": "us-east-1",
+        "termination_protection": False,
         "image": {"repository_name": REPOSITORY, "tag": TAG},
+        "static_assets": None,
+        "stacks": [{"key": "registry", "stack_name": "test-registry", "template": "r.json"}],
     }
+    if cdn:
+        manifest["stacks"].append(
+            {"key": "static", "stack_name": STATIC_STACK, "template": "static.json"}
+        )
+        manifest["static_assets"] = {
+            "stack": "static",
+            "resource": "StaticAssetsBucket",
+            "source": "assets",
+            "prefix": f"{TAG}/",
+        }
     (build / env / "manifest.json").write_text(json.dumps(manifest))
 
 
@@ -163,3 +181,117 @@ def test_cli_without_engine_or_manifest_exits_1_with_a_clear_message(
     no_engine = Docker(FakeDocker(fail={"info": 1}))
     assert push.main(["--env", "local", "--build-dir", str(tmp_path)], docker=no_engine) == 1
     assert "no Docker engine answers `docker info`" in capsys.readouterr().err
+
+
+# ---- static assets -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def assets(tmp_path: Path) -> Path:
+    """A checkout's root with an `assets` directory (the manifest's source)."""
+    source = tmp_path / "root" / "assets"
+    (source / "js").mkdir(parents=True)
+    (source / "logo.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    (source / "site.css").write_text("body { margin: 0 }")
+    (source / "js" / "app.js").write_text("console.log(1)")
+    (source / ".DS_Store").write_bytes(b"\0")
+    return tmp_path / "root"
+
+
+@pytest.fixture
+def static_stack(aws: dict[str, str]) -> str:
+    """The static stack as moto can have it: the bucket, no CloudFront. Returns its bucket."""
+    template = {"Resources": {"StaticAssetsBucket": {"Type": "AWS::S3::Bucket"}}}
+    cf = boto3.client("cloudformation")
+    cf.create_stack(StackName=STATIC_STACK, TemplateBody=json.dumps(template))
+    (resource,) = cf.describe_stack_resources(StackName=STATIC_STACK)["StackResources"]
+    return str(resource["PhysicalResourceId"])
+
+
+def _push(build: Path, root: Path, *extra: str, docker: Docker | None = None) -> int:
+    argv = ["--env", "local", "--build-dir", str(build), "--root", str(root), *extra]
+    return push.main(argv, docker=docker)
+
+
+def test_assets_go_under_the_revision_with_type_and_immutable_caching(
+    static_stack: str, assets: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_manifest(tmp_path / "build", cdn=True)
+    assert _push(tmp_path / "build", assets, "--assets-only") == 0
+    assert capsys.readouterr().out.strip() == (
+        f"assets: 3 uploaded, 0 unchanged in s3://{static_stack}/{TAG}/"
+    )
+    s3 = boto3.client("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=static_stack)["Contents"]]
+    assert sorted(keys) == [f"{TAG}/js/app.js", f"{TAG}/logo.svg", f"{TAG}/site.css"]
+    expected_types = {
+        "logo.svg": "image/svg+xml; charset=utf-8",
+        "site.css": "text/css; charset=utf-8",
+        "js/app.js": "text/javascript; charset=utf-8",
+    }
+    for name, content_type in expected_types.items():
+        head = s3.head_object(Bucket=static_stack, Key=f"{TAG}/{name}")
+        assert head["CacheControl"] == CACHE_CONTROL == "public, max-age=31536000, immutable"
+        assert head["ContentType"] == content_type
+    body = s3.get_object(Bucket=static_stack, Key=f"{TAG}/logo.svg")["Body"].read()
+    assert body == (assets / "assets" / "logo.svg").read_bytes()
+
+
+def test_a_second_push_sends_only_what_changed(
+    static_stack: str, assets: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_manifest(tmp_path / "build", cdn=True)
+    assert _push(tmp_path / "build", assets, "--assets-only") == 0
+    capsys.readouterr()
+    assert _push(tmp_path / "build", assets, "--assets-only") == 0
+    assert "0 uploaded, 3 unchanged" in capsys.readouterr().out
+    (assets / "assets" / "site.css").write_text("body { margin: 1px }")
+    uploaded = upload_assets(boto3.client("s3"), static_stack, assets / "assets", f"{TAG}/")
+    assert uploaded.sent == (f"{TAG}/site.css",)
+    assert len(uploaded.unchanged) == 2
+
+
+def test_assets_are_uploaded_before_the_image_is_pushed(
+    static_stack: str, ecr: Any, assets: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_manifest(tmp_path / "build", cdn=True)
+    fake = FakeDocker()
+    assert _push(tmp_path / "build", assets, docker=Docker(fake)) == 0
+    first, second = capsys.readouterr().out.strip().splitlines()
+    assert first.startswith("assets: 3 uploaded") and second.startswith("pushed ")
+    # Without a Docker engine the assets are still uploaded, and the failure is the image's.
+    no_engine = Docker(FakeDocker(fail={"info": 1}))
+    assert _push(tmp_path / "build", assets, docker=no_engine) == 1
+    captured = capsys.readouterr()
+    assert "0 uploaded, 3 unchanged" in captured.out
+    assert "no Docker engine" in captured.err
+
+
+def test_without_a_cdn_nothing_is_uploaded_and_push_says_so(
+    aws: dict[str, str], assets: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_manifest(tmp_path / "build", cdn=False)
+    fake = FakeDocker()
+    assert _push(tmp_path / "build", assets, "--assets-only", docker=Docker(fake)) == 0
+    assert "has no CDN" in capsys.readouterr().out
+    assert fake.calls == []  # --assets-only: no docker at all
+    assert boto3.client("s3").list_buckets()["Buckets"] == []
+
+
+def test_assets_before_the_static_stack_exists_say_deploy_it(
+    aws: dict[str, str], assets: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_manifest(tmp_path / "build", cdn=True)
+    assert _push(tmp_path / "build", assets, "--assets-only") == 1
+    assert "deploy the static stack before pushing" in capsys.readouterr().err
+
+
+def test_the_real_manifest_uploads_what_the_app_serves() -> None:
+    """The manifest's source is the directory the app mounts (service/app.py)."""
+    import generate
+    from environments import load
+    from service.app import STATIC_DIR
+
+    manifest = json.loads(generate.generate(load("production"), TAG)["manifest.json"])
+    assert ROOT / manifest["static_assets"]["source"] == STATIC_DIR
+    assert [name for name, _ in local_files(STATIC_DIR)] == ["logo.svg"]
