@@ -83,7 +83,8 @@ def static_assets(env: Environment, image_tag: str) -> dict[str, str] | None:
     prefix (the service stack's STATIC_URL ends with the same tag). None: no CDN, no upload."""
     if not env.static_assets.cdn:
         return None
-    from templates.static_assets import BUCKET, STATIC_SOURCE, STATIC_STACK
+    from service.contract import STATIC_SOURCE
+    from templates.static_assets import BUCKET, STATIC_STACK
 
     return {
         "stack": STATIC_STACK,

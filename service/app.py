@@ -19,14 +19,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from service.access import AccessLog
-from service.contract import HEALTH_PATH
+from service.contract import HEALTH_PATH, STATIC_PATH, STATIC_SOURCE
 from service.health import HealthEndpoint
 from service.jsonlog import JsonLines
 from service.metrics import RequestMetrics
 from service.page import homepage_endpoint
 from service.settings import Settings, load_settings
 
-STATIC_DIR = Path(__file__).parent / "static"
+STATIC_DIR = Path(__file__).resolve().parent.parent / STATIC_SOURCE
 log = logging.getLogger("service")
 _HEALTH_METHODS = frozenset({"GET", "HEAD"})
 
@@ -78,7 +78,7 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/", homepage_endpoint(settings.static_url), methods=["GET"]),
         Route(HEALTH_PATH, health, methods=["GET"]),
-        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        Mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static"),
         *(extra_routes or []),
     ]
     middleware = [

@@ -11,6 +11,10 @@ HEALTH_PATH = "/_health"
 CONTAINER_NAME = "web"
 # The ASGI application as uvicorn names it, the same in the Dockerfile's CMD and `make run`.
 APP_MODULE = "service.app:app"
+# Where the static assets live in the repository (and the image), and the path under which the
+# app serves them when no CDN does; `make push` uploads the same files to the CDN's bucket.
+STATIC_SOURCE = "service/static"
+STATIC_PATH = "/static"
 # CloudWatch namespace of the request metrics the service writes as EMF log lines
 # (dimensions Service and Route; metrics Requests, Latency in ms, ServerErrors).
 METRICS_NAMESPACE = "ScalableApp"

@@ -8,7 +8,7 @@ from html import escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-ASSET = "logo.svg"  # served locally from service/static/, from the static-assets bucket in AWS
+ASSET = "logo.svg"  # under STATIC_URL: the CDN (uploaded by make push) or the app's /static
 
 _PAGE = """<!doctype html>
 <html lang="en">

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from starlette.config import Config
 
+from service.contract import STATIC_PATH
+
 # A version is a git revision or a release name: short, plain, safe to show to anyone.
 _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
 UNKNOWN_VERSION = "unknown"
@@ -23,7 +25,7 @@ UNKNOWN_VERSION = "unknown"
 class Settings:
     version: str  # APP_VERSION, else GIT_REVISION; "unknown" when unset or not a plain revision
     service_name: str  # SERVICE_NAME: the "Service" dimension of the request metrics
-    static_url: str  # STATIC_URL: base URL of the static assets (the bucket's URL in AWS)
+    static_url: str  # STATIC_URL: base URL of the assets (the CDN's, or the app's own /static)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -33,7 +35,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         version=_plain_version(version),
         service_name=config("SERVICE_NAME", default="scalable-app"),
-        static_url=config("STATIC_URL", default="/static").rstrip("/"),
+        static_url=config("STATIC_URL", default=STATIC_PATH).rstrip("/"),
     )
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from troposphere import Join, Output, Template
 
 from environments.model import CreateVpc, Environment, ExistingVpc
+from service.contract import STATIC_PATH
 from templates.access_logs import add_load_balancer_logs, add_server_access_logs
 from templates.ecs_service import add_ecs_service, image_uri
 from templates.edge import add_edge
@@ -30,7 +31,6 @@ from templates.registry import REPOSITORY, add_registry, repository_name
 from templates.scaling import add_scaling
 from templates.static_assets import (
     BASE_URL_OUTPUT,
-    STATIC_PATH,
     STATIC_STACK,
     add_static_assets,
     base_url,

@@ -42,10 +42,6 @@ from troposphere import AccountId, Join, Partition, StackName, Sub, Template, cl
 from templates.access_logs import AccessLogs
 from templates.buckets import private_bucket
 
-# Where the app serves the copy of the assets in its image (service/app.py's Mount), and the
-# directory they come from; push.py uploads the same directory when there is a CDN.
-STATIC_PATH = "/static"
-STATIC_SOURCE = "service/static"
 STATIC_STACK = "static"
 BUCKET = "StaticAssetsBucket"
 BASE_URL_OUTPUT = "AssetsBaseUrl"

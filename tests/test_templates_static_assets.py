@@ -8,13 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from environments import load
+from service.contract import STATIC_PATH, STATIC_SOURCE
 from templates import build_stacks
-from templates.static_assets import (
-    CACHING_OPTIMIZED_POLICY_ID,
-    SECURITY_HEADERS_POLICY_ID,
-    STATIC_PATH,
-    STATIC_SOURCE,
-)
+from templates.static_assets import CACHING_OPTIMIZED_POLICY_ID, SECURITY_HEADERS_POLICY_ID
 
 ROOT = Path(__file__).resolve().parent.parent
 
