@@ -10,7 +10,7 @@ CHECKOV_VENV := .venv-checkov
 .PHONY: help test lint fmt clean
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "  ENV=$(ENV) (environments/<ENV>.toml; default local, the emulator on this machine)"
 
 # The virtualenv is rebuilt when it is missing or older than any requirements file.
@@ -59,7 +59,7 @@ bench-templates: $(VENV)/.installed ## Time make templates, generation alone and
 	$(PY) bench/templates.py --env $(ENV)
 
 # ---- service (issue 3) ---------------------------------------------------------------
-.PHONY: run image push test-service bench-health
+.PHONY: run image push push-assets test-service bench-health
 # The image tag: the checkout's revision, spelled as generate.py spells it in the manifest.
 GIT_REVISION := $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 IMAGE := scalable-app
@@ -73,8 +73,11 @@ image: ## Build the image scalable-app:<git revision> (needs a Docker engine)
 	@test -n "$(GIT_REVISION)" || { echo "make image: not a git checkout, no revision to tag the image with" >&2; exit 1; }
 	docker build --build-arg GIT_REVISION=$(GIT_REVISION) --tag $(IMAGE):$(GIT_REVISION) .
 
-push: $(VENV)/.installed ## Push scalable-app:<tag> to ENV's ECR (after make templates, make image)
+push: $(VENV)/.installed ## Push scalable-app:<tag> and the static assets (after make templates, make image)
 	$(PY) push.py --env $(ENV) --local-image $(IMAGE)
+
+push-assets: $(VENV)/.installed ## Upload only the static assets to ENV's CDN bucket (no Docker needed)
+	$(PY) push.py --env $(ENV) --assets-only
 
 test-service: $(VENV)/.installed ## hadolint the Dockerfile (part of make test)
 	$(VENV)/bin/hadolint Dockerfile
@@ -86,9 +89,12 @@ bench-health: $(VENV)/.installed ## Benchmark /_health vs bare ASGI vs Flask (ne
 .PHONY: plan deploy local-up local-stop test-deploy bench-deploy
 # ENV=local runs against moto's server on 127.0.0.1:$(LOCAL_AWS_PORT) (started if
 # AWS_ENDPOINT_URL is unset and nothing answers there); other environments reach AWS through
-# boto3's standard resolution (AWS_PROFILE, AWS_REGION...). YES=1 executes without asking.
+# boto3's standard resolution (AWS_PROFILE, AWS_REGION...). YES=1 executes without asking;
+# STACK=registry (or STACK="registry static") deploys only those stacks; OUTPUT=json for machines.
 LOCAL_AWS_PORT ?= 5050
-DEPLOY_ARGS := $(if $(YES),--yes) $(if $(OUTPUT),--output $(OUTPUT))
+comma := ,
+DEPLOY_ARGS := $(if $(YES),--yes) $(if $(OUTPUT),--output $(OUTPUT)) \
+	$(foreach stack,$(subst $(comma), ,$(STACK)),--stack $(stack))
 ifeq ($(ENV),local)
 DEPLOY := LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) $(PY) local_aws.py
 else
@@ -97,7 +103,7 @@ endif
 
 # deploy.py --no-execute exits 2 when something would change (for scripts: plan -detailed-exitcode);
 # make plan succeeds either way and fails only on errors.
-plan: templates ## Create and show the change sets of build/$(ENV); execute nothing
+plan: templates ## Create and show the change sets of build/<ENV>; execute nothing
 	$(DEPLOY) $(if $(filter local,$(ENV)),plan) --env $(ENV) $(if $(filter-out local,$(ENV)),--no-execute) $(DEPLOY_ARGS); \
 	status=$$?; [ $$status -eq 0 ] || [ $$status -eq 2 ]
 
