@@ -5,8 +5,10 @@
 Both tools deploy the same generated template (build/<env>/<stack>.json) with the same
 parameters and tags, first into an empty emulator, then again with nothing changed. Each run
 is a fresh process (start-up counts: it is what a person waits for). The emulator is reset
-before each first deploy and warmed up once, so its lazy start is charged to neither tool.
-CloudFormation API calls are counted in one extra run of each, through botocore's
+before each first deploy, and each tool runs once unmeasured first, so that neither the
+emulator's lazy start nor a cold file cache is charged to one of them. The tools take turns,
+in alternating order, and the report gives medians and the load average before and after.
+API calls and the clients created are counted in one extra run of each, through botocore's
 `before-call` event hook. awscli lives in .venv-bench (it carries its own botocore).
 Target: ours takes at most 0.7 times as long as aws's, for both the first and the no-change
 deploy.
@@ -45,6 +47,7 @@ _create = sessions.Session.create_client
 def create_client(self, *args, **kwargs):
     client = _create(self, *args, **kwargs)
     service = client.meta.service_model.service_name
+    calls["client:" + service] += 1
     def count(model, **_):
         calls[service + ":" + model.name] += 1
     client.meta.events.register("before-call", count)
@@ -175,14 +178,17 @@ def main() -> int:
     }
     reset = f"{endpoint}/moto-api/reset"
     try:
-        post(reset)
-        timed([sys.executable, *ours], env)  # warm the emulator's lazy start; not measured
+        for command in tools.values():  # warm the emulator and the file cache; not measured
+            post(reset)
+            timed(command, env)
+            timed(command, env)
         times: dict[tuple[str, str], list[tuple[float, float]]] = {}
-        for _ in range(args.runs):
-            for tool, command in tools.items():
+        for run in range(args.runs):
+            for tool, command in list(tools.items())[:: 1 if run % 2 == 0 else -1]:
                 post(reset)
                 times.setdefault((tool, "first"), []).append(timed(command, env))
                 times.setdefault((tool, "no change"), []).append(timed(command, env))
+        load_after = os.getloadavg()[0]
         calls = {}
         for tool, command in tools.items():
             post(reset)
@@ -193,7 +199,7 @@ def main() -> int:
         emulator.wait()
 
     print(f"\nstack {spec.stack_name} ({spec.template_path.name}), {args.runs} runs, medians")
-    print(f"load average before the runs: {load:.2f} on {os.cpu_count()} CPUs")
+    print(f"load average: {load:.2f} before, {load_after:.2f} after, on {os.cpu_count()} CPUs")
     print(f"{'':28}{'first deploy':>20}{'no change':>20}")
     print(f"{'':28}{'wall':>10}{'cpu':>10}{'wall':>10}{'cpu':>10}")
     medians = {
@@ -203,18 +209,31 @@ def main() -> int:
     for tool in tools:
         cells = [f"{v:>9.2f}s" for case in ("first", "no change") for v in medians[(tool, case)]]
         print(f"{tool:28}{''.join(cells)}")
+        spread = [
+            f"{min(walls):.2f}-{max(walls):.2f}".rjust(10) + " " * 10
+            for walls in (
+                [run[0] for run in times[(tool, case)]] for case in ("first", "no change")
+            )
+        ]
+        print(f"{'  wall min-max':28}{''.join(spread)}".rstrip())
     ok = True
     for case in ("first", "no change"):
         ours, theirs = medians[("deploy.py", case)], medians[("aws cloudformation deploy", case)]
         wall, cpu = ours[0] / theirs[0], ours[1] / theirs[1]
         ok &= wall <= TARGET
         print(f"ratio {case:>9}: wall {wall:.2f}, cpu {cpu:.2f} (target: wall <= {TARGET})")
-    print("\nCloudFormation API calls per deploy (other services in brackets)")
+    print("\nCloudFormation API calls per deploy [other services' calls; clients created]")
     for (tool, case), counts in calls.items():
         cfn = {k.split(":")[1]: v for k, v in counts.items() if k.startswith("cloudformation:")}
-        other = {k: v for k, v in counts.items() if not k.startswith("cloudformation:")}
+        clients = sorted(k.split(":")[1] for k in counts if k.startswith("client:"))
+        other = {
+            k: v for k, v in counts.items() if not k.startswith(("cloudformation:", "client:"))
+        }
         detail = ", ".join(f"{k} {v}" for k, v in sorted(cfn.items()))
-        print(f"  {tool} / {case}: {sum(cfn.values())} ({detail}) [{json.dumps(other)}]")
+        print(
+            f"  {tool} / {case}: {sum(cfn.values())} ({detail}) "
+            f"[{json.dumps(other)}; {', '.join(clients)}]"
+        )
     return 0 if ok else 1
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,14 +46,16 @@ def change_set_name(revision: str, content_digest: str) -> str:
 
 
 def template_argument(
-    aws: Any, stack_name: str, body: str, account: str, say: Any
+    aws: Any, stack_name: str, body: str, account: Callable[[], str], say: Any
 ) -> dict[str, str]:
-    """TemplateBody when it fits, else upload to an S3 bucket and pass TemplateURL."""
+    """TemplateBody when it fits, else upload to an S3 bucket and pass TemplateURL.
+
+    The account (for the bucket's name) and the S3 client are only asked for then."""
     size = len(body.encode())
     if size <= TEMPLATE_BODY_LIMIT:
         return {"TemplateBody": body}
     s3 = aws.client("s3")
-    bucket = f"cfn-templates-{account}-{aws.region}"
+    bucket = f"cfn-templates-{account()}-{aws.region}"
     key = f"{stack_name}/{hashlib.sha256(body.encode()).hexdigest()}.json"
     _ensure_bucket(s3, bucket, aws.region)
     say(

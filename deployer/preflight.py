@@ -1,33 +1,61 @@
-"""Checks before any change set: who we are, what state the stack is in, whether the image
-to run exists. Each raises PreflightError with what to do, or returns what it found."""
+"""Checks before any change set: credentials resolve, what state the stack is in, whether the
+image to run exists. Each raises PreflightError with what to do, or returns what it found."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from deployer.errors import PreflightError
 from deployer.status import FAILED_CREATE, error_code
 
+CREDENTIALS_HINT = (
+    "Set AWS_PROFILE (or the AWS_* variables), or log in again if they expired "
+    "(aws sso login), and try again."
+)
 
-@dataclass(frozen=True)
-class Identity:
-    account: str
-    arn: str
+
+def credentials(session: Any, region: str) -> str:
+    """Credentials resolve, through botocore's own chain (environment, profile, SSO, container
+    or instance role), with no round trip of ours; returns where they came from.
+
+    Whether AWS accepts them shows on the first CloudFormation call, a read (DescribeStacks)
+    made before any change; `deploy.main` reports a rejection as a credentials error
+    (`status.is_credentials_error`). The account is read from the stacks' ARNs."""
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        found = session.get_credentials()
+    except BotoCoreError as error:
+        raise PreflightError(
+            f"AWS credentials for region {region} did not resolve: {error}. {CREDENTIALS_HINT}"
+        ) from None
+    if found is None:
+        raise PreflightError(
+            f"no AWS credentials found for region {region} (none in the environment, the "
+            f"shared config and credentials files, or an instance or container role). "
+            f"{CREDENTIALS_HINT}"
+        )
+    profile = session.profile
+    return f"profile {profile}, {found.method}" if profile else found.method
 
 
-def identity(sts: Any, region: str) -> Identity:
-    """Credentials and region resolve, and AWS accepts them (STS GetCallerIdentity)."""
+def caller_account(sts: Any, region: str) -> str:
+    """The credentials' account (STS GetCallerIdentity): asked only where no stack ARN tells
+    it yet and it is needed (the template bucket of a stack not created yet)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         found = sts.get_caller_identity()
     except (BotoCoreError, ClientError) as error:
         raise PreflightError(
-            f"AWS credentials for region {region} did not work: {error}. "
-            "Set AWS_PROFILE (or the AWS_* variables) and try again."
+            f"AWS credentials for region {region} did not work: {error}. {CREDENTIALS_HINT}"
         ) from None
-    return Identity(found["Account"], found["Arn"])
+    return found["Account"]
+
+
+def account_of(arn: str) -> str:
+    """The account in an ARN (arn:partition:service:region:account:...)."""
+    return arn.split(":")[4]
 
 
 def needs_recreation(cf: Any, stack: dict[str, Any] | None) -> str | None:

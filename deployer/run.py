@@ -62,7 +62,6 @@ class Options:
     execute: bool
     yes: bool
     revision: str
-    account: str
     confirm: Callable[[str], bool]  # asks the person; only called when `yes` is False
     environ: Mapping[str, str]
     backoff: Backoff = field(default_factory=Backoff)
@@ -78,6 +77,7 @@ class Deployer:
         self.say = say
         self.resolver = Resolver(self.cf, manifest, options.environ, aws.client)
         self.results: list[StackResult] = []
+        self._caller_account: str | None = None
 
     def run(self, specs: list[StackSpec]) -> list[StackResult]:
         for spec in specs:  # fail early: missing NoEcho values stop the deploy before any change
@@ -197,7 +197,7 @@ class Deployer:
             self.options.revision, changeset.digest(body, parameters, extra)
         )
         template = changeset.template_argument(
-            self.aws, spec.stack_name, body, self.options.account, self.say
+            self.aws, spec.stack_name, body, lambda: self._account(stack), self.say
         )
         arn, stack_id = changeset.create_change_set(
             self.cf,
@@ -209,7 +209,10 @@ class Deployer:
             capabilities=list(spec.capabilities),
             tags=spec.tags,
         )
-        self.say(f"  change set {name} ({kind}) created; waiting for CloudFormation to compute it")
+        self.say(
+            f"  change set {name} ({kind}) created in account {preflight.account_of(arn)}; "
+            "waiting for CloudFormation to compute it"
+        )
         try:
             return changeset.settle(
                 self.cf,
@@ -225,6 +228,16 @@ class Deployer:
             if stack is None:  # do not leave the empty REVIEW_IN_PROGRESS stack it made
                 self.cf.delete_stack(StackName=stack_id)
             raise
+
+    def _account(self, stack: dict[str, Any] | None) -> str:
+        """The account deployed to: the stack's ARN tells it; STS is asked only before the
+        stack exists (for a template bucket's name), once per run."""
+        if stack is not None:
+            return preflight.account_of(stack["StackId"])
+        if self._caller_account is None:
+            sts = self.aws.client("sts")
+            self._caller_account = preflight.caller_account(sts, self.aws.region)
+        return self._caller_account
 
     def _review(
         self, spec: StackSpec, stack: dict[str, Any] | None, change_set: changeset.ChangeSet
@@ -250,7 +263,10 @@ class Deployer:
     def _confirm_or_discard(
         self, spec: StackSpec, stack: dict[str, Any] | None, change_set: changeset.ChangeSet
     ) -> None:
-        question = f"Execute change set {change_set.name} on {spec.stack_name}?"
+        account = preflight.account_of(change_set.arn)
+        question = (
+            f"Execute change set {change_set.name} on {spec.stack_name} in account {account}?"
+        )
         if self.options.yes or self.options.confirm(question):
             return
         changeset.delete_change_set(self.cf, change_set.arn)

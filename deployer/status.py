@@ -10,6 +10,19 @@ THROTTLING_CODES = frozenset(
     {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
 )
 FAILED_CREATE = "ROLLBACK_COMPLETE"
+# AWS rejected the key, its signature or its session token (not a permission: AccessDenied).
+CREDENTIALS_CODES = frozenset(
+    {
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidAccessKeyId",
+        "AuthFailure",
+    }
+)
 
 
 def is_in_progress(status: str) -> bool:
@@ -39,6 +52,23 @@ def is_throttling(error: Exception) -> bool:
     code = response.get("Error", {}).get("Code", "")
     message = response.get("Error", {}).get("Message", "")
     return code in THROTTLING_CODES or "Rate exceeded" in message
+
+
+def is_credentials_error(error: Exception) -> bool:
+    """AWS rejected the credentials, or botocore could not load them when first used (an
+    expired SSO login, a failed role assumption, a profile that does not exist)."""
+    from botocore import exceptions
+
+    unusable = (
+        exceptions.NoCredentialsError,
+        exceptions.PartialCredentialsError,
+        exceptions.ProfileNotFound,
+        exceptions.CredentialRetrievalError,
+        exceptions.TokenRetrievalError,
+        exceptions.SSOError,
+        exceptions.UnknownCredentialError,
+    )
+    return isinstance(error, unusable) or error_code(error) in CREDENTIALS_CODES
 
 
 def error_code(error: Exception) -> str:

@@ -68,6 +68,55 @@ def test_without_a_terminal_and_without_yes_it_refuses_and_creates_nothing(
     assert stack_names(aws) == []
 
 
+SSO_PROFILE = """[profile prod]
+sso_session = corp
+sso_account_id = 123456789012
+sso_role_name = Deployer
+[sso-session corp]
+sso_start_url = https://corp.awsapps.com/start
+sso_region = us-east-1
+"""
+
+
+@pytest.mark.parametrize(
+    ("config", "variables", "message"),
+    [
+        ("", {}, "error: no AWS credentials found for region us-east-1"),
+        ("", {"AWS_PROFILE": "nope"}, "The config profile (nope) could not be found"),
+        # resolves, but fails when first used: the first call is a read, before any change
+        (SSO_PROFILE, {"AWS_PROFILE": "prod"}, "credentials did not work: Error loading SSO"),
+    ],
+)
+def test_without_usable_credentials_it_stops_before_any_change_and_says_how_to_fix_it(
+    child_env: dict[str, str],
+    aws: dict[str, str],
+    tmp_path: Path,
+    config: str,
+    variables: dict[str, str],
+    message: str,
+) -> None:
+    build = support.write(tmp_path / "local")
+    (tmp_path / "config").write_text(config)
+    keys = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+    env = {k: v for k, v in child_env.items() if k not in keys}
+    env.update(
+        HOME=str(tmp_path),  # no ~/.aws/sso/cache token
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-credentials"),
+        AWS_CONFIG_FILE=str(tmp_path / "config"),
+        AWS_EC2_METADATA_DISABLED="true",  # no instance role to find here
+        **variables,
+    )
+    for output in ("text", "json"):
+        args = ("--build-dir", str(build), "--stack", "network", "--yes", "--output", output)
+        result = deploy(env, "--env", "local", *args)
+        assert result.returncode == 1
+        assert message in result.stdout + result.stderr
+        assert "Set AWS_PROFILE (or the AWS_* variables)" in result.stdout + result.stderr
+        assert "Traceback" not in result.stdout + result.stderr
+    assert json.loads(result.stdout)["exit_code"] == 1
+    assert stack_names(aws) == []
+
+
 def test_plan_on_an_empty_account_exits_2_and_a_deploy_then_uses_it(
     child_env: dict[str, str], aws: dict[str, str], tmp_path: Path
 ) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 import deploy
@@ -137,7 +138,6 @@ def deployer(aws: FakeAws, recorder: Recorder, tmp_path: Path, **options: Any) -
         "execute": True,
         "yes": True,
         "revision": "abc",
-        "account": "123456789012",
         "confirm": lambda _question: pytest.fail("asked for confirmation"),
         "environ": {},
         "backoff": Backoff(sleep=recorder.sleep),
@@ -396,6 +396,50 @@ def test_stubbed_ctrl_c_while_following_says_how_to_follow_or_cancel_and_exits_1
     assert f"Stopped following {STACK}; CloudFormation carries on" in message
     assert f"aws cloudformation describe-stack-events --stack-name {STACK}" in message
     assert f"aws cloudformation cancel-update-stack --stack-name {STACK}" in message
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("InvalidClientTokenId", "The security token included in the request is invalid."),
+        ("SignatureDoesNotMatch", "The request signature we calculated does not match..."),
+        ("ExpiredToken", "The security token included in the request is expired"),
+    ],
+)
+def test_stubbed_rejected_credentials_stop_at_the_first_read_with_a_credentials_error(
+    tmp_path: Path, code: str, message: str
+) -> None:
+    """Stands in for AWS rejecting credentials (moto's server accepts any): the first call
+    of a deploy is a read (DescribeStacks), so nothing is created, and the error says that
+    the credentials are the problem and how to fix them."""
+    aws, recorder = FakeAws(), Recorder()
+    cf = aws.stub("cloudformation")
+    cf.add_client_error("describe_stacks", code, message, http_status_code=403)
+
+    with pytest.raises(ClientError) as rejected:
+        deployer(aws, recorder, tmp_path).run([StackSpec("service", STACK, tmp_path / "x.json")])
+    cf.assert_no_pending_responses()  # no call after the rejected read
+
+    said: list[str] = []
+    document: dict[str, Any] = {}
+    assert deploy.report_error(rejected.value, said.append, document) == 1
+    assert said[0].startswith(f"error: AWS credentials did not work: An error occurred ({code})")
+    assert "Set AWS_PROFILE (or the AWS_* variables)" in said[0]
+    assert code in document["error"]
+
+
+def test_stubbed_a_permission_error_is_not_called_a_credentials_error() -> None:
+    """AccessDenied means the credentials work but may not do this: AWS's message says which
+    action was denied, and it is shown as AWS gave it."""
+    aws = FakeAws()
+    aws.stub("cloudformation").add_client_error(
+        "describe_stacks", "AccessDenied", "User: arn:aws:iam::1:user/x is not authorized", 403
+    )
+    with pytest.raises(ClientError) as denied:
+        aws.cloudformation.describe_stacks(StackName=STACK)
+    said: list[str] = []
+    assert deploy.report_error(denied.value, said.append, {}) == 1
+    assert said == [f"error: AWS said: {denied.value}"]
 
 
 def test_stubbed_rollback_complete_stack_is_deleted_only_after_confirmation(tmp_path: Path) -> None:
