@@ -96,6 +96,21 @@ def ask(stream: TextIO) -> Callable[[str], bool]:
     return confirm
 
 
+def refuse(say: Callable[[str], None]) -> Callable[[str], bool]:
+    """Without a terminal nobody can answer: every question is a no, and says why. Stacks with
+    nothing to change still pass, so a CI job does not fail because nothing changed."""
+
+    def confirm(question: str) -> bool:
+        say(
+            f"{question} No: refusing to execute, stdin is not a terminal, so nobody can "
+            "confirm. Pass --yes (make deploy YES=1) to execute without asking, "
+            "or --no-execute (make plan) to review only."
+        )
+        return False
+
+    return confirm
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     as_json = args.output == "json"
@@ -129,7 +144,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None], results: list[Any]
     import environments
     from deployer import manifest as manifests
     from deployer import preflight
-    from deployer.errors import Declined, ManifestError
+    from deployer.errors import ManifestError
     from deployer.run import CHANGED, Deployer, Options
     from deployer.session import Aws
 
@@ -147,12 +162,6 @@ def run(args: argparse.Namespace, say: Callable[[str], None], results: list[Any]
             f"run make templates ENV={env.name} to deploy the change"
         )
     execute = not args.no_execute
-    if execute and not args.yes and not sys.stdin.isatty():
-        raise Declined(
-            "refusing to execute: stdin is not a terminal, so nobody can confirm. "
-            "Pass --yes (make deploy YES=1) to execute without asking, "
-            "or --no-execute (make plan) to review only."
-        )
     doc.update(environment=env.name, region=manifest.region)
     aws = Aws(manifest.region)
     source = preflight.credentials(aws.session, manifest.region)
@@ -164,7 +173,9 @@ def run(args: argparse.Namespace, say: Callable[[str], None], results: list[Any]
         execute=execute,
         yes=args.yes,
         revision=git_revision(),
-        confirm=ask(sys.stderr if args.output == "json" else sys.stdout),
+        confirm=ask(sys.stderr if args.output == "json" else sys.stdout)
+        if sys.stdin.isatty()
+        else refuse(say),
         environ=dict(os.environ),
         show_review=(lambda r: say(render_review(r)))
         if args.output == "text"

@@ -61,11 +61,24 @@ def test_without_a_terminal_and_without_yes_it_refuses_and_creates_nothing(
     child_env: dict[str, str], aws: dict[str, str], tmp_path: Path
 ) -> None:
     build = support.write(tmp_path / "local")
-    result = deploy(child_env, "--env", "local", "--build-dir", str(build))
+    result = deploy(child_env, "--env", "local", "--build-dir", str(build), "--stack", "registry")
     assert result.returncode == 1
     assert "refusing to execute" in result.stdout
     assert "--yes" in result.stdout
-    assert stack_names(aws) == []
+    assert stack_names(aws) == []  # the change set's empty stack went with it
+
+
+def test_without_a_terminal_nothing_to_change_is_success(
+    child_env: dict[str, str], aws: dict[str, str], tmp_path: Path
+) -> None:
+    """A CI job that runs make deploy without YES=1 must not fail because nothing changed."""
+    build = support.write(tmp_path / "local")
+    args = ("--env", "local", "--build-dir", str(build), "--stack", "registry")
+    assert deploy(child_env, *args, "--yes").returncode == 0
+    again = deploy(child_env, *args)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "refusing" not in again.stdout
+    assert "no changes" in again.stdout
 
 
 SSO_PROFILE = """[profile prod]
