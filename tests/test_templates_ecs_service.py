@@ -2,42 +2,32 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
+
+from templates_support import properties, stack_template
 
 from environments import load
 from service import contract
-from templates import build_stacks
-
-
-@cache
-def _service(env_name: str = "production") -> dict[str, Any]:
-    (stack,) = [s for s in build_stacks(load(env_name), "test") if s.key == "service"]
-    return stack.template.to_dict()
-
-
-def _props(name: str, env_name: str = "production") -> dict[str, Any]:
-    return _service(env_name)["Resources"][name]["Properties"]
 
 
 def _container() -> dict[str, Any]:
-    (container,) = _props("TaskDefinition")["ContainerDefinitions"]
+    (container,) = properties("TaskDefinition")["ContainerDefinitions"]
     return container
 
 
 def test_cluster_has_container_insights() -> None:
-    assert _props("Cluster")["ClusterSettings"] == [
+    assert properties("Cluster")["ClusterSettings"] == [
         {"Name": "containerInsights", "Value": "enabled"}
     ]
 
 
 def test_fargate_task_size_comes_from_the_environment() -> None:
     env = load("production")
-    task = _props("TaskDefinition")
+    task = properties("TaskDefinition")
     assert task["RequiresCompatibilities"] == ["FARGATE"]
     assert task["NetworkMode"] == "awsvpc"
     assert (task["Cpu"], task["Memory"]) == (str(env.service.cpu), str(env.service.memory))
-    local = _props("TaskDefinition", "local")
+    local = properties("TaskDefinition", "local")
     assert (local["Cpu"], local["Memory"]) == ("256", "512")
 
 
@@ -75,7 +65,7 @@ def test_container_learns_where_static_assets_are() -> None:
 
 
 def test_deployments_keep_full_capacity_and_roll_back_by_themselves() -> None:
-    service = _props("Service")
+    service = properties("Service")
     deployment = service["DeploymentConfiguration"]
     assert (deployment["MinimumHealthyPercent"], deployment["MaximumPercent"]) == (100, 200)
     assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
@@ -92,7 +82,7 @@ def test_deployments_keep_full_capacity_and_roll_back_by_themselves() -> None:
 
 def test_service_count_grace_period_and_target_group() -> None:
     env = load("production")
-    service = _props("Service")
+    service = properties("Service")
     assert service["LaunchType"] == "FARGATE"
     assert service["DesiredCount"] == env.service.desired_count
     assert service["HealthCheckGracePeriodSeconds"] == env.service.health_check_grace_seconds
@@ -109,23 +99,23 @@ def test_service_count_grace_period_and_target_group() -> None:
 
 def test_scaling_between_min_and_max_on_cpu_and_requests_per_target() -> None:
     env = load("production")
-    target = _props("ScalableTarget")
+    target = properties("ScalableTarget")
     assert (target["MinCapacity"], target["MaxCapacity"]) == (
         env.service.min_count,
         env.service.max_count,
     )
     assert target["ScalableDimension"] == "ecs:service:DesiredCount"
-    cpu = _props("CpuScalingPolicy")["TargetTrackingScalingPolicyConfiguration"]
+    cpu = properties("CpuScalingPolicy")["TargetTrackingScalingPolicyConfiguration"]
     assert cpu["PredefinedMetricSpecification"]["PredefinedMetricType"] == (
         "ECSServiceAverageCPUUtilization"
     )
     assert cpu["TargetValue"] == env.scaling.cpu_target_percent
-    requests = _props("RequestCountScalingPolicy")["TargetTrackingScalingPolicyConfiguration"]
+    requests = properties("RequestCountScalingPolicy")["TargetTrackingScalingPolicyConfiguration"]
     metric = requests["PredefinedMetricSpecification"]
     assert metric["PredefinedMetricType"] == "ALBRequestCountPerTarget"
     assert requests["TargetValue"] == env.scaling.requests_per_target
     assert "ResourceLabel" in metric
 
 
-def test_outputs_name_the_cluster_and_the_service() -> None:
-    assert set(_service()["Outputs"]) >= {"ClusterName", "ServiceName", "Url", "LogGroupName"}
+def test_outputs_name_the_cluster_and_thestack_template() -> None:
+    assert set(stack_template()["Outputs"]) >= {"ClusterName", "ServiceName", "Url", "LogGroupName"}

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
+
+from templates_support import properties, stack_template
 
 from environments import load
 from service import contract
 from templates import build_stacks
-
-
-@cache
-def _service(env_name: str = "production") -> dict[str, Any]:
-    (stack,) = [s for s in build_stacks(load(env_name), "test") if s.key == "service"]
-    return stack.template.to_dict()
-
-
-def _props(name: str, env_name: str = "production") -> dict[str, Any]:
-    return _service(env_name)["Resources"][name]["Properties"]
 
 
 def _rules(rules: list[dict[str, Any]]) -> set[tuple[int, int, str]]:
@@ -29,7 +20,7 @@ def _rules(rules: list[dict[str, Any]]) -> set[tuple[int, int, str]]:
 
 def _ingress_of(group: str) -> set[tuple[int, int, str]]:
     """Inline rules and separate ingress resources alike."""
-    resources = _service()["Resources"]
+    resources = stack_template()["Resources"]
     rules = list(resources[group]["Properties"].get("SecurityGroupIngress", []))
     rules += [
         r["Properties"]
@@ -42,7 +33,9 @@ def _ingress_of(group: str) -> set[tuple[int, int, str]]:
 
 def test_internet_reaches_nothing_but_the_load_balancer() -> None:
     groups = [
-        k for k, v in _service()["Resources"].items() if v["Type"] == "AWS::EC2::SecurityGroup"
+        k
+        for k, v in stack_template()["Resources"].items()
+        if v["Type"] == "AWS::EC2::SecurityGroup"
     ]
     assert sorted(groups) == ["LoadBalancerSecurityGroup", "ServiceSecurityGroup"]
     assert _ingress_of("LoadBalancerSecurityGroup") == {
@@ -58,35 +51,35 @@ def test_only_the_load_balancer_reaches_the_service_port() -> None:
 
 
 def test_egress_is_explicit_the_load_balancer_sends_only_to_the_service_port() -> None:
-    (egress,) = _props("LoadBalancerSecurityGroup")["SecurityGroupEgress"]
+    (egress,) = properties("LoadBalancerSecurityGroup")["SecurityGroupEgress"]
     assert (egress["FromPort"], egress["ToPort"]) == (contract.PORT, contract.PORT)
     assert egress["DestinationSecurityGroupId"] == {"Ref": "ServiceSecurityGroup"}
-    (tasks,) = _props("ServiceSecurityGroup")["SecurityGroupEgress"]
+    (tasks,) = properties("ServiceSecurityGroup")["SecurityGroupEgress"]
     assert (tasks["FromPort"], tasks["ToPort"]) == (443, 443)
 
 
 def test_public_ingress_skip_is_the_only_checkov_skip_on_the_edge_and_has_a_reason() -> None:
-    metadata = _service()["Resources"]["LoadBalancerSecurityGroup"]["Metadata"]
+    metadata = stack_template()["Resources"]["LoadBalancerSecurityGroup"]["Metadata"]
     (skip,) = metadata["checkov"]["skip"]
     assert skip["id"] == "CKV_AWS_260"
     assert "redirect" in skip["comment"]
 
 
 def test_load_balancer_is_internet_facing_and_drops_invalid_headers() -> None:
-    alb = _props("LoadBalancer")
+    alb = properties("LoadBalancer")
     assert alb["Scheme"] == "internet-facing"
     attributes = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
     assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
     assert attributes["access_logs.s3.enabled"] == "true"
     assert attributes["deletion_protection.enabled"] == "true"  # production protects it
     local = {
-        a["Key"]: a["Value"] for a in _props("LoadBalancer", "local")["LoadBalancerAttributes"]
+        a["Key"]: a["Value"] for a in properties("LoadBalancer", "local")["LoadBalancerAttributes"]
     }
     assert local["deletion_protection.enabled"] == "false"
 
 
 def test_http_listener_only_redirects_to_https() -> None:
-    listener = _props("HttpListener")
+    listener = properties("HttpListener")
     assert (listener["Port"], listener["Protocol"]) == (80, "HTTP")
     (action,) = listener["DefaultActions"]
     assert action["Type"] == "redirect"
@@ -98,7 +91,7 @@ def test_http_listener_only_redirects_to_https() -> None:
 
 
 def test_https_listener_uses_tls12_or_better_and_forwards_to_the_target_group() -> None:
-    listener = _props("HttpsListener")
+    listener = properties("HttpsListener")
     assert (listener["Port"], listener["Protocol"]) == (443, "HTTPS")
     assert listener["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     assert listener["DefaultActions"] == [
@@ -107,11 +100,13 @@ def test_https_listener_uses_tls12_or_better_and_forwards_to_the_target_group() 
 
 
 def test_production_creates_a_dns_validated_certificate() -> None:
-    certificate = _props("Certificate")
+    certificate = properties("Certificate")
     assert certificate["DomainName"] == "app.example.com"
     assert certificate["ValidationMethod"] == "DNS"
     assert certificate["DomainValidationOptions"][0]["HostedZoneId"] == {"Ref": "HostedZoneId"}
-    assert _props("HttpsListener")["Certificates"] == [{"CertificateArn": {"Ref": "Certificate"}}]
+    assert properties("HttpsListener")["Certificates"] == [
+        {"CertificateArn": {"Ref": "Certificate"}}
+    ]
 
 
 def test_a_configured_certificate_is_a_parameter_and_none_is_created() -> None:
@@ -125,7 +120,7 @@ def test_a_configured_certificate_is_a_parameter_and_none_is_created() -> None:
 
 
 def test_target_group_checks_the_health_path_of_ip_targets_on_the_service_port() -> None:
-    group = _props("TargetGroup")
+    group = properties("TargetGroup")
     assert (group["Port"], group["Protocol"], group["TargetType"]) == (contract.PORT, "HTTP", "ip")
     assert group["HealthCheckPath"] == contract.HEALTH_PATH == "/_health"
     attributes = {a["Key"]: a["Value"] for a in group["TargetGroupAttributes"]}
@@ -133,11 +128,11 @@ def test_target_group_checks_the_health_path_of_ip_targets_on_the_service_port()
 
 
 def test_domain_is_an_alias_a_record_to_the_load_balancer() -> None:
-    record = _props("DnsRecord")
+    record = properties("DnsRecord")
     assert (record["HostedZoneName"], record["Name"], record["Type"]) == (
         "example.com.",
         "app.example.com",
         "A",
     )
     assert record["AliasTarget"]["DNSName"] == {"Fn::GetAtt": ["LoadBalancer", "DNSName"]}
-    assert _service()["Outputs"]["Url"]["Value"] == "https://app.example.com/"
+    assert stack_template()["Outputs"]["Url"]["Value"] == "https://app.example.com/"

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-from environments import load
-from templates import build_stacks
-
-
-@cache
-def _service() -> dict[str, Any]:
-    (stack,) = [s for s in build_stacks(load("production"), "test") if s.key == "service"]
-    return stack.template.to_dict()
+from templates_support import stack_template
 
 
 def _statements(role: str) -> list[dict[str, Any]]:
-    props = _service()["Resources"][role]["Properties"]
+    props = stack_template()["Resources"][role]["Properties"]
     documents = [p["PolicyDocument"] for p in props["Policies"]]
     assert all(d["Version"] == "2012-10-17" for d in documents)
     return [s for d in documents for s in d["Statement"]]
@@ -38,8 +30,8 @@ def test_execution_role_pulls_the_image_and_writes_logs_only() -> None:
 
 
 def test_task_role_grants_nothing_the_app_calls_no_aws_api() -> None:
-    assert "Policies" not in _service()["Resources"]["TaskRole"]["Properties"]
-    assert "ManagedPolicyArns" not in _service()["Resources"]["TaskRole"]["Properties"]
+    assert "Policies" not in stack_template()["Resources"]["TaskRole"]["Properties"]
+    assert "ManagedPolicyArns" not in stack_template()["Resources"]["TaskRole"]["Properties"]
 
 
 def test_no_wildcard_action_and_star_resource_only_for_the_registry_token() -> None:
@@ -58,7 +50,7 @@ def test_image_pull_is_scoped_to_the_service_repository() -> None:
 
 def test_roles_trust_ecs_tasks_of_this_account_only() -> None:
     for role in ("TaskExecutionRole", "TaskRole"):
-        trust = _service()["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]
+        trust = stack_template()["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]
         (statement,) = trust["Statement"]
         assert statement["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
         assert statement["Action"] == ["sts:AssumeRole"]

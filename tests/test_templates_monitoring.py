@@ -2,38 +2,22 @@
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
-
 import pytest
+from templates_support import properties, resources_of_type, stack_template
 
 from environments import load
 from templates import build_stacks
 
 
-@cache
-def _service(env_name: str = "production") -> dict[str, Any]:
-    (stack,) = [s for s in build_stacks(load(env_name), "test") if s.key == "service"]
-    return stack.template.to_dict()
-
-
-def _resources(kind: str) -> dict[str, dict[str, Any]]:
-    return {k: v["Properties"] for k, v in _service()["Resources"].items() if v["Type"] == kind}
-
-
-def _props(name: str) -> dict[str, Any]:
-    return _service()["Resources"][name]["Properties"]
-
-
 def test_topic_is_encrypted_with_the_key_and_subscribes_pagerduty_over_https() -> None:
-    topic = _props("AlertTopic")
+    topic = properties("AlertTopic")
     assert topic["KmsMasterKeyId"] == {"Ref": "AlertingKey"}
     # Inline, so that moto creates it too (it skips AWS::SNS::Subscription resources).
     assert topic["Subscription"] == [{"Protocol": "https", "Endpoint": {"Ref": "PagerDutyUrl"}}]
 
 
 def test_pagerduty_url_comes_from_ssm_or_a_noecho_parameter_never_from_git() -> None:
-    production = _service()["Parameters"]["PagerDutyUrl"]
+    production = stack_template()["Parameters"]["PagerDutyUrl"]
     assert production["Type"] == "AWS::SSM::Parameter::Value<String>"
     assert production["Default"] == load("production").pagerduty.ssm_parameter
     (staging,) = [s for s in build_stacks(load("staging"), "test") if s.key == "service"]
@@ -42,7 +26,7 @@ def test_pagerduty_url_comes_from_ssm_or_a_noecho_parameter_never_from_git() -> 
 
 
 def test_key_rotates_and_lets_cloudwatch_use_it() -> None:
-    key = _props("AlertingKey")
+    key = properties("AlertingKey")
     assert key["EnableKeyRotation"] is True
     statements = key["KeyPolicy"]["Statement"]
     assert key["KeyPolicy"]["Version"] == "2012-10-17"
@@ -54,7 +38,7 @@ def test_key_rotates_and_lets_cloudwatch_use_it() -> None:
 
 
 def test_every_alarm_pages_on_alarm_and_resolves_on_ok() -> None:
-    alarms = _resources("AWS::CloudWatch::Alarm")
+    alarms = resources_of_type("AWS::CloudWatch::Alarm")
     assert len(alarms) == 6
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
@@ -73,7 +57,7 @@ THRESHOLDS = load("production").alarms
     ],
 )
 def test_load_balancer_alarms(alarm: str, metric: str, statistic: str, threshold: float) -> None:
-    props = _props(alarm)
+    props = properties(alarm)
     assert props["Namespace"] == "AWS/ApplicationELB"
     assert (props["MetricName"], props["Statistic"], props["Threshold"]) == (
         metric,
@@ -85,14 +69,14 @@ def test_load_balancer_alarms(alarm: str, metric: str, statistic: str, threshold
 
 
 def test_latency_alarm_watches_p99_target_response_time() -> None:
-    props = _props("LatencyP99Alarm")
+    props = properties("LatencyP99Alarm")
     assert props["MetricName"] == "TargetResponseTime"
     assert props["ExtendedStatistic"] == "p99"
     assert props["Threshold"] == THRESHOLDS.p99_latency_seconds
 
 
 def test_4xx_alarm_is_a_percentage_of_requests_by_metric_math() -> None:
-    props = _props("Client4xxRateAlarm")
+    props = properties("Client4xxRateAlarm")
     assert "MetricName" not in props
     queries = {q["Id"]: q for q in props["Metrics"]}
     names = {q["MetricStat"]["Metric"]["MetricName"] for q in queries.values() if "MetricStat" in q}
@@ -104,7 +88,7 @@ def test_4xx_alarm_is_a_percentage_of_requests_by_metric_math() -> None:
 
 
 def test_running_task_count_below_desired_alarms() -> None:
-    props = _props("RunningTasksAlarm")
+    props = properties("RunningTasksAlarm")
     queries = {q["Id"]: q for q in props["Metrics"]}
     assert queries["running"]["MetricStat"]["Metric"]["MetricName"] == "RunningTaskCount"
     assert queries["desired"]["MetricStat"]["Metric"]["Namespace"] == "ECS/ContainerInsights"
