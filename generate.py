@@ -8,6 +8,7 @@ The image tag is a stack parameter (`ImageTag`), so the templates do not change 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
@@ -153,13 +154,39 @@ def _previous_templates(manifest: Path) -> set[str]:
         return set()
 
 
-def lint(paths: list[Path], region: str) -> list[str]:
-    """cfn-lint at its default level on every template, in this one process: one message per
-    problem found, none when all is clean. (Imported here: generation alone stays light.)"""
-    from cfnlint.api import ManualArgs, lint_by_config
+# Templates cfn-lint found clean, by the hash of their bytes, the region and cfn-lint's version:
+# the same input to the same linter gives the same answer, so `make deploy` (which runs
+# `make templates` each time) does not pay cfn-lint's two seconds when nothing changed.
+LINT_CACHE = ".cfn-lint-clean.json"
 
-    matches = lint_by_config(ManualArgs(templates=[str(p) for p in paths], regions=[region]))
+
+def lint(paths: list[Path], region: str) -> list[str]:
+    """cfn-lint at its default level on every template not already known clean, in this one
+    process: one message per problem found, none when all is clean."""
+    from importlib.metadata import version
+
+    cache_path = paths[0].parent / LINT_CACHE if paths else None
+    known = _read_lint_cache(cache_path)
+    salt = f"{version('cfn-lint')}:{region}:"
+    keys = {p: hashlib.sha256(salt.encode() + p.read_bytes()).hexdigest() for p in paths}
+    todo = [p for p in paths if known.get(p.name) != keys[p]]
+    if not todo:
+        return []
+    from cfnlint.api import ManualArgs, lint_by_config  # ~1 s of imports and rule loading
+
+    matches = lint_by_config(ManualArgs(templates=[str(p) for p in todo], regions=[region]))
+    dirty = {Path(match.filename).name for match in matches}
+    clean = {p.name: keys[p] for p in paths if p.name not in dirty}
+    if cache_path is not None:
+        cache_path.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
     return [str(match) for match in matches]
+
+
+def _read_lint_cache(path: Path | None) -> dict[str, str]:
+    try:
+        return json.loads(path.read_text()) if path else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def main(argv: list[str] | None = None) -> int:

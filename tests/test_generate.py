@@ -131,6 +131,19 @@ def test_lint_reports_a_broken_template(tmp_path: Path) -> None:
     )
     problems = generate.lint([broken], "us-east-1")
     assert problems and any("Nope" in p for p in problems)
+    assert generate.lint([broken], "us-east-1") == problems  # a problem is never cached away
+
+
+def test_lint_remembers_clean_templates_only_until_they_change(tmp_path: Path) -> None:
+    template = tmp_path / "topic.json"
+    topic = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "alerts"}}
+    template.write_text(json.dumps({"Resources": {"Topic": topic}}))
+    assert generate.lint([template], "us-east-1") == []
+    assert (tmp_path / generate.LINT_CACHE).exists()
+
+    topic["Properties"] = {"Nope": 1}  # same file name, new bytes: linted again
+    template.write_text(json.dumps({"Resources": {"Topic": topic}}))
+    assert any("Nope" in p for p in generate.lint([template], "us-east-1"))
 
 
 def test_cli_writes_the_build_directory(tmp_path: Path) -> None:
