@@ -43,8 +43,12 @@ class Stage:
 
 
 def run_deploy(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return run_script(env, "deploy.py", "--env", support.ENV, *args)
+
+
+def run_script(env: dict[str, str], script: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(ROOT / "deploy.py"), "--env", support.ENV, *args],
+        [sys.executable, str(ROOT / script), *args],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -70,15 +74,7 @@ def stage(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         **{support.PAGERDUTY_VAR: "https://events.pagerduty.com/test"},
     )
     build = support.write(tmp_path_factory.mktemp("build") / "local")
-    first = subprocess.run(
-        [sys.executable, str(ROOT / "local_aws.py"), "deploy", "--build-dir", str(build), "--yes"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
+    first = run_script(env, "local_aws.py", "deploy", "--build-dir", str(build), "--yes")
     yield Stage(build, env, first)
 
 
