@@ -44,12 +44,6 @@ class Edge:
     service_security_group: ec2.SecurityGroup
 
 
-def _ingress(port: int, description: str, **source: object) -> ec2.SecurityGroupRule:
-    return ec2.SecurityGroupRule(
-        IpProtocol="tcp", FromPort=port, ToPort=port, Description=description, **source
-    )
-
-
 def _rule(port: int, description: str, **peer: object) -> ec2.SecurityGroupRule:
     return ec2.SecurityGroupRule(
         IpProtocol="tcp", FromPort=port, ToPort=port, Description=description, **peer
