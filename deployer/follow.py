@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from deployer.poll import Backoff
-from deployer.status import is_failed_event, is_in_progress, is_throttling
+from deployer.status import is_failed_event, is_in_progress, is_missing_stack, is_throttling
 
 Say = Callable[[str], None]
 STACK_TYPE = "AWS::CloudFormation::Stack"
@@ -100,7 +100,7 @@ def describe_stack(cf: Any, stack: str) -> dict[str, Any] | None:
     try:
         return cf.describe_stacks(StackName=stack)["Stacks"][0]
     except ClientError as error:
-        if "does not exist" in str(error):
+        if is_missing_stack(error):
             return None
         raise
 

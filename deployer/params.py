@@ -15,6 +15,7 @@ from deployer import outputs
 from deployer.errors import PreflightError
 from deployer.follow import describe_stack
 from deployer.manifest import FromStack, Manifest, StackSpec
+from deployer.status import is_missing_stack
 
 
 class UpstreamMissing(Exception):
@@ -59,8 +60,7 @@ class Resolver:
             values[name] = self.from_stack(ref)
         for name in spec.parameters_from_hosted_zone:
             values[name] = self.hosted_zone_id()
-        self.check_environment(spec)
-        for name, var in spec.parameters_from_env.items():
+        for name, var in spec.parameters_from_env.items():  # check_environment(spec) came first
             values[name] = self.environ[var]
         return [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(values.items())]
 
@@ -116,7 +116,7 @@ class Resolver:
             try:
                 found = self.cf.describe_stack_resources(StackName=name)["StackResources"]
             except ClientError as error:
-                if "does not exist" in str(error):
+                if is_missing_stack(error):
                     raise UpstreamMissing(f"{name} does not exist yet") from None
                 raise
             self._resources[stack_key] = {

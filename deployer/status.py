@@ -49,9 +49,13 @@ def change_set_has_no_changes(reason: str | None) -> bool:
 
 def is_throttling(error: Exception) -> bool:
     response = getattr(error, "response", None) or {}
-    code = response.get("Error", {}).get("Code", "")
     message = response.get("Error", {}).get("Message", "")
-    return code in THROTTLING_CODES or "Rate exceeded" in message
+    return error_code(error) in THROTTLING_CODES or "Rate exceeded" in message
+
+
+def is_missing_stack(error: Exception) -> bool:
+    """CloudFormation's answer for a stack that does not exist (a ValidationError by text)."""
+    return "does not exist" in str(error)
 
 
 def is_credentials_error(error: Exception) -> bool:
