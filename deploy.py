@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Any] = []
     code = EXIT_ERROR
     try:
-        code = run(args, say, results, document)
+        code = run(args, say, results, document, progress)
     except KeyboardInterrupt:
         say("\ninterrupted: nothing more was started")
         document["error"] = "interrupted"
@@ -138,7 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def run(args: argparse.Namespace, say: Callable[[str], None], results: list[Any], doc: dict) -> int:
+def run(
+    args: argparse.Namespace,
+    say: Callable[[str], None],
+    results: list[Any],
+    doc: dict,
+    progress: TextIO,
+) -> int:
     import os
 
     import environments
@@ -173,12 +179,10 @@ def run(args: argparse.Namespace, say: Callable[[str], None], results: list[Any]
         execute=execute,
         yes=args.yes,
         revision=git_revision(),
-        confirm=ask(sys.stderr if args.output == "json" else sys.stdout)
-        if sys.stdin.isatty()
-        else refuse(say),
+        confirm=ask(progress) if sys.stdin.isatty() else refuse(say),
         environ=dict(os.environ),
         show_review=(lambda r: say(render_review(r)))
-        if args.output == "text"
+        if progress is sys.stdout
         else (lambda _r: None),
     )
     deployer = Deployer(aws, manifest, options, say)
@@ -187,7 +191,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None], results: list[Any]
         deployer.run(manifest.select(args.stack))
     finally:
         results.extend(deployer.results)
-    summarize(deployer.results, say, execute)
+    summarize(deployer.results, say)
     if not execute and any(r.outcome in CHANGED for r in deployer.results):
         return EXIT_CHANGES
     return EXIT_OK
@@ -211,17 +215,16 @@ def render_review(shown: Any) -> str:
     return review.render_text(shown)
 
 
-def summarize(results: list[Any], say: Callable[[str], None], execute: bool) -> None:
+def summarize(results: list[Any], say: Callable[[str], None]) -> None:
     from deployer import outputs
 
     say("")
     for result in results:
         extra = f" ({result.note})" if result.note else ""
         say(f"{result.stack_name}: {result.outcome}{extra}")
-    if execute:
-        for result in results:
-            if result.outputs:
-                say(outputs.render_text(result.stack_name, result.outputs))
+    for result in results:  # only an execution reads outputs
+        if result.outputs:
+            say(outputs.render_text(result.stack_name, result.outputs))
 
 
 def report_error(error: Exception, say: Callable[[str], None], doc: dict) -> int:

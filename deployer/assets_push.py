@@ -89,9 +89,10 @@ def existing_etags(s3: Any, bucket: str, prefix: str) -> dict[str, str]:
 
 
 def upload_assets(s3: Any, bucket: str, source: Path, prefix: str) -> Uploaded:
+    files = local_files(source)  # a missing folder is reported before any S3 call
     present = existing_etags(s3, bucket, prefix)
     sent, unchanged = [], []
-    for relative, path in local_files(source):
+    for relative, path in files:
         key = f"{prefix}{relative}"
         body = path.read_bytes()
         digest = hashlib.md5(body, usedforsecurity=False)
