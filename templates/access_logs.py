@@ -69,17 +69,12 @@ def add_load_balancer_logs(template: Template, retention_days: int) -> AccessLog
         template,
         retention_days,
         LOAD_BALANCER_PREFIX,
-        lambda bucket: Statement(
+        lambda bucket, prefix: Statement(
             Sid="LoadBalancerWritesAccessLogs",
             Effect=Allow,
             Principal=Principal("AWS", elb_root),
             Action=[as3.PutObject],
-            Resource=[
-                Join(
-                    "",
-                    [bucket.get_att("Arn"), f"/{LOAD_BALANCER_PREFIX}/AWSLogs/", AccountId, "/*"],
-                )
-            ],
+            Resource=[Join("", [bucket.get_att("Arn"), f"/{prefix}/AWSLogs/", AccountId, "/*"])],
         ),
     )
 
@@ -90,12 +85,12 @@ def add_server_access_logs(template: Template, retention_days: int) -> AccessLog
         template,
         retention_days,
         ASSETS_PREFIX,
-        lambda bucket: Statement(
+        lambda bucket, prefix: Statement(
             Sid="S3WritesServerAccessLogs",
             Effect=Allow,
             Principal=Principal("Service", "logging.s3.amazonaws.com"),
             Action=[as3.PutObject],
-            Resource=[Join("", [bucket.get_att("Arn"), f"/{ASSETS_PREFIX}/*"])],
+            Resource=[Join("", [bucket.get_att("Arn"), f"/{prefix}/*"])],
             Condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
         ),
     )
@@ -105,8 +100,9 @@ def _log_bucket(
     template: Template,
     retention_days: int,
     prefix: str,
-    delivery: Callable[[s3.Bucket], Statement],
+    delivery: Callable[[s3.Bucket, str], Statement],
 ) -> AccessLogs:
+    """The bucket, and its policy letting `delivery` (given the bucket and the prefix) write."""
     bucket = template.add_resource(
         private_bucket(
             "AccessLogsBucket",
@@ -129,7 +125,9 @@ def _log_bucket(
         s3.BucketPolicy(
             "AccessLogsBucketPolicy",
             Bucket=bucket.ref(),
-            PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[delivery(bucket)]),
+            PolicyDocument=PolicyDocument(
+                Version="2012-10-17", Statement=[delivery(bucket, prefix)]
+            ),
         )
     )
     return AccessLogs(bucket=bucket, policy=policy, prefix=prefix)

@@ -14,7 +14,7 @@ from troposphere import elasticloadbalancingv2 as elbv2
 
 from environments.model import DnsConfig
 from service import contract
-from templates.access_logs import LOAD_BALANCER_PREFIX, AccessLogs
+from templates.access_logs import AccessLogs
 from templates.parameters import ServiceParameters
 
 # TLS 1.3 and 1.2 only, forward-secret ciphers.
@@ -149,9 +149,7 @@ def add_edge(
                 elbv2.LoadBalancerAttributes(
                     Key="access_logs.s3.bucket", Value=access_logs.bucket.ref()
                 ),
-                elbv2.LoadBalancerAttributes(
-                    Key="access_logs.s3.prefix", Value=LOAD_BALANCER_PREFIX
-                ),
+                elbv2.LoadBalancerAttributes(Key="access_logs.s3.prefix", Value=access_logs.prefix),
             ],
         )
     )
