@@ -1,10 +1,10 @@
 """The access log: one JSON line per request, which is also the request's EMF metrics line.
 
 A pure ASGI middleware (no BaseHTTPMiddleware, no Request object): it wraps `send` to see the
-status, times the request and writes one line when the response is done. The health path is
-passed straight through, unlogged and unmeasured: it is called constantly by machines, the load
-balancer already publishes HealthyHostCount and TargetResponseTime, and a line per check would
-cost a write on the hottest path and log ingestion for nothing anyone reads.
+status, times the request and writes one line when the response is done. Health checks
+(GET and HEAD /_health) never get here: ServiceApp answers them before the middleware stack,
+unlogged and unmeasured. Anything else on the health path (a POST: 405) is logged like any
+other request.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.contract import HEALTH_PATH
 from service.jsonlog import JsonLines, utc_timestamp
 from service.metrics import UNMATCHED_ROUTE, RequestMetrics
 
@@ -25,7 +24,7 @@ class AccessLog:
         self.lines = lines
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] == HEALTH_PATH:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 

@@ -133,6 +133,18 @@ def test_access_log_has_one_json_line_per_request_except_health() -> None:
         assert line["time"].endswith("Z")
 
 
+def test_other_methods_on_the_health_path_are_logged_health_checks_are_not() -> None:
+    client, out = make_client()
+    client.get(HEALTH_PATH)
+    client.head(HEALTH_PATH)
+    assert out.getvalue() == ""  # answered before the middleware: no line
+    assert client.post(HEALTH_PATH).status_code == 405
+    lines = log_lines(out)
+    assert [(line["method"], line["path"], line["status"]) for line in lines] == [
+        ("POST", HEALTH_PATH, 405)
+    ]
+
+
 def test_access_lines_are_valid_emf_with_bounded_route_dimension() -> None:
     client, out = make_client()
     client.get("/")
