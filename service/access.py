@@ -44,6 +44,7 @@ class AccessLog:
 
     def _write(self, scope: Scope, status: int, duration_ms: float) -> None:
         now = time.time()
+        duration_ms = round(duration_ms, 3)
         route = scope.get("route")  # set by Starlette's router on a match
         fields = {
             "time": utc_timestamp(now),
@@ -53,13 +54,13 @@ class AccessLog:
             "method": scope["method"],
             "path": scope["path"],
             "status": status,
-            "duration_ms": round(duration_ms, 3),
+            "duration_ms": duration_ms,
         }
         fields.update(
             self.metrics.fields(
                 route=getattr(route, "path", UNMATCHED_ROUTE),
                 status=status,
-                latency_ms=round(duration_ms, 3),
+                latency_ms=duration_ms,
                 timestamp_ms=int(now * 1000),
             )
         )
