@@ -26,9 +26,9 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from service.app import ServiceApp
 from service.contract import HEALTH_PATH
 from service.health import HealthEndpoint
+from service.server import ServiceApp
 
 _HEALTH_URL = HEALTH_PATH.encode()
 _STATUS_LINE = b"HTTP/1.1 200 OK\r\n"
