@@ -42,24 +42,32 @@ def find_health(app: Any) -> HealthEndpoint | None:
 
 
 class HealthFirstProtocol(HttpToolsProtocol):
+    # Shared by every connection (a health checker may open a fresh one per check):
+    # - the app served, with its HealthEndpoint: uvicorn hands each connection the same object;
+    # - the status line and headers, with the default header list they were rendered from:
+    #   uvicorn replaces that list once a second (the date), and it is rendered again then.
+    # Each is one tuple, replaced whole, holding the object it was found for.
+    _health_of: tuple[Any, HealthEndpoint | None] = (None, None)
+    _head_of: tuple[Any, bytes] = (None, b"")
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._health = find_health(self.app)
+        app, health = HealthFirstProtocol._health_of
+        if app is not self.app:
+            health = find_health(self.app)
+            HealthFirstProtocol._health_of = (self.app, health)
+        self._health = health
         self._answered = False  # the request being parsed was answered here
-        self._head_for: list[tuple[bytes, bytes]] | None = None
-        self._head = b""
 
     def _response_head(self) -> bytes:
-        """Status line and headers: uvicorn's defaults (date, server) and the health headers.
-
-        uvicorn replaces its default header list once a second (the date); render it again then.
-        """
+        """Status line and headers: uvicorn's defaults (date, server) and the health headers."""
         defaults = self.server_state.default_headers
-        if defaults is not self._head_for:
+        rendered_for, head = HealthFirstProtocol._head_of
+        if defaults is not rendered_for:
             lines = [b"%s: %s\r\n" % pair for pair in (*defaults, *HealthEndpoint.HEADERS)]
-            self._head = _STATUS_LINE + b"".join(lines)
-            self._head_for = defaults
-        return self._head
+            head = _STATUS_LINE + b"".join(lines)
+            HealthFirstProtocol._head_of = (defaults, head)
+        return head
 
     def on_headers_complete(self) -> None:
         # A request parsed in the same chunk as an answered one finds the keep-alive timer that
