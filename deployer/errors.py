@@ -34,18 +34,19 @@ class DeployFailed(DeployError):
 class FollowInterrupted(DeployError):
     """Ctrl-C while following: the stack operation goes on without us."""
 
-    def __init__(self, stack_name: str, change_set_type: str) -> None:
+    def __init__(self, stack_name: str, operation: str) -> None:
         self.stack_name = stack_name
-        self.change_set_type = change_set_type
+        self.operation = operation  # CREATE, UPDATE, DELETE or ROLLBACK (status.operation)
         super().__init__(self.advice())
 
     def advice(self) -> str:
         name = self.stack_name
-        undo = (
-            f"aws cloudformation delete-stack --stack-name {name}"
-            if self.change_set_type == "CREATE"
-            else f"aws cloudformation cancel-update-stack --stack-name {name}"
-        )
+        if self.operation == "CREATE":
+            undo = f"aws cloudformation delete-stack --stack-name {name}"
+        elif self.operation == "UPDATE":
+            undo = f"aws cloudformation cancel-update-stack --stack-name {name}"
+        else:
+            undo = f"nothing to do: {self.operation.lower()} cannot be cancelled, it finishes by itself"
         return (
             f"Stopped following {name}; CloudFormation carries on with the operation.\n"
             f"  follow it:  aws cloudformation describe-stack-events --stack-name {name}\n"

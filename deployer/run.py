@@ -22,7 +22,7 @@ from deployer.manifest import Manifest, StackSpec
 from deployer.params import Resolver, UpstreamMissing
 from deployer.poll import Backoff
 from deployer.session import Aws
-from deployer.status import is_in_progress, is_success
+from deployer.status import is_in_progress, is_success, operation
 
 if TYPE_CHECKING:  # review (and its risk rules) load only when something changes
     from deployer import review
@@ -136,11 +136,7 @@ class Deployer:
             "(Ctrl-C stops waiting; the operation goes on)"
         )
         since = stack.get("LastUpdatedTime") or stack["CreationTime"]
-        follower = Follower(self.cf, stack["StackId"], since, self.say, self.options.backoff)
-        try:
-            final = follower.until_settled()
-        except KeyboardInterrupt:
-            raise FollowInterrupted(stack["StackName"], "UPDATE") from None
+        final, _ = self._follow(stack, since, operation(stack["StackStatus"]))
         return None if final["StackStatus"] == "DELETE_COMPLETE" else final
 
     def _recreatable(
@@ -163,7 +159,7 @@ class Deployer:
         since = datetime.now(UTC).replace(microsecond=0)
         preflight.delete_stack(self.cf, stack)
         self.say(f"  deleting {spec.stack_name}")
-        Follower(self.cf, stack["StackId"], since, self.say, self.options.backoff).until_settled()
+        self._follow(stack, since, "DELETE")
         return None, ""
 
     def _pending_upstream(self, spec: StackSpec) -> StackResult | None:
@@ -296,11 +292,11 @@ class Deployer:
                 ],
             ) from None
         since = change_set.description["CreationTime"]  # the server's clock, not ours
-        follower = Follower(self.cf, change_set.stack_id, since, self.say, self.options.backoff)
-        try:
-            final = follower.until_settled()
-        except KeyboardInterrupt:
-            raise FollowInterrupted(spec.stack_name, change_set.change_set_type) from None
+        final, follower = self._follow(
+            {"StackId": change_set.stack_id, "StackName": spec.stack_name},
+            since,
+            change_set.change_set_type,
+        )
         self.resolver.forget(spec.key)
         stale = changeset.delete_stale_plans(self.cf, change_set.stack_id) if existed else []
         if stale:  # a stack this run created has no plans of ours waiting
@@ -310,6 +306,17 @@ class Deployer:
             raise DeployFailed(f"{spec.stack_name}: {final['StackStatus']}", report)
         self.say(f"  {spec.stack_name}: {final['StackStatus']}")
         return final
+
+    def _follow(
+        self, stack: dict[str, Any], since: datetime, kind: str
+    ) -> tuple[dict[str, Any], Follower]:
+        """Follow the stack's `kind` operation (CREATE, UPDATE, DELETE, ROLLBACK) until it
+        settles; Ctrl-C becomes FollowInterrupted, whose advice fits that operation."""
+        follower = Follower(self.cf, stack["StackId"], since, self.say, self.options.backoff)
+        try:
+            return follower.until_settled(), follower
+        except KeyboardInterrupt:
+            raise FollowInterrupted(stack["StackName"], kind) from None
 
     def _protect(self, stack: dict[str, Any]) -> None:
         """Termination protection on for non-local environments (never switched off here)."""

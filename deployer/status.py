@@ -30,6 +30,12 @@ def is_in_progress(status: str) -> bool:
     return status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS"
 
 
+def operation(status: str) -> str:
+    """What a stack in `status` is doing: CREATE, UPDATE, DELETE, IMPORT or ROLLBACK (a failed
+    create or update being undone: ROLLBACK_IN_PROGRESS, UPDATE_ROLLBACK_IN_PROGRESS...)."""
+    return "ROLLBACK" if "ROLLBACK" in status else status.split("_", 1)[0]
+
+
 def is_success(status: str) -> bool:
     return status in {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
 

@@ -399,6 +399,43 @@ def test_stubbed_ctrl_c_while_following_says_how_to_follow_or_cancel_and_exits_1
 
 
 @pytest.mark.parametrize(
+    ("status", "undo"),
+    [
+        ("DELETE_IN_PROGRESS", "delete cannot be cancelled"),
+        ("CREATE_IN_PROGRESS", f"aws cloudformation delete-stack --stack-name {STACK}"),
+        ("ROLLBACK_IN_PROGRESS", "rollback cannot be cancelled"),
+    ],
+)
+def test_stubbed_ctrl_c_while_waiting_for_a_busy_stack_gives_advice_for_its_operation(
+    tmp_path: Path, status: str, undo: str
+) -> None:
+    """Stands in for AWS behaviour moto lacks: a stack still busy with another operation
+    when the deploy starts (moto finishes every operation at once). Ctrl-C while waiting for
+    it says how to follow it, and cancels it only where that operation can be cancelled."""
+    aws, recorder = FakeAws(), Recorder()
+    cf = aws.stub("cloudformation")
+    cf.add_response("describe_stacks", stack(status), {"StackName": STACK})
+    busy = [event(1, STACK, status, "AWS::CloudFormation::Stack")]
+    cf.add_response("describe_stack_events", {"StackEvents": busy}, {"StackName": STACK_ID})
+
+    def interrupt(_delay: float) -> None:
+        raise KeyboardInterrupt
+
+    spec = StackSpec("service", STACK, tmp_path / "service.json")
+    with pytest.raises(FollowInterrupted) as stopped:
+        deployer(aws, recorder, tmp_path, backoff=Backoff(sleep=interrupt)).deploy_stack(spec)
+    cf.assert_no_pending_responses()
+
+    said: list[str] = []
+    assert deploy.report_error(stopped.value, said.append, {}) == 130
+    message = "\n".join(said)
+    assert f"{STACK} is {status}: waiting for it to finish" in recorder.text
+    assert f"aws cloudformation describe-stack-events --stack-name {STACK}" in message
+    assert undo in message
+    assert "cancel-update-stack" not in message
+
+
+@pytest.mark.parametrize(
     ("code", "message"),
     [
         ("InvalidClientTokenId", "The security token included in the request is invalid."),
