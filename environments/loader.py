@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 from environments.model import (
+    IMAGE_TAG_PATTERN,
     AlarmThresholds,
     CreateVpc,
     DnsConfig,
@@ -27,7 +28,7 @@ DIRECTORY = Path(__file__).resolve().parent
 REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$")
 ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
-IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+IMAGE_TAG = re.compile(rf"^{IMAGE_TAG_PATTERN}$")
 VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")

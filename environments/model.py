@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# An image tag as ECR and Docker take it, unanchored: the loader anchors it, and it is the
+# service stack's ImageTag AllowedPattern as it stands (CloudFormation matches the whole value).
+IMAGE_TAG_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+
 
 @dataclass(frozen=True)
 class ServiceConfig:

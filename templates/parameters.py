@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from troposphere import Parameter, Template
 
-from environments.model import PagerDutyConfig
+from environments.model import IMAGE_TAG_PATTERN, PagerDutyConfig
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def add_service_parameters(
             "ImageTag",
             Type="String",
             Description="Tag of the image in the repository: the git revision unless configured",
-            AllowedPattern=r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}",
+            AllowedPattern=IMAGE_TAG_PATTERN,
         )
     )
     repository_name = template.add_parameter(
