@@ -16,7 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from environments import ConfigError, Environment, load
+from service.contract import STATIC_SOURCE
 from templates import FromStack, Stack, build_stacks
+from templates.registry import repository_name
+from templates.static_assets import BUCKET, STATIC_STACK
 
 ROOT = Path(__file__).resolve().parent
 BUILD_DIR = Path("build")
@@ -84,9 +87,6 @@ def static_assets(env: Environment, image_tag: str) -> dict[str, str] | None:
     prefix (the service stack's STATIC_URL ends with the same tag). None: no CDN, no upload."""
     if not env.static_assets.cdn:
         return None
-    from service.contract import STATIC_SOURCE
-    from templates.static_assets import BUCKET, STATIC_STACK
-
     return {
         "stack": STATIC_STACK,
         "resource": BUCKET,
@@ -104,18 +104,12 @@ def manifest(env: Environment, stacks: list[Stack], image_tag: str, source: str)
         "source": source,
         "region": env.region,
         "termination_protection": env.termination_protection,
-        "image": {"repository_name": _repository_name(env), "tag": image_tag},
+        "image": {"repository_name": repository_name(env.service.name, env.name), "tag": image_tag},
         "hosted_zone": {"name": env.dns.hosted_zone_name},
         "ssm_parameters": ssm,
         "static_assets": static_assets(env, image_tag),
         "stacks": [manifest_entry(env, stack) for stack in stacks],
     }
-
-
-def _repository_name(env: Environment) -> str:
-    from templates.registry import repository_name
-
-    return repository_name(env.service.name, env.name)
 
 
 def generate(env: Environment, image_tag: str) -> dict[str, str]:
