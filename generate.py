@@ -12,6 +12,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ BUILD_DIR = Path("build")
 # Outside a git checkout (a tarball, a container build) the image tag must be configured;
 # this value is used instead and says so.
 NO_GIT_TAG = "dev"
+MANIFEST = "manifest.json"
 
 
 def git_revision(cwd: Path | None = None) -> str | None:
@@ -45,9 +47,17 @@ def git_revision(cwd: Path | None = None) -> str | None:
 
 
 def resolve_image_tag(env: Environment, revision: str | None) -> str:
+    """The configured tag, else the checkout's revision, else NO_GIT_TAG, saying so on stderr."""
     if env.service.image_tag is not None:
         return env.service.image_tag
-    return revision if revision is not None else NO_GIT_TAG
+    if revision is not None:
+        return revision
+    print(
+        f"generate.py: not a git checkout and no service.image_tag in {env.path}: "
+        f'using image tag "{NO_GIT_TAG}"',
+        file=sys.stderr,
+    )
+    return NO_GIT_TAG
 
 
 def render(template_dict: dict[str, Any]) -> str:
@@ -116,7 +126,7 @@ def generate(env: Environment, image_tag: str) -> dict[str, str]:
     """File name -> content of everything build/<env>/ holds. No I/O."""
     stacks = build_stacks(env, image_tag)
     files = {f"{stack.key}.json": render(stack.template.to_dict()) for stack in stacks}
-    files["manifest.json"] = render(manifest(env, stacks, image_tag, _source(env)))
+    files[MANIFEST] = render(manifest(env, stacks, image_tag, _source(env)))
     return files
 
 
@@ -132,7 +142,7 @@ def write(out_dir: Path, files: dict[str, str]) -> None:
     """Write the files; remove templates the previous manifest listed and this one does not
     (say, network.json once the environment brings its VPC). Nothing else is touched."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in _previous_templates(out_dir / "manifest.json") - set(files):
+    for stale in _previous_templates(out_dir / MANIFEST) - set(files):
         (out_dir / stale).unlink(missing_ok=True)
     for name, content in files.items():
         path = out_dir / name
@@ -154,15 +164,19 @@ def _previous_templates(manifest: Path) -> set[str]:
 LINT_CACHE = ".cfn-lint-clean.json"
 
 
-def lint(paths: list[Path], region: str) -> list[str]:
-    """cfn-lint at its default level on every template not already known clean, in this one
-    process: one message per problem found, none when all is clean."""
+def lint(templates: Mapping[Path, str], region: str) -> list[str]:
+    """cfn-lint at its default level on every template (path -> the content written there) not
+    already known clean, in this one process: one message per problem found, none when all is
+    clean. The cache keys hash the given contents; cfn-lint reads the files."""
     from importlib.metadata import version
 
+    paths = list(templates)
     cache_path = paths[0].parent / LINT_CACHE if paths else None
     known = _read_lint_cache(cache_path)
     salt = f"{version('cfn-lint')}:{region}:"
-    keys = {p: hashlib.sha256(salt.encode() + p.read_bytes()).hexdigest() for p in paths}
+    keys = {
+        p: hashlib.sha256((salt + content).encode()).hexdigest() for p, content in templates.items()
+    }
     todo = [p for p in paths if known.get(p.name) != keys[p]]
     if not todo:
         return []
@@ -172,7 +186,7 @@ def lint(paths: list[Path], region: str) -> list[str]:
     dirty = {Path(match.filename).name for match in matches}
     clean = {p.name: keys[p] for p in paths if p.name not in dirty}
     if cache_path is not None:
-        cache_path.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
+        cache_path.write_text(render(clean))
     return [str(match) for match in matches]
 
 
@@ -196,21 +210,13 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
-    revision = git_revision()
-    image_tag = resolve_image_tag(env, revision)
-    if env.service.image_tag is None and revision is None:
-        print(
-            f"generate.py: not a git checkout and no service.image_tag in {env.path}: "
-            f'using image tag "{NO_GIT_TAG}"',
-            file=sys.stderr,
-        )
+    image_tag = resolve_image_tag(env, git_revision())
     out_dir = args.out or BUILD_DIR / env.name
     files = generate(env, image_tag)
     write(out_dir, files)
-    stacks = ", ".join(name for name in files if name != "manifest.json")
-    print(f"{out_dir}: {stacks} (image tag {image_tag})")
+    templates = {out_dir / name: content for name, content in files.items() if name != MANIFEST}
+    print(f"{out_dir}: {', '.join(path.name for path in templates)} (image tag {image_tag})")
     if args.lint:
-        templates = [out_dir / name for name in files if name != "manifest.json"]
         problems = lint(templates, env.region)
         for problem in problems:
             print(problem, file=sys.stderr)

@@ -129,21 +129,22 @@ def test_lint_reports_a_broken_template(tmp_path: Path) -> None:
     broken.write_text(
         json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"Nope": 1}}}})
     )
-    problems = generate.lint([broken], "us-east-1")
+    templates = {broken: broken.read_text()}
+    problems = generate.lint(templates, "us-east-1")
     assert problems and any("Nope" in p for p in problems)
-    assert generate.lint([broken], "us-east-1") == problems  # a problem is never cached away
+    assert generate.lint(templates, "us-east-1") == problems  # a problem is never cached away
 
 
 def test_lint_remembers_clean_templates_only_until_they_change(tmp_path: Path) -> None:
     template = tmp_path / "topic.json"
     topic = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "alerts"}}
     template.write_text(json.dumps({"Resources": {"Topic": topic}}))
-    assert generate.lint([template], "us-east-1") == []
+    assert generate.lint({template: template.read_text()}, "us-east-1") == []
     assert (tmp_path / generate.LINT_CACHE).exists()
 
     topic["Properties"] = {"Nope": 1}  # same file name, new bytes: linted again
     template.write_text(json.dumps({"Resources": {"Topic": topic}}))
-    assert any("Nope" in p for p in generate.lint([template], "us-east-1"))
+    assert any("Nope" in p for p in generate.lint({template: template.read_text()}, "us-east-1"))
 
 
 def test_cli_writes_the_build_directory(tmp_path: Path) -> None:
