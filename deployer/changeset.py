@@ -160,10 +160,11 @@ def is_empty(
     types: dict[str, str] | None = None,
 ) -> bool:
     """No changes: AWS's "didn't contain changes" failure, or a complete change set with zero
-    changes whose parameters equal the stack's (a parameter-only change still counts as one)."""
+    changes whose parameters equal the stack's (a parameter-only change still counts as one).
+    `stack` is the stack the change set updates: None for a CREATE change set."""
     if description["Status"] == "FAILED":
         return change_set_has_no_changes(description.get("StatusReason"))
-    if changes or stack is None or description.get("ChangeSetType") == "CREATE":
+    if changes or stack is None:
         return False
     old, new = parameter_values(stack, types), parameter_values(description, types)
     return all(old.get(key) == value for key, value in new.items() if key in old)
@@ -207,13 +208,13 @@ def settle(
     stack: dict[str, Any] | None,
     types: dict[str, str] | None = None,
 ) -> ChangeSet:
-    """Wait for the change set and read it whole. A FAILED one (not the empty case) is
-    deleted before raising; the caller deletes an empty one."""
+    """Wait for the change set and read it whole; `stack` is the one it updates (None for a
+    CREATE). A FAILED one (not the empty case) raises ChangeSetFailed; the caller discards it,
+    as it deletes an empty one."""
     first = wait_for_change_set(cf, arn, backoff)
     changes = all_changes(cf, arn, first) if first["Status"] != "FAILED" else []
-    empty = is_empty({**first, "ChangeSetType": change_set_type}, changes, stack, types)
+    empty = is_empty(first, changes, stack, types)
     if first["Status"] == "FAILED" and not empty:
-        delete_change_set(cf, arn)
         raise ChangeSetFailed(
             f"change set {name} for {first.get('StackName')} failed: "
             f"{first.get('StatusReason', 'no reason given')}"
@@ -244,6 +245,14 @@ def delete_stale_plans(cf: Any, stack_id: str) -> list[str]:
 
 def delete_change_set(cf: Any, arn: str) -> None:
     cf.delete_change_set(ChangeSetName=arn)
+
+
+def discard(cf: Any, arn: str, stack_id: str, new_stack: bool) -> None:
+    """Delete a change set that will not run and, when its CREATE made the stack (an empty
+    REVIEW_IN_PROGRESS one), that stack too."""
+    delete_change_set(cf, arn)
+    if new_stack:
+        cf.delete_stack(StackName=stack_id)
 
 
 def execute_change_set(cf: Any, arn: str) -> None:

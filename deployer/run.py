@@ -221,8 +221,7 @@ class Deployer:
                 changeset.parameter_types(body),
             )
         except ChangeSetFailed:
-            if stack is None:  # do not leave the empty REVIEW_IN_PROGRESS stack it made
-                self.cf.delete_stack(StackName=stack_id)
+            changeset.discard(self.cf, arn, stack_id, new_stack=stack is None)
             raise
 
     def _account(self, stack: dict[str, Any] | None) -> str:
@@ -265,9 +264,7 @@ class Deployer:
         )
         if self.options.yes or self.options.confirm(question):
             return
-        changeset.delete_change_set(self.cf, change_set.arn)
-        if stack is None:  # the CREATE change set made an empty REVIEW_IN_PROGRESS stack
-            self.cf.delete_stack(StackName=change_set.stack_id)
+        changeset.discard(self.cf, change_set.arn, change_set.stack_id, new_stack=stack is None)
         raise Declined(
             f"not executed: change set {change_set.name} deleted, {spec.stack_name} unchanged"
         )
