@@ -26,7 +26,7 @@ from templates.iam import add_roles
 from templates.logs import add_logs
 from templates.monitoring import add_alerting, add_load_balancer_alarms, add_running_tasks_alarm
 from templates.network import PUBLIC_SUBNETS, VPC, add_network
-from templates.parameters import ServiceParameters, add_service_parameters
+from templates.parameters import GivenCertificate, ServiceParameters, add_service_parameters
 from templates.registry import REPOSITORY, add_registry, repository_name
 from templates.scaling import add_scaling
 from templates.static_assets import (
@@ -106,7 +106,7 @@ def build_service(env: Environment, image_tag: str) -> Stack:
     params = add_service_parameters(
         template,
         env.pagerduty,
-        creates_certificate=env.tls.certificate_arn is None,
+        certificate_arn=env.tls.certificate_arn,
         cdn=env.static_assets.cdn,
     )
     alerting = add_alerting(template, params.pagerduty_url)
@@ -162,8 +162,11 @@ def _service_stack(
         from_stacks[params.subnet_ids.title] = FromStack("network", PUBLIC_SUBNETS)
     if params.static_url is not None:
         from_stacks[params.static_url.title] = FromStack(STATIC_STACK, output=BASE_URL_OUTPUT)
-    if params.certificate_arn is not None and env.tls.certificate_arn is not None:
-        parameters[params.certificate_arn.title] = env.tls.certificate_arn
+    from_hosted_zone: tuple[str, ...] = ()
+    if isinstance(params.certificate, GivenCertificate):
+        parameters[params.certificate.parameter.title] = params.certificate.arn
+    else:
+        from_hosted_zone = (params.certificate.hosted_zone_id.title,)
     if env.pagerduty.ssm_parameter is not None:
         parameters[params.pagerduty_url.title] = env.pagerduty.ssm_parameter
     elif env.pagerduty.env_var is not None:
@@ -176,9 +179,7 @@ def _service_stack(
         parameters=parameters,
         parameters_from_stacks=from_stacks,
         parameters_from_env=from_env,
-        parameters_from_hosted_zone=(
-            (params.hosted_zone_id.title,) if params.hosted_zone_id is not None else ()
-        ),
+        parameters_from_hosted_zone=from_hosted_zone,
         needs_image=True,
     )
 

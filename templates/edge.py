@@ -15,7 +15,7 @@ from troposphere import elasticloadbalancingv2 as elbv2
 from environments.model import DnsConfig
 from service import contract
 from templates.access_logs import AccessLogs
-from templates.parameters import ServiceParameters
+from templates.parameters import CreatedCertificate, GivenCertificate, ServiceParameters
 
 # TLS 1.3 and 1.2 only, forward-secret ciphers.
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -99,12 +99,12 @@ def add_security_groups(
     return alb_sg, service_sg
 
 
-def _certificate_arn(template: Template, dns: DnsConfig, params: ServiceParameters) -> Ref:
+def _certificate_arn(
+    template: Template, dns: DnsConfig, source: GivenCertificate | CreatedCertificate
+) -> Ref:
     """The environment's certificate (a parameter), or one created here and validated by DNS."""
-    if params.certificate_arn is not None:
-        return params.certificate_arn.ref()
-    if params.hosted_zone_id is None:
-        raise ValueError("a certificate created by the template needs the HostedZoneId parameter")
+    if isinstance(source, GivenCertificate):
+        return source.parameter.ref()
     certificate = template.add_resource(
         certificatemanager.Certificate(
             "Certificate",
@@ -112,7 +112,7 @@ def _certificate_arn(template: Template, dns: DnsConfig, params: ServiceParamete
             ValidationMethod="DNS",
             DomainValidationOptions=[
                 certificatemanager.DomainValidationOption(
-                    DomainName=dns.domain_name, HostedZoneId=params.hosted_zone_id.ref()
+                    DomainName=dns.domain_name, HostedZoneId=source.hosted_zone_id.ref()
                 )
             ],
         )
@@ -199,7 +199,9 @@ def add_edge(
             Protocol="HTTPS",
             SslPolicy=TLS_POLICY,
             Certificates=[
-                elbv2.Certificate(CertificateArn=_certificate_arn(template, dns, params))
+                elbv2.Certificate(
+                    CertificateArn=_certificate_arn(template, dns, params.certificate)
+                )
             ],
             DefaultActions=[elbv2.Action(Type="forward", TargetGroupArn=target_group.ref())],
         )

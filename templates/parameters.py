@@ -15,20 +15,35 @@ from environments.model import IMAGE_TAG_PATTERN, PagerDutyConfig
 
 
 @dataclass(frozen=True)
+class GivenCertificate:
+    """The environment brings the certificate: the CertificateArn parameter, filled with `arn`."""
+
+    parameter: Parameter
+    arn: str
+
+
+@dataclass(frozen=True)
+class CreatedCertificate:
+    """The template creates the certificate, DNS-validated in the HostedZoneId parameter's zone."""
+
+    hosted_zone_id: Parameter
+
+
+@dataclass(frozen=True)
 class ServiceParameters:
     image_tag: Parameter
     repository_name: Parameter
     vpc_id: Parameter
     subnet_ids: Parameter
     pagerduty_url: Parameter
-    hosted_zone_id: Parameter | None  # only when the template creates the certificate
-    certificate_arn: Parameter | None  # only when the environment brings the certificate
+    certificate: GivenCertificate | CreatedCertificate
     static_url: Parameter | None  # only when the assets are behind the static stack's CDN
 
 
 def add_service_parameters(
-    template: Template, pagerduty: PagerDutyConfig, creates_certificate: bool, cdn: bool
+    template: Template, pagerduty: PagerDutyConfig, certificate_arn: str | None, cdn: bool
 ) -> ServiceParameters:
+    """`certificate_arn`: the environment's certificate, or None for one the template creates."""
     image_tag = template.add_parameter(
         Parameter(
             "ImageTag",
@@ -58,29 +73,7 @@ def add_service_parameters(
         )
     )
     pagerduty_url = template.add_parameter(_pagerduty_parameter(pagerduty))
-    hosted_zone_id = (
-        template.add_parameter(
-            Parameter(
-                "HostedZoneId",
-                Type="AWS::Route53::HostedZone::Id",
-                Description="The hosted zone that validates the certificate by DNS",
-            )
-        )
-        if creates_certificate
-        else None
-    )
-    certificate_arn = (
-        None
-        if creates_certificate
-        else template.add_parameter(
-            Parameter(
-                "CertificateArn",
-                Type="String",
-                Description="The ACM certificate of the HTTPS listener",
-                AllowedPattern=r"arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+",
-            )
-        )
-    )
+    certificate = _certificate_parameter(template, certificate_arn)
     static_url = (
         template.add_parameter(
             Parameter(
@@ -99,10 +92,28 @@ def add_service_parameters(
         vpc_id=vpc_id,
         subnet_ids=subnet_ids,
         pagerduty_url=pagerduty_url,
-        hosted_zone_id=hosted_zone_id,
-        certificate_arn=certificate_arn,
+        certificate=certificate,
         static_url=static_url,
     )
+
+
+def _certificate_parameter(
+    template: Template, arn: str | None
+) -> GivenCertificate | CreatedCertificate:
+    if arn is None:
+        hosted_zone_id = Parameter(
+            "HostedZoneId",
+            Type="AWS::Route53::HostedZone::Id",
+            Description="The hosted zone that validates the certificate by DNS",
+        )
+        return CreatedCertificate(hosted_zone_id=template.add_parameter(hosted_zone_id))
+    parameter = Parameter(
+        "CertificateArn",
+        Type="String",
+        Description="The ACM certificate of the HTTPS listener",
+        AllowedPattern=r"arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+",
+    )
+    return GivenCertificate(parameter=template.add_parameter(parameter), arn=arn)
 
 
 def _pagerduty_parameter(pagerduty: PagerDutyConfig) -> Parameter:
