@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from deployer.errors import ChangeSetFailed
@@ -29,6 +29,7 @@ class ChangeSet:
     description: dict[str, Any]  # first page of DescribeChangeSet (with property values)
     changes: list[dict[str, Any]]  # all pages
     empty: bool
+    parameter_types: dict[str, str] = field(default_factory=dict)  # the template's, by name
 
 
 def digest(template_body: str, parameters: list[dict[str, str]], extra: dict[str, Any]) -> str:
@@ -170,8 +171,8 @@ def is_empty(
     return all(old.get(key) == value for key, value in new.items() if key in old)
 
 
-def parameter_types(template_body: str) -> dict[str, str]:
-    parameters = json.loads(template_body).get("Parameters", {})
+def parameter_types(template: dict[str, Any]) -> dict[str, str]:
+    parameters = template.get("Parameters", {})
     return {name: spec.get("Type", "String") for name, spec in parameters.items()}
 
 
@@ -219,7 +220,7 @@ def settle(
             f"change set {name} for {first.get('StackName')} failed: "
             f"{first.get('StatusReason', 'no reason given')}"
         )
-    return ChangeSet(arn, stack_id, name, change_set_type, first, changes, empty)
+    return ChangeSet(arn, stack_id, name, change_set_type, first, changes, empty, types or {})
 
 
 def delete_stale_plans(cf: Any, stack_id: str) -> list[str]:

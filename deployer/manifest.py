@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +46,24 @@ class StackSpec:
     needs_image: bool = False
 
     def template_body(self) -> str:
+        """The template's text, read from disk once (the change set, the review and the
+        outputs all use it)."""
+        return self._template_body
+
+    @cached_property
+    def _template_body(self) -> str:
         try:
             return self.template_path.read_text()
         except OSError as error:
             raise ManifestError(
                 f"{self.template_path}: cannot read the template: {error}"
             ) from None
+
+    @cached_property
+    def template(self) -> dict[str, Any]:
+        """The template, parsed once."""
+        parsed: dict[str, Any] = json.loads(self.template_body())
+        return parsed
 
 
 @dataclass(frozen=True)

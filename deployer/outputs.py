@@ -37,16 +37,19 @@ def outputs(
     physical_ids: Callable[[], dict[str, str]],
     client: Callable[[str], Any],
     stack: dict[str, Any],
-    template: dict[str, Any],
+    template: dict[str, Any] | Callable[[], dict[str, Any]],
 ) -> list[Output]:
     """physical_ids() gives the stack's logical ID -> physical ID (DescribeStackResources);
-    it is called only when DescribeStacks gave no Outputs."""
-    declared = template.get("Outputs", {})
+    it, and `template` when given as a function, are called only when DescribeStacks gave no
+    Outputs."""
     if stack.get("Outputs"):
         return [
             Output(o["OutputKey"], o["OutputValue"], o.get("Description", ""), FROM_STACK)
             for o in stack["Outputs"]
         ]
+    if callable(template):
+        template = template()
+    declared = template.get("Outputs", {})
     if not declared:
         return []
     evaluator = _Evaluator(stack, physical_ids(), template, client)

@@ -7,7 +7,6 @@ Outputs and the stack's resources."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -74,20 +73,24 @@ class Resolver:
             raise UpstreamMissing(f"{upstream} has no resource {', '.join(missing)} yet")
         return ",".join(physical[r] for r in ref.resources)
 
+    def stack_outputs(self, spec: StackSpec, stack: dict[str, Any]) -> list[outputs.Output]:
+        """The outputs of the stack as `stack` (its DescribeStacks description) shows it,
+        kept for the stacks downstream that read them."""
+        found = outputs.outputs(
+            lambda: self.physical_ids(spec.key), self.client, stack, lambda: spec.template
+        )
+        self._outputs[spec.key] = {o.key: o for o in found}
+        return found
+
     def output(self, stack_key: str, key: str) -> str:
-        """The value of the stack's Output `key`; UpstreamMissing until the stack has one."""
+        """The value of the stack's Output `key`; UpstreamMissing until the stack has one.
+        DescribeStacks is asked only when this run has not read the stack's outputs yet."""
         if stack_key not in self._outputs:
             spec = self.manifest.stack(stack_key)
             stack = describe_stack(self.cf, spec.stack_name)
             if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS":
                 raise UpstreamMissing(f"{spec.stack_name} does not exist yet")
-            found = outputs.outputs(
-                lambda: self.physical_ids(stack_key),
-                self.client,
-                stack,
-                json.loads(spec.template_body()),
-            )
-            self._outputs[stack_key] = {o.key: o for o in found}
+            self.stack_outputs(spec, stack)
         found_output = self._outputs[stack_key].get(key)
         if found_output is None or found_output.value is None:
             name = self.manifest.stack(stack_key).stack_name

@@ -65,10 +65,7 @@ def build(
     deployed_template: dict[str, Any] | None = None,
     new_template: dict[str, Any] | None = None,
 ) -> Review:
-    types = {
-        name: spec.get("Type", "String")
-        for name, spec in (new_template or {}).get("Parameters", {}).items()
-    }
+    types = change_set.parameter_types
     rows: list[Row] = []
     flagged: list[str] = []
     for change in change_set.changes:

@@ -218,7 +218,7 @@ class Deployer:
                 kind,
                 self.options.backoff,
                 stack if kind == "UPDATE" else None,
-                changeset.parameter_types(body),
+                changeset.parameter_types(spec.template),
             )
         except ChangeSetFailed:
             changeset.discard(self.cf, arn, stack_id, new_stack=stack is None)
@@ -248,9 +248,13 @@ class Deployer:
         if needs_templates:  # AWS gave no property values: diff the templates instead
             body = self.cf.get_template(StackName=change_set.stack_id, TemplateStage="Original")
             deployed = _as_dict(body["TemplateBody"])
-        new = json.loads(spec.template_body())
         shown = review.build(
-            change_set, self.manifest.region, stack, set(spec.parameters_from_env), deployed, new
+            change_set,
+            self.manifest.region,
+            stack,
+            set(spec.parameters_from_env),
+            deployed,
+            spec.template,
         )
         self.options.show_review(shown)
         return shown
@@ -324,11 +328,8 @@ class Deployer:
             self.say(f"  termination protection enabled on {stack['StackName']}")
 
     def _outputs(self, spec: StackSpec, stack: dict[str, Any]) -> list[outputs.Output]:
-        template = json.loads(spec.template_body())
-        # the resolver's cache: downstream stacks' parameters read the same resources
-        return outputs.outputs(
-            lambda: self.resolver.physical_ids(spec.key), self.aws.client, stack, template
-        )
+        # kept by the resolver: downstream stacks' parameters read the same outputs
+        return self.resolver.stack_outputs(spec, stack)
 
 
 def _as_dict(body: Any) -> dict[str, Any]:
