@@ -145,18 +145,16 @@ def _certificate(env_name: str) -> tuple[str, str] | None:
 # ---- what a real account already has -------------------------------------------------------
 
 
-def bootstrap(manifest: Any) -> None:
-    import boto3
+def bootstrap(manifest: Any, aws: Any) -> None:
+    from deployer.params import find_hosted_zone
 
-    session = boto3.session.Session(region_name=manifest.region)
     if manifest.hosted_zone_name:
-        route53 = session.client("route53")
+        route53 = aws.client("route53")
         name = manifest.hosted_zone_name
-        zones = route53.list_hosted_zones_by_name(DNSName=name, MaxItems="1")["HostedZones"]
-        if not any(zone["Name"] == name for zone in zones):
+        if find_hosted_zone(route53, name) is None:
             route53.create_hosted_zone(Name=name, CallerReference=f"local-{name}")
             say(f"created hosted zone {name}")
-    ssm = session.client("ssm")
+    ssm = aws.client("ssm")
     for name, what in manifest.ssm_parameters.items():
         try:
             ssm.get_parameter(Name=name)
@@ -166,25 +164,8 @@ def bootstrap(manifest: Any) -> None:
             say(f"created SSM parameter {name}")
 
 
-def image_present(manifest: Any) -> bool:
-    import boto3
-
-    ecr = boto3.session.Session(region_name=manifest.region).client("ecr")
-    image = manifest.image
-    try:
-        ecr.describe_images(
-            repositoryName=image.repository_name, imageIds=[{"imageTag": image.tag}]
-        )
-    except (ecr.exceptions.ImageNotFoundException, ecr.exceptions.RepositoryNotFoundException):
-        return False
-    return True
-
-
-def push_stand_in(manifest: Any) -> None:
+def push_stand_in(manifest: Any, ecr: Any) -> None:
     """Register the image tag in the emulator's ECR (no Docker engine here)."""
-    import boto3
-
-    ecr = boto3.session.Session(region_name=manifest.region).client("ecr")
     image = manifest.image
     config = {
         "mediaType": "application/vnd.docker.container.image.v1+json",
@@ -213,8 +194,10 @@ def push_stand_in(manifest: Any) -> None:
 # ---- the flows -----------------------------------------------------------------------------
 
 
-def prepare(port: int, env_name: str, build_dir: Path | None) -> tuple[Any, dict[str, str]]:
+def prepare(port: int, env_name: str, build_dir: Path | None) -> tuple[Any, Any, dict[str, str]]:
+    """The manifest, one deployer session on the emulator, and the environment for deploy.py."""
     from deployer import manifest as manifests
+    from deployer.session import Aws
 
     manifest = manifests.load(build_dir or ROOT / "build" / env_name)
     endpoint = up(port, env_name)
@@ -227,12 +210,17 @@ def prepare(port: int, env_name: str, build_dir: Path | None) -> tuple[Any, dict
     for spec in manifest.stacks:  # NoEcho values a real deploy reads from the caller's env
         for var in spec.parameters_from_env.values():
             os.environ.setdefault(var, f"local-placeholder-for-{var.lower()}")
-    bootstrap(manifest)
-    return manifest, dict(os.environ)
+    aws = Aws(manifest.region)  # after the variables above: it resolves from them
+    bootstrap(manifest, aws)
+    return manifest, aws, dict(os.environ)
 
 
 def deploy_py(args: list[str], env: dict[str, str]) -> int:
     return subprocess.run([sys.executable, str(ROOT / "deploy.py"), *args], env=env).returncode
+
+
+def stack_args(specs: Any) -> list[str]:
+    return [arg for spec in specs for arg in ("--stack", spec.key)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--certificate", action="append", default=[], help="ARN=domain (serve)")
     parser.add_argument("--env", default="local")
     parser.add_argument("--build-dir", type=Path)
+    parser.add_argument("--stack", action="append", help="passed on to deploy.py")
     args, rest = parser.parse_known_args(argv)
     if args.command == "serve":
         serve(args.port, args.certificate)
@@ -251,26 +240,51 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         say(f"AWS_ENDPOINT_URL={up(args.port, args.env)}")
         return 0
-    manifest, env = prepare(args.port, args.env, args.build_dir)
+    from deployer.errors import ManifestError
+
+    try:
+        manifest, aws, env = prepare(args.port, args.env, args.build_dir)
+        chosen = manifest.select(args.stack)
+    except ManifestError as error:
+        sys.exit(f"[local-aws] error: {error}")
     common = ["--env", args.env, *(["--build-dir", str(args.build_dir)] if args.build_dir else [])]
+    asked = stack_args(chosen) if args.stack else []
     if args.command == "plan":
-        return deploy_py([*common, "--no-execute", *rest], env)
-    first_needing_image = next((s for s in manifest.stacks if s.needs_image), None)
-    if first_needing_image and not image_present(manifest):
-        before = manifest.stacks[: manifest.stacks.index(first_needing_image)]
+        return deploy_py([*common, "--no-execute", *asked, *rest], env)
+    return deploy(manifest, aws, env, common, rest, chosen, asked)
+
+
+def deploy(
+    manifest: Any,
+    aws: Any,
+    env: dict[str, str],
+    common: list[str],
+    rest: list[str],
+    chosen: list[Any],
+    asked: list[str],
+) -> int:
+    """Deploy the chosen stacks; the image they run is registered first (standing in for
+    make push), and when its repository does not exist yet, the stacks before the first one
+    that runs it are deployed first (once: the second pass leaves them out)."""
+    from deployer import preflight
+
+    first_needing_image = next((s for s in chosen if s.needs_image), None)
+    if first_needing_image is None:
+        return deploy_py([*common, *asked, *rest], env)
+    image, ecr = manifest.image, aws.client("ecr")
+    state = preflight.image_state(ecr, image.repository_name, image.tag)
+    if state == preflight.IMAGE_PRESENT:
+        say(f"{image.repository_name}:{image.tag} is already in the emulator's ECR")
+        return deploy_py([*common, *asked, *rest], env)
+    if state == preflight.REPOSITORY_MISSING:
+        before = list(manifest.stacks[: manifest.stacks.index(first_needing_image)])
         if before:  # the registry must exist before the image can be registered in it
-            code = deploy_py(
-                [*common, *rest, *(a for s in before for a in ("--stack", s.key))], env
-            )
+            code = deploy_py([*common, *stack_args(before), *rest], env)
             if code != 0:
                 return code
-        push_stand_in(manifest)
-    elif first_needing_image:
-        say(
-            f"{manifest.image.repository_name}:{manifest.image.tag} is already in the emulator's "
-            "ECR"
-        )
-    return deploy_py([*common, *rest], env)
+            asked = stack_args(s for s in chosen if s not in before)
+    push_stand_in(manifest, ecr)
+    return deploy_py([*common, *asked, *rest], env)
 
 
 if __name__ == "__main__":

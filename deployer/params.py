@@ -102,13 +102,11 @@ class Resolver:
         """The ID of the manifest's hosted zone, which the account must already have."""
         if self._zone_id is None:
             name = self.manifest.hosted_zone_name or ""
-            found = self.client("route53").list_hosted_zones_by_name(DNSName=name, MaxItems="1")
-            zones = [z for z in found["HostedZones"] if z["Name"] == name]
-            if not zones:
+            self._zone_id = find_hosted_zone(self.client("route53"), name)
+            if self._zone_id is None:
                 raise PreflightError(
                     f"hosted zone {name} does not exist in this account: the stacks need it"
                 )
-            self._zone_id = zones[0]["Id"].rsplit("/", 1)[-1]
         return self._zone_id
 
     def physical_ids(self, stack_key: str) -> dict[str, str]:
@@ -128,3 +126,10 @@ class Resolver:
                 if r.get("LogicalResourceId") and r.get("PhysicalResourceId")
             }
         return self._resources[stack_key]
+
+
+def find_hosted_zone(route53: Any, name: str) -> str | None:
+    """The ID of the hosted zone named `name` (with its final dot), or None."""
+    found = route53.list_hosted_zones_by_name(DNSName=name, MaxItems="1")
+    zones = [z for z in found["HostedZones"] if z["Name"] == name]
+    return zones[0]["Id"].rsplit("/", 1)[-1] if zones else None

@@ -82,8 +82,11 @@ def delete_stack(cf: Any, stack: dict[str, Any]) -> None:
     cf.delete_stack(StackName=stack["StackId"])
 
 
-def image_exists(ecr: Any, repository: str, tag: str) -> None:
-    """The tag the service will run is in ECR: a missing image hangs an ECS deploy for hours."""
+IMAGE_PRESENT, TAG_MISSING, REPOSITORY_MISSING = "present", "tag missing", "repository missing"
+
+
+def image_state(ecr: Any, repository: str, tag: str) -> str:
+    """IMAGE_PRESENT, TAG_MISSING (push it), or REPOSITORY_MISSING (deploy the registry)."""
     from botocore.exceptions import ClientError
 
     try:
@@ -91,12 +94,22 @@ def image_exists(ecr: Any, repository: str, tag: str) -> None:
     except ClientError as error:
         code = error_code(error)
         if code == "ImageNotFoundException":
-            raise PreflightError(
-                f"image {repository}:{tag} is not in ECR: push it first (make push ENV=...)"
-            ) from None
+            return TAG_MISSING
         if code == "RepositoryNotFoundException":
-            raise PreflightError(
-                f"ECR repository {repository} does not exist: deploy the registry stack and "
-                f"push {repository}:{tag} first"
-            ) from None
+            return REPOSITORY_MISSING
         raise
+    return IMAGE_PRESENT
+
+
+def image_exists(ecr: Any, repository: str, tag: str) -> None:
+    """The tag the service will run is in ECR: a missing image hangs an ECS deploy for hours."""
+    state = image_state(ecr, repository, tag)
+    if state == TAG_MISSING:
+        raise PreflightError(
+            f"image {repository}:{tag} is not in ECR: push it first (make push ENV=...)"
+        )
+    if state == REPOSITORY_MISSING:
+        raise PreflightError(
+            f"ECR repository {repository} does not exist: deploy the registry stack and "
+            f"push {repository}:{tag} first"
+        )
