@@ -46,7 +46,7 @@ class FollowInterrupted(DeployError):
         elif self.operation == "UPDATE":
             undo = f"aws cloudformation cancel-update-stack --stack-name {name}"
         else:
-            undo = f"nothing to do: a {self.operation.lower()} cannot be cancelled, it just ends"
+            undo = f"nothing to do: the {self.operation.lower()} cannot be cancelled, it just ends"
         return (
             f"Stopped following {name}; CloudFormation carries on with the operation.\n"
             f"  follow it:  aws cloudformation describe-stack-events --stack-name {name}\n"

@@ -401,9 +401,9 @@ def test_stubbed_ctrl_c_while_following_says_how_to_follow_or_cancel_and_exits_1
 @pytest.mark.parametrize(
     ("status", "undo"),
     [
-        ("DELETE_IN_PROGRESS", "a delete cannot be cancelled"),
+        ("DELETE_IN_PROGRESS", "the delete cannot be cancelled"),
         ("CREATE_IN_PROGRESS", f"aws cloudformation delete-stack --stack-name {STACK}"),
-        ("ROLLBACK_IN_PROGRESS", "a rollback cannot be cancelled"),
+        ("ROLLBACK_IN_PROGRESS", "the rollback cannot be cancelled"),
     ],
 )
 def test_stubbed_ctrl_c_while_waiting_for_a_busy_stack_gives_advice_for_its_operation(
