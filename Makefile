@@ -86,20 +86,24 @@ bench-health: $(VENV)/.installed ## Benchmark /_health vs bare ASGI vs Flask (ne
 	$(PY) bench/health.py
 
 # ---- deploy (issue 4) ----------------------------------------------------------------
-.PHONY: plan deploy local-up local-stop test-deploy bench-deploy
+.PHONY: plan deploy follow cancel continue-rollback local-up local-stop test-deploy bench-deploy
 # ENV=local runs against moto's server on 127.0.0.1:$(LOCAL_AWS_PORT) (started if
 # AWS_ENDPOINT_URL is unset and nothing answers there); other environments reach AWS through
 # boto3's standard resolution (AWS_PROFILE, AWS_REGION...). YES=1 executes without asking;
 # STACK=registry (or STACK="registry static") deploys only those stacks; OUTPUT=json for machines.
+# TIMEOUT=MINUTES: how long a stack operation is followed before we let go of it (default 60).
 LOCAL_AWS_PORT ?= 5050
 comma := ,
+STACK_ARGS := $(foreach stack,$(subst $(comma), ,$(STACK)),--stack $(stack))
 DEPLOY_ARGS := $(if $(YES),--yes) $(if $(OUTPUT),--output $(OUTPUT)) \
-	$(foreach stack,$(subst $(comma), ,$(STACK)),--stack $(stack))
+	$(if $(TIMEOUT),--timeout $(TIMEOUT)) $(STACK_ARGS)
 ifeq ($(ENV),local)
 DEPLOY := LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) $(PY) local_aws.py
 else
 DEPLOY := $(PY) deploy.py
 endif
+# The verbs on an operation already under way take the same endpoint and credentials.
+OPERATE = $(if $(filter local,$(ENV)),LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) $(PY) local_aws.py,$(PY) deploy.py)
 
 # deploy.py --no-execute exits 2 when something would change (for scripts: plan -detailed-exitcode);
 # make plan succeeds either way and fails only on errors.
@@ -109,6 +113,15 @@ plan: templates ## Create and show the change sets of build/<ENV>; execute nothi
 
 deploy: templates ## Plan, confirm, execute and follow every stack of ENV (YES=1: no prompt)
 	$(DEPLOY) $(if $(filter local,$(ENV)),deploy) --env $(ENV) $(DEPLOY_ARGS)
+
+follow: $(VENV)/.installed ## Follow ENV's stack operations under way to their end (STACK= one)
+	$(OPERATE) follow --env $(ENV) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(STACK_ARGS)
+
+cancel: $(VENV)/.installed ## Cancel an update under way (a running create: delete, asked first)
+	$(OPERATE) cancel --env $(ENV) $(if $(YES),--yes) $(STACK_ARGS)
+
+continue-rollback: $(VENV)/.installed ## Continue a failed rollback (UPDATE_ROLLBACK_FAILED); SKIP="Id ..."
+	$(OPERATE) continue-rollback --env $(ENV) $(STACK_ARGS) $(foreach id,$(SKIP),--skip $(id))
 
 local-up: $(VENV)/.installed ## Start the local emulator (moto) in the background, PID in .local/
 	LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) $(PY) local_aws.py up

@@ -2,6 +2,9 @@
 
     python deploy.py --env local                 # plan, confirm, execute, follow
     python deploy.py --env production --no-execute --output json
+    python deploy.py follow --env production --stack service     # re-attach to an operation
+    python deploy.py cancel --env production --stack service     # cancel an update
+    python deploy.py continue-rollback --env production --stack service --skip Service
 
 It deploys what generate.py wrote to build/<env>/ (what was linted is what ships) and reaches
 AWS only through boto3's standard resolution (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL...).
@@ -19,6 +22,7 @@ from typing import Any, TextIO
 
 ROOT = Path(__file__).resolve().parent
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
+VERBS = ("deploy", "follow", "cancel", "continue-rollback")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -27,9 +31,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             "Deploy an environment's stacks through CloudFormation change sets: preflight "
             "checks, a review of every change (risky ones flagged), confirmation, execution "
             "and a live event tail. Exit status: 0 success or nothing to do, 1 error; with "
-            "--no-execute, 0 nothing would change, 2 something would, 1 error; 130 Ctrl-C."
+            "--no-execute, 0 nothing would change, 2 something would, 1 error; 130 Ctrl-C. "
+            "The other verbs act on a stack operation already under way: follow re-attaches "
+            "to it, cancel cancels an update (or deletes a stack whose create is running), "
+            "continue-rollback continues a rollback that failed (UPDATE_ROLLBACK_FAILED)."
         )
     )
+    parser.add_argument("verb", nargs="?", choices=VERBS, default="deploy", help="default: deploy")
     parser.add_argument(
         "--env",
         required=True,
@@ -60,6 +68,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="text",
         help="text: review tables and events for people (default); json: one JSON document "
         "on stdout with the same review, progress goes to stderr",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="MINUTES",
+        help="stop following a stack operation after this long (default 60); the operation "
+        "goes on, and the message says how to follow it (exit 1)",
+    )
+    parser.add_argument(
+        "--change-set-timeout",
+        type=float,
+        default=10.0,
+        metavar="MINUTES",
+        help="stop waiting for CloudFormation to compute a change set after this long "
+        "(default 10; exit 1, nothing executed)",
+    )
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="LOGICAL_ID",
+        help="continue-rollback: a resource that cannot roll back, marked rolled back as it "
+        "is (repeatable; see the stack's events for which one failed)",
     )
     parser.add_argument(
         "--build-dir",
@@ -119,10 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     def say(line: str) -> None:
         print(line, file=progress, flush=True)
 
-    document: dict[str, Any] = {"mode": "deploy" if not args.no_execute else "plan"}
+    mode = args.verb if args.verb != "deploy" else "deploy" if not args.no_execute else "plan"
+    document: dict[str, Any] = {"mode": mode}
     results: list[Any] = []
     code = EXIT_ERROR
     try:
+        interrupt_on_termination()
         code = run(args, say, results, document, progress)
     except KeyboardInterrupt:
         say("\ninterrupted: nothing more was started")
@@ -136,6 +170,18 @@ def main(argv: list[str] | None = None) -> int:
             document["exit_code"] = code
             print(json.dumps(document, indent=2, default=str))
     return code
+
+
+def interrupt_on_termination() -> None:
+    """SIGTERM (a cancelled CI job) and SIGHUP (a closed terminal) stop a deploy as Ctrl-C
+    does, so what it started is cleaned up or explained in the same way."""
+    import signal
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
 
 
 def run(
@@ -162,39 +208,67 @@ def run(
             f"{manifest.path} was generated for {manifest.environment} in {manifest.region}, "
             f"not {env.name} in {env.region}: run make templates ENV={env.name}"
         )
-    if env.path.stat().st_mtime > manifest.path.stat().st_mtime:
+    if env.path.stat().st_mtime > manifest.path.stat().st_mtime:  # TODO(lock): digest
         say(
             f"warning: {env.path.name} changed after {manifest.path} was generated; "
             f"run make templates ENV={env.name} to deploy the change"
         )
     execute = not args.no_execute
     doc.update(environment=env.name, region=manifest.region)
+    holder = None
+    if args.verb != "follow":  # one change at a time: a second deploy says who is deploying
+        holder = None  # TODO(lock)
     aws = Aws(manifest.region)
     source = preflight.credentials(aws.session, manifest.region)
-    say(
-        f"{'Deploying' if execute else 'Planning'} {env.name} in {manifest.region} "
-        f"(credentials: {source})"
-    )
+    doing = {"deploy": "Deploying" if execute else "Planning"}.get(args.verb, args.verb)
+    say(f"{doing.capitalize()} {env.name} in {manifest.region} (credentials: {source})")
+    confirm = ask(progress) if sys.stdin.isatty() else refuse(say)
     options = Options(
         execute=execute,
         yes=args.yes,
         revision=git_revision(),
-        confirm=ask(progress) if sys.stdin.isatty() else refuse(say),
+        confirm=confirm,
         environ=dict(os.environ),
+        change_set_timeout=args.change_set_timeout * 60,
+        follow_timeout=args.timeout * 60,
         show_review=(lambda r: say(render_review(r)))
         if progress is sys.stdout
         else (lambda _r: None),
     )
     deployer = Deployer(aws, manifest, options, say)
     started()
+    specs = manifest.select(args.stack)
     try:
-        deployer.run(manifest.select(args.stack))
+        if args.verb != "deploy":
+            operate(args, deployer, specs, confirm)
+            return EXIT_OK
+        try:
+            deployer.run(specs)
+        finally:
+            results.extend(deployer.results)
     finally:
-        results.extend(deployer.results)
+        if holder is not None:
+            holder.release()
     summarize(deployer.results, say)
     if not execute and any(r.outcome in CHANGED for r in deployer.results):
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def operate(
+    args: argparse.Namespace, deployer: Any, specs: list[Any], confirm: Callable[[str], bool]
+) -> None:
+    """follow, cancel or continue-rollback on each chosen stack, in the manifest's order."""
+    from deployer import operate as verbs
+
+    for spec in specs:
+        deployer.say(f"== {spec.stack_name}")
+        if args.verb == "follow":
+            verbs.follow(deployer, spec)
+        elif args.verb == "cancel":
+            verbs.cancel(deployer, spec, (lambda _q: True) if args.yes else confirm)
+        else:
+            verbs.continue_rollback(deployer, spec, args.skip)
 
 
 def started() -> None:
@@ -228,13 +302,25 @@ def summarize(results: list[Any], say: Callable[[str], None]) -> None:
 
 
 def report_error(error: Exception, say: Callable[[str], None], doc: dict) -> int:
-    from deployer.errors import DeployError, DeployFailed, FollowInterrupted
+    from deployer.errors import (
+        DeployError,
+        DeployFailed,
+        FollowInterrupted,
+        Interrupted,
+        StoppedFollowing,
+    )
     from environments import ConfigError
 
-    if isinstance(error, FollowInterrupted):
+    if isinstance(error, FollowInterrupted | Interrupted):
         say(f"\n{error}")
-        doc["error"] = "interrupted while following"
+        doc["error"] = (
+            "interrupted while following" if isinstance(error, FollowInterrupted) else str(error)
+        )
         return EXIT_INTERRUPTED
+    if isinstance(error, StoppedFollowing):
+        say(f"\nSTOPPED FOLLOWING: {error}")
+        doc["error"] = str(error)
+        return EXIT_ERROR
     if isinstance(error, DeployFailed):
         say(f"\nDEPLOY FAILED: {error}")
         for line in error.report:

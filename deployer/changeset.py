@@ -8,12 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from deployer.errors import ChangeSetFailed
-from deployer.poll import Backoff
+from deployer.errors import ChangeSetFailed, TimedOut
+from deployer.poll import Backoff, Deadline
 from deployer.status import change_set_has_no_changes, error_code
 
 TEMPLATE_BODY_LIMIT = 51_200  # bytes; larger templates must come from S3 (TemplateURL)
@@ -26,10 +26,11 @@ class ChangeSet:
     stack_id: str
     name: str
     change_set_type: str  # CREATE or UPDATE
-    description: dict[str, Any]  # first page of DescribeChangeSet (with property values)
-    changes: list[dict[str, Any]]  # all pages
+    description: dict[str, Any]  # first page of DescribeChangeSet (without property values)
+    changes: list[dict[str, Any]]  # all pages, with property values where AWS gives them
     empty: bool
     parameter_types: dict[str, str] = field(default_factory=dict)  # the template's, by name
+    values_missing: list[str] = field(default_factory=list)  # changes AWS gave no values for
 
 
 def digest(template_body: str, parameters: list[dict[str, str]], extra: dict[str, Any]) -> str:
@@ -131,44 +132,88 @@ def create_change_set(
     return response["Id"], response["StackId"]
 
 
-def wait_for_change_set(cf: Any, arn: str, backoff: Backoff) -> dict[str, Any]:
-    """Poll until the change set is created or failed; returns the first described page."""
+def wait_for_change_set(
+    cf: Any, arn: str, backoff: Backoff, deadline: Deadline | None = None
+) -> dict[str, Any]:
+    """Poll until the change set is created or failed; returns the first described page.
+
+    Without property values: with IncludePropertyValues, AWS can leave out a FAILED change
+    set's StatusReason (boto/boto3#4178), which tells "no changes" from a real failure.
+    TimedOut when `deadline` passes first (the change set is left for a later run to reuse)."""
     for delay in backoff.delays():
-        page = cf.describe_change_set(ChangeSetName=arn, IncludePropertyValues=True)
+        page = cf.describe_change_set(ChangeSetName=arn)
         if page["Status"] not in PENDING:
             return page
+        if deadline is not None and deadline.passed():
+            raise TimedOut(
+                f"change set {page.get('ChangeSetName', arn)} is still {page['Status']} after "
+                f"{deadline.describe()}: CloudFormation goes on computing it, and the next "
+                "deploy of the same revision reuses it (nothing was executed)"
+            )
         backoff.sleep(delay)
     raise AssertionError("unreachable")
 
 
-def all_changes(cf: Any, arn: str, first_page: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every change, following NextToken (DescribeChangeSet pages at 1,000 changes... or fewer)."""
+def all_changes(
+    cf: Any, arn: str, first_page: dict[str, Any], **values: bool
+) -> list[dict[str, Any]]:
+    """Every change, following NextToken (DescribeChangeSet pages at 1,000 changes... or fewer).
+    `values`: IncludePropertyValues=True to read the pages with property values."""
     changes = list(first_page.get("Changes", []))
     token = first_page.get("NextToken")
     while token:
-        page = cf.describe_change_set(
-            ChangeSetName=arn, IncludePropertyValues=True, NextToken=token
-        )
+        page = cf.describe_change_set(ChangeSetName=arn, NextToken=token, **values)
         changes.extend(page.get("Changes", []))
         token = page.get("NextToken")
     return changes
 
 
-def is_empty(
-    description: dict[str, Any],
-    changes: list[dict[str, Any]],
-    stack: dict[str, Any] | None,
-    types: dict[str, str] | None = None,
-) -> bool:
-    """No changes: AWS's "didn't contain changes" failure, or a complete change set with zero
-    changes whose parameters equal the stack's (a parameter-only change still counts as one).
-    `stack` is the stack the change set updates: None for a CREATE change set."""
-    if description["Status"] == "FAILED":
-        return change_set_has_no_changes(description.get("StatusReason"))
-    if changes or stack is None:
-        return False
-    old, new = parameter_values(stack, types), parameter_values(description, types)
-    return all(old.get(key) == value for key, value in new.items() if key in old)
+def with_property_values(
+    cf: Any, arn: str, changes: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The changes with their property values, merged into the list read without them.
+
+    With IncludePropertyValues, AWS can drop a whole resource change from its answer (a
+    JSON-typed property it cannot validate) and only warn about it (aws/aws-cdk-cli#1780): the
+    list read without values is the one that counts. A change missing from the answer with
+    values is kept as it is; returns the merged changes and those changes' logical IDs."""
+    from botocore.exceptions import ClientError
+
+    try:
+        first = cf.describe_change_set(ChangeSetName=arn, IncludePropertyValues=True)
+        detailed = all_changes(cf, arn, first, IncludePropertyValues=True)
+    except ClientError as error:  # a region or partition without the feature
+        if error_code(error) != "ValidationError":
+            raise
+        detailed = []
+    found = {_change_key(change): change for change in detailed}
+    merged, missing = [], []
+    for change in changes:
+        with_values = found.get(_change_key(change))
+        if with_values is None and change.get("Type") == "Resource":
+            missing.append(change["ResourceChange"].get("LogicalResourceId", "?"))
+        merged.append(with_values or change)
+    return merged, missing
+
+
+def _change_key(change: dict[str, Any]) -> tuple[str, str, str]:
+    resource = change.get("ResourceChange", {})
+    return (
+        change.get("Type", ""),
+        resource.get("LogicalResourceId", ""),
+        resource.get("Action", ""),
+    )
+
+
+def is_empty(description: dict[str, Any]) -> bool:
+    """No changes: AWS's "didn't contain changes" failure, and nothing else.
+
+    A change set that completes with zero resource changes is executable and does change
+    something (outputs, parameters, tags): AWS answers that way for an Outputs-only change, and
+    a downstream stack may be waiting for the new output."""
+    return description["Status"] == "FAILED" and change_set_has_no_changes(
+        description.get("StatusReason")
+    )
 
 
 def parameter_types(template: dict[str, Any]) -> dict[str, str]:
@@ -206,21 +251,80 @@ def settle(
     name: str,
     change_set_type: str,
     backoff: Backoff,
-    stack: dict[str, Any] | None,
     types: dict[str, str] | None = None,
+    deadline: Deadline | None = None,
 ) -> ChangeSet:
-    """Wait for the change set and read it whole; `stack` is the one it updates (None for a
-    CREATE). A FAILED one (not the empty case) raises ChangeSetFailed; the caller discards it,
-    as it deletes an empty one."""
-    first = wait_for_change_set(cf, arn, backoff)
+    """Wait for the change set and read it whole. A FAILED one (not the empty case) raises
+    ChangeSetFailed, with what DescribeEvents says of failed validations; the caller discards
+    it, as it deletes an empty one."""
+    first = wait_for_change_set(cf, arn, backoff, deadline)
     changes = all_changes(cf, arn, first) if first["Status"] != "FAILED" else []
-    empty = is_empty(first, changes, stack, types)
+    changes, values_missing = with_property_values(cf, arn, changes) if changes else ([], [])
+    empty = is_empty(first)
     if first["Status"] == "FAILED" and not empty:
+        reason = first.get("StatusReason", "no reason given")
         raise ChangeSetFailed(
-            f"change set {name} for {first.get('StackName')} failed: "
-            f"{first.get('StatusReason', 'no reason given')}"
+            f"change set {name} for {first.get('StackName')} failed: {reason}",
+            validation_failures(cf, arn) if needs_describe_events(reason) else [],
         )
-    return ChangeSet(arn, stack_id, name, change_set_type, first, changes, empty, types or {})
+    return ChangeSet(
+        arn, stack_id, name, change_set_type, first, changes, empty, types or {}, values_missing
+    )
+
+
+def needs_describe_events(reason: str) -> bool:
+    """AWS's Early Validation failures name AWS::EarlyValidation::* checks and point to the
+    DescribeEvents API for which resource and property failed."""
+    return "AWS::EarlyValidation::" in reason or "DescribeEvents" in reason
+
+
+def validation_failures(cf: Any, arn: str) -> list[str]:
+    """One line per failed event of the change set's operation (DescribeEvents with
+    FailedEvents), or one line saying why they could not be read."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    lines: list[str] = []
+    request: dict[str, Any] = {"ChangeSetName": arn, "Filters": {"FailedEvents": True}}
+    try:
+        while True:
+            page = cf.describe_events(**request)
+            lines.extend(_failed_event_line(event) for event in page.get("OperationEvents", []))
+            if not page.get("NextToken"):
+                break
+            request["NextToken"] = page["NextToken"]
+    except (BotoCoreError, ClientError) as error:
+        lines.append(f"(DescribeEvents could not be read for the details: {str(error).strip()})")
+    return lines or ["(DescribeEvents listed no failed event for this change set)"]
+
+
+def _failed_event_line(event: dict[str, Any]) -> str:
+    where = " ".join(
+        part for part in (event.get("LogicalResourceId"), event.get("ResourceType")) if part
+    )
+    check = event.get("ValidationName") or event.get("HookType") or event.get("EventType", "")
+    status = event.get("ValidationStatus") or event.get("HookStatus") or ""
+    why = (
+        event.get("ValidationStatusReason")
+        or event.get("HookStatusReason")
+        or event.get("ResourceStatusReason")
+        or "no reason given"
+    )
+    path = event.get("ValidationPath")
+    return f"{where or 'stack'}: {check} {status}: {why}".replace("  ", " ") + (
+        f" (at {path})" if path else ""
+    )
+
+
+def summaries(cf: Any, stack_id: str) -> Iterator[dict[str, Any]]:
+    """The stack's change sets (ListChangeSets, NextToken by hand as in follow.py), only
+    that stack's: moto's ListChangeSets may list other stacks' too."""
+    request = {"StackName": stack_id}
+    while True:
+        page = cf.list_change_sets(**request)
+        yield from (s for s in page["Summaries"] if s["StackId"] == stack_id)
+        if not page.get("NextToken"):
+            return
+        request["NextToken"] = page["NextToken"]
 
 
 def delete_stale_plans(cf: Any, stack_id: str) -> list[str]:
@@ -228,20 +332,15 @@ def delete_stale_plans(cf: Any, stack_id: str) -> list[str]:
     `make plan`): they describe changes against a state that no longer exists. AWS deletes
     them itself on execution; this makes sure of it. Returns the names deleted."""
     deleted = []
-    request = {"StackName": stack_id}
-    while True:  # NextToken by hand, as in follow.py: no paginator models to load
-        page = cf.list_change_sets(**request)
-        for summary in page["Summaries"]:
-            if (
-                summary["StackId"] == stack_id  # ListChangeSets may list other stacks' (moto)
-                and summary["ChangeSetName"].startswith("deploy-")
-                and summary["ExecutionStatus"] != "EXECUTE_COMPLETE"
-            ):
-                cf.delete_change_set(ChangeSetName=summary["ChangeSetId"])
-                deleted.append(summary["ChangeSetName"])
-        if not page.get("NextToken"):
-            return deleted
-        request["NextToken"] = page["NextToken"]
+    for summary in list(summaries(cf, stack_id)):
+        if is_ours(summary) and summary["ExecutionStatus"] != "EXECUTE_COMPLETE":
+            cf.delete_change_set(ChangeSetName=summary["ChangeSetId"])
+            deleted.append(summary["ChangeSetName"])
+    return deleted
+
+
+def is_ours(summary: dict[str, Any]) -> bool:
+    return str(summary["ChangeSetName"]).startswith("deploy-")
 
 
 def delete_change_set(cf: Any, arn: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from deployer import advice
+
 
 class DeployError(Exception):
     """Anything that stops a deploy; str() is a message for a person."""
@@ -18,9 +20,22 @@ class PreflightError(DeployError):
 class ChangeSetFailed(DeployError):
     """CloudFormation could not create the change set (not the empty case)."""
 
+    def __init__(self, message: str, details: list[str] | None = None) -> None:
+        self.details = details or []  # what DescribeEvents said about failed validations
+        super().__init__("\n".join([message, *(f"  {line}" for line in self.details)]))
+
+
+class TimedOut(DeployError):
+    """A wait reached its deadline; nothing of ours was executed (see StoppedFollowing for
+    a stack operation under way)."""
+
 
 class Declined(DeployError):
     """The person (or the lack of a terminal) said no to executing."""
+
+
+class Interrupted(DeployError):
+    """Ctrl-C (or SIGTERM, SIGHUP) before anything was executed; what it left is cleaned up."""
 
 
 class DeployFailed(DeployError):
@@ -31,25 +46,27 @@ class DeployFailed(DeployError):
         self.report = report or []
 
 
-class FollowInterrupted(DeployError):
-    """Ctrl-C while following: the stack operation goes on without us."""
+class StoppedFollowing(DeployError):
+    """We stopped following a stack operation (a deadline, credentials that expired): the
+    operation goes on in CloudFormation, and the message says how to follow or cancel it."""
 
-    def __init__(self, stack_name: str, operation: str) -> None:
-        self.stack_name = stack_name
+    def __init__(self, why: str, target: advice.Target, operation: str) -> None:
+        self.why = why
+        self.target = target
         self.operation = operation  # CREATE, UPDATE, DELETE or ROLLBACK (status.operation)
         super().__init__(self.advice())
 
     def advice(self) -> str:
-        name = self.stack_name
-        if self.operation == "CREATE":
-            undo = f"aws cloudformation delete-stack --stack-name {name}"
-        elif self.operation == "UPDATE":
-            undo = f"aws cloudformation cancel-update-stack --stack-name {name}"
-        else:
-            undo = f"nothing to do: the {self.operation.lower()} cannot be cancelled, it just ends"
-        return (
-            f"Stopped following {name}; CloudFormation carries on with the operation.\n"
-            f"  follow it:  aws cloudformation describe-stack-events --stack-name {name}\n"
-            f"              (or run the deploy again: it waits for the stack, showing events)\n"
-            f"  cancel it:  {undo}"
+        return "\n".join(
+            [
+                f"{self.why}; CloudFormation carries on with the {self.operation.lower()}.",
+                *advice.in_progress(self.target, self.operation),
+            ]
         )
+
+
+class FollowInterrupted(StoppedFollowing):
+    """Ctrl-C while following: the stack operation goes on without us."""
+
+    def __init__(self, target: advice.Target, operation: str) -> None:
+        super().__init__(f"Stopped following {target.stack_name}", target, operation)

@@ -44,6 +44,7 @@ class Review:
     parameters: list[ValueChange] = field(default_factory=list)
     risks: list[str] = field(default_factory=list)
     console_url: str = ""
+    values_missing: list[str] = field(default_factory=list)  # AWS gave no property values
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,6 +105,7 @@ def build(
         parameters=parameters,
         risks=flagged,
         console_url=console_url(region, change_set.stack_id, change_set.arn),
+        values_missing=change_set.values_missing,
     )
 
 
@@ -210,8 +212,17 @@ def render_text(review: Review) -> str:
                 + ("  (template values)" if v.source == "template" else "")
                 for v in row.values
             )
+    if review.values_missing:
+        lines.append(
+            f"  (AWS gave no property values for {', '.join(review.values_missing)}: "
+            "IncludePropertyValues leaves some changes out; their values above, if any, "
+            "come from the deployed and new templates)"
+        )
     if not review.rows:
-        lines.append("  (no resource changes)")
+        lines.append(
+            "  (no resource changes: the stack's outputs, parameters or tags change, and "
+            "executing it updates them)"
+        )
     if review.parameters:
         lines.append("Parameters:")
         lines.extend(

@@ -9,20 +9,29 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from deployer import changeset, outputs, preflight
+from deployer import advice, changeset, outputs, preflight, states
 from deployer.errors import (
     ChangeSetFailed,
     Declined,
     DeployFailed,
     FollowInterrupted,
+    Interrupted,
     PreflightError,
+    StoppedFollowing,
 )
-from deployer.follow import Follower, describe_stack, failure_report
+from deployer.follow import Diagnostics, Follower, StillRunning, describe_stack, failure_report
 from deployer.manifest import Manifest, StackSpec
 from deployer.params import Resolver, UpstreamMissing
 from deployer.poll import Backoff
 from deployer.session import Aws
-from deployer.status import is_in_progress, is_success, operation
+from deployer.status import (
+    FAILED_CREATES,
+    is_busy,
+    is_credentials_error,
+    is_in_progress,
+    is_success,
+    operation,
+)
 
 if TYPE_CHECKING:  # review (and its risk rules) load only when something changes
     from deployer import review
@@ -65,6 +74,8 @@ class Options:
     confirm: Callable[[str], bool]  # asks the person; only called when `yes` is False
     environ: Mapping[str, str]
     backoff: Backoff = field(default_factory=Backoff)
+    change_set_timeout: float = 600.0  # seconds CloudFormation may take to compute a change set
+    follow_timeout: float = 3600.0  # seconds a stack operation is followed before we let go
     show_review: Callable[[review.Review], None] = lambda _shown: None
 
 
@@ -89,7 +100,8 @@ class Deployer:
     def deploy_stack(self, spec: StackSpec) -> StackResult:
         name = spec.stack_name
         self.say(f"== {name}")
-        stack = self._settled(describe_stack(self.cf, name))
+        stack = self._settled(spec, describe_stack(self.cf, name))
+        self._not_stuck(spec, stack)
         stack, recreate = self._recreatable(spec, stack)
         if recreate:
             return StackResult(spec.key, name, RECREATE, note=recreate)
@@ -125,28 +137,52 @@ class Deployer:
         outcome = CREATED if change_set.change_set_type == "CREATE" else UPDATED
         return StackResult(spec.key, name, outcome, shown, self._outputs(spec, final))
 
+    def target(self, spec: StackSpec) -> advice.Target:
+        return advice.Target(self.manifest.environment, spec.key, spec.stack_name)
+
     # ---- preflight ------------------------------------------------------------------------
 
-    def _settled(self, stack: dict[str, Any] | None) -> dict[str, Any] | None:
-        """A stack mid-operation is waited for, its events shown as they come."""
+    def _settled(self, spec: StackSpec, stack: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A stack mid-operation (another deploy's, or one we let go of) is waited for, its
+        events shown as they come, never raced."""
         if stack is None or not is_in_progress(stack["StackStatus"]):
             return stack
         self.say(
             f"  {stack['StackName']} is {stack['StackStatus']}: waiting for it to finish "
             "(Ctrl-C stops waiting; the operation goes on)"
         )
-        since = stack.get("LastUpdatedTime") or stack["CreationTime"]
-        final, _ = self._follow(stack, since, operation(stack["StackStatus"]))
+        final = self.follow_running(spec, stack)
         return None if final["StackStatus"] == "DELETE_COMPLETE" else final
+
+    def follow_running(self, spec: StackSpec, stack: dict[str, Any]) -> dict[str, Any]:
+        """Follow the operation `stack` (as described) is running, from its start on."""
+        since = stack.get("LastUpdatedTime") or stack["CreationTime"]
+        final, _ = self.follow(spec, stack, since, operation(stack["StackStatus"]), "")
+        return final
+
+    def _not_stuck(self, spec: StackSpec, stack: dict[str, Any] | None) -> None:
+        """UPDATE_ROLLBACK_FAILED takes no update: say how to get it going again."""
+        if not states.rollback_stuck(stack):
+            return
+        assert stack is not None
+        target = self.target(spec)
+        raise PreflightError(
+            f"stack {spec.stack_name} is {stack['StackStatus']}: an update failed and so did "
+            f"its rollback ({stack.get('StackStatusReason', 'no reason given')}). No update is "
+            "possible until the rollback is continued. Fix what stopped it (the events say "
+            "which resource), or skip the resources that cannot roll back, then deploy again:\n"
+            + advice.follow(target)
+            + "\n"
+            + advice.continue_rollback(target)
+        )
 
     def _recreatable(
         self, spec: StackSpec, stack: dict[str, Any] | None
     ) -> tuple[dict[str, Any] | None, str]:
-        """A stack from a failed create is reported, and deleted only once confirmed.
-
-        Returns the stack as it now is, and in a plan the note that it would be recreated.
-        """
-        why = preflight.needs_recreation(self.cf, stack)
+        """A stack from a failed create or delete is reported, and deleted only once
+        confirmed. Returns the stack as it now is, and in a plan the note that it would be
+        recreated."""
+        why = states.must_delete(self.cf, stack)
         if why is None or stack is None:
             return stack, ""
         message = f"stack {spec.stack_name} {why}; it must be deleted before it is created again"
@@ -159,7 +195,19 @@ class Deployer:
         since = datetime.now(UTC).replace(microsecond=0)
         preflight.delete_stack(self.cf, stack)
         self.say(f"  deleting {spec.stack_name}")
-        self._follow(stack, since, "DELETE")
+        final, follower = self.follow(spec, stack, since, "DELETE")
+        if final["StackStatus"] != "DELETE_COMPLETE":
+            failed = states.failed_resources(follower.events)
+            raise DeployFailed(
+                f"{spec.stack_name}: the delete ended {final['StackStatus']}; nothing was created",
+                [
+                    *(f"Could not delete {logical}: {reason}" for logical, reason in failed),
+                    f"Stack {spec.stack_name} is now {final['StackStatus']}.",
+                    "Remove what holds those resources (an object in a bucket, an ENI in use, "
+                    "a dependency from another stack), then deploy again, which deletes it anew;",
+                    advice.delete_retaining(self.target(spec), [f[0] for f in failed]),
+                ],
+            )
         return None, ""
 
     def _pending_upstream(self, spec: StackSpec) -> StackResult | None:
@@ -185,26 +233,19 @@ class Deployer:
         self, spec: StackSpec, stack: dict[str, Any] | None, parameters: list[dict[str, str]]
     ) -> changeset.ChangeSet:
         body = spec.template_body()
-        kind = (
-            "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
-        )
         extra = {"tags": spec.tags, "capabilities": list(spec.capabilities)}
         name = changeset.change_set_name(
             self.options.revision, changeset.digest(body, parameters, extra)
         )
-        template = changeset.template_argument(
-            self.aws, spec.stack_name, body, lambda: self._account(stack), self.say
+        found: tuple[str, str] | None = None
+        if stack is not None and stack["StackStatus"] == "REVIEW_IN_PROGRESS":
+            stack, found = self._awaiting_first_execution(spec, stack, name)
+        kind = (
+            "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
         )
-        arn, stack_id = changeset.create_change_set(
-            self.cf,
-            stack_name=spec.stack_name,
-            name=name,
-            change_set_type=kind,
-            template=template,
-            parameters=parameters,
-            capabilities=list(spec.capabilities),
-            tags=spec.tags,
-        )
+        if found is None:
+            found = self._create(spec, stack, name, kind, body, parameters)
+        arn, stack_id = found
         self.say(
             f"  change set {name} ({kind}) created in account {preflight.account_of(arn)}; "
             "waiting for CloudFormation to compute it"
@@ -217,12 +258,72 @@ class Deployer:
                 name,
                 kind,
                 self.options.backoff,
-                stack if kind == "UPDATE" else None,
                 changeset.parameter_types(spec.template),
+                self.options.backoff.deadline(self.options.change_set_timeout),
             )
         except ChangeSetFailed:
             changeset.discard(self.cf, arn, stack_id, new_stack=stack is None)
             raise
+
+    def _create(
+        self,
+        spec: StackSpec,
+        stack: dict[str, Any] | None,
+        name: str,
+        kind: str,
+        body: str,
+        parameters: list[dict[str, str]],
+    ) -> tuple[str, str]:
+        from botocore.exceptions import ClientError
+
+        template = changeset.template_argument(
+            self.aws, spec.stack_name, body, lambda: self._account(stack), self.say
+        )
+        try:
+            return changeset.create_change_set(
+                self.cf,
+                stack_name=spec.stack_name,
+                name=name,
+                change_set_type=kind,
+                template=template,
+                parameters=parameters,
+                capabilities=list(spec.capabilities),
+                tags=spec.tags,
+            )
+        except ClientError as error:
+            if not is_busy(error):
+                raise
+            raise PreflightError(self._busy(spec, error, "no change set was created")) from None
+
+    def _busy(self, spec: StackSpec, error: Exception, what: str) -> str:
+        return (
+            f"stack {spec.stack_name} is busy with another operation (another deploy?): "
+            f"{what}. CloudFormation said: {str(error).strip()}\n"
+            + advice.follow(self.target(spec))
+            + "\n  then deploy again."
+        )
+
+    def _awaiting_first_execution(
+        self, spec: StackSpec, stack: dict[str, Any], name: str
+    ) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
+        """A REVIEW_IN_PROGRESS stack holds only change sets, no resources. Ours of the same
+        content (a plan's) is reused; when it holds nothing else but older change sets of ours
+        (a plan of another revision, a deploy stopped at its prompt), it is deleted first, so
+        the CREATE starts clean. Someone else's change set is left alone."""
+        pending = list(changeset.summaries(self.cf, stack["StackId"]))
+        for summary in pending:
+            if summary["ChangeSetName"] == name and summary["ExecutionStatus"] == "AVAILABLE":
+                return stack, (summary["ChangeSetId"], summary["StackId"])
+        if not all(changeset.is_ours(summary) for summary in pending):
+            return stack, None
+        self.say(
+            f"  {spec.stack_name} awaits its first execution with no change set of this "
+            f"content ({len(pending)} older one(s) of ours): deleting the empty stack first"
+        )
+        since = datetime.now(UTC).replace(microsecond=0)
+        preflight.delete_stack(self.cf, stack)
+        self.follow(spec, stack, since, "DELETE")
+        return None, None
 
     def _account(self, stack: dict[str, Any] | None) -> str:
         """The account deployed to: the stack's ARN tells it; STS is asked only before the
@@ -266,12 +367,15 @@ class Deployer:
         question = (
             f"Execute change set {change_set.name} on {spec.stack_name} in account {account}?"
         )
-        if self.options.yes or self.options.confirm(question):
-            return
+        what = f"change set {change_set.name} deleted, {spec.stack_name} unchanged"
+        try:
+            if self.options.yes or self.options.confirm(question):
+                return
+        except KeyboardInterrupt:  # at the prompt: leave nothing behind for the next run
+            changeset.discard(self.cf, change_set.arn, change_set.stack_id, stack is None)
+            raise Interrupted(f"interrupted at the prompt: {what}") from None
         changeset.discard(self.cf, change_set.arn, change_set.stack_id, new_stack=stack is None)
-        raise Declined(
-            f"not executed: change set {change_set.name} deleted, {spec.stack_name} unchanged"
-        )
+        raise Declined(f"not executed: {what}")
 
     # ---- execute and follow ---------------------------------------------------------------
 
@@ -285,15 +389,19 @@ class Deployer:
             changeset.execute_change_set(self.cf, change_set.arn)
         except ClientError as error:
             stack = describe_stack(self.cf, change_set.stack_id) or {}
+            now = f"Stack {spec.stack_name} is now {stack.get('StackStatus', 'gone')}."
+            if is_busy(error):
+                raise DeployFailed(
+                    f"{spec.stack_name}: not executed",
+                    [self._busy(spec, error, "the change set was not executed"), now],
+                ) from None
             raise DeployFailed(
                 f"{spec.stack_name}: CloudFormation refused to execute the change set",
-                [
-                    f"Root cause: ExecuteChangeSet failed: {error}",
-                    f"Stack {spec.stack_name} is now {stack.get('StackStatus', 'gone')}.",
-                ],
+                [f"Root cause: ExecuteChangeSet failed: {error}", now],
             ) from None
         since = change_set.description["CreationTime"]  # the server's clock, not ours
-        final, follower = self._follow(
+        final, follower = self.follow(
+            spec,
             {"StackId": change_set.stack_id, "StackName": spec.stack_name},
             since,
             change_set.change_set_type,
@@ -303,21 +411,62 @@ class Deployer:
         if stale:  # a stack this run created has no plans of ours waiting
             self.say(f"  deleted {len(stale)} older plan change set(s): {', '.join(stale)}")
         if not is_success(final["StackStatus"]):
-            report = failure_report(follower.events, final, lambda: self.aws.client("ecs"))
+            report = failure_report(follower.events, final, follower.diagnostics)
+            if final["StackStatus"] in FAILED_CREATES:
+                report.append(
+                    "Its first create rolled back: the next deploy asks to delete the stack, "
+                    "then creates it again (YES=1 deletes it without asking)."
+                )
+            if states.rollback_stuck(final):
+                report.append(
+                    "The rollback failed too: no update is possible until it is continued."
+                )
+                report.append(advice.continue_rollback(self.target(spec)))
             raise DeployFailed(f"{spec.stack_name}: {final['StackStatus']}", report)
         self.say(f"  {spec.stack_name}: {final['StackStatus']}")
         return final
 
-    def _follow(
-        self, stack: dict[str, Any], since: datetime, kind: str
+    def follow(
+        self,
+        spec: StackSpec,
+        stack: dict[str, Any],
+        since: datetime,
+        kind: str,
+        expect: str | None = None,
     ) -> tuple[dict[str, Any], Follower]:
         """Follow the stack's `kind` operation (CREATE, UPDATE, DELETE, ROLLBACK) until it
-        settles; Ctrl-C becomes FollowInterrupted, whose advice fits that operation."""
-        follower = Follower(self.cf, stack["StackId"], since, self.say, self.options.backoff)
+        settles, or the follow deadline passes. `expect` is the operation the stale-read guard
+        waits to see (default `kind`; "" when it was already seen running). Whatever stops us
+        (Ctrl-C, the deadline, credentials that expire) says how to follow it from there."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        follower = Follower(
+            self.cf,
+            stack["StackId"],
+            since,
+            self.say,
+            self.options.backoff,
+            kind if expect is None else expect,
+            Diagnostics(lambda: self.aws.client("ecs")),
+        )
+        target = self.target(spec)
+        deadline = self.options.backoff.deadline(self.options.follow_timeout)
         try:
-            return follower.until_settled(), follower
+            return follower.until_settled(deadline), follower
         except KeyboardInterrupt:
-            raise FollowInterrupted(stack["StackName"], kind) from None
+            raise FollowInterrupted(target, kind) from None
+        except StillRunning as running:
+            status = running.stack["StackStatus"] if running.stack else "in progress"
+            why = f"{spec.stack_name} is still {status} after {deadline.describe()} of following"
+            raise StoppedFollowing(why, target, kind) from None
+        except (ClientError, BotoCoreError) as error:
+            if not is_credentials_error(error):
+                raise
+            why = (
+                f"AWS stopped accepting the credentials while following {spec.stack_name} "
+                f"({str(error).strip()}). Refresh them (aws sso login, a new CI session), then"
+            )
+            raise StoppedFollowing(why, target, kind) from None
 
     def _protect(self, stack: dict[str, Any]) -> None:
         """Termination protection on for non-local environments (never switched off here)."""

@@ -10,6 +10,16 @@ THROTTLING_CODES = frozenset(
     {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
 )
 FAILED_CREATE = "ROLLBACK_COMPLETE"
+# A first create that failed: the stack holds nothing to update, only to delete. ROLLBACK_FAILED
+# is the same create whose rollback also failed (AWS: "delete the stack").
+FAILED_CREATES = frozenset({FAILED_CREATE, "ROLLBACK_FAILED"})
+# A delete that failed: the stack can be deleted again, and nothing else.
+DELETE_FAILED = "DELETE_FAILED"
+# An update's rollback that failed: only ContinueUpdateRollback moves the stack on.
+ROLLBACK_STUCK = frozenset({"UPDATE_ROLLBACK_FAILED"})
+# Another operation holds the stack (someone else's deploy), or the change set went stale.
+BUSY_TEXT = ("_IN_PROGRESS state and can not be updated", "is in a transitional state")
+BUSY_CODES = frozenset({"OperationInProgressException", "InvalidChangeSetStatus"})
 # AWS rejected the key, its signature or its session token (not a permission: AccessDenied).
 CREDENTIALS_CODES = frozenset(
     {
@@ -47,6 +57,12 @@ def is_failure(status: str) -> bool:
 
 def is_failed_event(status: str) -> bool:
     return status.endswith("_FAILED")
+
+
+def is_busy(error: Exception) -> bool:
+    """CloudFormation refused because the stack is busy with another operation, or the change
+    set is no longer executable (the stack changed after it was made)."""
+    return error_code(error) in BUSY_CODES or any(text in str(error) for text in BUSY_TEXT)
 
 
 def change_set_has_no_changes(reason: str | None) -> bool:

@@ -188,9 +188,21 @@ def test_parameter_only_change_is_not_mistaken_for_no_changes(stage: Stage, tmp_
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ImageTag: v1 -> v2" in result.stdout
     assert "test-service: UPDATE_COMPLETE" in result.stdout
-    # moto now answers the same change set with "complete, zero changes": no changes
-    again = stage.deploy("--yes", build=changed)
-    assert again.returncode == 0 and "test-service: no changes" in again.stdout, again.stdout
+
+
+def test_an_outputs_only_change_is_executed_not_taken_for_no_changes(
+    stage: Stage, tmp_path: Path
+) -> None:
+    """AWS answers an Outputs-only change with a change set that completes with zero Changes
+    and is executable (so does moto); a downstream stack may need the new output."""
+    with_output = support.write(tmp_path / "local", desired_count=3, threshold=25, image_tag="v2")
+    support.write(with_output, desired_count=3, threshold=25, image_tag="v2", arn_output=True)
+    result = stage.deploy("--yes", "--stack", "registry", build=with_output)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "test-registry: UPDATE_COMPLETE" in result.stdout, result.stdout
+    assert "test-registry: no changes" not in result.stdout
+    deployed = stage.client("cloudformation").get_template(StackName="test-registry")
+    assert "RepositoryArn" in json.dumps(deployed["TemplateBody"])
 
 
 def test_missing_image_stops_before_any_change_set(stage: Stage, tmp_path: Path) -> None:

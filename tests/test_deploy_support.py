@@ -45,10 +45,12 @@ def network() -> Template:
     return template
 
 
-def registry(padding: int = 0) -> Template:
+def registry(padding: int = 0, arn_output: bool = False) -> Template:
     template = Template()
     repository = template.add_resource(ecr.Repository("Repository", RepositoryName=REPOSITORY))
     template.add_output(Output("RepositoryUri", Value=repository.get_att("RepositoryUri")))
+    if arn_output:  # an Outputs-only change: no resource changes
+        template.add_output(Output("RepositoryArn", Value=repository.get_att("Arn")))
     if padding:  # a template over CloudFormation's 51,200-byte TemplateBody limit
         template.set_metadata({"Padding": "x" * padding})
     return template
@@ -122,12 +124,13 @@ def write(
     image_tag: str = "v1",
     padding: int = 0,
     termination_protection: bool = False,
+    arn_output: bool = False,
 ) -> Path:
     """Write the three stacks and manifest.json into directory; returns it."""
     directory.mkdir(parents=True, exist_ok=True)
     templates = {
         "network": network(),
-        "registry": registry(padding),
+        "registry": registry(padding, arn_output),
         "service": service(desired_count, threshold),
     }
     for key, template in templates.items():
