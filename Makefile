@@ -86,7 +86,7 @@ bench-health: $(VENV)/.installed ## Benchmark /_health vs bare ASGI vs Flask (ne
 	$(PY) bench/health.py
 
 # ---- deploy (issue 4) ----------------------------------------------------------------
-.PHONY: plan deploy follow cancel continue-rollback local-up local-stop test-deploy bench-deploy
+.PHONY: plan deploy follow cancel continue-rollback local-up local-stop test-deploy bench-deploy bench-follow
 # ENV=local runs against moto's server on 127.0.0.1:$(LOCAL_AWS_PORT) (started if
 # AWS_ENDPOINT_URL is unset and nothing answers there); other environments reach AWS through
 # boto3's standard resolution (AWS_PROFILE, AWS_REGION...). YES=1 executes without asking;
@@ -134,6 +134,9 @@ test-deploy: $(VENV)/.installed ## The deployer's tests (moto over HTTP, Stubber
 
 bench-deploy: $(VENV)/.installed templates ## Time deploy.py vs aws cloudformation deploy on moto
 	$(PY) bench/deploy.py --env $(ENV)
+
+bench-follow: $(VENV)/.installed ## Follower: latency after a stack settles, CloudFormation calls/min (~1 min)
+	$(PY) bench/follow.py
 
 # ---- test: everything CI runs ----------------------------------------------------------
 test: $(VENV)/.installed ## ruff, cfn-lint + checkov on every environment, hadolint, the tests

@@ -9,10 +9,14 @@ It reads what `generate.py` wrote to `build/<env>/` and never imports `templates
     changeset   create (named from git rev + content hash), wait, read, empty?, execute, delete
     review      the change-set review as data, rendered as text (JSON is the same data)
     risk        which changes are flagged above the review table
-    follow      events since this deploy's start, once each; root cause; ECS reasons
+    follow      events since the operation's start, once each; stale reads; root cause; ECS
+                reasons read as each failure arrives
+    states      what a settled stack's state asks of the next deploy (delete, continue rollback)
+    operate     the verbs on an operation under way: follow, cancel, continue-rollback
+    advice      next steps as our make verbs, with the AWS CLI command beside them
     outputs     stack outputs, or the template's evaluated from the stack's resources
     status      named predicates over stack and change-set statuses
-    poll        backoff with jitter
+    poll        backoff with jitter, the following cadence, deadlines
     run         the per-stack flow that sequences the verbs above
     errors      domain exceptions; only deploy.main() maps them to exit codes
 """

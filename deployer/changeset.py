@@ -14,7 +14,7 @@ from typing import Any
 
 from deployer.errors import ChangeSetFailed, TimedOut
 from deployer.poll import Backoff, Deadline
-from deployer.status import change_set_has_no_changes, error_code
+from deployer.status import change_set_has_no_changes, error_code, is_throttling
 
 TEMPLATE_BODY_LIMIT = 51_200  # bytes; larger templates must come from S3 (TemplateURL)
 PENDING = {"CREATE_PENDING", "CREATE_IN_PROGRESS"}
@@ -140,8 +140,19 @@ def wait_for_change_set(
     Without property values: with IncludePropertyValues, AWS can leave out a FAILED change
     set's StatusReason (boto/boto3#4178), which tells "no changes" from a real failure.
     TimedOut when `deadline` passes first (the change set is left for a later run to reuse)."""
+    from botocore.exceptions import ClientError
+
+    throttled = 0
     for delay in backoff.delays():
-        page = cf.describe_change_set(ChangeSetName=arn)
+        try:
+            page = cf.describe_change_set(ChangeSetName=arn)
+        except ClientError as error:  # a read-only poll: throttling past botocore's retries
+            if not is_throttling(error) or (deadline is not None and deadline.passed()):
+                raise
+            throttled += 1
+            backoff.sleep(backoff.throttled(throttled))
+            continue
+        throttled = 0
         if page["Status"] not in PENDING:
             return page
         if deadline is not None and deadline.passed():

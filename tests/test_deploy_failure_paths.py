@@ -600,3 +600,16 @@ def test_stubbed_a_change_left_out_with_property_values_is_still_reviewed() -> N
     assert "DesiredCount: 1 -> 2" in text
     assert "AWS gave no property values for DataSource" in text
     cf.assert_no_pending_responses()
+
+
+def test_stubbed_throttling_past_botocores_retries_does_not_end_the_change_set_wait() -> None:
+    """Stands in for CloudFormation's "Rate exceeded" (moto never throttles): the change-set
+    poll is a read, so it backs off and carries on, as following a stack does."""
+    aws = FakeAws()
+    cf = aws.stub("cloudformation")
+    for _ in range(3):
+        cf.add_client_error("describe_change_set", "Throttling", "Rate exceeded", 400)
+    cf.add_response("describe_change_set", described("CREATE_COMPLETE", []))
+    page = changeset.wait_for_change_set(aws.cloudformation, CHANGE_SET, NO_SLEEP)
+    assert page["Status"] == "CREATE_COMPLETE"
+    cf.assert_no_pending_responses()
