@@ -194,8 +194,8 @@ def run(
     import os
 
     import environments
+    from deployer import lock, preflight
     from deployer import manifest as manifests
-    from deployer import preflight
     from deployer.errors import ManifestError
     from deployer.run import CHANGED, Deployer, Options
     from deployer.session import Aws
@@ -208,7 +208,7 @@ def run(
             f"{manifest.path} was generated for {manifest.environment} in {manifest.region}, "
             f"not {env.name} in {env.region}: run make templates ENV={env.name}"
         )
-    if env.path.stat().st_mtime > manifest.path.stat().st_mtime:  # TODO(lock): digest
+    if manifests.stale_environment(manifest, env.path):
         say(
             f"warning: {env.path.name} changed after {manifest.path} was generated; "
             f"run make templates ENV={env.name} to deploy the change"
@@ -217,7 +217,7 @@ def run(
     doc.update(environment=env.name, region=manifest.region)
     holder = None
     if args.verb != "follow":  # one change at a time: a second deploy says who is deploying
-        holder = None  # TODO(lock)
+        holder = lock.acquire(lock.deploy_lock_path(ROOT, env.name), f"deploy of {env.name}")
     aws = Aws(manifest.region)
     source = preflight.credentials(aws.session, manifest.region)
     doing = {"deploy": "Deploying" if execute else "Planning"}.get(args.verb, args.verb)

@@ -13,12 +13,14 @@ import json
 import subprocess
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from environments import ConfigError, Environment, load
+from environments import ConfigError, Environment, ExistingVpc, load
 from service.contract import STATIC_SOURCE
 from templates import FromStack, Stack, build_stacks
+from templates.parameters import CERTIFICATE_ARN
 from templates.registry import repository_name
 from templates.static_assets import BUCKET, STATIC_STACK
 
@@ -28,6 +30,12 @@ BUILD_DIR = Path("build")
 # this value is used instead and says so.
 NO_GIT_TAG = "dev"
 MANIFEST = "manifest.json"
+# The manifest's names for what a stack needs the account to have (deployer/manifest.py).
+HOSTED_ZONE, SSM_PARAMETERS, VPC = "hosted_zone", "ssm_parameters", "vpc"
+ROUTE53_RECORDS = {"AWS::Route53::RecordSet", "AWS::Route53::RecordSetGroup"}
+VPC_TYPES = {"AWS::EC2::VPC::Id", "List<AWS::EC2::Subnet::Id>", "AWS::EC2::Subnet::Id"}
+# What a found certificate's CertificateArn is built with (see build); never written out.
+FOUND_AT_DEPLOY_TIME = "arn:aws:acm:found-at-deploy-time"
 
 
 def git_revision(cwd: Path | None = None) -> str | None:
@@ -68,7 +76,12 @@ def stack_name(env: Environment, key: str) -> str:
     return f"{env.service.name}-{env.name}-{key}"
 
 
-def manifest_entry(env: Environment, stack: Stack) -> dict[str, Any]:
+def manifest_entry(env: Environment, stack: Stack, template: dict[str, Any]) -> dict[str, Any]:
+    """The stack as the deployer reads it; `template` is its template's to_dict()."""
+    parameters = dict(stack.parameters)
+    from_certificate = [name for name in (CERTIFICATE_ARN,) if name in parameters]
+    for name in from_certificate:  # one ARN for every stack: the manifest's certificate
+        del parameters[name]
     return {
         "key": stack.key,
         "stack_name": stack_name(env, stack.key),
@@ -76,13 +89,53 @@ def manifest_entry(env: Environment, stack: Stack) -> dict[str, Any]:
         "depends_on": list(stack.depends_on),
         "capabilities": list(stack.capabilities),
         "tags": dict(env.tags),
-        "parameters": dict(stack.parameters),
+        "parameters": parameters,
         "parameters_from_stacks": {
             name: _from_stack(source) for name, source in stack.parameters_from_stacks.items()
         },
         "parameters_from_env": dict(stack.parameters_from_env),
         "parameters_from_hosted_zone": list(stack.parameters_from_hosted_zone),
+        "parameters_from_certificate": from_certificate,
+        "prerequisites": prerequisites(env, stack, template),
         "needs_image": stack.needs_image,
+    }
+
+
+def prerequisites(env: Environment, stack: Stack, template: dict[str, Any]) -> list[str]:
+    """What the account must have before the stack is deployed, read off its template: the
+    hosted zone its records (or its certificate's validation) go in, the SSM parameters
+    CloudFormation reads into its parameters, the brought VPC its typed parameters name."""
+    types = {name: p["Type"] for name, p in template.get("Parameters", {}).items()}
+    resources = {r["Type"] for r in template.get("Resources", {}).values()}
+    needs = []
+    if stack.parameters_from_hosted_zone or resources & ROUTE53_RECORDS:
+        needs.append(HOSTED_ZONE)
+    if any(kind.startswith("AWS::SSM::Parameter::Value<") for kind in types.values()):
+        needs.append(SSM_PARAMETERS)
+    if isinstance(env.network, ExistingVpc) and any(
+        types.get(name) in VPC_TYPES for name in stack.parameters
+    ):
+        needs.append(VPC)
+    return needs
+
+
+def certificate(env: Environment) -> dict[str, Any] | None:
+    """The certificate the stacks take: given (its ARN) or found at deploy time (null ARN);
+    None when the service stack creates its own."""
+    if env.tls.create_certificate:
+        return None
+    return {"domain": env.dns.domain_name, "arn": env.tls.certificate_arn}
+
+
+def vpc(env: Environment) -> dict[str, Any] | None:
+    """The VPC the environment brings, for the deployer's preflight; None: a stack makes it."""
+    if not isinstance(env.network, ExistingVpc):
+        return None
+    return {
+        "id": env.network.vpc_id,
+        "subnets": [
+            {"id": s.id, "availability_zone": s.availability_zone} for s in env.network.subnets
+        ],
     }
 
 
@@ -105,28 +158,49 @@ def static_assets(env: Environment, image_tag: str) -> dict[str, str] | None:
     }
 
 
-def manifest(env: Environment, stacks: list[Stack], image_tag: str, source: str) -> dict[str, Any]:
+def manifest(
+    env: Environment,
+    stacks: list[Stack],
+    templates: dict[str, dict[str, Any]],
+    image_tag: str,
+    source: str,
+) -> dict[str, Any]:
+    """`templates`: each stack's template as a dict, by stack key."""
     ssm = {}
     if env.pagerduty.ssm_parameter is not None:
         ssm[env.pagerduty.ssm_parameter] = "PagerDuty integration URL (HTTPS) for the alert topic"
     return {
         "environment": env.name,
         "source": source,
+        "source_sha256": env.sha256,
         "region": env.region,
         "termination_protection": env.termination_protection,
         "image": {"repository_name": repository_name(env.service.name, env.name), "tag": image_tag},
         "hosted_zone": {"name": env.dns.hosted_zone_name},
         "ssm_parameters": ssm,
+        "certificate": certificate(env),
+        "vpc": vpc(env),
         "static_assets": static_assets(env, image_tag),
-        "stacks": [manifest_entry(env, stack) for stack in stacks],
+        "stacks": [manifest_entry(env, stack, templates[stack.key]) for stack in stacks],
     }
+
+
+def build(env: Environment, image_tag: str) -> list[Stack]:
+    """The environment's stacks. templates/ knows a certificate given as a CertificateArn
+    parameter and one the template creates; a found one is given the same way, and its value
+    never reaches the manifest (manifest_entry lists CertificateArn under
+    parameters_from_certificate), so the stacks are built with a stand-in ARN."""
+    if env.tls.find_certificate:
+        env = replace(env, tls=replace(env.tls, certificate_arn=FOUND_AT_DEPLOY_TIME))
+    return build_stacks(env, image_tag)
 
 
 def generate(env: Environment, image_tag: str) -> dict[str, str]:
     """File name -> content of everything build/<env>/ holds. No I/O."""
-    stacks = build_stacks(env, image_tag)
-    files = {f"{stack.key}.json": render(stack.template.to_dict()) for stack in stacks}
-    files[MANIFEST] = render(manifest(env, stacks, image_tag, _source(env)))
+    stacks = build(env, image_tag)
+    templates = {stack.key: stack.template.to_dict() for stack in stacks}
+    files = {f"{key}.json": render(template) for key, template in templates.items()}
+    files[MANIFEST] = render(manifest(env, stacks, templates, image_tag, _source(env)))
     return files
 
 

@@ -6,17 +6,26 @@ account would already have. Used only by the Makefile's local flow, never by dep
     python local_aws.py plan   [deploy.py options]   # up, bootstrap, deploy.py --no-execute
     python local_aws.py stop     # stop the emulator this started (by its recorded PID)
 
-Bootstrap creates what an account has before our stacks exist: the hosted zone, the SSM
-parameters the stacks read, and the TLS certificate the environment names (moto's ELBv2
-checks that it exists; the emulator cannot import one under a given ARN, so `serve` seeds it
-in the server's own process). There is no Docker engine here: once the registry stack exists,
-the image tag is registered in the emulator's ECR with put_image (standing in for `make push`),
-so the deployer's image check passes because the image is there.
+Bootstrap creates what an account has before our stacks exist, through the public APIs only:
+the hosted zone, the SSM parameters the stacks read, and, for an environment that finds its
+certificate by domain (`[tls] find_certificate = true`), a self-signed certificate for the
+domain imported into ACM unless an ISSUED one already covers it (the deployer then finds it
+as it would an account's own; moto's ELBv2 checks that the listener's certificate exists).
+There is no Docker engine here: once the registry stack exists, the image tag is registered
+in the emulator's ECR with put_image (standing in for `make push`), so the deployer's image
+check passes because the image is there.
+
+Two at once: the emulator is checked, started, stopped and bootstrapped under a lock
+(.local/moto.lock; the second one waits), and a deploy or plan holds the environment's deploy
+lock, the one deploy.py takes, across its deploy.py runs (each takes it over), so a second
+deploy stops at once and says who is deploying. Ctrl-C while deploy.py runs is deploy.py's to
+handle and report (it is in our process group); we pass on its exit status.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import signal
@@ -29,16 +38,22 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from deployer import lock
+
 ROOT = Path(__file__).resolve().parent
 STATE = Path(os.environ.get("LOCAL_AWS_STATE_DIR", ROOT / ".local"))
 PID_FILE = STATE / "moto.pid"
 LOG_FILE = STATE / "moto.log"
+LOCK_FILE = STATE / "moto.lock"
 DEFAULT_PORT = int(os.environ.get("LOCAL_AWS_PORT", "5050"))
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
+EXIT_INTERRUPTED = 130
+# The tag on the certificates bootstrap imports, so that a person can tell them apart.
+CERTIFICATE_TAG = "scalable-app:local"
 
 
 def say(line: str) -> None:
@@ -57,18 +72,27 @@ def answers(endpoint: str) -> bool:
         return False
 
 
-def up(port: int, env_name: str) -> str:
-    """The endpoint to use: AWS_ENDPOINT_URL if set, else ours (started if nothing answers)."""
+def emulator_lock() -> lock.Lock:
+    """Held while the emulator is checked, started or stopped and its account bootstrapped,
+    so that two local_aws.py at once start one emulator and create each thing once."""
+    what = "start of the local emulator"
+    try:
+        return lock.acquire(LOCK_FILE, what)
+    except lock.Locked as busy:
+        say(f"waiting for {busy.holder}, which is starting or preparing the emulator")
+        return lock.acquire(LOCK_FILE, what, wait=True)
+
+
+def up(port: int) -> str:
+    """The endpoint to use: AWS_ENDPOINT_URL if set, else ours (started if nothing answers).
+    Called holding emulator_lock()."""
     if os.environ.get("AWS_ENDPOINT_URL"):
         return os.environ["AWS_ENDPOINT_URL"]
     endpoint = f"http://127.0.0.1:{port}"
     if answers(endpoint):
         return endpoint
-    STATE.mkdir(exist_ok=True)
+    STATE.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, str(ROOT / "local_aws.py"), "serve", "--port", str(port)]
-    certificate = _certificate(env_name)
-    if certificate:
-        command += ["--certificate", f"{certificate[0]}={certificate[1]}"]
     with LOG_FILE.open("ab") as log:
         process = subprocess.Popen(
             command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
@@ -85,6 +109,7 @@ def up(port: int, env_name: str) -> str:
 
 
 def stop() -> int:
+    """Stop the emulator up() started. Called holding emulator_lock()."""
     if not PID_FILE.exists():
         say("no emulator started by this checkout is recorded")
         return 0
@@ -106,15 +131,12 @@ def stop() -> int:
     return 0
 
 
-def serve(port: int, certificates: list[str]) -> None:
+def serve(port: int) -> None:
     """Run moto's server in this process (bound to 127.0.0.1) until SIGTERM."""
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    for item in certificates:
-        arn, domain = item.split("=", 1)
-        seed_certificate(arn, domain)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
@@ -122,46 +144,86 @@ def serve(port: int, certificates: list[str]) -> None:
     server.stop()
 
 
-def seed_certificate(arn: str, domain: str) -> None:
-    """Put an issued certificate at exactly `arn` into the in-process moto ACM backend."""
-    from moto.acm.models import CertBundle, acm_backends
-
-    _, _partition, _, region, account, _ = arn.split(":", 5)
-    bundle = CertBundle.generate_cert(domain, account_id=account, region=region)
-    bundle.arn = arn
-    bundle.status = "ISSUED"
-    acm_backends[account][region]._certificates[arn] = bundle
-
-
-def _certificate(env_name: str) -> tuple[str, str] | None:
-    import environments
-
-    env = environments.load(env_name)
-    if env.tls.certificate_arn is None:
-        return None
-    return env.tls.certificate_arn, env.dns.domain_name
-
-
 # ---- what a real account already has -------------------------------------------------------
 
 
 def bootstrap(manifest: Any, aws: Any) -> None:
+    """Create what the stacks expect the account to have, unless it is there already (an
+    earlier run made it). Called holding emulator_lock()."""
+    if manifest.hosted_zone_name:
+        hosted_zone(aws.client("route53"), manifest.hosted_zone_name)
+    if manifest.ssm_parameters:
+        ssm_parameters(aws.client("ssm"), manifest.ssm_parameters)
+    certificate = manifest.certificate
+    if certificate is not None and certificate.arn is None:  # found by domain at deploy time
+        issued_certificate(aws.client("acm"), certificate.domain)
+
+
+def hosted_zone(route53: Any, name: str) -> None:
     from deployer.params import find_hosted_zone
 
-    if manifest.hosted_zone_name:
-        route53 = aws.client("route53")
-        name = manifest.hosted_zone_name
-        if find_hosted_zone(route53, name) is None:
-            route53.create_hosted_zone(Name=name, CallerReference=f"local-{name}")
-            say(f"created hosted zone {name}")
-    ssm = aws.client("ssm")
-    for name, what in manifest.ssm_parameters.items():
+    if find_hosted_zone(route53, name) is not None:
+        return
+    try:
+        route53.create_hosted_zone(Name=name, CallerReference=f"local-{name}")
+    except route53.exceptions.HostedZoneAlreadyExists:  # our caller reference: made already
+        return
+    say(f"created hosted zone {name}")
+
+
+def ssm_parameters(ssm: Any, parameters: dict[str, str]) -> None:
+    for name, what in parameters.items():
+        value = f"https://events.pagerduty.com/integration/local/enqueue ({what})"
         try:
-            ssm.get_parameter(Name=name)
-        except ssm.exceptions.ParameterNotFound:
-            value = f"https://events.pagerduty.com/integration/local/enqueue ({what})"
-            ssm.put_parameter(Name=name, Value=value, Type="String")
-            say(f"created SSM parameter {name}")
+            ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=False)
+        except ssm.exceptions.ParameterAlreadyExists:
+            continue
+        say(f"created SSM parameter {name}")
+
+
+def issued_certificate(acm: Any, domain: str) -> None:
+    """An ISSUED certificate that covers `domain`: the one there is, else a self-signed one,
+    imported (moto issues none: a requested certificate stays PENDING_VALIDATION)."""
+    from deployer.params import find_certificate
+
+    if find_certificate(acm, domain) is not None:
+        return
+    certificate, private_key = self_signed(domain)
+    arn = acm.import_certificate(
+        Certificate=certificate,
+        PrivateKey=private_key,
+        Tags=[{"Key": CERTIFICATE_TAG, "Value": domain}],
+    )["CertificateArn"]
+    say(f"imported a self-signed certificate for {domain} into the emulator's ACM ({arn})")
+
+
+def self_signed(domain: str, days: int = 365) -> tuple[bytes, bytes]:
+    """A PEM certificate for `domain` (its one SAN) and its RSA 2048 key, valid `days`."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, domain)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))  # a little clock skew
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(domain)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM), key_pem
 
 
 def push_stand_in(manifest: Any, ecr: Any) -> None:
@@ -194,64 +256,107 @@ def push_stand_in(manifest: Any, ecr: Any) -> None:
 # ---- the flows -----------------------------------------------------------------------------
 
 
-def prepare(port: int, env_name: str, build_dir: Path | None) -> tuple[Any, Any, dict[str, str]]:
-    """The manifest, one deployer session on the emulator, and the environment for deploy.py."""
-    from deployer import manifest as manifests
+def prepare(port: int, manifest: Any) -> tuple[Any, dict[str, str]]:
+    """One deployer session on the emulator, its account bootstrapped, and the environment
+    for deploy.py."""
     from deployer.session import Aws
 
-    manifest = manifests.load(build_dir or ROOT / "build" / env_name)
-    endpoint = up(port, env_name)
-    started_here = not os.environ.get("AWS_ENDPOINT_URL")
-    os.environ["AWS_ENDPOINT_URL"] = endpoint
-    os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = manifest.region
-    if started_here or not os.environ.get("AWS_ACCESS_KEY_ID"):
-        os.environ.pop("AWS_PROFILE", None)
-        os.environ.update(DUMMY_CREDENTIALS)
-    for spec in manifest.stacks:  # NoEcho values a real deploy reads from the caller's env
-        for var in spec.parameters_from_env.values():
-            os.environ.setdefault(var, f"local-placeholder-for-{var.lower()}")
-    aws = Aws(manifest.region)  # after the variables above: it resolves from them
-    bootstrap(manifest, aws)
-    return manifest, aws, dict(os.environ)
+    with emulator_lock():
+        endpoint = up(port)
+        started_here = not os.environ.get("AWS_ENDPOINT_URL")
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = manifest.region
+        if started_here or not os.environ.get("AWS_ACCESS_KEY_ID"):
+            os.environ.pop("AWS_PROFILE", None)
+            os.environ.update(DUMMY_CREDENTIALS)
+        for spec in manifest.stacks:  # NoEcho values a real deploy reads from the caller's env
+            for var in spec.parameters_from_env.values():
+                os.environ.setdefault(var, f"local-placeholder-for-{var.lower()}")
+        aws = Aws(manifest.region)  # after the variables above: it resolves from them
+        bootstrap(manifest, aws)
+    return aws, dict(os.environ)
 
 
 def deploy_py(args: list[str], env: dict[str, str]) -> int:
-    return subprocess.run([sys.executable, str(ROOT / "deploy.py"), *args], env=env).returncode
+    """Run deploy.py and return its exit status (130 after a Ctrl-C). The deploy lock this
+    process holds goes with it when `env` names its descriptor (lock.LOCK_FD_VAR).
+
+    While it runs, Ctrl-C is deploy.py's: it is in our process group, so the terminal's
+    SIGINT reaches it, and it cleans up and reports. We only wait, under a handler that does
+    nothing: SIG_IGN would be inherited across exec and leave deploy.py deaf to Ctrl-C (Python
+    installs its own handler only where SIGINT is not ignored); a handler is reset by exec."""
+    held = env.get(lock.LOCK_FD_VAR)
+    previous = signal.signal(signal.SIGINT, lambda *_: None)
+    try:
+        code = subprocess.run(
+            [sys.executable, str(ROOT / "deploy.py"), *args],
+            env=env,
+            pass_fds=(int(held),) if held else (),
+        ).returncode
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return 128 - code if code < 0 else code  # killed by signal N: 128 + N, as a shell says
 
 
 def stack_args(specs: Any) -> list[str]:
     return [arg for spec in specs for arg in ("--stack", spec.key)]
 
 
+# deploy.py's verbs on a stack operation already under way (make follow, cancel, continue-rollback)
+VERBS = ("follow", "cancel", "continue-rollback")
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except KeyboardInterrupt:  # in our own steps (deploy.py reports its own)
+        print("[local-aws] interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def run(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("up", "stop", "serve", "deploy", "plan"))
+    parser.add_argument("command", choices=("up", "stop", "serve", "deploy", "plan", *VERBS))
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--certificate", action="append", default=[], help="ARN=domain (serve)")
     parser.add_argument("--env", default="local")
     parser.add_argument("--build-dir", type=Path)
     parser.add_argument("--stack", action="append", help="passed on to deploy.py")
     args, rest = parser.parse_known_args(argv)
     if args.command == "serve":
-        serve(args.port, args.certificate)
+        serve(args.port)
         return 0
     if args.command == "stop":
-        return stop()
+        with emulator_lock():
+            return stop()
     if args.command == "up":
-        say(f"AWS_ENDPOINT_URL={up(args.port, args.env)}")
+        with emulator_lock():
+            endpoint = up(args.port)
+        say(f"AWS_ENDPOINT_URL={endpoint}")
         return 0
-    from deployer.errors import ManifestError
+    from deployer import manifest as manifests
+    from deployer.errors import DeployError
 
     try:
-        manifest, aws, env = prepare(args.port, args.env, args.build_dir)
+        manifest = manifests.load(args.build_dir or ROOT / "build" / args.env)
         chosen = manifest.select(args.stack)
-    except ManifestError as error:
-        sys.exit(f"[local-aws] error: {error}")
-    common = ["--env", args.env, *(["--build-dir", str(args.build_dir)] if args.build_dir else [])]
-    asked = stack_args(chosen) if args.stack else []
-    if args.command == "plan":
-        return deploy_py([*common, "--no-execute", *asked, *rest], env)
-    return deploy(manifest, aws, env, common, rest, chosen, asked)
+        name = manifest.environment
+        if args.command in VERBS:  # deploy.py's verbs on an operation under way take the lock
+            _, env = prepare(args.port, manifest)  # themselves, where they change anything
+            common = ["--env", args.env]
+            common += ["--build-dir", str(args.build_dir)] if args.build_dir else []
+            return deploy_py([args.command, *common, *stack_args(chosen), *rest], env)
+        with lock.acquire(lock.deploy_lock_path(ROOT, name), f"deploy of {name}") as held:
+            aws, env = prepare(args.port, manifest)
+            env.update(held.child_env())
+            common = ["--env", args.env]
+            common += ["--build-dir", str(args.build_dir)] if args.build_dir else []
+            asked = stack_args(chosen) if args.stack else []
+            if args.command == "plan":
+                return deploy_py([*common, "--no-execute", *asked, *rest], env)
+            return deploy(manifest, aws, env, common, rest, chosen, asked)
+    except DeployError as error:
+        print(f"[local-aws] error: {error}", file=sys.stderr)
+        return 1
 
 
 def deploy(

@@ -1,5 +1,6 @@
 """Stack parameters: the manifest's values, other stacks' resources or outputs, the hosted
-zone's ID, and NoEcho values from the environment (never written to git or build/).
+zone's ID, the certificate's ARN (given, or the ISSUED ACM certificate that covers the domain,
+found at deploy time), and NoEcho values from the environment (never written to git or build/).
 
 An output is read as deploy.py reports it (deployer/outputs.py): from DescribeStacks, or, where
 that gives none (moto, for stacks created through change sets), evaluated from the template's
@@ -7,13 +8,15 @@ Outputs and the stack's resources."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from deployer import outputs
 from deployer.errors import PreflightError
 from deployer.follow import describe_stack
-from deployer.manifest import FromStack, Manifest, StackSpec
+from deployer.manifest import Certificate, FromStack, Manifest, StackSpec
 from deployer.status import is_missing_stack
 
 
@@ -38,6 +41,7 @@ class Resolver:
         self._resources: dict[str, dict[str, str]] = {}
         self._outputs: dict[str, dict[str, outputs.Output]] = {}
         self._zone_id: str | None = None
+        self._certificate_arn: str | None = None
 
     def forget(self, stack_key: str) -> None:
         """The stack was just updated: its physical IDs and outputs may have changed."""
@@ -59,6 +63,8 @@ class Resolver:
             values[name] = self.from_stack(ref)
         for name in spec.parameters_from_hosted_zone:
             values[name] = self.hosted_zone_id()
+        for name in spec.parameters_from_certificate:
+            values[name] = self.certificate_arn()
         for name, var in spec.parameters_from_env.items():  # check_environment(spec) came first
             values[name] = self.environ[var]
         return [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(values.items())]
@@ -109,6 +115,21 @@ class Resolver:
                 )
         return self._zone_id
 
+    def certificate_arn(self) -> str:
+        """The manifest's certificate: its given ARN, else the one found by domain (looked up
+        once per run)."""
+        if self._certificate_arn is None:
+            certificate = self.manifest.certificate
+            assert certificate is not None  # manifest.load: a stack that takes one has one
+            if certificate.arn is not None:
+                self._certificate_arn = certificate.arn
+            else:
+                found = find_certificate(self.client("acm"), certificate.domain)
+                if found is None:
+                    raise PreflightError(no_certificate(self.manifest, certificate))
+                self._certificate_arn = found.arn
+        return self._certificate_arn
+
     def physical_ids(self, stack_key: str) -> dict[str, str]:
         if stack_key not in self._resources:
             from botocore.exceptions import ClientError
@@ -133,3 +154,90 @@ def find_hosted_zone(route53: Any, name: str) -> str | None:
     found = route53.list_hosted_zones_by_name(DNSName=name, MaxItems="1")
     zones = [z for z in found["HostedZones"] if z["Name"] == name]
     return zones[0]["Id"].rsplit("/", 1)[-1] if zones else None
+
+
+# The key types an application load balancer serves (ListCertificates lists only RSA_1024 and
+# RSA_2048 ones unless asked for others).
+LOAD_BALANCER_KEY_TYPES = [
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "EC_prime256v1",
+    "EC_secp384r1",
+    "EC_secp521r1",
+]
+
+
+@dataclass(frozen=True)
+class FoundCertificate:
+    arn: str
+    names: tuple[str, ...]  # its domain name, then its subject alternative names
+    not_after: datetime | None
+
+
+def find_certificate(acm: Any, domain: str) -> FoundCertificate | None:
+    """The ISSUED ACM certificate (of the client's region) that covers `domain`; of several,
+    the one that stays valid longest (a renewed or re-imported one over the old), or None."""
+    found = [
+        certificate
+        for certificate in (_names(acm, summary) for summary in issued_certificates(acm))
+        if any(covers(name, domain) for name in certificate.names)
+    ]
+    if not found:
+        return None
+    return max(found, key=lambda c: (c.not_after or datetime.min.replace(tzinfo=UTC), c.arn))
+
+
+def issued_certificates(acm: Any) -> Iterator[dict[str, Any]]:
+    """The summaries of the region's ISSUED certificates, every page of them."""
+    request: dict[str, Any] = {
+        "CertificateStatuses": ["ISSUED"],
+        "Includes": {"keyTypes": LOAD_BALANCER_KEY_TYPES},
+    }
+    while True:
+        page = acm.list_certificates(**request)
+        yield from page["CertificateSummaryList"]
+        if not page.get("NextToken"):
+            return
+        request["NextToken"] = page["NextToken"]
+
+
+def _names(acm: Any, summary: dict[str, Any]) -> FoundCertificate:
+    """The names a certificate covers: from its summary when that lists them all, else from
+    DescribeCertificate."""
+    arn = summary["CertificateArn"]
+    listed = summary.get("SubjectAlternativeNameSummaries")
+    if listed is not None and not summary.get("HasAdditionalSubjectAlternativeNames"):
+        names = tuple(dict.fromkeys((summary["DomainName"], *listed)))
+        return FoundCertificate(arn, names, summary.get("NotAfter"))
+    detail = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+    return FoundCertificate(arn, certificate_names(detail), detail.get("NotAfter"))
+
+
+def certificate_names(detail: dict[str, Any]) -> tuple[str, ...]:
+    """The names a DescribeCertificate description covers: its domain, then its other SANs
+    (ACM lists the domain among the SANs too)."""
+    return tuple(dict.fromkeys((detail["DomainName"], *detail.get("SubjectAlternativeNames", ()))))
+
+
+def covers(name: str, domain: str) -> bool:
+    """A certificate name covers the domain: the same name, or a wildcard one level above
+    (`*.example.com` covers `a.example.com`, neither `example.com` nor `a.b.example.com`)."""
+    name, domain = name.lower().rstrip("."), domain.lower().rstrip(".")
+    if name == domain:
+        return True
+    if not name.startswith("*."):
+        return False
+    _first, dot, parent = domain.partition(".")
+    return bool(dot) and parent == name[2:]
+
+
+def no_certificate(manifest: Manifest, certificate: Certificate) -> str:
+    domain, region = certificate.domain, manifest.region
+    return (
+        f"no ISSUED ACM certificate in {region} covers {certificate.domain}: request one "
+        f"(aws acm request-certificate --region {region} --domain-name {domain} "
+        "--validation-method DNS, then add the validation record it asks for) or import one "
+        f"(aws acm import-certificate), or set [tls] certificate_arn or create_certificate = "
+        f"true in {manifest.source or 'the environment file'}"
+    )

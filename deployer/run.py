@@ -93,6 +93,8 @@ class Deployer:
     def run(self, specs: list[StackSpec]) -> list[StackResult]:
         for spec in specs:  # fail early: missing NoEcho values stop the deploy before any change
             self.resolver.check_environment(spec)
+        for line in preflight.prerequisites(self.aws.client, self.manifest, specs):
+            self.say(f"  {line}")
         for spec in specs:
             self.results.append(self.deploy_stack(spec))
         return self.results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 import tomllib
@@ -72,8 +73,9 @@ def load(name_or_path: str | Path) -> Environment:
         raise ConfigError(
             path, "file name", "expected lowercase letters, digits and hyphens, at most 15"
         )
+    content = path.read_bytes()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(_decode(path, content))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(path, "syntax", f"not valid TOML ({error})") from error
 
@@ -94,9 +96,26 @@ def load(name_or_path: str | Path) -> Environment:
         log_retention_days=_log_retention(root.table("logs", required=False)),
         static_assets=_static_assets(root.table("static_assets", required=False)),
         tags=_tags(root),
+        sha256=hashlib.sha256(content).hexdigest(),
     )
     root.finish()
     return environment
+
+
+def _decode(path: Path, content: bytes) -> str:
+    """The file's text; TOML is UTF-8 by definition, so other bytes are an error that says
+    where they are (a file saved as Latin-1 or UTF-16 by an editor, or pasted binary)."""
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = content.count(b"\n", 0, error.start) + 1
+        raise ConfigError(
+            path,
+            "encoding",
+            f"byte {error.start} (line {line}) is 0x{content[error.start]:02x}, not UTF-8 "
+            f"({error.reason}): TOML files are UTF-8; save the file as UTF-8, or replace "
+            "that character",
+        ) from None
 
 
 def _service(table: Table) -> ServiceConfig:
@@ -221,24 +240,29 @@ def _is_hostname(text: str) -> bool:
     return HOSTNAME.match(text.rstrip(".")) is not None
 
 
+TLS_CHOICES = ("certificate_arn", "create_certificate", "find_certificate")
+
+
 def _tls(table: Table, region: str) -> TlsConfig:
-    chosen = one_of(table, ("certificate_arn", "create_certificate"), "the HTTPS certificate")
-    arn = None
-    if chosen == "certificate_arn":
-        arn = table.string(
+    chosen = one_of(table, TLS_CHOICES, "the HTTPS certificate")
+    if chosen != "certificate_arn":
+        if not table.boolean(chosen):
+            others = " or ".join(f"{key} = true" for key in TLS_CHOICES[1:] if key != chosen)
+            raise table.error(chosen, f"expected true, or give certificate_arn or {others} instead")
+        table.finish()
+        return TlsConfig(certificate_arn=None, find_certificate=chosen == "find_certificate")
+    arn = table.string(
+        "certificate_arn",
+        "an ACM certificate ARN, arn:aws:acm:REGION:ACCOUNT:certificate/ID",
+        check=CERTIFICATE_ARN.match,
+    )
+    cert_region = CERTIFICATE_ARN.match(arn)["region"]  # type: ignore[index]
+    if cert_region != region:
+        raise table.error(
             "certificate_arn",
-            "an ACM certificate ARN, arn:aws:acm:REGION:ACCOUNT:certificate/ID",
-            check=CERTIFICATE_ARN.match,
+            f"the certificate is in {cert_region}; "
+            f"a load balancer in {region} needs one from {region}",
         )
-        cert_region = CERTIFICATE_ARN.match(arn)["region"]  # type: ignore[index]
-        if cert_region != region:
-            raise table.error(
-                "certificate_arn",
-                f"the certificate is in {cert_region}; "
-                f"a load balancer in {region} needs one from {region}",
-            )
-    elif not table.boolean("create_certificate"):
-        raise table.error("create_certificate", "expected true, or give certificate_arn instead")
     table.finish()
     return TlsConfig(certificate_arn=arn)
 

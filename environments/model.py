@@ -52,7 +52,21 @@ class DnsConfig:
 
 @dataclass(frozen=True)
 class TlsConfig:
-    certificate_arn: str | None  # None: the template creates an ACM certificate, DNS-validated
+    """Where the HTTPS listener's certificate comes from: exactly one of three.
+
+    - `certificate_arn`: the environment names it;
+    - `find_certificate`: the ISSUED ACM certificate in the stack's region that covers
+      `dns.domain`, looked up by the deployer at deploy time (an account's own, or the one
+      local_aws.py imports into the emulator);
+    - neither: the template creates an ACM certificate, validated by DNS in the hosted zone.
+    """
+
+    certificate_arn: str | None
+    find_certificate: bool = False
+
+    @property
+    def create_certificate(self) -> bool:
+        return self.certificate_arn is None and not self.find_certificate
 
 
 @dataclass(frozen=True)
@@ -104,3 +118,6 @@ class Environment:
     log_retention_days: int
     static_assets: StaticAssetsConfig
     tags: dict[str, str] = field(default_factory=dict)
+    # The SHA-256 of the file's bytes as loaded: the manifest records it, so the deployer can
+    # tell whether the file changed after the templates were generated.
+    sha256: str = ""

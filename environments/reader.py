@@ -146,13 +146,23 @@ class Table:
                 raise self.error(key, f"unknown key; {hint}")
 
 
-def one_of(table: Table, keys: tuple[str, str], what: str) -> str:
-    """Exactly one of two alternative keys must be set; returns the one that is."""
+def one_of(table: Table, keys: tuple[str, ...], what: str) -> str:
+    """Exactly one of the alternative keys must be set; returns the one that is."""
     present = [key for key in keys if table.has(key)]
     if len(present) != 1:
-        a, b = (table.field(key) for key in keys)
-        found = "both are" if present else "neither is"
+        fields = [table.field(key) for key in keys]
+        choices = " or ".join(fields) if len(keys) == 2 else _one_of(fields)
+        if not present:
+            found = "neither is set" if len(keys) == 2 else "none is set"
+        elif len(keys) == 2:
+            found = "both are set"
+        else:
+            found = " and ".join(table.field(key) for key in present) + " are set"
         raise ConfigError(
-            table.path, table.prefix.rstrip(".") or a, f"{what}: set {a} or {b} ({found} set)"
+            table.path, table.prefix.rstrip(".") or fields[0], f"{what}: set {choices} ({found})"
         )
     return present[0]
+
+
+def _one_of(fields: list[str]) -> str:
+    return f"one of {', '.join(fields[:-1])} or {fields[-1]}"

@@ -13,6 +13,10 @@ from troposphere import Parameter, Template
 
 from environments.model import IMAGE_TAG_PATTERN, PagerDutyConfig
 
+# The service stack's certificate parameter: generate.py lists it in the manifest as the one
+# the deployer fills with the environment's certificate (given, or found at deploy time).
+CERTIFICATE_ARN = "CertificateArn"
+
 
 @dataclass(frozen=True)
 class GivenCertificate:
@@ -108,7 +112,7 @@ def _certificate_parameter(
         )
         return CreatedCertificate(hosted_zone_id=template.add_parameter(hosted_zone_id))
     parameter = Parameter(
-        "CertificateArn",
+        CERTIFICATE_ARN,
         Type="String",
         Description="The ACM certificate of the HTTPS listener",
         AllowedPattern=r"arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+",

@@ -1,26 +1,39 @@
 """`make deploy` from a fresh checkout: the real generated templates, through local_aws.py,
-against a moto server process it starts itself (with the certificate local.toml names, which
-the listener needs), twice (the second says "no changes"), then `make local-stop`.
+against a moto server process it starts itself, twice (the second says "no changes"), then
+`make local-stop`. The listener's certificate is the one bootstrap imports (self-signed, for
+local.toml's domain) and the deployer finds by domain, through ACM's public API.
 
-This is the slowest deploy test (a cold emulator, three stacks, twice): about 8 s.
+Also: two local_aws.py at once start one emulator; bootstrap makes each thing once; Ctrl-C
+stops local_aws.py with exit 130 and no traceback, whether deploy.py or local_aws.py has it.
+
+The slowest is the whole flow (a cold emulator, three stacks, twice): about 8 s.
 """
 
 from __future__ import annotations
 
 import os
+import pty
+import select
 import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import boto3
 import botocore.session
 import pytest
 from botocore.stub import Stubber
 
+import environments
+import generate
 import local_aws
+from deployer import lock, preflight
+from deployer import manifest as manifests
 from deployer.manifest import Image, Manifest, StackSpec
+from deployer.params import Resolver
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,6 +44,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def local_env(tmp_path: Path) -> dict[str, str]:
+    """For a local_aws.py of its own: no AWS_* variables (it starts its emulator), its state
+    and its deploy locks under tmp_path (not the checkout's, which a person may be using)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["LOCAL_AWS_STATE_DIR"] = str(tmp_path / "state")
+    env[lock.LOCK_DIR_VAR] = str(tmp_path / "locks")
+    return env
+
+
 def test_local_deploy_runs_the_whole_flow_then_reports_no_changes(tmp_path: Path) -> None:
     build = tmp_path / "build" / "local"
     subprocess.run(
@@ -39,8 +61,7 @@ def test_local_deploy_runs_the_whole_flow_then_reports_no_changes(tmp_path: Path
         check=True,
         capture_output=True,
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["LOCAL_AWS_STATE_DIR"] = str(tmp_path / "state")
+    env = local_env(tmp_path)
     pid_file = tmp_path / "state" / "moto.pid"
     command = [
         sys.executable, str(ROOT / "local_aws.py"), "deploy",
@@ -58,6 +79,8 @@ def test_local_deploy_runs_the_whole_flow_then_reports_no_changes(tmp_path: Path
         assert first.returncode == 0, first.stdout + first.stderr
         assert "moto server started" in first.stdout
         assert "created hosted zone" in first.stdout
+        assert "imported a self-signed certificate for local.example.com" in first.stdout
+        assert "ISSUED for local.example.com" not in first.stderr
         assert "(stands in for make push)" in first.stdout
         assert "scalable-app-local-service: created" in first.stdout
         assert "Url" in first.stdout and "https://local.example.com/" in first.stdout
@@ -65,6 +88,7 @@ def test_local_deploy_runs_the_whole_flow_then_reports_no_changes(tmp_path: Path
         second = run()
         assert second.returncode == 0, second.stdout + second.stderr
         assert "moto server started" not in second.stdout  # the same emulator, still running
+        assert "imported" not in second.stdout  # found again by its domain
         for stack in ("network", "registry", "service"):
             assert f"scalable-app-local-{stack}: no changes" in second.stdout
         assert "executing" not in second.stdout
@@ -151,3 +175,182 @@ def test_local_deploy_registers_a_missing_tag_without_deploying_twice(
     assert passes == expected_passes
     assert ("push" in calls) is (code != "")  # and only ever just before the last pass
     assert "push" not in calls or calls.index("push") == len(calls) - 2
+
+
+# ---- two at once ---------------------------------------------------------------------------
+
+
+def emulators(port: int) -> list[int]:
+    """The PIDs of live `local_aws.py serve --port PORT` processes."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if (
+            args[0:1]
+            and any(arg.endswith(b"local_aws.py") for arg in args)
+            and b"serve" in args
+            and str(port).encode() in args
+        ):
+            found.append(int(entry.name))
+    return found
+
+
+def test_two_ups_at_once_start_one_emulator_that_stop_stops(tmp_path: Path) -> None:
+    env, port = local_env(tmp_path), free_port()
+    up = [sys.executable, str(ROOT / "local_aws.py"), "up", "--port", str(port)]
+    try:
+        both = [
+            subprocess.Popen(up, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
+        outputs = [process.communicate(timeout=60)[0] for process in both]
+        assert [process.returncode for process in both] == [0, 0], outputs
+        assert sum("moto server started" in out for out in outputs) == 1, outputs
+        for out in outputs:
+            assert f"AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in out
+        pid = int((tmp_path / "state" / "moto.pid").read_text())
+        assert emulators(port) == [pid]
+
+        stop = subprocess.run(
+            [sys.executable, str(ROOT / "local_aws.py"), "stop"],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert f"stopped the emulator (PID {pid})" in stop.stdout
+        assert emulators(port) == []
+        assert not (tmp_path / "state" / "moto.pid").exists()
+    finally:
+        for leaked in emulators(port):
+            os.kill(leaked, signal.SIGTERM)
+
+
+class _Aws:
+    """deployer.session.Aws's interface over boto3's default clients (the emulator's)."""
+
+    region = "us-east-1"
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service)
+
+
+def test_bootstrap_makes_what_is_missing_once_and_preflight_then_passes(
+    aws: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    generate.write(tmp_path, generate.generate(environments.load("local"), "t"))
+    manifest = manifests.load(tmp_path)
+    name = "/scalable-app/local/pagerduty-url"
+    boto3.client("ssm").put_parameter(Name=name, Value="https://x.test", Type="String")
+
+    local_aws.bootstrap(manifest, _Aws())
+    said = capsys.readouterr().out.splitlines()
+    assert said[0] == "[local-aws] created hosted zone example.com."
+    assert said[1].startswith(
+        "[local-aws] imported a self-signed certificate for local.example.com into the "
+        "emulator's ACM (arn:aws:acm:us-east-1:"
+    )
+    assert len(said) == 2  # the parameter was there already: kept as it is
+    assert boto3.client("ssm").get_parameter(Name=name)["Parameter"]["Value"] == "https://x.test"
+
+    local_aws.bootstrap(manifest, _Aws())  # a second run (or a second process) finds it all
+    assert capsys.readouterr().out == ""
+    acm = boto3.client("acm")
+    (summary,) = acm.list_certificates()["CertificateSummaryList"]
+    arn = summary["CertificateArn"]
+    detail = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+    assert detail["SubjectAlternativeNames"] == ["local.example.com"]
+    assert detail["KeyAlgorithm"] == "RSA_2048"
+    assert 364 <= (detail["NotAfter"] - detail["NotBefore"]).days <= 366
+    tags = acm.list_tags_for_certificate(CertificateArn=arn)["Tags"]
+    assert {"Key": "scalable-app:local", "Value": "local.example.com"} in tags
+    assert len(boto3.client("route53").list_hosted_zones()["HostedZones"]) == 1
+
+    lines = preflight.prerequisites(boto3.client, manifest, list(manifest.stacks))
+    assert lines[0] == f"certificate {arn} ISSUED for local.example.com (found by its domain)"
+    assert manifest.stack("service").parameters_from_certificate == ("CertificateArn",)
+    assert Resolver(None, manifest, {}, boto3.client).certificate_arn() == arn
+
+
+# ---- Ctrl-C --------------------------------------------------------------------------------
+
+
+def read_until(fd: int, text: str, timeout: float = 60) -> str:
+    """What the process writes to `fd` until `text` shows up (a prompt has no newline)."""
+    seen, deadline = b"", time.monotonic() + timeout
+    while text.encode() not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {text!r} in {seen.decode(errors='replace')!r}"
+        ready, _, _ = select.select([fd], [], [], left)
+        chunk = os.read(fd, 4096) if ready else b""
+        assert chunk or not ready, f"closed before {text!r}: {seen.decode(errors='replace')!r}"
+        seen += chunk
+    return seen.decode()
+
+
+def test_ctrl_c_at_deploy_pys_prompt_exits_130_without_a_traceback(
+    child_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Ctrl-C reaches the whole foreground process group, as a terminal sends it: deploy.py
+    (waiting at its prompt on a terminal) handles it; local_aws.py only passes on its 130."""
+    build = tmp_path / "build"
+    generate.write(build, generate.generate(environments.load("local"), "t"))
+    env = {**child_env, lock.LOCK_DIR_VAR: str(tmp_path / "locks")}
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "local_aws.py"), "deploy", "--build-dir", str(build)],
+        env=env, cwd=ROOT, stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    os.close(terminal)
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        shown = read_until(process.stdout.fileno(), "[y/N]")
+        assert "== scalable-app-local-network" in shown
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        os.close(controller)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130, (out, err)
+    assert b"Traceback" not in err and b"Traceback" not in out, err.decode()
+    # deploy.py was not killed under its feet: it cleaned up and said so, and nothing ran after;
+    # local_aws.py left the Ctrl-C to it (had it taken it too, it would give up on deploy.py,
+    # killing it after a quarter of a second, subprocess's grace, and say it was interrupted).
+    assert b"interrupted at the prompt: change set" in out, out.decode()
+    assert b"[local-aws] interrupted" not in err
+    assert b"stands in for make push" not in out
+    stacks = boto3.client("cloudformation", **_endpoint(child_env)).describe_stacks()["Stacks"]
+    assert [s["StackName"] for s in stacks if s["StackStatus"] != "DELETE_COMPLETE"] == []
+
+
+def _endpoint(env: dict[str, str]) -> dict[str, str]:
+    return {
+        "endpoint_url": env["AWS_ENDPOINT_URL"],
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+
+
+def test_ctrl_c_in_local_aws_own_step_exits_130_with_one_line(tmp_path: Path) -> None:
+    """Here the step is waiting for another local_aws.py to finish starting the emulator."""
+    env = local_env(tmp_path)
+    with lock.acquire(tmp_path / "state" / "moto.lock", "test", environ={}):
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "local_aws.py"), "up", "--port", str(free_port())],
+            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            assert process.stdout is not None
+            shown = read_until(process.stdout.fileno(), "which is starting or preparing")
+            assert f"[local-aws] waiting for PID {os.getpid()} by " in shown
+            os.killpg(process.pid, signal.SIGINT)
+            _out, err = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 130
+    assert err == b"[local-aws] interrupted\n"

@@ -1,22 +1,39 @@
 """Parameters filled from another stack's Output (`{"stack": ..., "output": ...}` in the
 manifest): on moto, whose change-set-created stacks report no Outputs, the template's Output
 is evaluated from the stack's resources; with a Stubber, a stack that reports its Outputs (as
-AWS does) is taken at its word without reading its resources."""
+AWS does) is taken at its word without reading its resources.
+
+The certificate's ARN: the given one, or the ISSUED certificate that covers the domain, found
+in ACM (certificates imported into moto through the public API). And the manifest's fields
+for them, read strictly."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 from botocore.stub import Stubber
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from troposphere import Output, Parameter, Sub, Template, s3
 
 from deployer import manifest as manifest_module
+from deployer.errors import ManifestError, PreflightError
 from deployer.manifest import FromStack
-from deployer.params import Resolver, UpstreamMissing
+from deployer.params import (
+    LOAD_BALANCER_KEY_TYPES,
+    Resolver,
+    UpstreamMissing,
+    covers,
+    find_certificate,
+)
 
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/test-static/1"
 
@@ -127,3 +144,210 @@ def test_output_the_stack_reports_is_taken_as_is(tmp_path: Path) -> None:
         assert resolver.output("static", "AssetsBaseUrl") == "https://d1.cloudfront.net"
         assert resolver.output("static", "AssetsBaseUrl") == "https://d1.cloudfront.net"  # cached
         stubber.assert_no_pending_responses()
+
+
+# ---- the certificate: given, or found by domain ----------------------------------------
+
+
+def imported_certificate(
+    acm: Any, *names: str, valid: timedelta = timedelta(days=365), region: str = ""
+) -> str:
+    """Import a self-signed certificate for `names` (the first is its subject) into the
+    emulator's ACM, through the public API; returns its ARN."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + valid)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
+        .sign(key, hashes.SHA256())
+    )
+    arn: str = acm.import_certificate(
+        Certificate=certificate.public_bytes(serialization.Encoding.PEM),
+        PrivateKey=key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        ),
+    )["CertificateArn"]
+    return arn
+
+
+def _certificate_manifest(
+    tmp_path: Path, certificate: dict[str, Any] | None, *, source: str = "environments/x.toml"
+) -> manifest_module.Manifest:
+    """A manifest whose service stack takes the certificate as CertificateArn."""
+    data = {
+        "environment": "local",
+        "source": source,
+        "region": "us-east-1",
+        "termination_protection": False,
+        "image": {"repository_name": "r", "tag": "t"},
+        "certificate": certificate,
+        "stacks": [
+            {
+                "key": "service",
+                "stack_name": "test-service",
+                "template": "service.json",
+                "parameters": {"ImageTag": "t"},
+                "parameters_from_certificate": ["CertificateArn"],
+            }
+        ],
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    return manifest_module.load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "domain", "covered"),
+    [
+        ("local.example.com", "local.example.com", True),
+        ("Local.Example.com.", "local.example.com", True),  # DNS names ignore case, final dot
+        ("*.example.com", "local.example.com", True),
+        ("*.example.com", "a.b.example.com", False),  # a wildcard covers one level only
+        ("*.example.com", "example.com", False),
+        ("example.com", "local.example.com", False),
+        ("*.b.example.com", "a.b.example.com", True),
+    ],
+)
+def test_a_certificate_name_covers_the_domain(name: str, domain: str, covered: bool) -> None:
+    assert covers(name, domain) is covered
+
+
+def test_a_given_certificate_fills_its_parameter_without_asking_acm(tmp_path: Path) -> None:
+    arn = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+    manifest = _certificate_manifest(tmp_path, {"domain": "local.example.com", "arn": arn})
+
+    def no_client(service: str) -> Any:
+        raise AssertionError(f"no {service} client wanted")
+
+    resolver = Resolver(None, manifest, {}, no_client)
+    assert resolver.parameters(manifest.stack("service")) == [
+        {"ParameterKey": "CertificateArn", "ParameterValue": arn},
+        {"ParameterKey": "ImageTag", "ParameterValue": "t"},
+    ]
+
+
+def test_the_certificate_that_covers_the_domain_is_found(
+    aws: dict[str, str], tmp_path: Path
+) -> None:
+    acm = boto3.client("acm")
+    imported_certificate(acm, "other.example.org")
+    imported_certificate(acm, "*.other.example.com")
+    by_san = imported_certificate(acm, "example.com", "local.example.com")  # the SAN covers it
+    manifest = _certificate_manifest(tmp_path, {"domain": "local.example.com", "arn": None})
+    resolver = Resolver(None, manifest, {}, boto3.client)
+    values = {
+        p["ParameterKey"]: p["ParameterValue"] for p in resolver.parameters(manifest.stacks[0])
+    }
+    assert values["CertificateArn"] == by_san
+
+    wildcard = imported_certificate(acm, "*.example.com", valid=timedelta(days=700))
+    found = find_certificate(acm, "local.example.com")
+    assert found is not None and found.arn == wildcard  # of two, the one valid longer
+
+
+def test_no_certificate_covering_the_domain_says_how_to_get_one(
+    aws: dict[str, str], tmp_path: Path
+) -> None:
+    acm = boto3.client("acm")
+    imported_certificate(acm, "*.local.example.com")  # a level too deep for local.example.com
+    acm.request_certificate(DomainName="local.example.com", ValidationMethod="DNS")  # pending
+    manifest = _certificate_manifest(tmp_path, {"domain": "local.example.com", "arn": None})
+    resolver = Resolver(None, manifest, {}, boto3.client)
+    with pytest.raises(PreflightError) as caught:
+        resolver.parameters(manifest.stacks[0])
+    message = str(caught.value)
+    assert message.startswith("no ISSUED ACM certificate in us-east-1 covers local.example.com")
+    assert "aws acm request-certificate --region us-east-1 --domain-name local.example.com" in (
+        message
+    )
+    assert "certificate_arn or create_certificate = true in environments/x.toml" in message
+
+
+def test_certificates_are_read_page_by_page_and_described_only_when_needed() -> None:
+    """Stands in for AWS: moto answers ListCertificates in one page and gives no
+    SubjectAlternativeNameSummaries; AWS pages by NextToken and lists the names it can."""
+    acm = botocore.session.get_session().create_client(
+        "acm", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    arn = "arn:aws:acm:us-east-1:123456789012:certificate/"
+    request = {"CertificateStatuses": ["ISSUED"], "Includes": {"keyTypes": LOAD_BALANCER_KEY_TYPES}}
+    first = [  # every name listed: no DescribeCertificate
+        {"CertificateArn": f"{arn}1", "DomainName": "a.example.org",
+         "SubjectAlternativeNameSummaries": ["a.example.org"]},
+    ]  # fmt: skip
+    second = [  # more names than the summary lists: described
+        {"CertificateArn": f"{arn}2", "DomainName": "example.com",
+         "SubjectAlternativeNameSummaries": ["example.com"],
+         "HasAdditionalSubjectAlternativeNames": True},
+    ]  # fmt: skip
+    with Stubber(acm) as stubber:
+        stubber.add_response(
+            "list_certificates", {"CertificateSummaryList": first, "NextToken": "n1"}, request
+        )
+        stubber.add_response(
+            "list_certificates", {"CertificateSummaryList": second}, {**request, "NextToken": "n1"}
+        )
+        stubber.add_response(
+            "describe_certificate",
+            {"Certificate": {"CertificateArn": f"{arn}2", "DomainName": "example.com",
+                             "SubjectAlternativeNames": ["example.com", "*.example.com"]}},
+            {"CertificateArn": f"{arn}2"},
+        )  # fmt: skip
+        found = find_certificate(acm, "local.example.com")
+        stubber.assert_no_pending_responses()
+    assert found is not None and found.arn == f"{arn}2"
+
+
+# ---- the manifest's new fields, read strictly --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        ({"certificate": {"domain": "local.example.com"}}, "certificate.arn"),
+        ({"certificate": {"domain": 7, "arn": None}}, "domain must be a str"),
+        ({"certificate": "arn:aws:acm:us-east-1:1:certificate/x"}, "certificate must be a dict"),
+        ({"certificate": None}, "takes a certificate, and no certificate is given"),
+        ({"source_sha256": 12}, "source_sha256 must be a str"),
+        ({"vpc": {"id": "vpc-1", "subnets": []}}, "vpc has no subnets"),
+        ({"stack": {"parameters_from_certificate": None}}, "must be a list"),
+        ({"stack": {"parameters_from_certificate": "CertificateArn"}}, "must be a list"),
+        ({"stack": {"prerequisites": ["hosted_zone", "dns"]}}, "unknown prerequisites ['dns']"),
+        ({"stack": {"prerequisites": ["vpc"]}}, "needs the brought VPC, and no vpc is given"),
+    ],
+)
+def test_manifest_fields_of_the_wrong_shape_are_refused(
+    tmp_path: Path, change: dict[str, Any], complaint: str
+) -> None:
+    _certificate_manifest(tmp_path, {"domain": "local.example.com", "arn": None})  # it loads
+    data = json.loads((tmp_path / "manifest.json").read_text())
+    data["stacks"][0].update(change.pop("stack", {}))
+    data.update(change)
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(ManifestError) as caught:
+        manifest_module.load(tmp_path)
+    assert str(caught.value).startswith(f"{tmp_path / 'manifest.json'}: malformed")
+    assert complaint in str(caught.value)
+    assert str(caught.value).endswith("regenerate it")
+
+
+def test_a_template_that_is_not_utf8_names_the_file_the_byte_and_the_fix(tmp_path: Path) -> None:
+    manifest = _write(tmp_path)
+    template = tmp_path / "static.json"
+    content = template.read_bytes()
+    template.write_bytes(content[:10] + b"\xff" + content[10:])  # a stray byte
+    with pytest.raises(ManifestError) as caught:
+        manifest.stack("static").template_body()
+    assert str(caught.value) == (
+        f"{template}: the template is not UTF-8 (byte 10 is 0xff: invalid start byte); "
+        "generate.py writes UTF-8, so the file was changed after it: regenerate it "
+        "(make templates ENV=...)"
+    )

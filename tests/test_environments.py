@@ -42,6 +42,7 @@ def test_production_is_the_worked_example() -> None:
     assert env.termination_protection is True
     assert env.static_assets.cdn is True
     assert env.tls.certificate_arn is None  # the template creates and DNS-validates one
+    assert env.tls.create_certificate and not env.tls.find_certificate
     assert isinstance(env.network, CreateVpc)
     assert env.network.subnet_cidrs == ("10.20.0.0/19", "10.20.32.0/19")
     assert env.pagerduty.ssm_parameter == "/scalable-app/production/pagerduty-url"
@@ -53,6 +54,9 @@ def test_local_environment_targets_the_emulator_region_without_protection() -> N
     assert env.termination_protection is False
     assert env.region == "us-east-1"
     assert env.static_assets.cdn is False  # moto does not emulate CloudFront
+    # The certificate local_aws.py imports is found by its domain, as an account's own would be.
+    assert env.tls.find_certificate and env.tls.certificate_arn is None
+    assert not env.tls.create_certificate
 
 
 def test_staging_brings_its_vpc() -> None:
@@ -125,6 +129,61 @@ def test_certificate_from_another_region(tmp_path: Path) -> None:
     error = error_of(write(tmp_path, STAGING.replace("acm:eu-west-1", "acm:us-east-1")))
     assert error.field == "tls.certificate_arn"
     assert "needs one from eu-west-1" in error.message
+
+
+LOCAL = environments.path_of("local").read_text()
+
+
+def test_certificate_found_by_domain_and_given_at_once(tmp_path: Path) -> None:
+    arn = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+    text = LOCAL.replace(
+        "find_certificate = true", f'find_certificate = true\ncertificate_arn = "{arn}"'
+    )
+    error = error_of(write(tmp_path, text))
+    assert error.field == "tls"
+    assert error.message == (
+        "the HTTPS certificate: set one of tls.certificate_arn, tls.create_certificate or "
+        "tls.find_certificate (tls.certificate_arn and tls.find_certificate are set)"
+    )
+
+
+def test_certificate_source_missing(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, LOCAL.replace("find_certificate = true", "")))
+    assert error.field == "tls"
+    assert "set one of tls.certificate_arn, tls.create_certificate or tls.find_certificate" in (
+        error.message
+    )
+    assert error.message.endswith("(none is set)")
+
+
+def test_find_certificate_false_says_what_to_set_instead(tmp_path: Path) -> None:
+    error = error_of(
+        write(tmp_path, LOCAL.replace("find_certificate = true", "find_certificate = false"))
+    )
+    assert error.field == "tls.find_certificate"
+    assert error.message == (
+        "expected true, or give certificate_arn or create_certificate = true instead"
+    )
+
+
+def test_find_certificate_must_be_a_boolean(tmp_path: Path) -> None:
+    error = error_of(
+        write(tmp_path, LOCAL.replace("find_certificate = true", 'find_certificate = "yes"'))
+    )
+    assert error.field == "tls.find_certificate"
+    assert error.message == 'expected true or false, got "yes"'
+
+
+def test_bytes_that_are_not_utf8_name_the_offset_and_the_fix(tmp_path: Path) -> None:
+    text = PRODUCTION.replace('team = "platform"', 'team = "plat\u00e9form"')
+    path = tmp_path / "latin.toml"
+    path.write_bytes(text.encode("latin-1"))  # as an editor set to Latin-1 saves it
+    offset = text.encode("latin-1").index(b"\xe9")
+    error = error_of(path)
+    assert error.field == "encoding"
+    line = text[: text.index("\u00e9")].count("\n") + 1
+    assert error.message.startswith(f"byte {offset} (line {line}) is 0xe9, not UTF-8")
+    assert "save the file as UTF-8" in error.message
 
 
 def test_fewer_than_two_subnets(tmp_path: Path) -> None:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 import generate
-from environments import load
+from deployer import manifest as manifests
+from deployer.manifest import stale_environment
+from environments import TlsConfig, load
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,10 +63,20 @@ def test_manifest_follows_the_contract() -> None:
     }
     assert service["capabilities"] == ["CAPABILITY_IAM"]
     assert service["tags"] == {"team": "platform"}
+    # local finds its certificate by domain: the deployer fills CertificateArn at deploy time.
+    assert manifest["certificate"] == {"domain": "local.example.com", "arn": None}
+    assert service["parameters_from_certificate"] == ["CertificateArn"]
+    assert "CertificateArn" not in service["parameters"]
+    assert service["prerequisites"] == ["hosted_zone", "ssm_parameters"]
+    assert stacks["registry"]["prerequisites"] == stacks["network"]["prerequisites"] == []
+    assert manifest["vpc"] is None  # the network stack creates it
+    local_toml = (ROOT / "environments" / "local.toml").read_bytes()
+    assert manifest["source_sha256"] == hashlib.sha256(local_toml).hexdigest()
     for stack in manifest["stacks"]:
         assert set(stack) >= {
             "key", "stack_name", "template", "depends_on", "capabilities", "tags", "parameters",
-            "parameters_from_stacks", "parameters_from_env", "needs_image",
+            "parameters_from_stacks", "parameters_from_env", "parameters_from_hosted_zone",
+            "parameters_from_certificate", "prerequisites", "needs_image",
         }  # fmt: skip
     # Every parameter a template declares without a default is filled by one source.
     for stack in manifest["stacks"]:
@@ -72,8 +87,84 @@ def test_manifest_follows_the_contract() -> None:
             | set(stack["parameters_from_stacks"])
             | set(stack["parameters_from_env"])
             | set(stack["parameters_from_hosted_zone"])
+            | set(stack["parameters_from_certificate"])
         )
         assert declared == filled
+
+
+def test_manifest_names_a_given_certificate_and_the_vpc_the_environment_brings() -> None:
+    manifest = json.loads(generate.generate(load("staging"), "t")["manifest.json"])
+    arn = "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+    assert manifest["certificate"] == {"domain": "staging.example.com", "arn": arn}
+    assert manifest["vpc"] == {
+        "id": "vpc-0123456789abcdef0",
+        "subnets": [
+            {"id": "subnet-0123456789abcdef0", "availability_zone": "eu-west-1a"},
+            {"id": "subnet-0fedcba9876543210", "availability_zone": "eu-west-1b"},
+        ],
+    }
+    stacks = {s["key"]: s for s in manifest["stacks"]}
+    service = stacks["service"]
+    assert service["parameters_from_certificate"] == ["CertificateArn"]
+    assert "CertificateArn" not in service["parameters"]  # one ARN: the manifest's certificate
+    # The PagerDuty URL comes from a variable here: no SSM parameter to check.
+    assert service["prerequisites"] == ["hosted_zone", "vpc"]
+    assert stacks["registry"]["prerequisites"] == stacks["static"]["prerequisites"] == []
+
+
+def test_manifest_of_a_created_certificate_names_none() -> None:
+    manifest = json.loads(generate.generate(load("production"), "t")["manifest.json"])
+    assert manifest["certificate"] is None
+    service = next(s for s in manifest["stacks"] if s["key"] == "service")
+    assert service["parameters_from_certificate"] == []
+    assert service["parameters_from_hosted_zone"] == ["HostedZoneId"]  # it validates by DNS
+    assert service["prerequisites"] == ["hosted_zone", "ssm_parameters"]
+
+
+def test_a_found_certificate_builds_the_templates_of_a_given_one() -> None:
+    """The service stack takes a CertificateArn parameter either way; only the manifest says
+    where its value comes from, and the stand-in the stacks are built with is written nowhere."""
+    found = load("local")
+    arn = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+    given = replace(found, tls=TlsConfig(certificate_arn=arn))
+    found_files, given_files = generate.generate(found, "t"), generate.generate(given, "t")
+    assert found_files.keys() == given_files.keys()
+    for name in found_files.keys() - {"manifest.json"}:
+        assert found_files[name] == given_files[name], name
+    assert not any(generate.FOUND_AT_DEPLOY_TIME in content for content in found_files.values())
+    assert json.loads(given_files["manifest.json"])["certificate"]["arn"] == arn
+
+
+def _generate_cli(env_file: Path, out: Path) -> None:
+    subprocess.run(
+        [sys.executable, "generate.py", "--env", str(env_file), "--out", str(out)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_manifest_tells_whether_the_environment_file_changed_since(tmp_path: Path) -> None:
+    env_file = tmp_path / "local.toml"
+    env_file.write_bytes((ROOT / "environments" / "local.toml").read_bytes())
+    build = tmp_path / "build"
+    _generate_cli(env_file, build)
+    assert not stale_environment(manifests.load(build), env_file)
+
+    edited = env_file.read_text().replace("max_count = 2", "max_count = 3")
+    env_file.write_text(edited)
+    assert stale_environment(manifests.load(build), env_file)  # edited, not regenerated
+
+    _generate_cli(env_file, build)
+    assert not stale_environment(manifests.load(build), env_file)
+
+    # Touched without a change (a checkout, an editor's save): still what was generated, even
+    # though generate.py left the byte-identical files alone and they are older than it.
+    future = time.time() + 60
+    os.utime(env_file, (future, future))
+    _generate_cli(env_file, build)
+    assert (build / "manifest.json").stat().st_mtime < env_file.stat().st_mtime
+    assert not stale_environment(manifests.load(build), env_file)
 
 
 def test_manifest_with_a_cdn_says_where_assets_go_and_where_the_url_comes_from() -> None:
