@@ -4,7 +4,7 @@ It reads what `generate.py` wrote to `build/<env>/` and never imports `templates
 
     manifest    build/<env>/manifest.json -> Manifest, StackSpec
     session     one botocore session, each client created once, adaptive retries
-    preflight   credentials (resolved locally), failed-create stacks, the image in ECR
+    preflight   credentials (resolved locally), what the account must have, the image in ECR
     params      parameters: manifest values, other stacks' resources, hosted zone, NoEcho env
     changeset   create (named from git rev + content hash), wait, read, empty?, execute, delete
     review      the change-set review as data, rendered as text (JSON is the same data)

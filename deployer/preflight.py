@@ -12,7 +12,7 @@ from deployer.errors import PreflightError
 from deployer.manifest import HOSTED_ZONE, SSM_PARAMETERS, VPC, Certificate, Manifest, StackSpec
 from deployer.params import certificate_names, covers, find_certificate, find_hosted_zone
 from deployer.params import no_certificate as no_certificate_found
-from deployer.status import FAILED_CREATE, error_code
+from deployer.status import error_code
 
 CREDENTIALS_HINT = (
     "Set AWS_PROFILE (or the AWS_* variables), or log in again if they expired "
@@ -62,26 +62,6 @@ def caller_account(sts: Any, region: str) -> str:
 def account_of(arn: str) -> str:
     """The account in an ARN (arn:partition:service:region:account:...)."""
     return arn.split(":")[4]
-
-
-def needs_recreation(cf: Any, stack: dict[str, Any] | None) -> str | None:
-    """Why the stack must be deleted before it can be created again, or None.
-
-    ROLLBACK_COMPLETE: a create failed and rolled back; nothing can update it.
-    REVIEW_IN_PROGRESS after an execution was attempted: a create that never completed
-    (a REVIEW_IN_PROGRESS stack that only awaits its first change set is fine).
-    """
-    if stack is None:
-        return None
-    status = stack["StackStatus"]
-    if status == FAILED_CREATE:
-        return f"is {status}: its first create failed and was rolled back"
-    if status != "REVIEW_IN_PROGRESS":
-        return None
-    events = cf.describe_stack_events(StackName=stack["StackId"])["StackEvents"]
-    if any(e["ResourceStatus"] != "REVIEW_IN_PROGRESS" for e in events):
-        return f"is {status} after a create that did not complete"
-    return None
 
 
 def delete_stack(cf: Any, stack: dict[str, Any]) -> None:
