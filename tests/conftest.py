@@ -7,8 +7,10 @@ takes against real AWS. State is wiped before each test that asks for `aws`.
 from __future__ import annotations
 
 import os
+import tempfile
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from moto.server import ThreadedMotoServer
@@ -38,6 +40,10 @@ def aws_env(moto_endpoint: str) -> dict[str, str]:
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
+        # the deploy lock of these runs, not the checkout's (a person may be deploying)
+        "SCALABLE_APP_LOCK_DIR": str(
+            Path(tempfile.gettempdir()) / f"scalable-app-locks-{os.getpid()}"
+        ),
     }
 
 

@@ -71,6 +71,7 @@ def stage(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION="us-east-1",
+        SCALABLE_APP_LOCK_DIR=str(tmp_path_factory.mktemp("locks")),
         **{support.PAGERDUTY_VAR: "https://events.pagerduty.com/test"},
     )
     build = support.write(tmp_path_factory.mktemp("build") / "local")
