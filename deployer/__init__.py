@@ -18,5 +18,6 @@ It reads what `generate.py` wrote to `build/<env>/` and never imports `templates
     status      named predicates over stack and change-set statuses
     poll        backoff with jitter, the following cadence, deadlines
     run         the per-stack flow that sequences the verbs above
+    lock        one deploy of an environment at a time (flock, inherited by local_aws.py's runs)
     errors      domain exceptions; only deploy.main() maps them to exit codes
 """

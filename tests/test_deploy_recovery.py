@@ -68,3 +68,23 @@ def test_follow_and_cancel_on_a_settled_stack_say_so_and_exit_0(
     missing = run_deploy(env, "follow", "--build-dir", str(build), "--stack", "service")
     assert missing.returncode == 1
     assert "stack test-service does not exist: nothing to do" in missing.stdout
+
+
+def test_a_missing_prerequisite_stops_the_deploy_before_any_change_set(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The service stack reads an SSM parameter the account does not have: the deploy says
+    which and how to create it, exits 1, and no stack or change set exists afterwards."""
+    import json
+
+    build = support.write(tmp_path / "local")
+    manifest = json.loads((build / "manifest.json").read_text())
+    manifest["stacks"][0]["prerequisites"] = ["ssm_parameters"]
+    (build / "manifest.json").write_text(json.dumps(manifest))
+
+    result = run_deploy(env, "--build-dir", str(build), "--yes")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "/scalable-app/local/pagerduty-url" in result.stdout
+    assert "aws ssm put-parameter" in result.stdout
+    assert live_stacks(env, "test-network") == []
