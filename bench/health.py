@@ -10,8 +10,8 @@ median of each figure is reported, so that a burst of other work on the machine 
      what an ASGI app can do here;
   3. bench/flask_app.py on Flask's threaded development server (what the original system ran);
   4. the service again on /_health?asgi: the query string skips the protocol-level answer, so
-     this is the ASGI path (ServiceApp's fast path in front of Starlette), what HEAD and
-     `Connection: close` health checks get.
+     this is the ASGI path (ServiceApp's fast path in front of Starlette), what
+     `Connection: close` and HTTP/1.0 health checks get.
 Each is measured with wrk, 50 connections, one thread. On a multi-core machine the server is
 pinned to CPU 0 and wrk to CPU 1 so that they do not fight for the same core. CPU us/req is the
 server's own CPU time (user + system, /proc) per request: a busy machine moves it far less than
@@ -74,7 +74,7 @@ def servers(port: int) -> dict[str, tuple[list[str], str]]:
         "bare ASGI app (uvicorn)": (bare, HEALTH_PATH),
         "Flask dev server": ([sys.executable, "bench/flask_app.py", str(port)], HEALTH_PATH),
         # A query string skips the protocol-level answer: this is the ASGI fast path in
-        # ServiceApp, what HEAD and `Connection: close` checks get.
+        # ServiceApp, what `Connection: close` and HTTP/1.0 checks get.
         "service /_health?asgi (ASGI path)": (service, HEALTH_PATH + "?asgi"),
     }
 

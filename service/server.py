@@ -28,7 +28,8 @@ class ServiceApp(Starlette):
     same endpoint object that the route table lists is called directly here. Anything else,
     including other methods on the health path (405), takes the ordinary way. (In the
     container, most health checks are answered even earlier, by service/protocol.py; this path
-    serves the rest: HEAD, `Connection: close`, and any server other than ours.)
+    serves the rest: `Connection: close`, HTTP/1.0, requests with a body, and any server other
+    than ours.)
     """
 
     def __init__(self, *, health: HealthEndpoint, **kwargs: Any) -> None:

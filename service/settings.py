@@ -7,6 +7,7 @@ short revision string before it can be shown.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -19,6 +20,10 @@ from service.contract import STATIC_PATH
 # A version is a git revision or a release name: short, plain, safe to show to anyone.
 _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
 UNKNOWN_VERSION = "unknown"
+# Seconds a client has to send a request's headers (service/protocol.py), from the moment it
+# connects or sends a request's first byte. A real client sends them in one packet; nginx waits
+# 60 s, but a stalled client holds a file descriptor all that time.
+DEFAULT_HEADER_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,7 @@ class Settings:
     version: str  # APP_VERSION, else GIT_REVISION; "unknown" when unset or not a plain revision
     service_name: str  # SERVICE_NAME: the "Service" dimension of the request metrics
     static_url: str  # STATIC_URL: base URL of the assets (the CDN's, or the app's own /static)
+    header_timeout: float  # HEADER_TIMEOUT: seconds to send a request's headers (default 10)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -36,7 +42,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         version=_plain_version(version),
         service_name=config("SERVICE_NAME", default="scalable-app"),
         static_url=config("STATIC_URL", default=STATIC_PATH).rstrip("/"),
+        header_timeout=_positive_seconds(
+            "HEADER_TIMEOUT", config("HEADER_TIMEOUT", cast=float, default=DEFAULT_HEADER_TIMEOUT)
+        ),
     )
+
+
+def _positive_seconds(name: str, value: float) -> float:
+    # 0 or less would close every connection at once, infinity none: refuse to start instead.
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive number of seconds, not {value}")
+    return value
 
 
 def _plain_version(value: str | None) -> str:

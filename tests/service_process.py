@@ -2,8 +2,9 @@
 
 The command is read from the Dockerfile; only --port changes (a free one, so that tests and a
 `make run` can coexist) and, where a test says so, the app module (tests/service_slow_app.py is
-the same app plus a slow route) or extra uvicorn flags. It runs with .venv's python instead of
-the image's `python`, from the repository root, which is the image's WORKDIR layout.
+the same app plus a slow route), extra uvicorn flags or extra settings in its environment. It
+runs with .venv's python instead of the image's `python`, from the repository root, which is the
+image's WORKDIR layout.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,10 +69,16 @@ def container_command(port: int, app_module: str = APP_MODULE) -> list[str]:
 
 
 @contextmanager
-def running(app_module: str = APP_MODULE, extra_args: tuple[str, ...] = ()) -> Iterator[Service]:
+def running(
+    app_module: str = APP_MODULE,
+    extra_args: tuple[str, ...] = (),
+    environ: Mapping[str, str] | None = None,
+) -> Iterator[Service]:
+    """The service in a process; `environ` adds settings (HEADER_TIMEOUT...) to its environment."""
     port = free_port()
     env = {**os.environ, "APP_VERSION": "proc1234", "DATABASE_PASSWORD": SECRET}
     env.update({"AWS_SECRET_ACCESS_KEY": SECRET, "PYTHONDONTWRITEBYTECODE": "1"})
+    env.update(environ or {})
     process = subprocess.Popen(
         [*container_command(port, app_module), *extra_args],
         cwd=ROOT,

@@ -1,5 +1,6 @@
 """service/protocol.py over real sockets: the health answer given by the protocol itself, and
-every case that must fall through to uvicorn's ordinary (ASGI) path.
+every case that must fall through to uvicorn's ordinary (ASGI) path. Malformed requests, Host
+and timeouts: tests/test_service_protocol_hardening.py.
 """
 
 from __future__ import annotations
@@ -77,11 +78,14 @@ def test_health_answers_on_a_kept_alive_connection_like_the_asgi_path() -> None:
         for _ in range(3):
             sock.sendall(GET_HEALTH)
             answers.append(read_response(sock, buffer))
-        # HEAD and a query string go through ASGI: the same headers and body shape.
+        # A query string goes through ASGI: the same headers and body shape.
         sock.sendall(f"GET {HEALTH_PATH}?probe=1 HTTP/1.1\r\nHost: test\r\n\r\n".encode())
         through_asgi = read_response(sock, buffer)
+        # HEAD is answered here too, with what the ASGI path answers to it: the same headers.
         sock.sendall(f"HEAD {HEALTH_PATH} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
         head_status, head_headers, head_body = read_response(sock, buffer, head=True)
+        sock.sendall(f"HEAD {HEALTH_PATH}?probe=1 HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+        _, asgi_head_headers, _ = read_response(sock, buffer, head=True)
         sock.close()
 
     for status, headers, body in [*answers, through_asgi]:
@@ -97,6 +101,12 @@ def test_health_answers_on_a_kept_alive_connection_like_the_asgi_path() -> None:
     assert uptimes == sorted(uptimes)
     assert (head_status, head_body) == (200, b"")
     assert head_headers["content-type"] == "application/json"
+    assert list(head_headers) == list(asgi_head_headers)  # the same fields, in the same order
+    for name in ("content-type", "cache-control"):
+        assert head_headers[name] == asgi_head_headers[name]
+    # The length of the body a GET would get (the uptime may have gained a digit since).
+    for headers in (head_headers, asgi_head_headers):
+        assert abs(int(headers["content-length"]) - len(answers[-1][2])) <= 1
 
 
 def test_pipelined_requests_are_answered_in_order() -> None:
@@ -119,6 +129,15 @@ def test_other_methods_and_connection_close_take_the_ordinary_way() -> None:
             f"POST {HEALTH_PATH} HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi".encode()
         )
         assert read_response(sock, bytearray())[0] == 405
+        sock.close()
+
+        # A health check with a (well-formed) body: one answer, and the connection serves on.
+        sock = connect(service.base_url)
+        buffer = bytearray()
+        chunked = "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+        sock.sendall(f"GET {HEALTH_PATH} HTTP/1.1\r\nHost: t\r\n{chunked}".encode() + GET_HEALTH)
+        assert [read_response(sock, buffer)[0] for _ in range(2)] == [200, 200]
+        assert not buffer
         sock.close()
 
         sock = connect(service.base_url)
