@@ -340,16 +340,14 @@ def run(argv: list[str] | None) -> int:
         manifest = manifests.load(args.build_dir or ROOT / "build" / args.env)
         chosen = manifest.select(args.stack)
         name = manifest.environment
+        common = ["--env", args.env]
+        common += ["--build-dir", str(args.build_dir)] if args.build_dir else []
         if args.command in VERBS:  # deploy.py's verbs on an operation under way take the lock
             _, env = prepare(args.port, manifest)  # themselves, where they change anything
-            common = ["--env", args.env]
-            common += ["--build-dir", str(args.build_dir)] if args.build_dir else []
             return deploy_py([args.command, *common, *stack_args(chosen), *rest], env)
         with lock.acquire(lock.deploy_lock_path(ROOT, name), f"deploy of {name}") as held:
             aws, env = prepare(args.port, manifest)
             env.update(held.child_env())
-            common = ["--env", args.env]
-            common += ["--build-dir", str(args.build_dir)] if args.build_dir else []
             asked = stack_args(chosen) if args.stack else []
             if args.command == "plan":
                 return deploy_py([*common, "--no-execute", *asked, *rest], env)

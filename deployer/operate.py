@@ -8,7 +8,6 @@ Each returns the stack's final description; a failure raises DeployFailed with i
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from deployer import advice, states
@@ -24,10 +23,6 @@ def _stack(deployer: Deployer, spec: StackSpec) -> dict[str, Any]:
     if stack is None:
         raise DeployError(f"stack {spec.stack_name} does not exist: nothing to do")
     return stack
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 def follow(deployer: Deployer, spec: StackSpec) -> dict[str, Any]:
@@ -47,18 +42,23 @@ def cancel(deployer: Deployer, spec: StackSpec, confirm: Callable[[str], bool]) 
     """An update is cancelled (CloudFormation rolls it back); a create can only be stopped by
     deleting the new stack, which is asked first."""
     stack = _stack(deployer, spec)
-    status, since = stack["StackStatus"], _now()
+    status = stack["StackStatus"]
     if status == "UPDATE_IN_PROGRESS":
-        deployer.cf.cancel_update_stack(StackName=stack["StackId"])
-        deployer.say(f"  cancelled the update of {spec.stack_name}: following its rollback")
-        final, follower = deployer.follow(spec, stack, since, "ROLLBACK")
+        deployer.say(f"  cancelling the update of {spec.stack_name}: following its rollback")
+        final, follower = deployer.operate(
+            spec,
+            stack,
+            "ROLLBACK",
+            lambda: deployer.cf.cancel_update_stack(StackName=stack["StackId"]),
+        )
         return _verdict(deployer, spec, final, follower, cancelled=True)
     if status == "CREATE_IN_PROGRESS":
         if not confirm(f"Delete stack {spec.stack_name} to stop its create?"):
             raise Declined(f"not cancelled: {spec.stack_name} goes on with its create")
-        deployer.cf.delete_stack(StackName=stack["StackId"])
         deployer.say(f"  deleting {spec.stack_name} to stop its create")
-        final, follower = deployer.follow(spec, stack, since, "DELETE")
+        final, follower = deployer.operate(
+            spec, stack, "DELETE", lambda: deployer.cf.delete_stack(StackName=stack["StackId"])
+        )
         return _verdict(deployer, spec, final, follower, cancelled=True)
     why = (
         f"the {operation(status).lower()} cannot be cancelled, it just ends"
@@ -76,14 +76,14 @@ def continue_rollback(deployer: Deployer, spec: StackSpec, skip: list[str]) -> d
     if not states.rollback_stuck(stack):
         deployer.say(f"  {spec.stack_name} is {stack['StackStatus']}: no rollback to continue")
         return stack
-    since = _now()
     request: dict[str, Any] = {"StackName": stack["StackId"]}
     if skip:
         request["ResourcesToSkip"] = skip
-    deployer.cf.continue_update_rollback(**request)
     skipped = f", skipping {', '.join(skip)}" if skip else ""
     deployer.say(f"  continuing the rollback of {spec.stack_name}{skipped}")
-    final, follower = deployer.follow(spec, stack, since, "ROLLBACK")
+    final, follower = deployer.operate(
+        spec, stack, "ROLLBACK", lambda: deployer.cf.continue_update_rollback(**request)
+    )
     return _verdict(deployer, spec, final, follower, cancelled=True)
 
 

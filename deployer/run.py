@@ -194,10 +194,10 @@ class Deployer:
         self.say(f"  {message}")
         if not self.options.yes and not self.options.confirm(f"Delete stack {spec.stack_name}?"):
             raise Declined(f"{message}: not deleted, nothing deployed")
-        since = datetime.now(UTC).replace(microsecond=0)
-        preflight.delete_stack(self.cf, stack)
         self.say(f"  deleting {spec.stack_name}")
-        final, follower = self.follow(spec, stack, since, "DELETE")
+        final, follower = self.operate(
+            spec, stack, "DELETE", lambda: preflight.delete_stack(self.cf, stack)
+        )
         if final["StackStatus"] != "DELETE_COMPLETE":
             failed = states.failed_resources(follower.events)
             raise DeployFailed(
@@ -322,9 +322,7 @@ class Deployer:
             f"  {spec.stack_name} awaits its first execution with no change set of this "
             f"content ({len(pending)} older one(s) of ours): deleting the empty stack first"
         )
-        since = datetime.now(UTC).replace(microsecond=0)
-        preflight.delete_stack(self.cf, stack)
-        self.follow(spec, stack, since, "DELETE")
+        self.operate(spec, stack, "DELETE", lambda: preflight.delete_stack(self.cf, stack))
         return None, None
 
     def _account(self, stack: dict[str, Any] | None) -> str:
@@ -427,6 +425,15 @@ class Deployer:
             raise DeployFailed(f"{spec.stack_name}: {final['StackStatus']}", report)
         self.say(f"  {spec.stack_name}: {final['StackStatus']}")
         return final
+
+    def operate(
+        self, spec: StackSpec, stack: dict[str, Any], kind: str, start: Callable[[], None]
+    ) -> tuple[dict[str, Any], Follower]:
+        """Start a `kind` operation on the stack (`start` makes the call) and follow it from
+        that moment, on our clock: the call answers before its first event."""
+        since = datetime.now(UTC).replace(microsecond=0)
+        start()
+        return self.follow(spec, stack, since, kind)
 
     def follow(
         self,
