@@ -9,13 +9,21 @@ import tomllib
 from pathlib import Path
 
 from environments.model import (
+    COMPLIANCE,
+    ENDPOINTS,
+    GOVERNANCE,
     IMAGE_TAG_PATTERN,
+    NAT,
+    PRIVATE,
+    PUBLIC,
     AlarmThresholds,
     CreateVpc,
     DnsConfig,
     Environment,
     ExistingVpc,
+    LogsConfig,
     PagerDutyConfig,
+    Placement,
     ScalingConfig,
     ServiceConfig,
     StaticAssetsConfig,
@@ -32,6 +40,14 @@ ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
 IMAGE_TAG = re.compile(rf"^{IMAGE_TAG_PATTERN}$")
 VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
+PREFIX_LIST_ID = re.compile(r"^pl-[0-9a-f]{8,17}$")
+# The AWS-managed prefix list com.amazonaws.<region>.s3 by region, as `aws ec2
+# describe-managed-prefix-lists --filters Name=prefix-list-name,Values=com.amazonaws.<region>.s3`
+# shows it; another region's is given as [network] s3_prefix_list_id.
+S3_PREFIX_LISTS = {"us-east-1": "pl-63a5400a", "eu-west-1": "pl-6da54004"}
+# CloudFront takes certificates from ACM in this region only.
+CLOUDFRONT_CERTIFICATE_REGION = "us-east-1"
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 CERTIFICATE_ARN = re.compile(
     r"^arn:aws(-[a-z]+)*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[0-9a-f-]{36}$"
@@ -81,6 +97,7 @@ def load(name_or_path: str | Path) -> Environment:
 
     root = Table(path, data)
     region = root.string("region", "an AWS region such as eu-west-1", check=REGION.match)
+    dns = _dns(root.table("dns"))
     environment = Environment(
         name=path.stem,
         path=path,
@@ -88,13 +105,13 @@ def load(name_or_path: str | Path) -> Environment:
         termination_protection=root.boolean("termination_protection", default=True),
         service=_service(root.table("service")),
         network=_network(root.table("network"), region),
-        dns=_dns(root.table("dns")),
+        dns=dns,
         tls=_tls(root.table("tls"), region),
         pagerduty=_pagerduty(root.table("pagerduty")),
         alarms=_alarms(root.table("alarms", required=False)),
         scaling=_scaling(root.table("scaling", required=False)),
-        log_retention_days=_log_retention(root.table("logs", required=False)),
-        static_assets=_static_assets(root.table("static_assets", required=False)),
+        logs=_logs(root.table("logs", required=False)),
+        static_assets=_static_assets(root.table("static_assets", required=False), region, dns),
         tags=_tags(root),
         sha256=hashlib.sha256(content).hexdigest(),
     )
@@ -170,12 +187,52 @@ def _service(table: Table) -> ServiceConfig:
 
 def _network(table: Table, region: str) -> CreateVpc | ExistingVpc:
     chosen = one_of(table, ("cidr", "vpc_id"), "create a VPC or bring one")
-    network = _create_vpc(table) if chosen == "cidr" else _existing_vpc(table, region)
+    placement = _placement(table, region)
+    if chosen == "cidr":
+        network: CreateVpc | ExistingVpc = _create_vpc(table, placement)
+    else:
+        network = _existing_vpc(table, region, placement)
     table.finish()
     return network
 
 
-def _create_vpc(table: Table) -> CreateVpc:
+def _placement(table: Table, region: str) -> Placement:
+    tasks = table.string(
+        "placement",
+        f'"{PRIVATE}" (tasks in private subnets) or "{PUBLIC}" (tasks with public addresses)',
+        default=PRIVATE,
+        check=lambda value: value in (PUBLIC, PRIVATE),
+    )
+    if tasks == PUBLIC:
+        _only_with(table, ("egress", "s3_prefix_list_id"), f'placement = "{PRIVATE}"')
+        return Placement(tasks=PUBLIC, egress=None)
+    egress = table.string(
+        "egress",
+        f'"{ENDPOINTS}" (VPC endpoints, no way out of the VPC) or "{NAT}" (a NAT gateway)',
+        default=ENDPOINTS,
+        check=lambda value: value in (ENDPOINTS, NAT),
+    )
+    if egress == NAT:
+        _only_with(table, ("s3_prefix_list_id",), f'egress = "{ENDPOINTS}"')
+        return Placement(tasks=PRIVATE, egress=NAT)
+    prefix_list = table.string(
+        "s3_prefix_list_id",
+        f"the ID of the prefix list com.amazonaws.{region}.s3 (pl-...), as `aws ec2 "
+        "describe-managed-prefix-lists --filters Name=prefix-list-name,Values="
+        f"com.amazonaws.{region}.s3` shows it (known here for {', '.join(S3_PREFIX_LISTS)})",
+        default=S3_PREFIX_LISTS.get(region),
+        check=PREFIX_LIST_ID.match,
+    )
+    return Placement(tasks=PRIVATE, egress=ENDPOINTS, s3_prefix_list_id=prefix_list)
+
+
+def _only_with(table: Table, keys: tuple[str, ...], condition: str) -> None:
+    for key in keys:
+        if table.has(key):
+            raise table.error(key, f"only applies with {condition}; remove it")
+
+
+def _create_vpc(table: Table, placement: Placement) -> CreateVpc:
     text = table.string("cidr", "an IPv4 CIDR block from /16 to /24, such as 10.0.0.0/16")
     try:
         cidr = ipaddress.IPv4Network(text)
@@ -188,15 +245,60 @@ def _create_vpc(table: Table) -> CreateVpc:
             "cidr",
             f"expected a prefix from /16 to /24 (AWS allows no larger VPC), got /{cidr.prefixlen}",
         )
-    # Two public subnets, each an eighth of the VPC, leave room for private subnets later.
-    first, second, *_ = cidr.subnets(prefixlen_diff=3)
-    return CreateVpc(cidr=str(cidr), subnet_cidrs=(str(first), str(second)))
+    # Each subnet an eighth of the VPC: two public, then two private, half the VPC left free.
+    public_a, public_b, private_a, private_b, *_ = (str(c) for c in cidr.subnets(prefixlen_diff=3))
+    return CreateVpc(
+        cidr=str(cidr),
+        subnet_cidrs=(public_a, public_b),
+        private_subnet_cidrs=(private_a, private_b),
+        placement=placement,
+    )
 
 
-def _existing_vpc(table: Table, region: str) -> ExistingVpc:
+def _existing_vpc(table: Table, region: str, placement: Placement) -> ExistingVpc:
     vpc_id = table.string("vpc_id", "a VPC ID such as vpc-0123456789abcdef0", check=VPC_ID.match)
+    subnets = _subnets(table, "subnets", region, "the load balancer needs two")
+    if not placement.private:
+        _only_with(
+            table, ("private_subnets", "endpoint_security_group"), f'placement = "{PRIVATE}"'
+        )
+        return ExistingVpc(vpc_id=vpc_id, subnets=subnets, placement=placement)
+    if not table.has("private_subnets"):
+        raise table.error(
+            "private_subnets",
+            f'missing; placement = "{PRIVATE}" runs the tasks in the VPC\'s private subnets: '
+            "list at least two, in two availability zones, as subnets is listed",
+        )
+    private = _subnets(table, "private_subnets", region, "the tasks run in two zones")
+    shared = sorted({s.id for s in subnets} & {s.id for s in private})
+    if shared:
+        raise table.error(
+            "private_subnets",
+            f"{', '.join(shared)} also in subnets: the load balancer's subnets are public, "
+            "the tasks' private; name different ones",
+        )
+    endpoint_group = None
+    if placement.through_endpoints:
+        endpoint_group = table.string(
+            "endpoint_security_group",
+            "the security group ID (sg-...) of the VPC's interface endpoints for ecr.api, "
+            f'ecr.dkr and logs (or egress = "{NAT}" if its private subnets route to a NAT)',
+            check=SECURITY_GROUP_ID.match,
+        )
+    else:
+        _only_with(table, ("endpoint_security_group",), f'egress = "{ENDPOINTS}"')
+    return ExistingVpc(
+        vpc_id=vpc_id,
+        subnets=subnets,
+        placement=placement,
+        private_subnets=private,
+        endpoint_security_group=endpoint_group,
+    )
+
+
+def _subnets(table: Table, key: str, region: str, why: str) -> tuple[Subnet, ...]:
     subnets = []
-    for item in table.tables("subnets"):
+    for item in table.tables(key):
         subnets.append(
             Subnet(
                 id=item.string(
@@ -213,11 +315,11 @@ def _existing_vpc(table: Table, region: str) -> ExistingVpc:
     zones = {subnet.availability_zone for subnet in subnets}
     if len(subnets) < 2 or len(zones) < 2:
         raise table.error(
-            "subnets",
-            "expected at least two subnets in two different availability zones "
-            f"(the load balancer needs two), got {len(subnets)} in {len(zones)}",
+            key,
+            f"expected at least two subnets in two different availability zones ({why}), "
+            f"got {len(subnets)} in {len(zones)}",
         )
-    return ExistingVpc(vpc_id=vpc_id, subnets=tuple(subnets))
+    return tuple(subnets)
 
 
 def _dns(table: Table) -> DnsConfig:
@@ -251,20 +353,22 @@ def _tls(table: Table, region: str) -> TlsConfig:
             raise table.error(chosen, f"expected true, or give certificate_arn or {others} instead")
         table.finish()
         return TlsConfig(certificate_arn=None, find_certificate=chosen == "find_certificate")
-    arn = table.string(
+    arn = _certificate_arn(table, region, f"a load balancer in {region} needs one from {region}")
+    table.finish()
+    return TlsConfig(certificate_arn=arn)
+
+
+def _certificate_arn(table: Table, region: str, fix: str) -> str:
+    """`certificate_arn`: an ACM certificate ARN of `region`; `fix` says what to do otherwise."""
+    arn: str = table.string(
         "certificate_arn",
-        "an ACM certificate ARN, arn:aws:acm:REGION:ACCOUNT:certificate/ID",
+        f"an ACM certificate ARN, arn:aws:acm:{region}:ACCOUNT:certificate/ID",
         check=CERTIFICATE_ARN.match,
     )
     cert_region = CERTIFICATE_ARN.match(arn)["region"]  # type: ignore[index]
     if cert_region != region:
-        raise table.error(
-            "certificate_arn",
-            f"the certificate is in {cert_region}; "
-            f"a load balancer in {region} needs one from {region}",
-        )
-    table.finish()
-    return TlsConfig(certificate_arn=arn)
+        raise table.error("certificate_arn", f"the certificate is in {cert_region}; {fix}")
+    return arn
 
 
 def _pagerduty(table: Table) -> PagerDutyConfig:
@@ -313,19 +417,66 @@ def _scaling(table: Table) -> ScalingConfig:
     return scaling
 
 
-def _log_retention(table: Table) -> int:
+def _logs(table: Table) -> LogsConfig:
     days = table.integer("retention_days", 1, 1827, default=30, unit=" days")
     if days not in LOG_RETENTION_DAYS:
         allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
         raise table.error("retention_days", f"expected one of {allowed} (CloudWatch's), got {days}")
-    table.finish()
-    return days
-
-
-def _static_assets(table: Table) -> StaticAssetsConfig:
-    config = StaticAssetsConfig(cdn=table.boolean("cdn", default=True))
+    modes = {GOVERNANCE.lower(): GOVERNANCE, COMPLIANCE.lower(): COMPLIANCE}
+    mode = table.string(
+        "object_lock",
+        '"governance" (a principal granted s3:BypassGovernanceRetention may still delete) or '
+        '"compliance" (nobody may, not even the root user, until the retention ends)',
+        default=GOVERNANCE.lower(),
+        check=lambda value: value in modes,
+    )
+    config = LogsConfig(
+        retention_days=days,
+        object_lock_mode=modes[mode],
+        object_lock_days=table.integer("object_lock_days", 1, 36500, default=days, unit=" days"),
+    )
     table.finish()
     return config
+
+
+def _static_assets(table: Table, region: str, dns: DnsConfig) -> StaticAssetsConfig:
+    if not table.boolean("cdn", default=True):
+        table.finish()
+        return StaticAssetsConfig(cdn=False)
+    zone = dns.hosted_zone_name.rstrip(".")
+    domain = table.string(
+        "domain",
+        f"a host name inside {zone}, such as assets.{dns.domain_name}",
+        default=f"assets.{dns.domain_name}",
+        check=lambda name: _is_hostname(name) and name.rstrip(".").endswith(f".{zone}"),
+    ).rstrip(".")
+    chosen = one_of(
+        table,
+        ("certificate_arn", "create_certificate"),
+        f"the CDN's certificate for {domain} (CloudFront takes one from ACM in "
+        f"{CLOUDFRONT_CERTIFICATE_REGION} only)",
+    )
+    arn = None
+    if chosen == "create_certificate":
+        if not table.boolean("create_certificate"):
+            raise table.error("create_certificate", "expected true, or give certificate_arn")
+        if region != CLOUDFRONT_CERTIFICATE_REGION:
+            raise table.error(
+                "create_certificate",
+                f"CloudFront takes certificates from {CLOUDFRONT_CERTIFICATE_REGION} only and "
+                f"this environment's stacks are in {region}: request (or import) a certificate "
+                f"for {domain} in {CLOUDFRONT_CERTIFICATE_REGION} and give its ARN as "
+                "certificate_arn",
+            )
+    else:
+        arn = _certificate_arn(
+            table,
+            CLOUDFRONT_CERTIFICATE_REGION,
+            f"CloudFront takes certificates from {CLOUDFRONT_CERTIFICATE_REGION} only: request "
+            f"(or import) one for {domain} there",
+        )
+    table.finish()
+    return StaticAssetsConfig(cdn=True, domain_name=domain, certificate_arn=arn)
 
 
 def _tags(root: Table) -> dict[str, str]:

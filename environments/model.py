@@ -22,12 +22,46 @@ class ServiceConfig:
     health_check_grace_seconds: int
 
 
+# Where the tasks run ([network] placement).
+PUBLIC, PRIVATE = "public", "private"
+# How tasks in private subnets reach ECR, CloudWatch Logs and S3 ([network] egress).
+ENDPOINTS, NAT = "endpoints", "nat"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the tasks run and how they reach AWS's APIs.
+
+    - public: public subnets, a public address per task, 443 out to anywhere (the emulator);
+    - private + endpoints: private subnets, no route out of the VPC; interface endpoints for
+      ecr.api, ecr.dkr and logs, a gateway endpoint for S3; egress only to those;
+    - private + nat: private subnets whose default route is a NAT gateway; 443 out to anywhere.
+    """
+
+    tasks: str  # PUBLIC or PRIVATE
+    egress: str | None  # ENDPOINTS or NAT when private; None when public
+    # The AWS-managed prefix list of S3 in the region (com.amazonaws.<region>.s3): the only
+    # destination of the tasks' S3 traffic through the gateway endpoint. Private + endpoints.
+    s3_prefix_list_id: str | None = None
+
+    @property
+    def private(self) -> bool:
+        return self.tasks == PRIVATE
+
+    @property
+    def through_endpoints(self) -> bool:
+        return self.private and self.egress == ENDPOINTS
+
+
 @dataclass(frozen=True)
 class CreateVpc:
-    """The network stack creates a VPC with two public subnets in two AZs."""
+    """The network stack creates a VPC: two public subnets in two AZs (the load balancer, and
+    the tasks when placed public), two private ones when the tasks are placed private."""
 
     cidr: str  # e.g. "10.0.0.0/16"
-    subnet_cidrs: tuple[str, str]  # carved from cidr unless given
+    subnet_cidrs: tuple[str, str]  # the public subnets, carved from cidr
+    private_subnet_cidrs: tuple[str, str]  # the private subnets, carved from cidr
+    placement: Placement
 
 
 @dataclass(frozen=True)
@@ -41,7 +75,17 @@ class ExistingVpc:
     """A VPC the account already has: no network stack."""
 
     vpc_id: str
-    subnets: tuple[Subnet, ...]  # at least two, in at least two AZs
+    subnets: tuple[Subnet, ...]  # public, for the load balancer: at least two, in two AZs
+    placement: Placement
+    # Private placement: the subnets the tasks run in (at least two, in two AZs).
+    private_subnets: tuple[Subnet, ...] = ()
+    # Private + endpoints: the security group of the VPC's own interface endpoints (ecr.api,
+    # ecr.dkr, logs), which the service stack lets its tasks reach on 443.
+    endpoint_security_group: str | None = None
+
+    @property
+    def task_subnets(self) -> tuple[Subnet, ...]:
+        return self.private_subnets if self.placement.private else self.subnets
 
 
 @dataclass(frozen=True)
@@ -100,6 +144,23 @@ class StaticAssetsConfig:
     # True: a private S3 bucket behind CloudFront with origin access control; `make push`
     # uploads the revision's assets there. False: the app serves the copy in its image.
     cdn: bool
+    # With a CDN: the name it answers on (assets.<dns.domain> unless given), inside the hosted
+    # zone, and its certificate: an ACM certificate of us-east-1 (CloudFront takes no other)
+    # given by ARN, or None for one the static stack creates (only a us-east-1 stack can).
+    domain_name: str | None = None
+    certificate_arn: str | None = None
+
+
+# S3 Object Lock's retention modes ([logs] object_lock): governance lets a principal granted
+# s3:BypassGovernanceRetention delete early; compliance lets nobody, not even the root user.
+GOVERNANCE, COMPLIANCE = "GOVERNANCE", "COMPLIANCE"
+
+
+@dataclass(frozen=True)
+class LogsConfig:
+    retention_days: int  # CloudWatch Logs' retention, and the access logs' expiry
+    object_lock_mode: str  # GOVERNANCE or COMPLIANCE: the load balancer's access logs
+    object_lock_days: int  # how long each access-log object version cannot be erased
 
 
 @dataclass(frozen=True)
@@ -115,9 +176,13 @@ class Environment:
     pagerduty: PagerDutyConfig
     alarms: AlarmThresholds
     scaling: ScalingConfig
-    log_retention_days: int
+    logs: LogsConfig
     static_assets: StaticAssetsConfig
     tags: dict[str, str] = field(default_factory=dict)
     # The SHA-256 of the file's bytes as loaded: the manifest records it, so the deployer can
     # tell whether the file changed after the templates were generated.
     sha256: str = ""
+
+    @property
+    def log_retention_days(self) -> int:
+        return self.logs.retention_days

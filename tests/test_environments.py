@@ -262,3 +262,136 @@ def test_missing_file_lists_the_known_environments() -> None:
     with pytest.raises(ConfigError) as caught:
         environments.load("prodution")
     assert "known environments: local, production, staging" in str(caught.value)
+
+
+# ---- placement, the CDN's name and certificate, tamper-resistant logs (issue 11) ----------
+
+
+def test_production_runs_its_tasks_privately_through_endpoints() -> None:
+    network = environments.load("production").network
+    assert isinstance(network, CreateVpc)
+    assert network.placement.private and network.placement.through_endpoints
+    assert network.placement.s3_prefix_list_id == "pl-6da54004"  # com.amazonaws.eu-west-1.s3
+    public, private = set(network.subnet_cidrs), set(network.private_subnet_cidrs)
+    assert len(public | private) == 4  # four distinct subnets
+
+
+def test_private_placement_is_the_default(tmp_path: Path) -> None:
+    text = PRODUCTION.replace('placement = "private"\negress = "endpoints"\n', "")
+    env = environments.load(write(tmp_path, text, "defaults"))
+    assert env.network.placement.private and env.network.placement.through_endpoints
+
+
+def test_local_places_its_tasks_public() -> None:
+    placement = environments.load("local").network.placement
+    assert not placement.private and placement.egress is None
+
+
+def test_staging_names_its_private_subnets_and_its_endpoints_group() -> None:
+    network = environments.load("staging").network
+    assert isinstance(network, ExistingVpc)
+    assert [s.id for s in network.task_subnets] == [
+        "subnet-0aaaaaaaaaaaaaaa1",
+        "subnet-0bbbbbbbbbbbbbbb2",
+    ]
+    assert network.endpoint_security_group == "sg-0123456789abcdef0"
+
+
+def test_egress_with_public_placement_is_refused(tmp_path: Path) -> None:
+    text = PRODUCTION.replace('placement = "private"', 'placement = "public"')
+    error = error_of(write(tmp_path, text))
+    assert error.field == "network.egress"
+    assert 'only applies with placement = "private"; remove it' in error.message
+
+
+def test_unknown_placement(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, PRODUCTION.replace('"private"', '"hidden"')))
+    assert error.field == "network.placement"
+    assert '"private" (tasks in private subnets) or "public"' in error.message
+
+
+def test_nat_egress_needs_no_prefix_list(tmp_path: Path) -> None:
+    env = environments.load(
+        write(tmp_path, PRODUCTION.replace('egress = "endpoints"', 'egress = "nat"'), "nat")
+    )
+    assert env.network.placement.egress == "nat"
+    assert env.network.placement.s3_prefix_list_id is None
+
+
+def test_region_without_a_known_s3_prefix_list_asks_for_it(tmp_path: Path) -> None:
+    text = PRODUCTION.replace('region = "eu-west-1"', 'region = "eu-north-1"')
+    error = error_of(write(tmp_path, text))
+    assert error.field == "network.s3_prefix_list_id"
+    assert "com.amazonaws.eu-north-1.s3" in error.message
+    assert "describe-managed-prefix-lists" in error.message
+    given = text.replace(
+        'egress = "endpoints"', 'egress = "endpoints"\ns3_prefix_list_id = "pl-c3aa4faa"'
+    )
+    placement = environments.load(write(tmp_path, given, "north")).network.placement
+    assert placement.s3_prefix_list_id == "pl-c3aa4faa"
+
+
+def test_brought_vpc_with_private_placement_needs_private_subnets(tmp_path: Path) -> None:
+    start = STAGING.index("private_subnets = [")
+    end = STAGING.index("]\n", start) + 2
+    error = error_of(write(tmp_path, STAGING[:start] + STAGING[end:]))
+    assert error.field == "network.private_subnets"
+    assert "at least two, in two availability zones" in error.message
+
+
+def test_private_subnets_must_differ_from_the_load_balancers(tmp_path: Path) -> None:
+    text = STAGING.replace("subnet-0aaaaaaaaaaaaaaa1", "subnet-0123456789abcdef0")
+    error = error_of(write(tmp_path, text))
+    assert error.field == "network.private_subnets"
+    assert "subnet-0123456789abcdef0 also in subnets" in error.message
+
+
+def test_brought_vpc_through_endpoints_names_their_security_group(tmp_path: Path) -> None:
+    text = STAGING.replace('endpoint_security_group = "sg-0123456789abcdef0"\n', "")
+    error = error_of(write(tmp_path, text))
+    assert error.field == "network.endpoint_security_group"
+    assert 'egress = "nat"' in error.message  # the other way out, if the VPC has a NAT
+
+
+def test_cdn_certificate_outside_us_east_1_is_refused(tmp_path: Path) -> None:
+    text = PRODUCTION.replace("arn:aws:acm:us-east-1:", "arn:aws:acm:eu-west-1:")
+    error = error_of(write(tmp_path, text))
+    assert error.field == "static_assets.certificate_arn"
+    assert "CloudFront takes certificates from us-east-1 only" in error.message
+
+
+def test_cdn_certificate_created_only_by_a_us_east_1_stack(tmp_path: Path) -> None:
+    line = next(line for line in PRODUCTION.splitlines() if line.startswith("certificate_arn"))
+    text = PRODUCTION.replace(line, "create_certificate = true")
+    error = error_of(write(tmp_path, text))
+    assert error.field == "static_assets.create_certificate"
+    assert "give its ARN as certificate_arn" in error.message
+    east = text.replace('region = "eu-west-1"', 'region = "us-east-1"')
+    config = environments.load(write(tmp_path, east, "east")).static_assets
+    assert config.certificate_arn is None and config.domain_name == "assets.app.example.com"
+
+
+def test_cdn_without_a_certificate_says_which_to_give(tmp_path: Path) -> None:
+    line = next(line for line in PRODUCTION.splitlines() if line.startswith("certificate_arn"))
+    error = error_of(write(tmp_path, PRODUCTION.replace(line, "")))
+    assert error.field == "static_assets"
+    assert "static_assets.certificate_arn or static_assets.create_certificate" in error.message
+
+
+def test_cdn_domain_outside_the_hosted_zone(tmp_path: Path) -> None:
+    text = STAGING.replace('domain = "assets.staging.example.com"', 'domain = "assets.other.org"')
+    error = error_of(write(tmp_path, text))
+    assert error.field == "static_assets.domain"
+
+
+def test_object_lock_defaults_to_governance_for_the_log_retention(tmp_path: Path) -> None:
+    text = PRODUCTION.replace('object_lock = "governance"\nobject_lock_days = 90\n', "")
+    logs = environments.load(write(tmp_path, text, "defaults")).logs
+    assert (logs.object_lock_mode, logs.object_lock_days) == ("GOVERNANCE", logs.retention_days)
+    assert environments.load("staging").logs.object_lock_mode == "COMPLIANCE"
+
+
+def test_unknown_object_lock_mode(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, PRODUCTION.replace('"governance"', '"legal-hold"')))
+    assert error.field == "logs.object_lock"
+    assert '"compliance" (nobody may' in error.message
