@@ -23,6 +23,7 @@ RUN python -m compileall -q /opt/venv /app/service
 ARG GIT_REVISION=unknown
 ENV APP_VERSION=${GIT_REVISION}
 # A numeric user with no entry in /etc/passwd and no home: it owns nothing in the image.
+# service/contract.py's USER, which the task definition states too (a test checks they match).
 USER 10001:10001
 EXPOSE 8448
 HEALTHCHECK --interval=15s --timeout=3s --start-period=5s --retries=3 \

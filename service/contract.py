@@ -9,6 +9,10 @@ from __future__ import annotations
 PORT = 8448
 HEALTH_PATH = "/_health"
 CONTAINER_NAME = "web"
+# The numeric user:group the container runs as: the Dockerfile's USER and the task
+# definition's User (tests/test_service_container.py checks the Dockerfile says the same).
+# It has no entry in /etc/passwd and owns nothing in the image.
+USER = "10001:10001"
 # The ASGI application as uvicorn names it, the same in the Dockerfile's CMD and `make run`.
 APP_MODULE = "service.app:app"
 # Where the static assets live in the repository (and the image), and the path under which the

@@ -1,7 +1,8 @@
 """One builder per stack; each is a short sequence of add_* calls, in dependency order.
 
 Stacks are split by lifecycle:
-- `network`: the VPC, created once, absent when the environment brings its own;
+- `network`: the VPC (subnets, endpoints or NAT gateways, flow logs), created once, absent
+  when the environment brings its own;
 - `registry`: the ECR repository, which must exist before the first image is pushed;
 - `static`: the static assets bucket behind a CloudFront distribution, slow to change and
   holding data, absent when the environment has no CDN (`[static_assets] cdn = false`);
@@ -25,8 +26,13 @@ from templates.edge import add_edge
 from templates.iam import add_roles
 from templates.logs import add_logs
 from templates.monitoring import add_alerting, add_load_balancer_alarms, add_running_tasks_alarm
-from templates.network import PUBLIC_SUBNETS, VPC, add_network
-from templates.parameters import GivenCertificate, ServiceParameters, add_service_parameters
+from templates.network import PRIVATE_SUBNETS, PUBLIC_SUBNETS, VPC, add_network
+from templates.parameters import (
+    GivenCertificate,
+    ServiceParameters,
+    add_hosted_zone_parameter,
+    add_service_parameters,
+)
 from templates.registry import REPOSITORY, add_registry, repository_name
 from templates.scaling import add_scaling
 from templates.static_assets import (
@@ -35,6 +41,7 @@ from templates.static_assets import (
     add_static_assets,
     base_url,
 )
+from templates.vpc_endpoints import ENDPOINT_SECURITY_GROUP
 
 TEMPLATE_FORMAT_VERSION = "2010-09-09"
 
@@ -74,12 +81,25 @@ def _template(env: Environment, what: str) -> Template:
 
 
 def build_network(env: Environment, config: CreateVpc) -> Stack:
-    template = _template(env, "VPC, two public subnets, internet gateway")
-    network = add_network(template, config)
+    placement = config.placement
+    what = (
+        f"VPC, public and private subnets, {placement.egress}, flow logs"
+        if placement.private
+        else "VPC, two public subnets, internet gateway, flow logs"
+    )
+    template = _template(env, what)
+    network = add_network(template, config, env.log_retention_days)
     template.add_output(Output("VpcId", Value=network.vpc.ref()))
     template.add_output(
         Output("SubnetIds", Value=Join(",", [subnet.ref() for subnet in network.public_subnets]))
     )
+    if network.private_subnets:
+        template.add_output(
+            Output(
+                "PrivateSubnetIds",
+                Value=Join(",", [subnet.ref() for subnet in network.private_subnets]),
+            )
+        )
     return Stack(key="network", template=template)
 
 
@@ -93,12 +113,18 @@ def build_registry(env: Environment) -> Stack:
 
 def build_static(env: Environment) -> Stack:
     template = _template(env, "static assets: private S3 bucket behind CloudFront")
-    access_logs = add_server_access_logs(template, env.log_retention_days)
-    assets = add_static_assets(template, access_logs)
+    config = env.static_assets
+    hosted_zone_id = add_hosted_zone_parameter(template) if config.certificate_arn is None else None
+    access_logs = add_server_access_logs(template, env.logs)
+    assets = add_static_assets(template, access_logs, config, env.dns, hosted_zone_id)
     template.add_output(Output("StaticAssetsBucketName", Value=assets.bucket.ref()))
     template.add_output(Output("DistributionId", Value=assets.distribution.ref()))
-    template.add_output(Output(BASE_URL_OUTPUT, Value=base_url(assets.distribution)))
-    return Stack(key=STATIC_STACK, template=template)
+    template.add_output(Output(BASE_URL_OUTPUT, Value=base_url(config)))
+    return Stack(
+        key=STATIC_STACK,
+        template=template,
+        parameters_from_hosted_zone=() if hosted_zone_id is None else (hosted_zone_id.title,),
+    )
 
 
 def build_service(env: Environment, image_tag: str) -> Stack:
@@ -108,10 +134,11 @@ def build_service(env: Environment, image_tag: str) -> Stack:
         env.pagerduty,
         certificate_arn=env.tls.certificate_arn,
         cdn=env.static_assets.cdn,
+        placement=env.network.placement,
     )
     alerting = add_alerting(template, params.pagerduty_url)
     log_group = add_logs(template, env.log_retention_days, alerting.key).group
-    access_logs = add_load_balancer_logs(template, env.log_retention_days)
+    access_logs = add_load_balancer_logs(template, env.logs)
     roles = add_roles(template, params.repository_name.ref(), log_group)
     edge = add_edge(
         template,
@@ -119,6 +146,7 @@ def build_service(env: Environment, image_tag: str) -> Stack:
         env.dns,
         access_logs,
         deletion_protection=env.termination_protection,
+        placement=env.network.placement,
     )
     deployment_alarms = add_load_balancer_alarms(
         template, alerting, env.alarms, edge.load_balancer, edge.target_group
@@ -131,8 +159,9 @@ def build_service(env: Environment, image_tag: str) -> Stack:
         log_group=log_group,
         roles=roles,
         edge=edge,
-        subnet_ids=params.subnet_ids.ref(),
+        subnet_ids=params.tasks_subnet_ids.ref(),
         deployment_alarms=deployment_alarms.alarms,
+        public_address=not env.network.placement.private,
     )
     add_scaling(template, env.service, env.scaling, service, edge)
     add_running_tasks_alarm(template, alerting, env.alarms, service.cluster, service.service)
@@ -157,9 +186,24 @@ def _service_stack(
     if isinstance(env.network, ExistingVpc):
         parameters[params.vpc_id.title] = env.network.vpc_id
         parameters[params.subnet_ids.title] = ",".join(s.id for s in env.network.subnets)
+        if params.task_subnet_ids is not None:
+            parameters[params.task_subnet_ids.title] = ",".join(
+                s.id for s in env.network.private_subnets
+            )
+        if params.endpoint_security_group_id is not None:
+            assert env.network.endpoint_security_group is not None  # the loader requires it
+            parameters[params.endpoint_security_group_id.title] = (
+                env.network.endpoint_security_group
+            )
     else:
         from_stacks[params.vpc_id.title] = FromStack("network", (VPC,))
         from_stacks[params.subnet_ids.title] = FromStack("network", PUBLIC_SUBNETS)
+        if params.task_subnet_ids is not None:
+            from_stacks[params.task_subnet_ids.title] = FromStack("network", PRIVATE_SUBNETS)
+        if params.endpoint_security_group_id is not None:
+            from_stacks[params.endpoint_security_group_id.title] = FromStack(
+                "network", (ENDPOINT_SECURITY_GROUP,)
+            )
     if params.static_url is not None:
         from_stacks[params.static_url.title] = FromStack(STATIC_STACK, output=BASE_URL_OUTPUT)
     from_hosted_zone: tuple[str, ...] = ()

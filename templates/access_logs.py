@@ -10,6 +10,16 @@ Elastic Load Balancing writes from an AWS-owned account that differs per region;
 the list (docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html)
 and it is kept here as a Mapping. A region missing from it fails at change-set creation, by name,
 before anything is created. Log delivery only supports SSE-S3 encryption on this bucket.
+
+Nobody erases a log before its time:
+- every log bucket's policy denies s3:DeleteObject and s3:DeleteObjectVersion to everyone
+  (lifecycle expiry, which is S3's own, is not subject to it): erasing a log first takes
+  rewriting the policy, an administrator's act that CloudTrail records;
+- the load balancer's bucket is under S3 Object Lock besides (governance or compliance mode,
+  `[logs] object_lock`): each version is locked for `object_lock_days` whatever the policy.
+  The server-access-log bucket cannot be: S3 delivers no server access logs to a bucket with
+  Object Lock (docs: object-lock-configure.html), so the policy is its guard;
+- noncurrent versions (an overwritten or "deleted" log) are kept `object_lock_days` too.
 """
 
 from __future__ import annotations
@@ -18,10 +28,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import awacs.s3 as as3
-from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from awacs.aws import Allow, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
 from troposphere import AccountId, FindInMap, Join, Partition, Region, Template, s3
 
+from environments.model import LogsConfig
 from templates.buckets import private_bucket
+from templates.tls_only import deny_without_tls
 
 ELB_ACCOUNT_MAPPING = "ElbLogDeliveryAccount"
 # Elastic Load Balancing's log-delivery account per region (regions opened before August 2022).
@@ -57,7 +69,7 @@ class AccessLogs:
     prefix: str  # where in the bucket the logs go
 
 
-def add_load_balancer_logs(template: Template, retention_days: int) -> AccessLogs:
+def add_load_balancer_logs(template: Template, config: LogsConfig) -> AccessLogs:
     """The bucket the load balancer writes its access logs to, under LOAD_BALANCER_PREFIX/."""
     template.add_mapping(
         ELB_ACCOUNT_MAPPING,
@@ -67,7 +79,7 @@ def add_load_balancer_logs(template: Template, retention_days: int) -> AccessLog
     elb_root = Join("", ["arn:", Partition, ":iam::", elb_account, ":root"])
     return _log_bucket(
         template,
-        retention_days,
+        config,
         LOAD_BALANCER_PREFIX,
         lambda bucket, prefix: Statement(
             Sid="LoadBalancerWritesAccessLogs",
@@ -76,14 +88,23 @@ def add_load_balancer_logs(template: Template, retention_days: int) -> AccessLog
             Action=[as3.PutObject],
             Resource=[Join("", [bucket.get_att("Arn"), f"/{prefix}/AWSLogs/", AccountId, "/*"])],
         ),
+        object_lock=s3.ObjectLockConfiguration(
+            ObjectLockEnabled="Enabled",
+            Rule=s3.ObjectLockRule(
+                DefaultRetention=s3.DefaultRetention(
+                    Mode=config.object_lock_mode, Days=config.object_lock_days
+                )
+            ),
+        ),
     )
 
 
-def add_server_access_logs(template: Template, retention_days: int) -> AccessLogs:
-    """The bucket S3 writes the assets bucket's server access logs to, under ASSETS_PREFIX/."""
+def add_server_access_logs(template: Template, config: LogsConfig) -> AccessLogs:
+    """The bucket S3 writes the assets bucket's server access logs to, under ASSETS_PREFIX/.
+    No Object Lock: S3 delivers no server access logs to such a bucket."""
     return _log_bucket(
         template,
-        retention_days,
+        config,
         ASSETS_PREFIX,
         lambda bucket, prefix: Statement(
             Sid="S3WritesServerAccessLogs",
@@ -98,11 +119,20 @@ def add_server_access_logs(template: Template, retention_days: int) -> AccessLog
 
 def _log_bucket(
     template: Template,
-    retention_days: int,
+    config: LogsConfig,
     prefix: str,
     delivery: Callable[[s3.Bucket, str], Statement],
+    object_lock: s3.ObjectLockConfiguration | None = None,
 ) -> AccessLogs:
     """The bucket, and its policy letting `delivery` (given the bucket and the prefix) write."""
+    locked = (
+        {}
+        if object_lock is None
+        else {
+            "ObjectLockEnabled": True,
+            "ObjectLockConfiguration": object_lock,
+        }
+    )
     bucket = template.add_resource(
         private_bucket(
             "AccessLogsBucket",
@@ -112,13 +142,15 @@ def _log_bucket(
                     s3.LifecycleRule(
                         Id="expire-access-logs",
                         Status="Enabled",
-                        ExpirationInDays=retention_days,
+                        ExpirationInDays=config.retention_days,
+                        # An overwritten or deleted log stays as long as a locked one.
                         NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(
-                            NoncurrentDays=1
+                            NoncurrentDays=config.object_lock_days
                         ),
                     )
                 ]
             ),
+            **locked,
         )
     )
     policy = template.add_resource(
@@ -126,8 +158,23 @@ def _log_bucket(
             "AccessLogsBucketPolicy",
             Bucket=bucket.ref(),
             PolicyDocument=PolicyDocument(
-                Version="2012-10-17", Statement=[delivery(bucket, prefix)]
+                Version="2012-10-17",
+                Statement=[
+                    delivery(bucket, prefix),
+                    _deny_erasing_logs(bucket),
+                    deny_without_tls(bucket),
+                ],
             ),
         )
     )
     return AccessLogs(bucket=bucket, policy=policy, prefix=prefix)
+
+
+def _deny_erasing_logs(bucket: s3.Bucket) -> Statement:
+    return Statement(
+        Sid="DenyErasingLogs",
+        Effect=Deny,
+        Principal=Principal("*"),
+        Action=[as3.DeleteObject, as3.DeleteObjectVersion],
+        Resource=[Join("", [bucket.get_att("Arn"), "/*"])],
+    )

@@ -46,6 +46,8 @@ def _container(
         Name=contract.CONTAINER_NAME,
         Image=image,
         Essential=True,
+        # Stated here, not left to the image: a task definition alone shows it runs as non-root.
+        User=contract.USER,
         ReadonlyRootFilesystem=True,
         PortMappings=[ecs.PortMapping(ContainerPort=contract.PORT, Protocol="tcp")],
         Environment=[ecs.Environment(Name=k, Value=v) for k, v in sorted(environment.items())],
@@ -80,7 +82,10 @@ def add_ecs_service(
     edge: Edge,
     subnet_ids: object,
     deployment_alarms: tuple[cloudwatch.Alarm, ...],
+    public_address: bool,
 ) -> EcsService:
+    """`public_address`: the tasks run in public subnets and reach AWS through the internet
+    gateway; otherwise they run in private subnets (through VPC endpoints or a NAT gateway)."""
     cluster = template.add_resource(
         ecs.Cluster(
             "Cluster",
@@ -127,9 +132,9 @@ def add_ecs_service(
             ),
             NetworkConfiguration=ecs.NetworkConfiguration(
                 AwsvpcConfiguration=ecs.AwsvpcConfiguration(
-                    # Public subnets and no NAT gateway: a task needs a public address to reach
-                    # ECR and CloudWatch. Nothing reaches it but the load balancer (edge.py).
-                    AssignPublicIp="ENABLED",
+                    # In a public subnet a task needs a public address to reach ECR and
+                    # CloudWatch; nothing reaches it there but the load balancer (edge.py).
+                    AssignPublicIp="ENABLED" if public_address else "DISABLED",
                     SecurityGroups=[edge.service_security_group.ref()],
                     Subnets=subnet_ids,
                 )

@@ -2,7 +2,15 @@
 
 Who reaches what:
 - the internet reaches the load balancer on 80 (answered with a redirect only) and 443;
-- the load balancer reaches the tasks on the service's port, and nothing else reaches them.
+- the load balancer reaches the tasks on the service's port, and nothing else reaches them;
+- the tasks reach, on 443 only: with private placement through endpoints, the VPC's interface
+  endpoints (their security group) and S3 (its prefix list, through the gateway endpoint),
+  nothing else; placed public, or private behind a NAT gateway, any address (declared as an
+  accepted risk on their security group: ECR's and CloudWatch's addresses are not fixed).
+
+HSTS comes from the HTTPS listener (routing.http.response.strict_transport_security): one
+setting covers every HTTPS answer, the load balancer's own 4xx/5xx included, and the app
+behind it, which sees plain HTTP from the load balancer, need not guess the scheme.
 """
 
 from __future__ import annotations
@@ -12,28 +20,47 @@ from dataclasses import dataclass
 from troposphere import Output, Parameter, Ref, Template, certificatemanager, ec2, route53
 from troposphere import elasticloadbalancingv2 as elbv2
 
-from environments.model import DnsConfig
+from environments.model import DnsConfig, Placement
 from service import contract
 from templates.access_logs import AccessLogs
 from templates.parameters import CreatedCertificate, GivenCertificate, ServiceParameters
+from templates.risks import Risk, declared
+from templates.vpc_endpoints import HTTPS
 
 # TLS 1.3 and 1.2 only, forward-secret ciphers.
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 DEREGISTRATION_DELAY_SECONDS = 30
 ANYWHERE = "0.0.0.0/0"
+# Two years, every subdomain: the value hstspreload.org asks for, without opting in to preload.
+HSTS = "max-age=63072000; includeSubDomains"
+HSTS_ATTRIBUTE = "routing.http.response.strict_transport_security.header_value"
 
 # checkov: the one check this module skips, on the load balancer's security group only.
-PUBLIC_INGRESS_SKIP = {
-    "checkov": {
-        "skip": [
-            {
-                "id": "CKV_AWS_260",
-                "comment": "A public load balancer must accept port 80 from anywhere; "
-                "the HTTP listener answers with a redirect to HTTPS only.",
-            },
-        ]
-    }
-}
+PUBLIC_INGRESS_SKIP = declared(
+    Risk(
+        "Ingress on 80 and 443 from anywhere",
+        "It is the public way in: 443 serves, 80 only redirects to HTTPS.",
+    ),
+    metadata={
+        "checkov": {
+            "skip": [
+                {
+                    "id": "CKV_AWS_260",
+                    "comment": "A public load balancer must accept port 80 from anywhere; "
+                    "the HTTP listener answers with a redirect to HTTPS only.",
+                },
+            ]
+        }
+    },
+)
+INTERNET_EGRESS = declared(
+    Risk(
+        "Egress on 443 to any address",
+        "The tasks are placed public or behind a NAT gateway ([network] placement, egress): "
+        "ECR, CloudWatch Logs and S3 answer on public addresses that are not fixed. Only "
+        '443 leaves; placement = "private" with egress = "endpoints" removes the route out.',
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -50,18 +77,37 @@ def _rule(port: int, description: str, **peer: object) -> ec2.SecurityGroupRule:
     )
 
 
+def _task_egress(
+    placement: Placement, endpoint_group: Parameter | None
+) -> list[ec2.SecurityGroupRule]:
+    if endpoint_group is None:
+        return [_rule(HTTPS, "HTTPS to ECR, CloudWatch Logs and S3", CidrIp=ANYWHERE)]
+    return [
+        _rule(
+            HTTPS,
+            "HTTPS to the VPC's interface endpoints (ECR, CloudWatch Logs)",
+            DestinationSecurityGroupId=endpoint_group.ref(),
+        ),
+        _rule(
+            HTTPS,
+            "HTTPS to S3 through the gateway endpoint (ECR's image layers)",
+            DestinationPrefixListId=placement.s3_prefix_list_id,
+        ),
+    ]
+
+
 def add_security_groups(
-    template: Template, vpc_id: Parameter
+    template: Template, params: ServiceParameters, placement: Placement
 ) -> tuple[ec2.SecurityGroup, ec2.SecurityGroup]:
     """Every rule is explicit: a group given inline egress loses AWS's default allow-all."""
+    vpc_id, endpoint_group = params.vpc_id, params.endpoint_security_group_id
     service_sg = template.add_resource(
         ec2.SecurityGroup(
             "ServiceSecurityGroup",
             GroupDescription=f"Service tasks: port {contract.PORT} from the load balancer only",
             VpcId=vpc_id.ref(),
-            SecurityGroupEgress=[
-                _rule(443, "HTTPS to ECR, CloudWatch Logs and S3", CidrIp=ANYWHERE),
-            ],
+            SecurityGroupEgress=_task_egress(placement, endpoint_group),
+            **({} if endpoint_group is not None else {"Metadata": INTERNET_EGRESS}),
         )
     )
     alb_sg = template.add_resource(
@@ -71,7 +117,7 @@ def add_security_groups(
             VpcId=vpc_id.ref(),
             SecurityGroupIngress=[
                 _rule(80, "HTTP from anywhere, redirected to HTTPS", CidrIp=ANYWHERE),
-                _rule(443, "HTTPS from anywhere", CidrIp=ANYWHERE),
+                _rule(HTTPS, "HTTPS from anywhere", CidrIp=ANYWHERE),
             ],
             SecurityGroupEgress=[
                 _rule(
@@ -96,7 +142,39 @@ def add_security_groups(
             Description="From the load balancer",
         )
     )
+    if endpoint_group is not None:
+        # The endpoints' group (network stack, or the brought VPC's) admits this stack's tasks.
+        template.add_resource(
+            ec2.SecurityGroupIngress(
+                "EndpointsFromServiceIngress",
+                GroupId=endpoint_group.ref(),
+                IpProtocol="tcp",
+                FromPort=HTTPS,
+                ToPort=HTTPS,
+                SourceSecurityGroupId=service_sg.ref(),
+                Description="HTTPS from the service's tasks",
+            )
+        )
     return alb_sg, service_sg
+
+
+def add_dns_validated_certificate(
+    template: Template, title: str, domain_name: str, hosted_zone_id: Parameter
+) -> certificatemanager.Certificate:
+    """An ACM certificate of the stack's region, validated by DNS in the hosted zone."""
+    certificate: certificatemanager.Certificate = template.add_resource(
+        certificatemanager.Certificate(
+            title,
+            DomainName=domain_name,
+            ValidationMethod="DNS",
+            DomainValidationOptions=[
+                certificatemanager.DomainValidationOption(
+                    DomainName=domain_name, HostedZoneId=hosted_zone_id.ref()
+                )
+            ],
+        )
+    )
+    return certificate
 
 
 def _certificate_arn(
@@ -105,19 +183,9 @@ def _certificate_arn(
     """The environment's certificate (a parameter), or one created here and validated by DNS."""
     if isinstance(source, GivenCertificate):
         return source.parameter.ref()
-    certificate = template.add_resource(
-        certificatemanager.Certificate(
-            "Certificate",
-            DomainName=dns.domain_name,
-            ValidationMethod="DNS",
-            DomainValidationOptions=[
-                certificatemanager.DomainValidationOption(
-                    DomainName=dns.domain_name, HostedZoneId=source.hosted_zone_id.ref()
-                )
-            ],
-        )
-    )
-    return certificate.ref()
+    return add_dns_validated_certificate(
+        template, "Certificate", dns.domain_name, source.hosted_zone_id
+    ).ref()
 
 
 def add_edge(
@@ -126,9 +194,10 @@ def add_edge(
     dns: DnsConfig,
     access_logs: AccessLogs,
     deletion_protection: bool,
+    placement: Placement,
 ) -> Edge:
     vpc_id = params.vpc_id
-    alb_sg, service_sg = add_security_groups(template, vpc_id)
+    alb_sg, service_sg = add_security_groups(template, params, placement)
     load_balancer = template.add_resource(
         elbv2.LoadBalancer(
             "LoadBalancer",
@@ -204,6 +273,7 @@ def add_edge(
                 )
             ],
             DefaultActions=[elbv2.Action(Type="forward", TargetGroupArn=target_group.ref())],
+            ListenerAttributes=[elbv2.ListenerAttribute(Key=HSTS_ATTRIBUTE, Value=HSTS)],
         )
     )
     template.add_resource(

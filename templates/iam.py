@@ -16,8 +16,27 @@ from dataclasses import dataclass
 import awacs.ecr as aecr
 import awacs.logs as alogs
 import awacs.sts as asts
-from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from awacs.aws import (
+    Allow,
+    ArnLike,
+    Condition,
+    ConditionElement,
+    PolicyDocument,
+    Principal,
+    Statement,
+    StringEquals,
+)
 from troposphere import AccountId, Join, Partition, Region, Template, iam, logs
+
+from templates.risks import Risk, declared
+
+REGISTRY_TOKEN_RISK = declared(
+    Risk(
+        "ecr:GetAuthorizationToken on Resource *",
+        "IAM offers no resource-level permission for it; the token alone pulls nothing, the "
+        "pull actions are scoped to this service's repository.",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -26,18 +45,27 @@ class Roles:
     task: iam.Role
 
 
-def _assumed_by_ecs_tasks() -> PolicyDocument:
+def assumed_by(service: str, source_arn: object | None = None) -> PolicyDocument:
+    """A trust policy: `service` may take the role on behalf of this account only, and of the
+    resources matching `source_arn` when given (confused-deputy guard)."""
+    conditions: list[ConditionElement] = [StringEquals("aws:SourceAccount", AccountId)]
+    if source_arn is not None:
+        conditions.append(ArnLike("aws:SourceArn", source_arn))
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[
             Statement(
                 Effect=Allow,
-                Principal=Principal("Service", "ecs-tasks.amazonaws.com"),
+                Principal=Principal("Service", service),
                 Action=[asts.AssumeRole],
-                Condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
+                Condition=Condition(conditions),
             )
         ],
     )
+
+
+def _assumed_by_ecs_tasks() -> PolicyDocument:
+    return assumed_by("ecs-tasks.amazonaws.com")
 
 
 def repository_arn(repository_name: object) -> Join:
@@ -83,6 +111,7 @@ def add_roles(template: Template, repository_name: object, log_group: logs.LogGr
     execution = template.add_resource(
         iam.Role(
             "TaskExecutionRole",
+            Metadata=REGISTRY_TOKEN_RISK,
             AssumeRolePolicyDocument=_assumed_by_ecs_tasks(),
             Policies=[
                 iam.Policy(

@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import awacs.kms as akms
-from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Statement
+from awacs.aws import (
+    Allow,
+    ArnLike,
+    ArnLikeIfExists,
+    Condition,
+    PolicyDocument,
+    Principal,
+    Statement,
+    StringEquals,
+    StringEqualsIfExists,
+)
 from troposphere import (
     AccountId,
     Join,
@@ -30,6 +40,7 @@ from troposphere import (
 from troposphere import elasticloadbalancingv2 as elbv2
 
 from environments.model import AlarmThresholds
+from templates.risks import Risk, declared
 
 PERIOD_SECONDS = 60
 ALB = "AWS/ApplicationELB"
@@ -57,6 +68,15 @@ KEY_ADMIN_ACTIONS = [
     akms.EnableKey,
     akms.DisableKey,
 ]
+
+
+KEY_ADMIN_RISK = declared(
+    Risk(
+        "The key policy grants the account root (so IAM policies) the key's administration",
+        "Without it nobody could ever change or schedule the deletion of the key; it grants "
+        "no use of the key (no Encrypt or Decrypt), and no service outside this account.",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -96,6 +116,14 @@ def _key_policy() -> PolicyDocument:
                 Principal=_service_principal("cloudwatch.amazonaws.com"),
                 Action=[akms.Decrypt, akms.GenerateDataKey],
                 Resource=["*"],
+                # Only for this account's alarms (confused deputy: docs, SNS "Enable
+                # compatibility between event sources from AWS services and encrypted topics").
+                Condition=Condition(
+                    [
+                        StringEquals("aws:SourceAccount", AccountId),
+                        ArnLike("aws:SourceArn", _arn("cloudwatch", "alarm:*")),
+                    ]
+                ),
             ),
             Statement(
                 Sid="CloudWatchLogsEncryptsThisAccountsLogGroups",
@@ -110,24 +138,33 @@ def _key_policy() -> PolicyDocument:
                     akms.DescribeKey,
                 ],
                 Resource=["*"],
+                # The encryption context, which CloudWatch Logs always sets to the log group's
+                # ARN, is what AWS documents (encrypt-log-data-kms.html) and binds the key to
+                # this account's log groups. The source keys are checked whenever the call
+                # carries them: AWS documents no key policy of CloudWatch Logs that requires
+                # them, and one that did would stop the logs if they are absent.
                 Condition=Condition(
-                    ArnLike(
-                        "kms:EncryptionContext:aws:logs:arn",
-                        Join(
-                            "",
-                            ["arn:", Partition, ":logs:", Region, ":", AccountId, ":log-group:*"],
-                        ),
-                    )
+                    [
+                        ArnLike("kms:EncryptionContext:aws:logs:arn", _arn("logs", "log-group:*")),
+                        StringEqualsIfExists("aws:SourceAccount", AccountId),
+                        ArnLikeIfExists("aws:SourceArn", _arn("logs", "log-group:*")),
+                    ]
                 ),
             ),
         ],
     )
 
 
+def _arn(service: str, resource: str) -> Join:
+    """An ARN of this account and region."""
+    return Join("", ["arn:", Partition, f":{service}:", Region, ":", AccountId, f":{resource}"])
+
+
 def add_alerting(template: Template, pagerduty_url: Parameter) -> Alerting:
     key = template.add_resource(
         kms.Key(
             "AlertingKey",
+            Metadata=KEY_ADMIN_RISK,
             # Kept with the log group it encrypts (logs.py): without it, those logs are unreadable.
             DeletionPolicy="Retain",
             UpdateReplacePolicy="Retain",

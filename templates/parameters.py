@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from troposphere import Parameter, Template
 
-from environments.model import IMAGE_TAG_PATTERN, PagerDutyConfig
+from environments.model import IMAGE_TAG_PATTERN, PagerDutyConfig, Placement
 
 # The service stack's certificate parameter: generate.py lists it in the manifest as the one
 # the deployer fills with the environment's certificate (given, or found at deploy time).
@@ -38,14 +38,27 @@ class ServiceParameters:
     image_tag: Parameter
     repository_name: Parameter
     vpc_id: Parameter
-    subnet_ids: Parameter
+    subnet_ids: Parameter  # the load balancer's public subnets
     pagerduty_url: Parameter
     certificate: GivenCertificate | CreatedCertificate
     static_url: Parameter | None  # only when the assets are behind the static stack's CDN
+    # The tasks' private subnets; None when they are placed in the public ones (subnet_ids).
+    task_subnet_ids: Parameter | None = None
+    # The interface endpoints' security group, which the tasks may reach (private placement
+    # through endpoints only).
+    endpoint_security_group_id: Parameter | None = None
+
+    @property
+    def tasks_subnet_ids(self) -> Parameter:
+        return self.task_subnet_ids or self.subnet_ids
 
 
 def add_service_parameters(
-    template: Template, pagerduty: PagerDutyConfig, certificate_arn: str | None, cdn: bool
+    template: Template,
+    pagerduty: PagerDutyConfig,
+    certificate_arn: str | None,
+    cdn: bool,
+    placement: Placement,
 ) -> ServiceParameters:
     """`certificate_arn`: the environment's certificate, or None for one the template creates."""
     image_tag = template.add_parameter(
@@ -73,8 +86,30 @@ def add_service_parameters(
         Parameter(
             "SubnetIds",
             Type="List<AWS::EC2::Subnet::Id>",
-            Description="Two public subnets in two availability zones",
+            Description="The load balancer's two public subnets, in two availability zones",
         )
+    )
+    task_subnet_ids = (
+        template.add_parameter(
+            Parameter(
+                "TaskSubnetIds",
+                Type="List<AWS::EC2::Subnet::Id>",
+                Description="The tasks' two private subnets, in two availability zones",
+            )
+        )
+        if placement.private
+        else None
+    )
+    endpoint_security_group_id = (
+        template.add_parameter(
+            Parameter(
+                "EndpointSecurityGroupId",
+                Type="AWS::EC2::SecurityGroup::Id",
+                Description="The security group of the VPC's interface endpoints",
+            )
+        )
+        if placement.through_endpoints
+        else None
     )
     pagerduty_url = template.add_parameter(_pagerduty_parameter(pagerduty))
     certificate = _certificate_parameter(template, certificate_arn)
@@ -98,6 +133,8 @@ def add_service_parameters(
         pagerduty_url=pagerduty_url,
         certificate=certificate,
         static_url=static_url,
+        task_subnet_ids=task_subnet_ids,
+        endpoint_security_group_id=endpoint_security_group_id,
     )
 
 
@@ -105,12 +142,7 @@ def _certificate_parameter(
     template: Template, arn: str | None
 ) -> GivenCertificate | CreatedCertificate:
     if arn is None:
-        hosted_zone_id = Parameter(
-            "HostedZoneId",
-            Type="AWS::Route53::HostedZone::Id",
-            Description="The hosted zone that validates the certificate by DNS",
-        )
-        return CreatedCertificate(hosted_zone_id=template.add_parameter(hosted_zone_id))
+        return CreatedCertificate(hosted_zone_id=add_hosted_zone_parameter(template))
     parameter = Parameter(
         CERTIFICATE_ARN,
         Type="String",
@@ -118,6 +150,18 @@ def _certificate_parameter(
         AllowedPattern=r"arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+",
     )
     return GivenCertificate(parameter=template.add_parameter(parameter), arn=arn)
+
+
+def add_hosted_zone_parameter(template: Template) -> Parameter:
+    """The ID of the environment's hosted zone, which the deployer looks up by name."""
+    parameter: Parameter = template.add_parameter(
+        Parameter(
+            "HostedZoneId",
+            Type="AWS::Route53::HostedZone::Id",
+            Description="The hosted zone that validates the certificate by DNS",
+        )
+    )
+    return parameter
 
 
 def _pagerduty_parameter(pagerduty: PagerDutyConfig) -> Parameter:

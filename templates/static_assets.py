@@ -2,9 +2,12 @@
 
 `[static_assets] cdn = true` (production): the assets live in a private S3 bucket of their own
 `static` stack, behind a CloudFront distribution that alone may read it (origin access control,
-SigV4 on every origin request, a bucket policy naming that distribution). `make push` uploads
+SigV4 on every origin request, a bucket policy naming that distribution). The distribution
+answers on the environment's own name (`assets.<dns.domain>` unless configured), with an ACM
+certificate of us-east-1 (the only region CloudFront takes one from), TLS 1.2 or later only
+(TLSv1.2_2021, SNI), and a Route53 alias (A and AAAA) in the hosted zone. `make push` uploads
 each revision's assets under `<image tag>/`, and the container is told
-STATIC_URL = https://<distribution>/<image tag>: a cached file never goes stale (a new revision
+STATIC_URL = https://<assets domain>/<image tag>: a cached file never goes stale (a new revision
 is a new path, so objects can be `immutable` for a year), and the old tasks of a rolling deploy
 keep the assets they were built with. The service itself never reads the bucket and is granted
 nothing on it: it only writes that URL into its page.
@@ -27,20 +30,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import awacs.s3 as as3
-from awacs.aws import (
-    Allow,
-    Bool,
-    Condition,
-    Deny,
-    PolicyDocument,
-    Principal,
-    Statement,
-    StringEquals,
+from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from troposphere import (
+    AccountId,
+    Join,
+    Parameter,
+    Partition,
+    StackName,
+    Sub,
+    Template,
+    cloudfront,
+    route53,
+    s3,
 )
-from troposphere import AccountId, Join, Partition, StackName, Sub, Template, cloudfront, s3
 
+from environments.model import DnsConfig, StaticAssetsConfig
 from templates.access_logs import AccessLogs
 from templates.buckets import private_bucket
+from templates.edge import add_dns_validated_certificate
+from templates.tls_only import deny_without_tls
 
 STATIC_STACK = "static"
 BUCKET = "StaticAssetsBucket"
@@ -54,6 +62,11 @@ CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 # X-Frame-Options, Referrer-Policy, X-XSS-Protection on every response.
 SECURITY_HEADERS_POLICY_ID = "67f7725c-6f97-4210-82d7-5512b31e9d03"
 ORIGIN_ID = "assets"
+# TLS 1.2 or later, the strongest of CloudFront's policies for viewers (docs:
+# secure-connections-supported-viewer-protocols-ciphers.html).
+VIEWER_TLS_POLICY = "TLSv1.2_2021"
+# The hosted zone ID of every CloudFront alias target (docs: Route53 AliasTarget).
+CLOUDFRONT_HOSTED_ZONE_ID = "Z2FDTNDATAQYW2"
 
 DISTRIBUTION_SKIPS = {
     "checkov": {
@@ -63,12 +76,6 @@ DISTRIBUTION_SKIPS = {
                 "comment": "Public, immutable, cacheable files with no forms, logins or dynamic "
                 "origin: a WAF web ACL (which must live in us-east-1) would guard nothing that "
                 "CloudFront's built-in DDoS protection does not.",
-            },
-            {
-                "id": "CKV_AWS_174",
-                "comment": "The distribution uses the default *.cloudfront.net certificate, for "
-                "which CloudFront does not allow a minimum protocol version; TLS 1.2 needs a "
-                "custom domain with an ACM certificate in us-east-1.",
             },
             {
                 "id": "CKV_AWS_86",
@@ -89,7 +96,17 @@ class StaticAssets:
     policy: s3.BucketPolicy
 
 
-def add_static_assets(template: Template, access_logs: AccessLogs) -> StaticAssets:
+def add_static_assets(
+    template: Template,
+    access_logs: AccessLogs,
+    config: StaticAssetsConfig,
+    dns: DnsConfig,
+    hosted_zone_id: Parameter | None,
+) -> StaticAssets:
+    """`hosted_zone_id`: where the certificate the stack creates is validated; None when the
+    environment gives the certificate's ARN."""
+    assert config.domain_name is not None  # the loader sets it whenever cdn is true
+    domain = config.domain_name
     bucket = template.add_resource(
         private_bucket(
             BUCKET,
@@ -140,10 +157,28 @@ def add_static_assets(template: Template, access_logs: AccessLogs) -> StaticAsse
                     CachePolicyId=CACHING_OPTIMIZED_POLICY_ID,
                     ResponseHeadersPolicyId=SECURITY_HEADERS_POLICY_ID,
                 ),
-                ViewerCertificate=cloudfront.ViewerCertificate(CloudFrontDefaultCertificate=True),
+                Aliases=[domain],
+                ViewerCertificate=cloudfront.ViewerCertificate(
+                    AcmCertificateArn=_certificate_arn(template, config, hosted_zone_id),
+                    MinimumProtocolVersion=VIEWER_TLS_POLICY,
+                    SslSupportMethod="sni-only",
+                ),
             ),
         )
     )
+    for kind in ("A", "AAAA"):  # IPv6Enabled: both families resolve to the distribution
+        template.add_resource(
+            route53.RecordSetType(
+                f"StaticAssetsDnsRecord{kind}",
+                HostedZoneName=dns.hosted_zone_name,
+                Name=domain,
+                Type=kind,
+                AliasTarget=route53.AliasTarget(
+                    HostedZoneId=CLOUDFRONT_HOSTED_ZONE_ID,
+                    DNSName=distribution.get_att("DomainName"),
+                ),
+            )
+        )
     policy = template.add_resource(
         s3.BucketPolicy(
             "StaticAssetsBucketPolicy",
@@ -160,8 +195,19 @@ def distribution_arn(distribution: cloudfront.Distribution) -> Join:
     )
 
 
-def base_url(distribution: cloudfront.Distribution) -> Join:
-    return Join("", ["https://", distribution.get_att("DomainName")])
+def base_url(config: StaticAssetsConfig) -> str:
+    return f"https://{config.domain_name}"
+
+
+def _certificate_arn(
+    template: Template, config: StaticAssetsConfig, hosted_zone_id: Parameter | None
+) -> object:
+    if config.certificate_arn is not None:
+        return config.certificate_arn
+    assert hosted_zone_id is not None  # the loader allows a created one in us-east-1 only
+    return add_dns_validated_certificate(
+        template, "StaticAssetsCertificate", str(config.domain_name), hosted_zone_id
+    ).ref()
 
 
 def _read_by_distribution_only(
@@ -179,14 +225,6 @@ def _read_by_distribution_only(
                 Resource=[objects],
                 Condition=Condition(StringEquals("AWS:SourceArn", distribution_arn(distribution))),
             ),
-            Statement(
-                Sid="DenyWithoutTls",
-                Effect=Deny,
-                Principal=Principal("*"),
-                # A Deny: every S3 action over plain HTTP is refused, whoever asks.
-                Action=[as3.Action("*")],
-                Resource=[bucket.get_att("Arn"), objects],
-                Condition=Condition(Bool("aws:SecureTransport", "false")),
-            ),
+            deny_without_tls(bucket),
         ],
     )

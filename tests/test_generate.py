@@ -109,7 +109,8 @@ def test_manifest_names_a_given_certificate_and_the_vpc_the_environment_brings()
     assert "CertificateArn" not in service["parameters"]  # one ARN: the manifest's certificate
     # The PagerDuty URL comes from a variable here: no SSM parameter to check.
     assert service["prerequisites"] == ["hosted_zone", "vpc"]
-    assert stacks["registry"]["prerequisites"] == stacks["static"]["prerequisites"] == []
+    assert stacks["registry"]["prerequisites"] == []
+    assert stacks["static"]["prerequisites"] == ["hosted_zone"]  # the CDN's alias records
 
 
 def test_manifest_of_a_created_certificate_names_none() -> None:
@@ -290,7 +291,7 @@ def test_checkov_skips_are_few_in_metadata_and_carry_a_reason() -> None:
         ("LoadBalancerSecurityGroup", "CKV_AWS_260"),  # public ALB: port 80 from anywhere
         ("AccessLogsBucket", "CKV_AWS_18"),  # the log bucket does not log into itself
         ("StaticAssetsDistribution", "CKV_AWS_68"),  # no WAF in front of immutable files
-        ("StaticAssetsDistribution", "CKV_AWS_174"),  # default certificate: no TLS minimum
+        ("FlowLogGroup", "CKV_AWS_158"),  # flow records: metadata, CloudWatch's own key
         ("StaticAssetsDistribution", "CKV_AWS_86"),  # logging: ACLs or us-east-1 only
     }
 

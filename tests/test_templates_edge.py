@@ -54,8 +54,10 @@ def test_egress_is_explicit_the_load_balancer_sends_only_to_the_service_port() -
     (egress,) = properties("LoadBalancerSecurityGroup")["SecurityGroupEgress"]
     assert (egress["FromPort"], egress["ToPort"]) == (contract.PORT, contract.PORT)
     assert egress["DestinationSecurityGroupId"] == {"Ref": "ServiceSecurityGroup"}
-    (tasks,) = properties("ServiceSecurityGroup")["SecurityGroupEgress"]
-    assert (tasks["FromPort"], tasks["ToPort"]) == (443, 443)
+    # Placed public (local), the tasks send 443 anywhere and nothing else; private placement's
+    # egress is in test_templates_placement.py.
+    (tasks,) = properties("ServiceSecurityGroup", "local")["SecurityGroupEgress"]
+    assert (tasks["FromPort"], tasks["ToPort"], tasks["CidrIp"]) == (443, 443, "0.0.0.0/0")
 
 
 def test_public_ingress_skip_is_the_only_checkov_skip_on_the_edge_and_has_a_reason() -> None:

@@ -16,28 +16,42 @@ def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
-def test_production_creates_a_vpc_with_two_public_subnets_in_two_zones() -> None:
+def test_production_creates_a_vpc_with_public_and_private_subnets_in_two_zones() -> None:
     network = _stacks("production")["network"].template.to_dict()
     vpc = network["Resources"]["Vpc"]["Properties"]
     assert vpc["CidrBlock"] == "10.20.0.0/16"
     subnets = _resources(network, "AWS::EC2::Subnet")
-    assert sorted(subnets) == ["PublicSubnetA", "PublicSubnetB"]
+    assert sorted(subnets) == ["PrivateSubnetA", "PrivateSubnetB", "PublicSubnetA", "PublicSubnetB"]
     zones = [s["Properties"]["AvailabilityZone"] for s in subnets.values()]
-    assert [z["Fn::Select"][0] for z in zones] == [0, 1]  # first and second AZ of the region
+    assert sorted(z["Fn::Select"][0] for z in zones) == [0, 0, 1, 1]  # one of each per zone
     assert all(z["Fn::Select"][1] == {"Fn::GetAZs": ""} for z in zones)
     cidrs = {s["Properties"]["CidrBlock"] for s in subnets.values()}
-    assert len(cidrs) == 2
+    assert len(cidrs) == 4
+    assert not any(s["Properties"]["MapPublicIpOnLaunch"] for s in subnets.values())
 
 
-def test_public_subnets_route_to_the_internet_gateway() -> None:
+def test_local_creates_public_subnets_only() -> None:
+    network = _stacks("local")["network"].template.to_dict()
+    assert sorted(_resources(network, "AWS::EC2::Subnet")) == ["PublicSubnetA", "PublicSubnetB"]
+    assert not _resources(network, "AWS::EC2::VPCEndpoint")
+
+
+def test_only_public_subnets_route_to_the_internet_gateway() -> None:
     network = _stacks("production")["network"].template.to_dict()
-    (route,) = _resources(network, "AWS::EC2::Route").values()
+    (route,) = _resources(network, "AWS::EC2::Route").values()  # endpoints: no NAT route
     assert route["Properties"]["DestinationCidrBlock"] == "0.0.0.0/0"
     assert route["Properties"]["GatewayId"] == {"Ref": "InternetGateway"}
+    assert route["Properties"]["RouteTableId"] == {"Ref": "PublicRouteTable"}
     associations = _resources(network, "AWS::EC2::SubnetRouteTableAssociation")
-    assert {a["Properties"]["SubnetId"]["Ref"] for a in associations.values()} == {
-        "PublicSubnetA",
-        "PublicSubnetB",
+    tables = {
+        a["Properties"]["SubnetId"]["Ref"]: a["Properties"]["RouteTableId"]["Ref"]
+        for a in associations.values()
+    }
+    assert tables == {
+        "PublicSubnetA": "PublicRouteTable",
+        "PublicSubnetB": "PublicRouteTable",
+        "PrivateSubnetA": "PrivateSubnetARouteTable",
+        "PrivateSubnetB": "PrivateSubnetBRouteTable",
     }
 
 

@@ -86,9 +86,8 @@ def test_only_the_distribution_reads_the_bucket_and_nothing_without_tls() -> Non
 
 def test_static_stack_outputs_the_assets_base_url() -> None:
     outputs = _stacks()["static"].template.to_dict()["Outputs"]
-    assert outputs["AssetsBaseUrl"]["Value"] == {
-        "Fn::Join": ["", ["https://", {"Fn::GetAtt": ["StaticAssetsDistribution", "DomainName"]}]]
-    }
+    # The environment's own name for the distribution, not *.cloudfront.net.
+    assert outputs["AssetsBaseUrl"]["Value"] == "https://assets.app.example.com"
 
 
 def _static_url(env_name: str) -> Any:

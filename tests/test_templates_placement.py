@@ -1,0 +1,225 @@
+"""Private placement: where the tasks run, and who reaches what, read off the generated
+templates of production (VPC created, endpoints), staging (VPC brought, its own endpoints),
+a NAT variant of production, and local (public, the emulator)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from environments import load
+from service import contract
+from templates import build_stacks
+
+ANYWHERE = "0.0.0.0/0"
+S3_EU_WEST_1 = "pl-6da54004"
+
+
+def _stacks(env: str | Path) -> dict[str, dict[str, Any]]:
+    return {s.key: s.template.to_dict() for s in build_stacks(load(env), "test")}
+
+
+def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v["Properties"] for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def _peer(rule: dict[str, Any], *keys: str) -> str:
+    """The other end of a rule: a security group's logical ID or parameter, a prefix list, a
+    CIDR block."""
+    for key in keys:
+        if key in rule:
+            value = rule[key]
+            return value["Ref"] if isinstance(value, dict) else value
+    raise AssertionError(f"no peer in {rule}")
+
+
+def _group_of(rule: dict[str, Any]) -> str:
+    return str(rule["GroupId"]["Ref"])
+
+
+def reach(
+    stacks: dict[str, dict[str, Any]],
+) -> tuple[set[tuple[str, str, int]], set[tuple[str, str, int]]]:
+    """(ingress, egress) of every security group of the stacks, as (from, to, port): ingress
+    inline and in SecurityGroupIngress resources; egress inline (the only form used)."""
+    ingress, egress = set(), set()
+    for template in stacks.values():
+        for name, group in _resources(template, "AWS::EC2::SecurityGroup").items():
+            for rule in group.get("SecurityGroupIngress", []):
+                ingress.add(
+                    (_peer(rule, "CidrIp", "SourceSecurityGroupId"), name, rule["FromPort"])
+                )
+            for rule in group.get("SecurityGroupEgress", []):
+                assert rule["FromPort"] == rule["ToPort"] or rule["IpProtocol"] == "icmp"
+                peer = _peer(
+                    rule, "CidrIp", "DestinationSecurityGroupId", "DestinationPrefixListId"
+                )
+                egress.add((name, peer, rule["FromPort"]))
+        for rule in _resources(template, "AWS::EC2::SecurityGroupIngress").values():
+            assert rule["FromPort"] == rule["ToPort"]
+            ingress.add(
+                (_peer(rule, "CidrIp", "SourceSecurityGroupId"), _group_of(rule), rule["FromPort"])
+            )
+    return ingress, egress
+
+
+def test_production_tasks_reach_the_endpoints_and_s3_only() -> None:
+    _, egress = reach(_stacks("production"))
+    tasks_out = {(to, port) for source, to, port in egress if source == "ServiceSecurityGroup"}
+    assert tasks_out == {("EndpointSecurityGroupId", 443), (S3_EU_WEST_1, 443)}
+    # Nothing in the VPC sends to the internet: only the load balancer's group sends at all,
+    # to the tasks; the endpoints' group has a rule that matches nothing.
+    assert {(s, t, p) for s, t, p in egress if t == ANYWHERE} == set()
+    assert ("LoadBalancerSecurityGroup", "ServiceSecurityGroup", contract.PORT) in egress
+    (endpoint_egress,) = _resources(_stacks("production")["network"], "AWS::EC2::SecurityGroup")[
+        "EndpointSecurityGroup"
+    ]["SecurityGroupEgress"]
+    assert endpoint_egress["CidrIp"] == "255.255.255.255/32"
+
+
+def test_production_endpoints_are_reached_by_the_tasks_only() -> None:
+    stacks = _stacks("production")
+    ingress, _ = reach(stacks)
+    # The endpoints' group is the network stack's, passed to the service stack as a parameter
+    # that the network stack's EndpointSecurityGroup fills.
+    assert {(s, p) for s, t, p in ingress if t == "EndpointSecurityGroupId"} == {
+        ("ServiceSecurityGroup", 443)
+    }
+    assert not _resources(stacks["network"], "AWS::EC2::SecurityGroup")[
+        "EndpointSecurityGroup"
+    ].get("SecurityGroupIngress")
+    # The internet reaches the load balancer; the load balancer the tasks; nothing else.
+    assert {(s, t) for s, t, _ in ingress} == {
+        (ANYWHERE, "LoadBalancerSecurityGroup"),
+        ("LoadBalancerSecurityGroup", "ServiceSecurityGroup"),
+        ("ServiceSecurityGroup", "EndpointSecurityGroupId"),
+    }
+    (service,) = [s for s in build_stacks(load("production"), "t") if s.key == "service"]
+    source = service.parameters_from_stacks["EndpointSecurityGroupId"]
+    assert (source.stack, source.resources) == ("network", ("EndpointSecurityGroup",))
+
+
+def test_production_tasks_have_no_public_address_and_run_in_private_subnets() -> None:
+    stacks = _stacks("production")
+    config = _resources(stacks["service"], "AWS::ECS::Service")["Service"]["NetworkConfiguration"]
+    awsvpc = config["AwsvpcConfiguration"]
+    assert awsvpc["AssignPublicIp"] == "DISABLED"
+    assert awsvpc["Subnets"] == {"Ref": "TaskSubnetIds"}
+    (service,) = [s for s in build_stacks(load("production"), "t") if s.key == "service"]
+    assert service.parameters_from_stacks["TaskSubnetIds"].resources == (
+        "PrivateSubnetA",
+        "PrivateSubnetB",
+    )
+    # The load balancer stays in the public subnets.
+    assert service.parameters_from_stacks["SubnetIds"].resources == (
+        "PublicSubnetA",
+        "PublicSubnetB",
+    )
+    load_balancer = _resources(stacks["service"], "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    assert load_balancer["LoadBalancer"]["Subnets"] == {"Ref": "SubnetIds"}
+
+
+def test_production_private_subnets_have_no_route_out_of_the_vpc() -> None:
+    network = _stacks("production")["network"]
+    routes = _resources(network, "AWS::EC2::Route").values()
+    assert [r["RouteTableId"]["Ref"] for r in routes] == ["PublicRouteTable"]
+    assert not _resources(network, "AWS::EC2::NatGateway")
+
+
+def test_production_reaches_ecr_logs_and_s3_through_endpoints_in_the_private_subnets() -> None:
+    endpoints = _resources(_stacks("production")["network"], "AWS::EC2::VPCEndpoint")
+    services = {name: e["ServiceName"]["Fn::Join"][1][-1] for name, e in endpoints.items()}
+    assert sorted(services.values()) == [".ecr.api", ".ecr.dkr", ".logs", ".s3"]
+    for name, endpoint in endpoints.items():
+        if services[name] == ".s3":
+            assert endpoint["VpcEndpointType"] == "Gateway"
+            assert endpoint["RouteTableIds"] == [
+                {"Ref": "PrivateSubnetARouteTable"},
+                {"Ref": "PrivateSubnetBRouteTable"},
+            ]
+        else:
+            assert endpoint["VpcEndpointType"] == "Interface"
+            assert endpoint["PrivateDnsEnabled"] is True  # the usual names resolve to them
+            assert endpoint["SubnetIds"] == [{"Ref": "PrivateSubnetA"}, {"Ref": "PrivateSubnetB"}]
+            assert endpoint["SecurityGroupIds"] == [{"Ref": "EndpointSecurityGroup"}]
+
+
+def test_endpoint_policies_admit_this_accounts_principals_and_ecr_layers_only() -> None:
+    endpoints = _resources(_stacks("production")["network"], "AWS::EC2::VPCEndpoint")
+    for name, endpoint in endpoints.items():
+        (statement,) = endpoint["PolicyDocument"]["Statement"]
+        assert statement["Effect"] == "Allow"
+        if name == "S3GatewayEndpoint":
+            assert statement["Action"] == ["s3:GetObject"]
+            (layers,) = statement["Resource"]
+            assert "-starport-layer-bucket/*" in layers["Fn::Join"][1]
+        else:
+            assert statement["Condition"] == {
+                "StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}
+            }
+
+
+def test_staging_tasks_reach_the_brought_vpcs_endpoints_only() -> None:
+    env = load("staging")
+    (service,) = [s for s in build_stacks(env, "t") if s.key == "service"]
+    assert service.parameters["EndpointSecurityGroupId"] == "sg-0123456789abcdef0"
+    assert (
+        service.parameters["TaskSubnetIds"] == "subnet-0aaaaaaaaaaaaaaa1,subnet-0bbbbbbbbbbbbbbb2"
+    )
+    ingress, egress = reach({"service": service.template.to_dict()})
+    assert {(t, p) for s, t, p in egress if s == "ServiceSecurityGroup"} == {
+        ("EndpointSecurityGroupId", 443),
+        (S3_EU_WEST_1, 443),
+    }
+    assert ("ServiceSecurityGroup", "EndpointSecurityGroupId", 443) in ingress
+    awsvpc = _resources(service.template.to_dict(), "AWS::ECS::Service")["Service"][
+        "NetworkConfiguration"
+    ]["AwsvpcConfiguration"]
+    assert (awsvpc["AssignPublicIp"], awsvpc["Subnets"]) == ("DISABLED", {"Ref": "TaskSubnetIds"})
+
+
+@pytest.fixture
+def nat_environment(tmp_path: Path) -> Path:
+    text = Path("environments/production.toml").read_text()
+    path = tmp_path / "natprod.toml"
+    path.write_text(text.replace('egress = "endpoints"', 'egress = "nat"'))
+    return path
+
+
+def test_nat_egress_gives_each_zone_its_own_nat_gateway(nat_environment: Path) -> None:
+    network = _stacks(nat_environment)["network"]
+    nats = _resources(network, "AWS::EC2::NatGateway")
+    assert {n["SubnetId"]["Ref"] for n in nats.values()} == {"PublicSubnetA", "PublicSubnetB"}
+    routes = {
+        r["RouteTableId"]["Ref"]: r.get("NatGatewayId", r.get("GatewayId"))["Ref"]
+        for r in _resources(network, "AWS::EC2::Route").values()
+    }
+    assert routes == {
+        "PublicRouteTable": "InternetGateway",
+        "PrivateSubnetARouteTable": "NatGatewayA",
+        "PrivateSubnetBRouteTable": "NatGatewayB",
+    }
+    endpoints = _resources(network, "AWS::EC2::VPCEndpoint")
+    assert list(endpoints) == ["S3GatewayEndpoint"]  # S3 skips the NAT's per-GB charge
+
+
+def test_nat_egress_lets_the_tasks_out_on_443_as_a_declared_risk(nat_environment: Path) -> None:
+    service = _stacks(nat_environment)["service"]
+    _, egress = reach({"service": service})
+    assert {(t, p) for s, t, p in egress if s == "ServiceSecurityGroup"} == {(ANYWHERE, 443)}
+    group = service["Resources"]["ServiceSecurityGroup"]
+    (risk,) = group["Metadata"]["AcceptedRisks"]
+    assert "443 to any address" in risk["Risk"] and "NAT" in risk["Reason"]
+    assert "EndpointSecurityGroupId" not in service["Parameters"]
+
+
+def test_local_tasks_are_public_and_declare_it() -> None:
+    service = _stacks("local")["service"]
+    awsvpc = service["Resources"]["Service"]["Properties"]["NetworkConfiguration"][
+        "AwsvpcConfiguration"
+    ]
+    assert (awsvpc["AssignPublicIp"], awsvpc["Subnets"]) == ("ENABLED", {"Ref": "SubnetIds"})
+    assert "TaskSubnetIds" not in service["Parameters"]
+    assert service["Resources"]["ServiceSecurityGroup"]["Metadata"]["AcceptedRisks"]
