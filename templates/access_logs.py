@@ -33,6 +33,7 @@ from troposphere import AccountId, FindInMap, Join, Partition, Region, Template,
 
 from environments.model import LogsConfig
 from templates.buckets import private_bucket
+from templates.risks import Risk, declared
 from templates.tls_only import deny_without_tls
 
 ELB_ACCOUNT_MAPPING = "ElbLogDeliveryAccount"
@@ -49,17 +50,14 @@ ELB_LOG_DELIVERY_ACCOUNTS = {
 }
 LOAD_BALANCER_PREFIX = "load-balancer"
 ASSETS_PREFIX = "static-assets"
-SKIP_SELF_LOGGING = {
-    "checkov": {
-        "skip": [
-            {
-                "id": "CKV_AWS_18",
-                "comment": "This is the access-log bucket: logging its own access would write "
-                "into itself without end.",
-            }
-        ]
-    }
-}
+SKIP_SELF_LOGGING = declared(
+    Risk(
+        "The access-log bucket has no server access logging of its own",
+        "This is the access-log bucket: logging its own access would write into itself "
+        "without end.",
+        checkov=("CKV_AWS_18",),
+    )
+)
 
 
 @dataclass(frozen=True)

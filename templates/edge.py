@@ -39,19 +39,10 @@ HSTS_ATTRIBUTE = "routing.http.response.strict_transport_security.header_value"
 PUBLIC_INGRESS_SKIP = declared(
     Risk(
         "Ingress on 80 and 443 from anywhere",
-        "It is the public way in: 443 serves, 80 only redirects to HTTPS.",
-    ),
-    metadata={
-        "checkov": {
-            "skip": [
-                {
-                    "id": "CKV_AWS_260",
-                    "comment": "A public load balancer must accept port 80 from anywhere; "
-                    "the HTTP listener answers with a redirect to HTTPS only.",
-                },
-            ]
-        }
-    },
+        "A public load balancer must accept port 80 from anywhere; the HTTP listener answers "
+        "with a redirect to HTTPS only, and 443 is the service itself.",
+        checkov=("CKV_AWS_260",),
+    )
 )
 INTERNET_EGRESS = declared(
     Risk(

@@ -47,21 +47,11 @@ ANYWHERE = "0.0.0.0/0"
 FLOW_LOG_GROUP_RISK = declared(
     Risk(
         "Flow log group encrypted by CloudWatch Logs' own key, not a customer-managed KMS key",
-        "Flow records hold addresses, ports and byte counts, no payload; CloudWatch Logs "
-        "encrypts them at rest, and IAM alone decides who reads them.",
-    ),
-    metadata={
-        "checkov": {
-            "skip": [
-                {
-                    "id": "CKV_AWS_158",
-                    "comment": "Flow records are connection metadata (no payload), encrypted at "
-                    "rest by CloudWatch Logs; a customer-managed key would add a key to run "
-                    "for no reader it would keep out that IAM does not.",
-                }
-            ]
-        }
-    },
+        "Flow records are connection metadata (addresses, ports, byte counts; no payload), "
+        "encrypted at rest by CloudWatch Logs; a customer-managed key would add a key to run "
+        "for no reader it would keep out that IAM does not.",
+        checkov=("CKV_AWS_158",),
+    )
 )
 
 

@@ -48,6 +48,7 @@ from environments.model import DnsConfig, StaticAssetsConfig
 from templates.access_logs import AccessLogs
 from templates.buckets import private_bucket
 from templates.edge import add_dns_validated_certificate
+from templates.risks import Risk, declared
 from templates.tls_only import deny_without_tls
 
 STATIC_STACK = "static"
@@ -68,25 +69,22 @@ VIEWER_TLS_POLICY = "TLSv1.2_2021"
 # The hosted zone ID of every CloudFront alias target (docs: Route53 AliasTarget).
 CLOUDFRONT_HOSTED_ZONE_ID = "Z2FDTNDATAQYW2"
 
-DISTRIBUTION_SKIPS = {
-    "checkov": {
-        "skip": [
-            {
-                "id": "CKV_AWS_68",
-                "comment": "Public, immutable, cacheable files with no forms, logins or dynamic "
-                "origin: a WAF web ACL (which must live in us-east-1) would guard nothing that "
-                "CloudFront's built-in DDoS protection does not.",
-            },
-            {
-                "id": "CKV_AWS_86",
-                "comment": "Legacy access logging needs an ACL-enabled bucket (ours enforce "
-                "bucket-owner ownership, ACLs off); standard logging v2 can only be set up from "
-                "us-east-1, not from this stack's region. The bucket's server access logs "
-                "record every origin fetch.",
-            },
-        ]
-    }
-}
+DISTRIBUTION_SKIPS = declared(
+    Risk(
+        "No WAF web ACL in front of the distribution",
+        "Public, immutable, cacheable files with no forms, logins or dynamic origin: a WAF web "
+        "ACL (which must live in us-east-1) would guard nothing that CloudFront's built-in "
+        "DDoS protection does not.",
+        checkov=("CKV_AWS_68",),
+    ),
+    Risk(
+        "No CloudFront access logging",
+        "Legacy access logging needs an ACL-enabled bucket (ours enforce bucket-owner "
+        "ownership, ACLs off); standard logging v2 can only be set up from us-east-1, not from "
+        "this stack's region. The bucket's server access logs record every origin fetch.",
+        checkov=("CKV_AWS_86",),
+    ),
+)
 
 
 @dataclass(frozen=True)
