@@ -41,13 +41,10 @@ def _physical_ids(cf: Any, stack_id: str) -> dict[str, str]:
     }
 
 
-# moto warns for each resource type it skips (alarms, scaling, bucket policy): known, see
-# ../shared/EMULATOR.md; AWS creates them.
-@pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
-def test_local_stacks_are_created_on_moto_through_change_sets(
-    aws: dict[str, str], tmp_path: Path
-) -> None:
-    env = load("local")
+def _create_stacks(env_path: str | Path, tmp_path: Path) -> dict[str, str]:
+    """Every stack of the environment, created through change sets in the manifest's order with
+    its parameters resolved as the manifest says: stack key -> stack ID."""
+    env = load(env_path)
     files = generate.generate(env, "0123456789ab")
     generate.write(tmp_path, files)
     manifest = json.loads(files["manifest.json"])
@@ -84,7 +81,17 @@ def test_local_stacks_are_created_on_moto_through_change_sets(
         cf.execute_change_set(ChangeSetName=change_set["Id"])
         assert _wait(cf, change_set["StackId"])["StackStatus"] == "CREATE_COMPLETE"
         created[spec["key"]] = change_set["StackId"]
+    return created
 
+
+# moto warns for each resource type it skips (alarms, scaling, bucket policy): known, see
+# ../shared/EMULATOR.md; AWS creates them.
+@pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
+def test_local_stacks_are_created_on_moto_through_change_sets(
+    aws: dict[str, str], tmp_path: Path
+) -> None:
+    created = _create_stacks("local", tmp_path)
+    cf = boto3.client("cloudformation")
     network = _physical_ids(cf, created["network"])
     assert network["Vpc"].startswith("vpc-")
     repository = boto3.client("ecr").describe_repositories()["repositories"][0]
@@ -110,3 +117,49 @@ def test_local_stacks_are_created_on_moto_through_change_sets(
     assert ingress["IpRanges"] == []
     group = boto3.client("elbv2").describe_target_groups()["TargetGroups"][0]
     assert (group["Port"], group["HealthCheckPath"]) == (8448, "/_health")
+
+
+@pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
+def test_private_placement_is_created_on_moto_and_reaches_only_the_endpoints(
+    aws: dict[str, str], tmp_path: Path
+) -> None:
+    """The local environment placed private (through endpoints), created on the emulator: the
+    endpoints exist in the private subnets, those subnets have no route out of the VPC, the
+    flow log records the VPC, and the endpoints' group admits the tasks' group only."""
+    text = (Path(__file__).parent.parent / "environments/local.toml").read_text()
+    path = tmp_path / "private.toml"
+    path.write_text(text.replace('placement = "public"', 'placement = "private"'))
+    created = _create_stacks(path, tmp_path / "build")
+    cf, ec2 = boto3.client("cloudformation"), boto3.client("ec2")
+    network = _physical_ids(cf, created["network"])
+    private = {network["PrivateSubnetA"], network["PrivateSubnetB"]}
+
+    endpoints = ec2.describe_vpc_endpoints()["VpcEndpoints"]
+    interface = {e["ServiceName"]: e for e in endpoints if e["VpcEndpointType"] == "Interface"}
+    assert sorted(interface) == [
+        "com.amazonaws.us-east-1.ecr.api",
+        "com.amazonaws.us-east-1.ecr.dkr",
+        "com.amazonaws.us-east-1.logs",
+    ]
+    for endpoint in interface.values():
+        assert set(endpoint["SubnetIds"]) == private
+        assert [g["GroupId"] for g in endpoint["Groups"]] == [network["EndpointSecurityGroup"]]
+    # By the stack's IDs: moto does not index associations made by CloudFormation.
+    tables = ec2.describe_route_tables(
+        RouteTableIds=[network["PrivateSubnetARouteTable"], network["PrivateSubnetBRouteTable"]]
+    )["RouteTables"]
+    assert len(tables) == 2
+    for table in tables:
+        assert not [r for r in table["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+    (flow_log,) = ec2.describe_flow_logs()["FlowLogs"]
+    assert (flow_log["ResourceId"], flow_log["TrafficType"]) == (network["Vpc"], "ALL")
+
+    service = _physical_ids(cf, created["service"])
+    tasks, endpoint_group = service["ServiceSecurityGroup"], network["EndpointSecurityGroup"]
+    (group,) = ec2.describe_security_groups(GroupIds=[endpoint_group])["SecurityGroups"]
+    (admitted,) = group["IpPermissions"]
+    assert (admitted["FromPort"], admitted["ToPort"]) == (443, 443)
+    assert [p["GroupId"] for p in admitted["UserIdGroupPairs"]] == [tasks]
+    assert admitted["IpRanges"] == []
+    # The tasks' egress (443 to the endpoints' group and S3's prefix list only) is read off the
+    # template in test_templates_placement.py: moto creates no inline SecurityGroupEgress.
