@@ -19,7 +19,8 @@ from typing import Any
 
 from environments import ConfigError, Environment, ExistingVpc, load
 from service.contract import STATIC_SOURCE
-from templates import FromStack, Stack, build_stacks
+from templates import FromStack, Stack, build_ci, build_stacks
+from templates.ci import cloudformation_role_arn
 from templates.parameters import CERTIFICATE_ARN
 from templates.registry import repository_name
 from templates.static_assets import BUCKET, STATIC_STACK
@@ -98,7 +99,24 @@ def manifest_entry(env: Environment, stack: Stack, template: dict[str, Any]) -> 
         "parameters_from_certificate": from_certificate,
         "prerequisites": prerequisites(env, stack, template),
         "needs_image": stack.needs_image,
+        "role_arn": role_arn(env),
     }
+
+
+def role_arn(env: Environment) -> str | None:
+    """The CloudFormation service role the environment's ci stack makes, which the deployer
+    passes as the change sets' RoleARN; None without a ci stack (the caller's credentials)."""
+    if env.ci is None:
+        return None
+    return cloudformation_role_arn(env.ci, env.region, f"{env.service.name}-{env.name}")
+
+
+def ci_stack(env: Environment, stack: Stack | None) -> dict[str, Any] | None:
+    """Where the ci stack is: deployed once by a person (README, "CI"), never by the deployer,
+    so it is not among the manifest's stacks."""
+    if stack is None:
+        return None
+    return {"stack_name": stack_name(env, stack.key), "template": f"{stack.key}.json"}
 
 
 def prerequisites(env: Environment, stack: Stack, template: dict[str, Any]) -> list[str]:
@@ -164,6 +182,7 @@ def manifest(
     templates: dict[str, dict[str, Any]],
     image_tag: str,
     source: str,
+    ci: Stack | None = None,
 ) -> dict[str, Any]:
     """`templates`: each stack's template as a dict, by stack key."""
     ssm = {}
@@ -182,6 +201,7 @@ def manifest(
         "vpc": vpc(env),
         "static_assets": static_assets(env, image_tag),
         "stacks": [manifest_entry(env, stack, templates[stack.key]) for stack in stacks],
+        "ci": ci_stack(env, ci),
     }
 
 
@@ -198,9 +218,12 @@ def build(env: Environment, image_tag: str) -> list[Stack]:
 def generate(env: Environment, image_tag: str) -> dict[str, str]:
     """File name -> content of everything build/<env>/ holds. No I/O."""
     stacks = build(env, image_tag)
+    ci = build_ci(env, stacks)
     templates = {stack.key: stack.template.to_dict() for stack in stacks}
     files = {f"{key}.json": render(template) for key, template in templates.items()}
-    files[MANIFEST] = render(manifest(env, stacks, templates, image_tag, _source(env)))
+    if ci is not None:
+        files[f"{ci.key}.json"] = render(ci.template.to_dict())
+    files[MANIFEST] = render(manifest(env, stacks, templates, image_tag, _source(env), ci))
     return files
 
 
@@ -226,8 +249,9 @@ def write(out_dir: Path, files: dict[str, str]) -> None:
 
 def _previous_templates(manifest: Path) -> set[str]:
     try:
-        stacks = json.loads(manifest.read_text())["stacks"]
-        return {Path(stack["template"]).name for stack in stacks}
+        data = json.loads(manifest.read_text())
+        listed = [*data["stacks"], *([data["ci"]] if data.get("ci") else [])]
+        return {Path(stack["template"]).name for stack in listed}
     except (OSError, ValueError, KeyError, TypeError):
         return set()
 

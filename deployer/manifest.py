@@ -82,6 +82,9 @@ class StackSpec:
     needs_image: bool = False
     parameters_from_certificate: tuple[str, ...] = ()  # filled with the certificate's ARN
     prerequisites: tuple[str, ...] = ()  # some of PREREQUISITES
+    # The CloudFormation service role the change sets run as (the ci stack's); None: the
+    # caller's own credentials.
+    role_arn: str | None = None
 
     @property
     def takes_certificate(self) -> bool:
@@ -308,6 +311,7 @@ def _stack(directory: Path, raw: dict[str, Any]) -> StackSpec:
         needs_image=bool(raw.get("needs_image", False)),
         parameters_from_certificate=_strings(raw, "parameters_from_certificate"),
         prerequisites=prerequisites,
+        role_arn=_nullable(raw, "role_arn", str),
     )
 
 

@@ -291,6 +291,7 @@ class Deployer:
                 parameters=parameters,
                 capabilities=list(spec.capabilities),
                 tags=spec.tags,
+                role_arn=spec.role_arn,
             )
         except ClientError as error:
             if not is_busy(error):

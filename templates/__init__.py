@@ -5,7 +5,9 @@ Stacks are split by lifecycle:
 - `registry`: the ECR repository, which must exist before the first image is pushed;
 - `static`: the static assets bucket behind a CloudFront distribution, slow to change and
   holding data, absent when the environment has no CDN (`[static_assets] cdn = false`);
-- `service`: everything that serves and watches traffic, updated on every deployment.
+- `service`: everything that serves and watches traffic, updated on every deployment;
+- `ci` (when the environment has a [ci] table): the roles GitHub Actions deploys with, made
+  once by a person and never by CI itself, so it is not among build_stacks' stacks.
 
 `build_stacks` returns each template together with how the deployer wires its parameters
 (generate.py turns that into build/<env>/manifest.json).
@@ -20,6 +22,7 @@ from troposphere import Join, Output, Template
 from environments.model import CreateVpc, Environment, ExistingVpc
 from service.contract import STATIC_PATH
 from templates.access_logs import add_load_balancer_logs, add_server_access_logs
+from templates.ci import CI_STACK, Scope, add_ci
 from templates.ecs_service import add_ecs_service, image_uri
 from templates.edge import add_edge
 from templates.iam import add_roles
@@ -194,3 +197,21 @@ def build_stacks(env: Environment, image_tag: str) -> list[Stack]:
         stacks.append(build_static(env))
     stacks.append(build_service(env, image_tag))
     return stacks
+
+
+# ---- ci (issue 10) ----
+def build_ci(env: Environment, stacks: list[Stack]) -> Stack | None:
+    """The ci stack of the environment's `stacks`, or None when it has no [ci] table. Its
+    CloudFormation role may manage the resource types those stacks hold, and no others."""
+    if env.ci is None:
+        return None
+    template = _template(env, "GitHub Actions' OIDC roles and the CloudFormation service role")
+    scope = Scope(
+        prefix=f"{env.service.name}-{env.name}",
+        environment=env.name,
+        repository=repository_name(env.service.name, env.name),
+        ssm_parameters=tuple(p for p in (env.pagerduty.ssm_parameter,) if p is not None),
+    )
+    types = {resource.resource_type for s in stacks for resource in s.template.resources.values()}
+    add_ci(template, env.ci, scope, types)
+    return Stack(key=CI_STACK, template=template, capabilities=("CAPABILITY_NAMED_IAM",))
