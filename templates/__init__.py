@@ -15,11 +15,12 @@ Stacks are split by lifecycle:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from troposphere import Join, Output, Template
 
 from environments.model import CreateVpc, Environment, ExistingVpc
+from manifest import FromStack, Wiring
 from service.contract import STATIC_PATH
 from templates.access_logs import add_load_balancer_logs, add_server_access_logs
 from templates.ci import CI_STACK, Scope, add_ci
@@ -43,31 +44,12 @@ TEMPLATE_FORMAT_VERSION = "2010-09-09"
 
 
 @dataclass(frozen=True)
-class FromStack:
-    """A parameter the deployer fills from another stack: with the physical IDs of its
-    `resources` (joined by ","), or with the value of one of its Outputs (`output`)."""
+class Stack(Wiring):
+    """A stack's template and how the deployer wires it (generate.py makes it a StackSpec of
+    the manifest)."""
 
-    stack: str
-    resources: tuple[str, ...] = ()
-    output: str | None = None
-
-    def __post_init__(self) -> None:
-        if bool(self.resources) == (self.output is not None):
-            raise ValueError(f"FromStack({self.stack!r}): give resources or an output, not both")
-
-
-@dataclass(frozen=True)
-class Stack:
     key: str
     template: Template
-    depends_on: tuple[str, ...] = ()
-    capabilities: tuple[str, ...] = ()
-    parameters: dict[str, str] = field(default_factory=dict)
-    parameters_from_stacks: dict[str, FromStack] = field(default_factory=dict)
-    parameters_from_env: dict[str, str] = field(default_factory=dict)
-    # Parameters the deployer fills with the ID of the manifest's hosted zone (looked up by name).
-    parameters_from_hosted_zone: tuple[str, ...] = ()
-    needs_image: bool = False
 
 
 def _template(env: Environment, what: str) -> Template:
