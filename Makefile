@@ -155,7 +155,7 @@ lint-workflows: $(VENV)/.installed ## Lint .github/workflows: GitHub's schema, t
 	$(VENV)/bin/zizmor --offline --no-progress $(WORKFLOWS)
 
 # ---- test: everything CI runs ----------------------------------------------------------
-test: $(VENV)/.installed ## ruff, cfn-lint + checkov on every environment, hadolint, the tests
+test: $(VENV)/.installed ## ruff, the workflow lint, cfn-lint + checkov on each environment, hadolint, the tests
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory lint-workflows
 	$(MAKE) --no-print-directory test-templates
