@@ -28,7 +28,6 @@ from manifest import (
     Manifest,
     StackSpec,
     StaticAssets,
-    Subnet,
     Vpc,
     Wiring,
 )
@@ -146,8 +145,7 @@ def vpc(env: Environment) -> Vpc | None:
     """The VPC the environment brings, for the deployer's preflight; None: a stack makes it."""
     if not isinstance(env.network, ExistingVpc):
         return None
-    subnets = tuple(Subnet(s.id, s.availability_zone) for s in env.network.subnets)
-    return Vpc(env.network.vpc_id, subnets)
+    return Vpc(env.network.vpc_id, env.network.subnets)
 
 
 def static_assets(env: Environment, image_tag: str) -> StaticAssets | None:

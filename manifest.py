@@ -15,6 +15,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from environments.model import Subnet  # the brought VPC's subnets, as the environment has them
+
 
 class ManifestError(Exception):
     """The manifest (or a template it names) is missing, unreadable or malformed."""
@@ -51,12 +53,6 @@ class Certificate:
 
     domain: str
     arn: str | None
-
-
-@dataclass(frozen=True)
-class Subnet:
-    id: str
-    availability_zone: str
 
 
 @dataclass(frozen=True)

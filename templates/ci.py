@@ -41,6 +41,7 @@ from troposphere import Output, Sub, Template, iam
 
 from environments.model import CiConfig
 from templates.ci_permissions import UNSCOPED, actions_for
+from templates.iam import registry_token, repository_arn
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 AUDIENCE = "sts.amazonaws.com"  # what aws-actions/configure-aws-credentials asks the token for
@@ -212,6 +213,16 @@ def _arn(service: str, resource: str, *, regional: bool = True) -> Sub:
     return Sub(f"arn:${{AWS::Partition}}:{service}:{where}:{resource}")
 
 
+def _pass_role(sid: str, role: object, service: str) -> Statement:
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Action=[aiam.PassRole],
+        Resource=[role],
+        Condition=Condition(StringEquals("iam:PassedToService", service)),
+    )
+
+
 def _app_stacks(scope: Scope) -> Sub:
     return _arn("cloudformation", f"stack/{scope.prefix}-*/*")
 
@@ -248,20 +259,16 @@ def _plan_statements(scope: Scope, cloudformation: iam.Role) -> list[Statement]:
                 StringEquals("cloudformation:RoleArn", cloudformation.get_att("Arn"))
             ),
         ),
-        Statement(
-            Sid="PassOnlyTheCloudFormationRole",
-            Effect=Allow,
-            Action=[aiam.PassRole],
-            Resource=[cloudformation.get_att("Arn")],
-            Condition=Condition(
-                StringEquals("iam:PassedToService", "cloudformation.amazonaws.com")
-            ),
+        _pass_role(
+            "PassOnlyTheCloudFormationRole",
+            cloudformation.get_att("Arn"),
+            "cloudformation.amazonaws.com",
         ),
         Statement(
             Sid="ReadImages",
             Effect=Allow,
             Action=[aecr.DescribeRepositories, aecr.DescribeImages],
-            Resource=[_arn("ecr", f"repository/{scope.repository}")],
+            Resource=[repository_arn(scope.repository)],
         ),
         # The preflight's lookups: these list and describe calls have no resource-level
         # permission in IAM ("*" is the only Resource AWS accepts), and read no data.
@@ -316,14 +323,7 @@ def _deploy_policy(scope: Scope, cloudformation: iam.Role) -> PolicyDocument:
                 ],
                 Resource=[_app_stacks(scope)],
             ),
-            # GetAuthorizationToken has no resource-level permission; the token alone grants
-            # nothing: the push actions below are scoped to this environment's repository.
-            Statement(
-                Sid="GetRegistryToken",
-                Effect=Allow,
-                Action=[aecr.GetAuthorizationToken],
-                Resource=["*"],
-            ),
+            registry_token(),
             Statement(
                 Sid="PushImage",
                 Effect=Allow,
@@ -335,7 +335,7 @@ def _deploy_policy(scope: Scope, cloudformation: iam.Role) -> PolicyDocument:
                     aecr.CompleteLayerUpload,
                     aecr.PutImage,
                 ],
-                Resource=[_arn("ecr", f"repository/{scope.repository}")],
+                Resource=[repository_arn(scope.repository)],
             ),
             Statement(
                 Sid="PushStaticAssets",
@@ -412,12 +412,10 @@ def _manage_resources(scope: Scope, resource_types: set[str]) -> PolicyDocument:
             )
     if "AWS::ECS::TaskDefinition" in resource_types:
         statements.append(
-            Statement(
-                Sid="PassTaskRoles",
-                Effect=Allow,
-                Action=[aiam.PassRole],
-                Resource=[_arn("iam", f"role/{scope.prefix}-*", regional=False)],
-                Condition=Condition(StringEquals("iam:PassedToService", "ecs-tasks.amazonaws.com")),
+            _pass_role(
+                "PassTaskRoles",
+                _arn("iam", f"role/{scope.prefix}-*", regional=False),
+                "ecs-tasks.amazonaws.com",
             )
         )
     if scope.ssm_parameters:
@@ -446,7 +444,7 @@ def _resources_of(prefix: str, scope: Scope) -> list[object]:
         case "s3":
             return [_arn("s3", named), _arn("s3", f"{named}/*")]
         case "ecr":
-            return [_arn("ecr", f"repository/{scope.repository}")]
+            return [repository_arn(scope.repository)]
         case "logs":
             return [_arn("logs", f"log-group:{named}")]
         case "sns":

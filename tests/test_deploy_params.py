@@ -27,7 +27,7 @@ from troposphere import Output, Parameter, Sub, Template, s3
 
 from deployer import manifest as manifest_module
 from deployer.errors import ManifestError, PreflightError
-from deployer.manifest import Certificate, FromStack, Image, Manifest, StackSpec, StaticAssets
+from deployer.manifest import Certificate, FromStack, Image, StackSpec, StaticAssets
 from deployer.params import (
     LOAD_BALANCER_KEY_TYPES,
     Resolver,
@@ -58,15 +58,9 @@ def _write(directory: Path) -> manifest_module.Manifest:
     """A static stack and a service stack that takes two of its Outputs."""
     for name, template in (("static", _upstream()), ("service", _downstream())):
         (directory / f"{name}.json").write_text(json.dumps(template.to_dict()))
-    manifest = Manifest(
-        path=directory / "manifest.json",
-        environment="local",
-        source="environments/local.toml",
-        region="us-east-1",
-        termination_protection=False,
+    manifest = support.manifest_of(
+        directory,
         image=Image("r", "t"),
-        hosted_zone_name=None,
-        ssm_parameters={},
         static_assets=StaticAssets("static", "StaticAssetsBucket", Path("service/static"), "t/"),
         stacks=(
             StackSpec("static", "test-static", directory / "static.json"),
@@ -182,15 +176,10 @@ def _certificate_manifest(
     tmp_path: Path, certificate: Certificate | None, *, source: str = "environments/x.toml"
 ) -> manifest_module.Manifest:
     """A manifest whose service stack takes the certificate as CertificateArn."""
-    manifest = Manifest(
-        path=tmp_path / "manifest.json",
-        environment="local",
+    manifest = support.manifest_of(
+        tmp_path,
         source=source,
-        region="us-east-1",
-        termination_protection=False,
         image=Image("r", "t"),
-        hosted_zone_name=None,
-        ssm_parameters={},
         certificate=certificate,
         stacks=(
             StackSpec(

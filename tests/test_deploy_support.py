@@ -118,6 +118,20 @@ def service(desired_count: int, threshold: int) -> Template:
     return template
 
 
+def manifest_of(directory: Path, stacks: tuple[StackSpec, ...], **fields: Any) -> Manifest:
+    """A manifest of `stacks` for the local environment in directory; `fields` override."""
+    defaults: dict[str, Any] = {
+        "environment": ENV,
+        "source": f"environments/{ENV}.toml",
+        "region": "us-east-1",
+        "termination_protection": False,
+        "image": Image(REPOSITORY, "v1"),
+        "hosted_zone_name": None,
+        "ssm_parameters": {},
+    }
+    return Manifest(path=directory / "manifest.json", stacks=stacks, **{**defaults, **fields})
+
+
 def save(directory: Path, manifest: Manifest) -> Path:
     """Write `manifest` as generate.py does (through the manifest module) into directory."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -159,11 +173,8 @@ def write(
             **wiring,
         )
 
-    manifest = Manifest(
-        path=directory / "manifest.json",
-        environment=ENV,
-        source=f"environments/{ENV}.toml",
-        region="us-east-1",
+    manifest = manifest_of(
+        directory,
         termination_protection=termination_protection,
         image=Image(REPOSITORY, image_tag),
         hosted_zone_name="example.com.",

@@ -23,7 +23,7 @@ from deployer.registry_push import (
     get_login,
     push_image,
 )
-from manifest import Image, Manifest, StackSpec, StaticAssets
+from manifest import Image, StackSpec, StaticAssets
 
 ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY = "scalable-app-local"
@@ -148,16 +148,12 @@ def write_manifest(build: Path, env: str = "local", cdn: bool = False) -> None:
     if cdn:
         stacks.append(StackSpec("static", STATIC_STACK, directory / "static.json"))
         assets = StaticAssets("static", "StaticAssetsBucket", Path("assets"), f"{TAG}/")
-    manifest = Manifest(
-        path=directory / "manifest.json",
+    manifest = support.manifest_of(
+        directory,
+        tuple(stacks),
         environment=env,
         source=f"environments/{env}.toml",
-        region="us-east-1",
-        termination_protection=False,
         image=Image(REPOSITORY, TAG),
-        hosted_zone_name=None,
-        ssm_parameters={},
-        stacks=tuple(stacks),
         static_assets=assets,
     )
     support.save(directory, manifest)

@@ -23,6 +23,7 @@ ACCOUNT, REGION = "123456789012", "eu-west-1"
 REPO = "example-org/scalable-app"
 PRODUCTION = "scalable-app-production"
 CFN_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/ci/{PRODUCTION}-cloudformation"
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
 
 
 def ci_template(env_name: str = "production") -> dict[str, Any]:
@@ -33,15 +34,19 @@ def ci_template(env_name: str = "production") -> dict[str, Any]:
 
 
 def resolve(value: Any) -> Any:
-    """The template with Fn::Sub and the CloudFormation role's Fn::GetAtt as AWS resolves them
-    in the production account."""
+    """The template with Fn::Sub, Fn::Join, the pseudo parameters and the CloudFormation role's
+    Fn::GetAtt as AWS resolves them in the production account."""
     if isinstance(value, list):
         return [resolve(v) for v in value]
     if not isinstance(value, dict):
         return value
     if set(value) == {"Fn::Sub"}:
-        names = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
-        return re.sub(r"\$\{([^}]+)\}", lambda m: names[m[1]], value["Fn::Sub"])
+        return re.sub(r"\$\{([^}]+)\}", lambda m: PSEUDO[m[1]], value["Fn::Sub"])
+    if set(value) == {"Fn::Join"}:
+        separator, parts = value["Fn::Join"]
+        return separator.join(resolve(parts))
+    if set(value) == {"Ref"} and value["Ref"] in PSEUDO:
+        return PSEUDO[value["Ref"]]
     if value == {"Fn::GetAtt": ["CloudFormationRole", "Arn"]}:
         return CFN_ROLE_ARN
     return {k: resolve(v) for k, v in value.items()}
