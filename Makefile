@@ -48,9 +48,15 @@ templates: $(VENV)/.installed ## Generate build/<ENV>/*.json, then cfn-lint them
 checkov: $(CHECKOV_VENV)/.installed templates ## checkov on build/<ENV>, offline; fails on any failed check
 	$(CHECKOV) --directory build/$(ENV) --skip-path manifest.json
 
+# checkov is run once per environment: given several --directory options, checkov 3.3 scans the
+# first one again for each (its totals grow, the other environments are never read).
 test-templates: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## cfn-lint + checkov on every environments/*.toml
 	@set -e; for env in $(ENVIRONMENTS); do $(PY) generate.py --env $$env --lint; done
-	$(CHECKOV) $(foreach env,$(ENVIRONMENTS),--directory build/$(env)) --skip-path manifest.json
+	@failed=; for env in $(ENVIRONMENTS); do \
+		echo "checkov: build/$$env"; \
+		$(CHECKOV) --directory build/$$env --skip-path manifest.json || failed="$$failed $$env"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "checkov: failed checks in build/ of:$$failed" >&2; exit 1; fi
 
 golden: $(VENV)/.installed ## Refresh tests/golden/ from the production environment (review the diff)
 	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_templates_golden.py
@@ -138,9 +144,20 @@ bench-deploy: $(VENV)/.installed templates ## Time deploy.py vs aws cloudformati
 bench-follow: $(VENV)/.installed ## Follower: latency after a stack settles, CloudFormation calls/min (~1 min)
 	$(PY) bench/follow.py
 
+# ---- ci (issue 10) ---------------------------------------------------------------------
+.PHONY: lint-workflows
+WORKFLOWS := $(wildcard .github/workflows/*.yml)
+
+# Both run offline: zizmor's audits that need GitHub's API are skipped by --offline; the
+# workflow schema is the copy check-jsonschema ships.
+lint-workflows: $(VENV)/.installed ## Lint .github/workflows: GitHub's schema, then zizmor's security audits
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows $(WORKFLOWS)
+	$(VENV)/bin/zizmor --offline --no-progress $(WORKFLOWS)
+
 # ---- test: everything CI runs ----------------------------------------------------------
-test: $(VENV)/.installed ## ruff, cfn-lint + checkov on every environment, hadolint, the tests
+test: $(VENV)/.installed ## ruff, the workflow lint, cfn-lint + checkov on each environment, hadolint, the tests
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory lint-workflows
 	$(MAKE) --no-print-directory test-templates
 	$(MAKE) --no-print-directory test-service
 	$(PY) -m pytest -q

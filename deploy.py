@@ -307,6 +307,7 @@ def report_error(error: Exception, say: Callable[[str], None], doc: dict) -> int
         DeployFailed,
         FollowInterrupted,
         Interrupted,
+        ManifestError,
         StoppedFollowing,
     )
     from environments import ConfigError
@@ -328,7 +329,7 @@ def report_error(error: Exception, say: Callable[[str], None], doc: dict) -> int
         doc["error"] = str(error)
         doc["report"] = error.report
         return EXIT_ERROR
-    if isinstance(error, ConfigError | DeployError):
+    if isinstance(error, ConfigError | DeployError | ManifestError):
         say(f"error: {error}")
         doc["error"] = str(error)
         return EXIT_ERROR

@@ -13,13 +13,27 @@ import json
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
 from environments import ConfigError, Environment, ExistingVpc, load
+from manifest import (
+    HOSTED_ZONE,
+    SSM_PARAMETERS,
+    VPC,
+    Certificate,
+    CiStack,
+    Image,
+    Manifest,
+    StackSpec,
+    StaticAssets,
+    Vpc,
+    Wiring,
+)
 from service.contract import STATIC_SOURCE
-from templates import FromStack, Stack, build_stacks
+from templates import Stack, build_ci, build_stacks
+from templates.ci import cloudformation_role_arn
 from templates.parameters import CERTIFICATE_ARN
 from templates.registry import repository_name
 from templates.static_assets import BUCKET, STATIC_STACK
@@ -30,8 +44,6 @@ BUILD_DIR = Path("build")
 # this value is used instead and says so.
 NO_GIT_TAG = "dev"
 MANIFEST = "manifest.json"
-# The manifest's names for what a stack needs the account to have (deployer/manifest.py).
-HOSTED_ZONE, SSM_PARAMETERS, VPC = "hosted_zone", "ssm_parameters", "vpc"
 ROUTE53_RECORDS = {"AWS::Route53::RecordSet", "AWS::Route53::RecordSetGroup"}
 VPC_TYPES = {"AWS::EC2::VPC::Id", "List<AWS::EC2::Subnet::Id>", "AWS::EC2::Subnet::Id"}
 # What a found certificate's CertificateArn is built with (see build); never written out.
@@ -76,32 +88,34 @@ def stack_name(env: Environment, key: str) -> str:
     return f"{env.service.name}-{env.name}-{key}"
 
 
-def manifest_entry(env: Environment, stack: Stack, template: dict[str, Any]) -> dict[str, Any]:
+def manifest_entry(env: Environment, stack: Stack, template: dict[str, Any]) -> StackSpec:
     """The stack as the deployer reads it; `template` is its template's to_dict()."""
     parameters = dict(stack.parameters)
-    from_certificate = [name for name in (CERTIFICATE_ARN,) if name in parameters]
+    from_certificate = tuple(name for name in (CERTIFICATE_ARN,) if name in parameters)
     for name in from_certificate:  # one ARN for every stack: the manifest's certificate
         del parameters[name]
-    return {
-        "key": stack.key,
-        "stack_name": stack_name(env, stack.key),
-        "template": f"{stack.key}.json",
-        "depends_on": list(stack.depends_on),
-        "capabilities": list(stack.capabilities),
-        "tags": dict(env.tags),
-        "parameters": parameters,
-        "parameters_from_stacks": {
-            name: _from_stack(source) for name, source in stack.parameters_from_stacks.items()
-        },
-        "parameters_from_env": dict(stack.parameters_from_env),
-        "parameters_from_hosted_zone": list(stack.parameters_from_hosted_zone),
-        "parameters_from_certificate": from_certificate,
-        "prerequisites": prerequisites(env, stack, template),
-        "needs_image": stack.needs_image,
-    }
+    wiring = {f.name: getattr(stack, f.name) for f in fields(Wiring)}
+    return StackSpec(
+        key=stack.key,
+        stack_name=stack_name(env, stack.key),
+        template_path=Path(f"{stack.key}.json"),
+        tags=dict(env.tags),
+        parameters_from_certificate=from_certificate,
+        prerequisites=prerequisites(env, stack, template),
+        role_arn=role_arn(env),
+        **{**wiring, "parameters": parameters},
+    )
 
 
-def prerequisites(env: Environment, stack: Stack, template: dict[str, Any]) -> list[str]:
+def role_arn(env: Environment) -> str | None:
+    """The CloudFormation service role the environment's ci stack makes, which the deployer
+    passes as the change sets' RoleARN; None without a ci stack (the caller's credentials)."""
+    if env.ci is None:
+        return None
+    return cloudformation_role_arn(env.ci, env.region, f"{env.service.name}-{env.name}")
+
+
+def prerequisites(env: Environment, stack: Stack, template: dict[str, Any]) -> tuple[str, ...]:
     """What the account must have before the stack is deployed, read off its template: the
     hosted zone its records (or its certificate's validation) go in, the SSM parameters
     CloudFormation reads into its parameters, the brought VPC its typed parameters name."""
@@ -116,46 +130,30 @@ def prerequisites(env: Environment, stack: Stack, template: dict[str, Any]) -> l
         types.get(name) in VPC_TYPES for name in stack.parameters
     ):
         needs.append(VPC)
-    return needs
+    return tuple(needs)
 
 
-def certificate(env: Environment) -> dict[str, Any] | None:
-    """The certificate the stacks take: given (its ARN) or found at deploy time (null ARN);
+def certificate(env: Environment) -> Certificate | None:
+    """The certificate the stacks take: given (its ARN) or found at deploy time (no ARN);
     None when the service stack creates its own."""
     if env.tls.create_certificate:
         return None
-    return {"domain": env.dns.domain_name, "arn": env.tls.certificate_arn}
+    return Certificate(env.dns.domain_name, env.tls.certificate_arn)
 
 
-def vpc(env: Environment) -> dict[str, Any] | None:
+def vpc(env: Environment) -> Vpc | None:
     """The VPC the environment brings, for the deployer's preflight; None: a stack makes it."""
     if not isinstance(env.network, ExistingVpc):
         return None
-    return {
-        "id": env.network.vpc_id,
-        "subnets": [
-            {"id": s.id, "availability_zone": s.availability_zone} for s in env.network.subnets
-        ],
-    }
+    return Vpc(env.network.vpc_id, env.network.subnets)
 
 
-def _from_stack(source: FromStack) -> dict[str, Any]:
-    if source.output is not None:
-        return {"stack": source.stack, "output": source.output}
-    return {"stack": source.stack, "resources": list(source.resources)}
-
-
-def static_assets(env: Environment, image_tag: str) -> dict[str, str] | None:
+def static_assets(env: Environment, image_tag: str) -> StaticAssets | None:
     """Where `make push` uploads the assets: the static stack's bucket, under the revision's
     prefix (the service stack's STATIC_URL ends with the same tag). None: no CDN, no upload."""
     if not env.static_assets.cdn:
         return None
-    return {
-        "stack": STATIC_STACK,
-        "resource": BUCKET,
-        "source": STATIC_SOURCE,
-        "prefix": f"{image_tag}/",
-    }
+    return StaticAssets(STATIC_STACK, BUCKET, Path(STATIC_SOURCE), f"{image_tag}/")
 
 
 def manifest(
@@ -164,25 +162,29 @@ def manifest(
     templates: dict[str, dict[str, Any]],
     image_tag: str,
     source: str,
-) -> dict[str, Any]:
-    """`templates`: each stack's template as a dict, by stack key."""
+    ci: Stack | None = None,
+) -> Manifest:
+    """`templates`: each stack's template as a dict, by stack key. The ci stack is deployed
+    once by a person (README, "CI"), never by the deployer: it is not among the stacks."""
     ssm = {}
     if env.pagerduty.ssm_parameter is not None:
         ssm[env.pagerduty.ssm_parameter] = "PagerDuty integration URL (HTTPS) for the alert topic"
-    return {
-        "environment": env.name,
-        "source": source,
-        "source_sha256": env.sha256,
-        "region": env.region,
-        "termination_protection": env.termination_protection,
-        "image": {"repository_name": repository_name(env.service.name, env.name), "tag": image_tag},
-        "hosted_zone": {"name": env.dns.hosted_zone_name},
-        "ssm_parameters": ssm,
-        "certificate": certificate(env),
-        "vpc": vpc(env),
-        "static_assets": static_assets(env, image_tag),
-        "stacks": [manifest_entry(env, stack, templates[stack.key]) for stack in stacks],
-    }
+    return Manifest(
+        path=Path(MANIFEST),
+        environment=env.name,
+        source=source,
+        source_sha256=env.sha256,
+        region=env.region,
+        termination_protection=env.termination_protection,
+        image=Image(repository_name(env.service.name, env.name), image_tag),
+        hosted_zone_name=env.dns.hosted_zone_name,
+        ssm_parameters=ssm,
+        certificate=certificate(env),
+        vpc=vpc(env),
+        static_assets=static_assets(env, image_tag),
+        stacks=tuple(manifest_entry(env, stack, templates[stack.key]) for stack in stacks),
+        ci=None if ci is None else CiStack(stack_name(env, ci.key), f"{ci.key}.json"),
+    )
 
 
 def build(env: Environment, image_tag: str) -> list[Stack]:
@@ -198,9 +200,13 @@ def build(env: Environment, image_tag: str) -> list[Stack]:
 def generate(env: Environment, image_tag: str) -> dict[str, str]:
     """File name -> content of everything build/<env>/ holds. No I/O."""
     stacks = build(env, image_tag)
+    ci = build_ci(env, stacks)
     templates = {stack.key: stack.template.to_dict() for stack in stacks}
     files = {f"{key}.json": render(template) for key, template in templates.items()}
-    files[MANIFEST] = render(manifest(env, stacks, templates, image_tag, _source(env)))
+    if ci is not None:
+        files[f"{ci.key}.json"] = render(ci.template.to_dict())
+    written = manifest(env, stacks, templates, image_tag, _source(env), ci)
+    files[MANIFEST] = render(written.to_dict())
     return files
 
 
@@ -226,8 +232,9 @@ def write(out_dir: Path, files: dict[str, str]) -> None:
 
 def _previous_templates(manifest: Path) -> set[str]:
     try:
-        stacks = json.loads(manifest.read_text())["stacks"]
-        return {Path(stack["template"]).name for stack in stacks}
+        data = json.loads(manifest.read_text())
+        listed = [*data["stacks"], *([data["ci"]] if data.get("ci") else [])]
+        return {Path(stack["template"]).name for stack in listed}
     except (OSError, ValueError, KeyError, TypeError):
         return set()
 

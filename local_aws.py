@@ -334,7 +334,7 @@ def run(argv: list[str] | None) -> int:
         say(f"AWS_ENDPOINT_URL={endpoint}")
         return 0
     from deployer import manifest as manifests
-    from deployer.errors import DeployError
+    from deployer.errors import DeployError, ManifestError
 
     try:
         manifest = manifests.load(args.build_dir or ROOT / "build" / args.env)
@@ -352,7 +352,7 @@ def run(argv: list[str] | None) -> int:
             if args.command == "plan":
                 return deploy_py([*common, "--no-execute", *asked, *rest], env)
             return deploy(manifest, aws, env, common, rest, chosen, asked)
-    except DeployError as error:
+    except (DeployError, ManifestError) as error:
         print(f"[local-aws] error: {error}", file=sys.stderr)
         return 1
 

@@ -2,7 +2,7 @@
 
 It reads what `generate.py` wrote to `build/<env>/` and never imports `templates/`.
 
-    manifest    build/<env>/manifest.json -> Manifest, StackSpec
+    manifest    build/<env>/manifest.json -> Manifest, StackSpec (shape: ../manifest.py)
     session     one botocore session, each client created once, adaptive retries
     preflight   credentials (resolved locally), what the account must have, the image in ECR
     params      parameters: manifest values, other stacks' resources, hosted zone, NoEcho env

@@ -101,8 +101,10 @@ def create_change_set(
     parameters: list[dict[str, str]],
     capabilities: list[str],
     tags: dict[str, str],
+    role_arn: str | None = None,
 ) -> tuple[str, str]:
-    """Create the change set; returns (change set ARN, stack ID).
+    """Create the change set; returns (change set ARN, stack ID). With `role_arn`, CloudFormation
+    acts as that service role (the ci stack's), not with the caller's credentials.
 
     A change set of the same name holds the same content (the name carries its hash): if one is
     still available (left by `make plan`), it is reused, so what was reviewed is what runs.
@@ -119,6 +121,8 @@ def create_change_set(
         "Description": f"{change_set_type.lower()} by deploy.py",
         **template,
     }
+    if role_arn is not None:
+        request["RoleARN"] = role_arn
     try:
         response = cf.create_change_set(**request)
     except ClientError as error:

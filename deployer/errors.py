@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import manifest
 from deployer import advice
 
 
@@ -9,8 +10,9 @@ class DeployError(Exception):
     """Anything that stops a deploy; str() is a message for a person."""
 
 
-class ManifestError(DeployError):
-    """build/<env>/manifest.json is missing, stale or malformed."""
+# build/<env>/manifest.json is missing, stale or malformed: raised by the manifest module,
+# which does not depend on the deployer, so it is not a DeployError (deploy.main reports both).
+ManifestError = manifest.ManifestError
 
 
 class PreflightError(DeployError):

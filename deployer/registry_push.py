@@ -17,8 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from environments.model import IMAGE_TAG_PATTERN
+
 # Docker's tag grammar; `latest` is not a revision and would make deploys unrepeatable.
-_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_TAG = re.compile(IMAGE_TAG_PATTERN)
 FORBIDDEN_TAGS = frozenset({"latest"})
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]

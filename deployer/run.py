@@ -119,8 +119,15 @@ class Deployer:
             return StackResult(spec.key, name, PENDING_UPSTREAM, note=str(why))
         if spec.needs_image:
             image = self.manifest.image
-            preflight.image_exists(self.aws.client("ecr"), image.repository_name, image.tag)
-            self.say(f"  image {image.repository_name}:{image.tag} is in ECR")
+            try:
+                preflight.image_exists(self.aws.client("ecr"), image.repository_name, image.tag)
+                self.say(f"  image {image.repository_name}:{image.tag} is in ECR")
+            except PreflightError as missing:
+                if self.options.execute:
+                    raise
+                # A plan executes nothing and its change set does not need the image: a pull
+                # request is planned before its revision's image is pushed.
+                self.say(f"  note: {missing} before this is deployed")
         change_set = self._change_set(spec, stack, parameters)
         if change_set.empty:
             changeset.delete_change_set(self.cf, change_set.arn)
@@ -291,6 +298,7 @@ class Deployer:
                 parameters=parameters,
                 capabilities=list(spec.capabilities),
                 tags=spec.tags,
+                role_arn=spec.role_arn,
             )
         except ClientError as error:
             if not is_busy(error):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from environments.loader import available, load, path_of
 from environments.model import (
     AlarmThresholds,
+    CiConfig,
     CreateVpc,
     DnsConfig,
     Environment,
@@ -20,6 +21,7 @@ from environments.reader import ConfigError
 
 __all__ = [
     "AlarmThresholds",
+    "CiConfig",
     "ConfigError",
     "CreateVpc",
     "DnsConfig",

@@ -17,6 +17,7 @@ from environments.model import (
     PRIVATE,
     PUBLIC,
     AlarmThresholds,
+    CiConfig,
     CreateVpc,
     DnsConfig,
     Environment,
@@ -114,6 +115,7 @@ def load(name_or_path: str | Path) -> Environment:
         static_assets=_static_assets(root.table("static_assets", required=False), region, dns),
         tags=_tags(root),
         sha256=hashlib.sha256(content).hexdigest(),
+        ci=_ci(root.table("ci", required=False), region),
     )
     root.finish()
     return environment
@@ -490,3 +492,37 @@ def _tags(root: Table) -> dict[str, str]:
                 "and a value of at most 256",
             )
     return tags
+
+
+# ---- ci (issue 10) ----
+GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+OIDC_PROVIDER_ARN = re.compile(
+    r"^arn:aws(-[a-z]+)*:iam::(?P<account>\d{12}):oidc-provider/token\.actions\.githubusercontent\.com$"
+)
+
+
+def _ci(table: Table, region: str) -> CiConfig | None:
+    """None when the file has no [ci] table: the environment is deployed by hand only."""
+    if not table.data:
+        return None
+    account = table.string("account_id", "a 12-digit AWS account ID", check=ACCOUNT_ID.match)
+    config = CiConfig(
+        github_repository=table.string(
+            "github_repository",
+            'the GitHub repository that deploys, "owner/name"',
+            check=GITHUB_REPOSITORY.match,
+        ),
+        account_id=account,
+        oidc_provider_arn=table.string(
+            "oidc_provider_arn",
+            "the ARN of the account's OIDC provider for token.actions.githubusercontent.com, "
+            f"arn:aws:iam::{account}:oidc-provider/token.actions.githubusercontent.com",
+            required=False,
+            check=lambda arn: (
+                (m := OIDC_PROVIDER_ARN.match(arn)) is not None and m["account"] == account
+            ),
+        ),
+    )
+    table.finish()
+    return config

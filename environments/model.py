@@ -163,6 +163,19 @@ class LogsConfig:
     object_lock_days: int  # how long each access-log object version cannot be erased
 
 
+# ---- ci (issue 10) ----
+@dataclass(frozen=True)
+class CiConfig:
+    """The `ci` stack: GitHub Actions of one repository plans and deploys this environment,
+    with a role assumed through GitHub's OIDC provider (no stored keys)."""
+
+    github_repository: str  # "owner/name", as GitHub spells it
+    account_id: str  # the account the stacks go to: the CloudFormation role's ARN names it
+    # The account's GitHub OIDC provider when another stack already made it (an account holds
+    # one per URL); None: this ci stack creates it.
+    oidc_provider_arn: str | None = None
+
+
 @dataclass(frozen=True)
 class Environment:
     name: str  # the file's stem: "production", "local"
@@ -182,6 +195,7 @@ class Environment:
     # The SHA-256 of the file's bytes as loaded: the manifest records it, so the deployer can
     # tell whether the file changed after the templates were generated.
     sha256: str = ""
+    ci: CiConfig | None = None  # None: no ci stack, deploys use the caller's own credentials
 
     @property
     def log_retention_days(self) -> int:

@@ -6,7 +6,9 @@ Stacks are split by lifecycle:
 - `registry`: the ECR repository, which must exist before the first image is pushed;
 - `static`: the static assets bucket behind a CloudFront distribution, slow to change and
   holding data, absent when the environment has no CDN (`[static_assets] cdn = false`);
-- `service`: everything that serves and watches traffic, updated on every deployment.
+- `service`: everything that serves and watches traffic, updated on every deployment;
+- `ci` (when the environment has a [ci] table): the roles GitHub Actions deploys with, made
+  once by a person and never by CI itself, so it is not among build_stacks' stacks.
 
 `build_stacks` returns each template together with how the deployer wires its parameters
 (generate.py turns that into build/<env>/manifest.json).
@@ -14,13 +16,15 @@ Stacks are split by lifecycle:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from troposphere import Join, Output, Template
 
 from environments.model import CreateVpc, Environment, ExistingVpc
+from manifest import FromStack, Wiring
 from service.contract import STATIC_PATH
 from templates.access_logs import add_load_balancer_logs, add_server_access_logs
+from templates.ci import CI_STACK, Scope, add_ci
 from templates.ecs_service import add_ecs_service, image_uri
 from templates.edge import add_edge
 from templates.iam import add_roles
@@ -47,31 +51,12 @@ TEMPLATE_FORMAT_VERSION = "2010-09-09"
 
 
 @dataclass(frozen=True)
-class FromStack:
-    """A parameter the deployer fills from another stack: with the physical IDs of its
-    `resources` (joined by ","), or with the value of one of its Outputs (`output`)."""
+class Stack(Wiring):
+    """A stack's template and how the deployer wires it (generate.py makes it a StackSpec of
+    the manifest)."""
 
-    stack: str
-    resources: tuple[str, ...] = ()
-    output: str | None = None
-
-    def __post_init__(self) -> None:
-        if bool(self.resources) == (self.output is not None):
-            raise ValueError(f"FromStack({self.stack!r}): give resources or an output, not both")
-
-
-@dataclass(frozen=True)
-class Stack:
     key: str
     template: Template
-    depends_on: tuple[str, ...] = ()
-    capabilities: tuple[str, ...] = ()
-    parameters: dict[str, str] = field(default_factory=dict)
-    parameters_from_stacks: dict[str, FromStack] = field(default_factory=dict)
-    parameters_from_env: dict[str, str] = field(default_factory=dict)
-    # Parameters the deployer fills with the ID of the manifest's hosted zone (looked up by name).
-    parameters_from_hosted_zone: tuple[str, ...] = ()
-    needs_image: bool = False
 
 
 def _template(env: Environment, what: str) -> Template:
@@ -238,3 +223,21 @@ def build_stacks(env: Environment, image_tag: str) -> list[Stack]:
         stacks.append(build_static(env))
     stacks.append(build_service(env, image_tag))
     return stacks
+
+
+# ---- ci (issue 10) ----
+def build_ci(env: Environment, stacks: list[Stack]) -> Stack | None:
+    """The ci stack of the environment's `stacks`, or None when it has no [ci] table. Its
+    CloudFormation role may manage the resource types those stacks hold, and no others."""
+    if env.ci is None:
+        return None
+    template = _template(env, "GitHub Actions' OIDC roles and the CloudFormation service role")
+    scope = Scope(
+        prefix=f"{env.service.name}-{env.name}",
+        environment=env.name,
+        repository=repository_name(env.service.name, env.name),
+        ssm_parameters=tuple(p for p in (env.pagerduty.ssm_parameter,) if p is not None),
+    )
+    types = {resource.resource_type for s in stacks for resource in s.template.resources.values()}
+    add_ci(template, env.ci, scope, types)
+    return Stack(key=CI_STACK, template=template, capabilities=("CAPABILITY_NAMED_IAM",))

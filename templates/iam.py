@@ -74,19 +74,23 @@ def repository_arn(repository_name: object) -> Join:
     )
 
 
+def registry_token() -> Statement:
+    """GetAuthorizationToken has no resource-level permission in IAM: "*" is the only Resource
+    AWS accepts. The token alone grants nothing: whoever gets it is also granted pull or push
+    actions scoped to one repository."""
+    return Statement(
+        Sid="GetRegistryToken",
+        Effect=Allow,
+        Action=[aecr.GetAuthorizationToken],
+        Resource=["*"],
+    )
+
+
 def _execution_policy(repository_name: object, log_group: logs.LogGroup) -> PolicyDocument:
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[
-            # GetAuthorizationToken has no resource-level permission in IAM: "*" is the only
-            # Resource AWS accepts. The token alone grants nothing: the pull actions below are
-            # scoped to this service's repository.
-            Statement(
-                Sid="GetRegistryToken",
-                Effect=Allow,
-                Action=[aecr.GetAuthorizationToken],
-                Resource=["*"],
-            ),
+            registry_token(),
             Statement(
                 Sid="PullServiceImage",
                 Effect=Allow,

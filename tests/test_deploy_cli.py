@@ -6,11 +6,14 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import boto3
 import pytest
 import test_deploy_support as support
+
+from deployer import manifest as manifests
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -199,10 +202,11 @@ def test_a_failed_create_is_explained_then_deleted_and_recreated_with_yes(
     broken.add_resource(ecs.Service("Service", Cluster="no-such-cluster", TaskDefinition="x"))
     fixed = Template()
     fixed.add_resource(ecs.Cluster("Cluster"))
-    manifest = json.loads((support.write(tmp_path / "base") / "manifest.json").read_text())
-    manifest["stacks"] = [{**manifest["stacks"][0], "key": "app", "stack_name": "test-app",
-                           "template": "app.json"}]  # fmt: skip
-    (build / "manifest.json").write_text(json.dumps(manifest))
+    base = manifests.load(support.write(tmp_path / "base"))
+    app = replace(
+        base.stacks[0], key="app", stack_name="test-app", template_path=build / "app.json"
+    )
+    support.save(build, replace(base, path=build / "manifest.json", stacks=(app,)))
     args = ("--env", "local", "--build-dir", str(build), "--yes")
 
     (build / "app.json").write_text(broken.to_json())

@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import botocore.session
 import pytest
+import test_deploy_support as support
 from botocore.stub import Stubber
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -26,7 +27,7 @@ from troposphere import Output, Parameter, Sub, Template, s3
 
 from deployer import manifest as manifest_module
 from deployer.errors import ManifestError, PreflightError
-from deployer.manifest import FromStack
+from deployer.manifest import Certificate, FromStack, Image, StackSpec, StaticAssets
 from deployer.params import (
     LOAD_BALANCER_KEY_TYPES,
     Resolver,
@@ -54,36 +55,28 @@ def _downstream() -> Template:
 
 
 def _write(directory: Path) -> manifest_module.Manifest:
-    stack = {"capabilities": [], "parameters": {}, "parameters_from_env": {}, "tags": {}}
-    data = {
-        "environment": "local",
-        "region": "us-east-1",
-        "termination_protection": False,
-        "image": {"repository_name": "r", "tag": "t"},
-        "static_assets": {
-            "stack": "static",
-            "resource": "StaticAssetsBucket",
-            "source": "service/static",
-            "prefix": "t/",
-        },
-        "stacks": [
-            {**stack, "key": "static", "stack_name": "test-static", "template": "static.json"},
-            {
-                **stack,
-                "key": "service",
-                "stack_name": "test-service",
-                "template": "service.json",
-                "depends_on": ["static"],
-                "parameters_from_stacks": {
-                    "StaticUrl": {"stack": "static", "output": "AssetsBaseUrl"},
-                    "Broken": {"stack": "static", "output": "BucketArn"},
-                },
-            },
-        ],
-    }
+    """A static stack and a service stack that takes two of its Outputs."""
     for name, template in (("static", _upstream()), ("service", _downstream())):
         (directory / f"{name}.json").write_text(json.dumps(template.to_dict()))
-    (directory / "manifest.json").write_text(json.dumps(data))
+    manifest = support.manifest_of(
+        directory,
+        image=Image("r", "t"),
+        static_assets=StaticAssets("static", "StaticAssetsBucket", Path("service/static"), "t/"),
+        stacks=(
+            StackSpec("static", "test-static", directory / "static.json"),
+            StackSpec(
+                "service",
+                "test-service",
+                directory / "service.json",
+                depends_on=("static",),
+                parameters_from_stacks={
+                    "StaticUrl": FromStack("static", output="AssetsBaseUrl"),
+                    "Broken": FromStack("static", output="BucketArn"),
+                },
+            ),
+        ),
+    )
+    support.save(directory, manifest)
     return manifest_module.load(directory)
 
 
@@ -180,27 +173,25 @@ def imported_certificate(
 
 
 def _certificate_manifest(
-    tmp_path: Path, certificate: dict[str, Any] | None, *, source: str = "environments/x.toml"
+    tmp_path: Path, certificate: Certificate | None, *, source: str = "environments/x.toml"
 ) -> manifest_module.Manifest:
     """A manifest whose service stack takes the certificate as CertificateArn."""
-    data = {
-        "environment": "local",
-        "source": source,
-        "region": "us-east-1",
-        "termination_protection": False,
-        "image": {"repository_name": "r", "tag": "t"},
-        "certificate": certificate,
-        "stacks": [
-            {
-                "key": "service",
-                "stack_name": "test-service",
-                "template": "service.json",
-                "parameters": {"ImageTag": "t"},
-                "parameters_from_certificate": ["CertificateArn"],
-            }
-        ],
-    }
-    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    manifest = support.manifest_of(
+        tmp_path,
+        source=source,
+        image=Image("r", "t"),
+        certificate=certificate,
+        stacks=(
+            StackSpec(
+                "service",
+                "test-service",
+                tmp_path / "service.json",
+                parameters={"ImageTag": "t"},
+                parameters_from_certificate=("CertificateArn",),
+            ),
+        ),
+    )
+    support.save(tmp_path, manifest)
     return manifest_module.load(tmp_path)
 
 
@@ -222,7 +213,7 @@ def test_a_certificate_name_covers_the_domain(name: str, domain: str, covered: b
 
 def test_a_given_certificate_fills_its_parameter_without_asking_acm(tmp_path: Path) -> None:
     arn = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
-    manifest = _certificate_manifest(tmp_path, {"domain": "local.example.com", "arn": arn})
+    manifest = _certificate_manifest(tmp_path, Certificate("local.example.com", arn))
 
     def no_client(service: str) -> Any:
         raise AssertionError(f"no {service} client wanted")
@@ -241,7 +232,7 @@ def test_the_certificate_that_covers_the_domain_is_found(
     imported_certificate(acm, "other.example.org")
     imported_certificate(acm, "*.other.example.com")
     by_san = imported_certificate(acm, "example.com", "local.example.com")  # the SAN covers it
-    manifest = _certificate_manifest(tmp_path, {"domain": "local.example.com", "arn": None})
+    manifest = _certificate_manifest(tmp_path, Certificate("local.example.com", None))
     resolver = Resolver(None, manifest, {}, boto3.client)
     values = {
         p["ParameterKey"]: p["ParameterValue"] for p in resolver.parameters(manifest.stacks[0])
@@ -259,7 +250,7 @@ def test_no_certificate_covering_the_domain_says_how_to_get_one(
     acm = boto3.client("acm")
     imported_certificate(acm, "*.local.example.com")  # a level too deep for local.example.com
     acm.request_certificate(DomainName="local.example.com", ValidationMethod="DNS")  # pending
-    manifest = _certificate_manifest(tmp_path, {"domain": "local.example.com", "arn": None})
+    manifest = _certificate_manifest(tmp_path, Certificate("local.example.com", None))
     resolver = Resolver(None, manifest, {}, boto3.client)
     with pytest.raises(PreflightError) as caught:
         resolver.parameters(manifest.stacks[0])
@@ -312,22 +303,28 @@ def test_certificates_are_read_page_by_page_and_described_only_when_needed() -> 
 @pytest.mark.parametrize(
     ("change", "complaint"),
     [
-        ({"certificate": {"domain": "local.example.com"}}, "certificate.arn"),
-        ({"certificate": {"domain": 7, "arn": None}}, "domain must be a str"),
-        ({"certificate": "arn:aws:acm:us-east-1:1:certificate/x"}, "certificate must be a dict"),
+        ({"certificate": {"domain": "local.example.com"}}, "certificate.arn: missing"),
+        ({"certificate": {"domain": 7, "arn": None}}, "certificate.domain must be a string"),
+        (
+            {"certificate": "arn:aws:acm:us-east-1:1:certificate/x"},
+            "certificate must be an object or null",
+        ),
         ({"certificate": None}, "takes a certificate, and no certificate is given"),
-        ({"source_sha256": 12}, "source_sha256 must be a str"),
-        ({"vpc": {"id": "vpc-1", "subnets": []}}, "vpc has no subnets"),
-        ({"stack": {"parameters_from_certificate": None}}, "must be a list"),
+        ({"source_sha256": 12}, "source_sha256 must be a string or null"),
+        ({"vpc": {"id": "vpc-1", "subnets": []}}, "vpc.subnets: the brought VPC has no subnets"),
+        (
+            {"stack": {"parameters_from_certificate": None}},
+            "stacks[0].parameters_from_certificate must be a list of strings",
+        ),
         ({"stack": {"parameters_from_certificate": "CertificateArn"}}, "must be a list"),
-        ({"stack": {"prerequisites": ["hosted_zone", "dns"]}}, "unknown prerequisites ['dns']"),
+        ({"stack": {"prerequisites": ["hosted_zone", "dns"]}}, "prerequisites: unknown ['dns']"),
         ({"stack": {"prerequisites": ["vpc"]}}, "needs the brought VPC, and no vpc is given"),
     ],
 )
 def test_manifest_fields_of_the_wrong_shape_are_refused(
     tmp_path: Path, change: dict[str, Any], complaint: str
 ) -> None:
-    _certificate_manifest(tmp_path, {"domain": "local.example.com", "arn": None})  # it loads
+    _certificate_manifest(tmp_path, Certificate("local.example.com", None))  # it loads
     data = json.loads((tmp_path / "manifest.json").read_text())
     data["stacks"][0].update(change.pop("stack", {}))
     data.update(change)
@@ -336,7 +333,7 @@ def test_manifest_fields_of_the_wrong_shape_are_refused(
         manifest_module.load(tmp_path)
     assert str(caught.value).startswith(f"{tmp_path / 'manifest.json'}: malformed")
     assert complaint in str(caught.value)
-    assert str(caught.value).endswith("regenerate it")
+    assert str(caught.value).endswith("regenerate it (make templates ENV=...)")
 
 
 def test_a_template_that_is_not_utf8_names_the_file_the_byte_and_the_fix(tmp_path: Path) -> None:

@@ -3,12 +3,15 @@ left awaiting execution, and the verbs that act on an operation (follow, cancel)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import boto3
 import pytest
 import test_deploy_support as support
 from test_deploy_e2e import run_deploy
+
+from deployer import manifest as manifests
 
 
 def live_stacks(env: dict[str, str], name: str) -> list[dict]:
@@ -75,12 +78,10 @@ def test_a_missing_prerequisite_stops_the_deploy_before_any_change_set(
 ) -> None:
     """The service stack reads an SSM parameter the account does not have: the deploy says
     which and how to create it, exits 1, and no stack or change set exists afterwards."""
-    import json
-
     build = support.write(tmp_path / "local")
-    manifest = json.loads((build / "manifest.json").read_text())
-    manifest["stacks"][0]["prerequisites"] = ["ssm_parameters"]
-    (build / "manifest.json").write_text(json.dumps(manifest))
+    manifest = manifests.load(build)
+    network = replace(manifest.stacks[0], prerequisites=(manifests.SSM_PARAMETERS,))
+    support.save(build, replace(manifest, stacks=(network, *manifest.stacks[1:])))
 
     result = run_deploy(env, "--build-dir", str(build), "--yes")
 

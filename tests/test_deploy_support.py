@@ -1,15 +1,15 @@
-"""Not tests: small stacks built with troposphere, written as a build manifest (helpers for
-the deployer tests).
+"""Not tests: small stacks built with troposphere, written as a build manifest through the
+manifest module (helpers for the deployer tests).
 
 They stand in for generate.py's output where a test needs to choose what changes (desired
-count, alarm threshold, image tag) and must not depend on the real templates. The shape of
-the manifest is the contract in the team brief.
+count, alarm threshold, image tag) and must not depend on the real templates.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from troposphere import (
     GetAtt,
@@ -25,6 +25,8 @@ from troposphere import (
     logs,
 )
 from troposphere import elasticloadbalancingv2 as elbv2
+
+from manifest import FromStack, Image, Manifest, StackSpec
 
 ENV = "local"  # environments/local.toml: its region (us-east-1) matches the emulator's
 REPOSITORY = "scalable-app-local"
@@ -116,6 +118,28 @@ def service(desired_count: int, threshold: int) -> Template:
     return template
 
 
+def manifest_of(directory: Path, stacks: tuple[StackSpec, ...], **fields: Any) -> Manifest:
+    """A manifest of `stacks` for the local environment in directory; `fields` override."""
+    defaults: dict[str, Any] = {
+        "environment": ENV,
+        "source": f"environments/{ENV}.toml",
+        "region": "us-east-1",
+        "termination_protection": False,
+        "image": Image(REPOSITORY, "v1"),
+        "hosted_zone_name": None,
+        "ssm_parameters": {},
+    }
+    return Manifest(path=directory / "manifest.json", stacks=stacks, **{**defaults, **fields})
+
+
+def save(directory: Path, manifest: Manifest) -> Path:
+    """Write `manifest` as generate.py does (through the manifest module) into directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(manifest.to_dict(), indent=2, sort_keys=True)
+    (directory / "manifest.json").write_text(text)
+    return directory
+
+
 def write(
     directory: Path,
     *,
@@ -125,6 +149,7 @@ def write(
     padding: int = 0,
     termination_protection: bool = False,
     arn_output: bool = False,
+    role_arn: str | None = None,
 ) -> Path:
     """Write the three stacks and manifest.json into directory; returns it."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -137,49 +162,37 @@ def write(
         (directory / f"{key}.json").write_text(
             json.dumps(template.to_dict(), sort_keys=True, indent=1)
         )
-    stack = {
-        "capabilities": [],
-        "depends_on": [],
-        "needs_image": False,
-        "parameters": {},
-        "parameters_from_env": {},
-        "parameters_from_stacks": {},
-        "tags": {"team": "platform"},
-    }
-    manifest = {
-        "environment": ENV,
-        "source": f"environments/{ENV}.toml",
-        "region": "us-east-1",
-        "termination_protection": termination_protection,
-        "image": {"repository_name": REPOSITORY, "tag": image_tag},
-        "hosted_zone": {"name": "example.com."},
-        "ssm_parameters": {"/scalable-app/local/pagerduty-url": "PagerDuty URL"},
-        "stacks": [
-            {**stack, "key": "network", "stack_name": "test-network", "template": "network.json"},
-            {
-                **stack,
-                "key": "registry",
-                "stack_name": "test-registry",
-                "template": "registry.json",
-            },
-            {
-                **stack,
-                "key": "service",
-                "stack_name": "test-service",
-                "template": "service.json",
-                "depends_on": ["network", "registry"],
-                "needs_image": True,
-                "parameters": {"ImageTag": image_tag},
-                "parameters_from_stacks": {
-                    "SubnetIds": {
-                        "stack": "network",
-                        "resources": ["PublicSubnetA", "PublicSubnetB"],
-                    },
-                    "RepositoryName": {"stack": "registry", "resources": ["Repository"]},
+
+    def spec(key: str, **wiring: Any) -> StackSpec:
+        return StackSpec(
+            key,
+            f"test-{key}",
+            directory / f"{key}.json",
+            tags={"team": "platform"},
+            role_arn=role_arn,
+            **wiring,
+        )
+
+    manifest = manifest_of(
+        directory,
+        termination_protection=termination_protection,
+        image=Image(REPOSITORY, image_tag),
+        hosted_zone_name="example.com.",
+        ssm_parameters={"/scalable-app/local/pagerduty-url": "PagerDuty URL"},
+        stacks=(
+            spec("network"),
+            spec("registry"),
+            spec(
+                "service",
+                depends_on=("network", "registry"),
+                needs_image=True,
+                parameters={"ImageTag": image_tag},
+                parameters_from_stacks={
+                    "SubnetIds": FromStack("network", ("PublicSubnetA", "PublicSubnetB")),
+                    "RepositoryName": FromStack("registry", ("Repository",)),
                 },
-                "parameters_from_env": {"PagerDutyUrl": PAGERDUTY_VAR},
-            },
-        ],
-    }
-    (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    return directory
+                parameters_from_env={"PagerDutyUrl": PAGERDUTY_VAR},
+            ),
+        ),
+    )
+    return save(directory, manifest)

@@ -249,6 +249,7 @@ def test_cli_writes_the_build_directory(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "ci.json",
         "manifest.json",
         "registry.json",
         "service.json",
@@ -301,9 +302,17 @@ def test_write_removes_a_stack_that_is_gone_and_nothing_else(tmp_path: Path) -> 
     (tmp_path / "notes.json").write_text("{}")
     generate.write(tmp_path, generate.generate(load("staging"), "t"))  # no network stack
     assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "ci.json",
         "manifest.json",
         "notes.json",
         "registry.json",
         "service.json",
         "static.json",
     ]
+
+
+def test_write_removes_the_ci_template_once_the_environment_has_no_ci(tmp_path: Path) -> None:
+    env = load("staging")
+    generate.write(tmp_path, generate.generate(env, "t"))
+    generate.write(tmp_path, generate.generate(replace(env, ci=None), "t"))
+    assert "ci.json" not in {p.name for p in tmp_path.iterdir()}

@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+import test_deploy_support as support
 
 import push
 from deployer.assets_push import CACHE_CONTROL, local_files, upload_assets
@@ -22,6 +23,7 @@ from deployer.registry_push import (
     get_login,
     push_image,
 )
+from manifest import Image, StackSpec, StaticAssets
 
 ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY = "scalable-app-local"
@@ -139,27 +141,22 @@ def test_missing_repository_says_deploy_the_registry_first(ecr: Any) -> None:
 
 
 def write_manifest(build: Path, env: str = "local", cdn: bool = False) -> None:
-    """A build manifest as generate.py writes it (the contract), with or without a CDN."""
-    (build / env).mkdir(parents=True)
-    manifest = {
-        "environment": env,
-        "region": "us-east-1",
-        "termination_protection": False,
-        "image": {"repository_name": REPOSITORY, "tag": TAG},
-        "static_assets": None,
-        "stacks": [{"key": "registry", "stack_name": "test-registry", "template": "r.json"}],
-    }
+    """A build manifest written through the manifest module, with or without a CDN."""
+    directory = build / env
+    stacks = [StackSpec("registry", "test-registry", directory / "r.json")]
+    assets = None
     if cdn:
-        manifest["stacks"].append(
-            {"key": "static", "stack_name": STATIC_STACK, "template": "static.json"}
-        )
-        manifest["static_assets"] = {
-            "stack": "static",
-            "resource": "StaticAssetsBucket",
-            "source": "assets",
-            "prefix": f"{TAG}/",
-        }
-    (build / env / "manifest.json").write_text(json.dumps(manifest))
+        stacks.append(StackSpec("static", STATIC_STACK, directory / "static.json"))
+        assets = StaticAssets("static", "StaticAssetsBucket", Path("assets"), f"{TAG}/")
+    manifest = support.manifest_of(
+        directory,
+        tuple(stacks),
+        environment=env,
+        source=f"environments/{env}.toml",
+        image=Image(REPOSITORY, TAG),
+        static_assets=assets,
+    )
+    support.save(directory, manifest)
 
 
 def test_cli_pushes_the_manifest_tag(
