@@ -22,6 +22,7 @@ from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, St
 from troposphere import AccountId, FindInMap, Join, Partition, Region, Template, s3
 
 from templates.buckets import private_bucket
+from templates.declared import declare, grants
 
 ELB_ACCOUNT_MAPPING = "ElbLogDeliveryAccount"
 # Elastic Load Balancing's log-delivery account per region (regions opened before August 2022).
@@ -65,7 +66,7 @@ def add_load_balancer_logs(template: Template, retention_days: int) -> AccessLog
     )
     elb_account = FindInMap(ELB_ACCOUNT_MAPPING, Region, "AccountId")
     elb_root = Join("", ["arn:", Partition, ":iam::", elb_account, ":root"])
-    return _log_bucket(
+    logs = _log_bucket(
         template,
         retention_days,
         LOAD_BALANCER_PREFIX,
@@ -77,11 +78,15 @@ def add_load_balancer_logs(template: Template, retention_days: int) -> AccessLog
             Resource=[Join("", [bucket.get_att("Arn"), f"/{prefix}/AWSLogs/", AccountId, "/*"])],
         ),
     )
+    declare(
+        logs.policy, grants(elb_root, "ELB log delivery writes the access logs", [as3.PutObject])
+    )
+    return logs
 
 
 def add_server_access_logs(template: Template, retention_days: int) -> AccessLogs:
     """The bucket S3 writes the assets bucket's server access logs to, under ASSETS_PREFIX/."""
-    return _log_bucket(
+    logs = _log_bucket(
         template,
         retention_days,
         ASSETS_PREFIX,
@@ -94,6 +99,11 @@ def add_server_access_logs(template: Template, retention_days: int) -> AccessLog
             Condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
         ),
     )
+    declare(
+        logs.policy,
+        grants("logging.s3.amazonaws.com", "S3 writes the server access logs", [as3.PutObject]),
+    )
+    return logs
 
 
 def _log_bucket(

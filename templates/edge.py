@@ -15,6 +15,7 @@ from troposphere import elasticloadbalancingv2 as elbv2
 from environments.model import DnsConfig
 from service import contract
 from templates.access_logs import AccessLogs
+from templates.declared import declare, inbound, outbound
 from templates.parameters import CreatedCertificate, GivenCertificate, ServiceParameters
 
 # TLS 1.3 and 1.2 only, forward-secret ciphers.
@@ -83,9 +84,19 @@ def add_security_groups(
             Metadata=PUBLIC_INGRESS_SKIP,
         )
     )
+    declare(
+        alb_sg,
+        inbound(80, ANYWHERE, "the public load balancer: HTTP, answered with a redirect to HTTPS"),
+        inbound(443, ANYWHERE, "the public load balancer: HTTPS, the service's way in"),
+        outbound(contract.PORT, service_sg.ref(), "to the service tasks, on their port only"),
+    )
+    declare(
+        service_sg,
+        outbound(443, ANYWHERE, "the tasks pull the image and write logs over HTTPS"),
+    )
     # A rule of its own: the two groups name each other, and inline rules both ways would be
     # a dependency cycle.
-    template.add_resource(
+    from_load_balancer = template.add_resource(
         ec2.SecurityGroupIngress(
             "ServiceFromLoadBalancerIngress",
             GroupId=service_sg.ref(),
@@ -95,6 +106,10 @@ def add_security_groups(
             SourceSecurityGroupId=alb_sg.ref(),
             Description="From the load balancer",
         )
+    )
+    declare(
+        from_load_balancer,
+        inbound(contract.PORT, alb_sg.ref(), "the tasks take traffic from the load balancer only"),
     )
     return alb_sg, service_sg
 

@@ -19,6 +19,8 @@ import awacs.sts as asts
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
 from troposphere import AccountId, Join, Partition, Region, Template, iam, logs
 
+from templates.declared import declare, permits, trusts
+
 
 @dataclass(frozen=True)
 class Roles:
@@ -92,7 +94,25 @@ def add_roles(template: Template, repository_name: object, log_group: logs.LogGr
             ],
         )
     )
+    declare(
+        execution,
+        trusts("ecs-tasks.amazonaws.com", "ECS assumes the execution role to start the tasks"),
+        permits(
+            [aecr.GetAuthorizationToken],
+            "the registry token; IAM has no resource-level permission for it",
+            resources=["*"],
+        ),
+        permits(
+            [aecr.BatchCheckLayerAvailability, aecr.GetDownloadUrlForLayer, aecr.BatchGetImage],
+            "pulls the service's image, from its repository only",
+        ),
+        permits(
+            [alogs.CreateLogStream, alogs.PutLogEvents],
+            "writes the container's logs, to its log group only",
+        ),
+    )
     task = template.add_resource(
         iam.Role("TaskRole", AssumeRolePolicyDocument=_assumed_by_ecs_tasks())
     )
+    declare(task, trusts("ecs-tasks.amazonaws.com", "the application's role, for its tasks"))
     return Roles(execution=execution, task=task)

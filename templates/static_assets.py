@@ -41,6 +41,7 @@ from troposphere import AccountId, Join, Partition, StackName, Sub, Template, cl
 
 from templates.access_logs import AccessLogs
 from templates.buckets import private_bucket
+from templates.declared import declare, grants
 
 STATIC_STACK = "static"
 BUCKET = "StaticAssetsBucket"
@@ -150,6 +151,10 @@ def add_static_assets(template: Template, access_logs: AccessLogs) -> StaticAsse
             Bucket=bucket.ref(),
             PolicyDocument=_read_by_distribution_only(bucket, distribution),
         )
+    )
+    declare(
+        policy,
+        grants("cloudfront.amazonaws.com", "the CDN reads the assets, for this distribution only"),
     )
     return StaticAssets(bucket=bucket, distribution=distribution, policy=policy)
 
