@@ -321,9 +321,9 @@ def started() -> None:
 
 
 def render_review(shown: Any) -> str:
-    from deployer import review
+    from deployer import review_text
 
-    return review.render_text(shown)
+    return review_text.render(shown)
 
 
 def summarize(results: list[Any], say: Callable[[str], None], notices: bool = True) -> None:

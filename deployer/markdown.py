@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from deployer.review import (
-    Review,
+from deployer.review import Review
+from deployer.review_text import (
     empty_change_set_note,
     replacement_cell,
     row_notes,
@@ -88,6 +88,9 @@ def _details(stack_name: str, shown: Review) -> list[str]:
             lines += [f"- {_code(logical)}: {_cell(note)}" for logical, note in notes]
     else:
         lines.append(empty_change_set_note(shown))
+    if shown.upstream_replaced:
+        lines += ["", "After the upstream replacements (not in this change set yet):", ""]
+        lines += [f"- {_cell(line)}" for line in shown.upstream_replaced]
     if shown.declared:
         lines += ["", "Declared exposures (intended; the reason is the template's):", ""]
         lines += [f"- {_cell(d.line())} -- {_cell(d.declared)}" for d in shown.declared]

@@ -1,5 +1,5 @@
-"""The change-set review: built once as data, rendered as text (here), Markdown (markdown.py)
-or JSON (to_dict).
+"""The change-set review: built once as data, rendered as text (review_text.py), Markdown
+(markdown.py) or JSON (to_dict).
 
 Every form carries the same facts: every change (action, logical ID, type, replacement as AWS
 reports it and as the resource schemas predict it, what triggers it, before -> after where
@@ -16,10 +16,8 @@ from urllib.parse import quote, urlparse
 
 from deployer import replacement as replacements
 from deployer.changeset import ChangeSet, parameter_values
-from deployer.intrinsics import render
 from deployer.risk import Finding, declarations, findings
 
-VALUE_LIMIT = 100  # characters of a before or after value before it is shortened at an item
 AWS_HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
 
 
@@ -67,6 +65,12 @@ class Review:
     endpoint: str = ""  # the CloudFormation endpoint, where it is not AWS (an emulator)
     values_missing: list[str] = field(default_factory=list)  # AWS gave no property values
     change_set_empty: bool = False  # CloudFormation found no changes (tags may still change)
+    # Parameters whose upstream resource that stack's plan replaces: the new ID reaches this
+    # stack only once the upstream one is deployed, and what it replaces here then.
+    upstream_replaced: list[str] = field(default_factory=list)
+
+    def replaced(self) -> set[str]:
+        return {row.logical_id for row in self.rows if row.replacement == "True"}
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -97,8 +101,10 @@ def build(
     new_template: dict[str, Any] | None = None,
     endpoint: str | None = None,
     tags: dict[str, str] | None = None,
+    upstream: dict[str, str] | None = None,
 ) -> Review:
-    """`endpoint`: CloudFormation's (None: AWS's own); `tags`: the stack tags to apply."""
+    """`endpoint`: CloudFormation's (None: AWS's own); `tags`: the stack tags to apply;
+    `upstream`: parameters whose upstream resource is replaced, and what says so."""
     rows: list[Row] = []
     sides: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {}
     changes = [c["ResourceChange"] for c in change_set.changes if c.get("ResourceChange")]
@@ -124,12 +130,13 @@ def build(
     ]
     tag_changes = _tag_changes(stack, tags) if tags is not None else []
     on_aws = endpoint is None or is_aws_endpoint(endpoint)
+    after_upstream = _after_upstream(upstream or {}, new_template or {}, region)
     return Review(
         stack_name=change_set.description.get("StackName", ""),
         change_set_name=change_set.name,
         change_set_arn=change_set.arn,
         change_set_type=change_set.change_set_type,
-        empty=change_set.empty and not tag_changes,
+        empty=change_set.empty and not tag_changes and not after_upstream,
         rows=rows,
         parameters=parameters,
         tags=tag_changes,
@@ -139,7 +146,25 @@ def build(
         endpoint="" if on_aws else str(endpoint),
         values_missing=change_set.values_missing,
         change_set_empty=change_set.empty,
+        upstream_replaced=after_upstream,
     )
+
+
+def _after_upstream(upstream: dict[str, str], template: dict[str, Any], region: str) -> list[str]:
+    """One line per parameter whose upstream resource is replaced: what it replaces here."""
+    lines = []
+    following = replacements.dependents(template, set(upstream), region) if upstream else {}
+    for parameter, why in sorted(upstream.items()):
+        direct = [f"{dep} ({prop})" for dep, prop in following.get(parameter, [])]
+        through = sorted(
+            dep for parent, deps in following.items() if parent not in upstream for dep, _ in deps
+        )
+        then = ", ".join(direct) + (f" and, through them, {', '.join(through)}" if through else "")
+        lines.append(
+            f"{parameter}: {why}; once that is deployed, "
+            + (f"this stack replaces {then}" if direct else "this stack updates what takes it")
+        )
+    return lines
 
 
 def _tag_changes(stack: dict[str, Any] | None, tags: dict[str, str]) -> list[ValueChange]:
@@ -282,113 +307,3 @@ def _triggers(resource: dict[str, Any]) -> list[str]:
         if text and text not in found:
             found.append(text)
     return found
-
-
-# ---- what the renderers share ----------------------------------------------------------------
-
-
-def replacement_cell(row: Row) -> str:
-    if not row.replacement:
-        return "-"
-    return row.replacement + (" (predicted)" if row.replacement_source == "predicted" else "")
-
-
-def row_notes(row: Row) -> list[str]:
-    """The lines under a row: replacement, what follows it, values."""
-    notes: list[str] = []
-    if row.replacement in {"True", "Conditional"}:
-        how = "will be REPLACED" if row.replacement == "True" else "may be REPLACED"
-        why = row.predicted.reason if row.predicted and row.predicted.replacement != "False" else ""
-        by = "AWS reports it" if row.reported_replacement else "predicted from its schema"
-        notes.append(f"{how} ({by}{': ' + why if why else ''})")
-    if row.disagreement:
-        notes.append(row.disagreement)
-    if row.replaced_with:
-        notes.append("replaced along with it: " + ", ".join(row.replaced_with))
-    for value in row.values:
-        notes.append(
-            f"{value.path}: {value_text(value.before)} -> {value_text(value.after)}"
-            + ("  (template values)" if value.source == "template" else "")
-        )
-    return notes
-
-
-def value_text(value: Any) -> str:
-    return render(value, VALUE_LIMIT)
-
-
-def empty_change_set_note(review: Review) -> str:
-    if review.change_set_empty:
-        return (
-            "(CloudFormation found no resource changes; the stack's tags change, and "
-            "executing updates them)"
-        )
-    return (
-        "(no resource changes: the stack's outputs, parameters or tags change, and "
-        "executing it updates them)"
-    )
-
-
-def where(review: Review) -> str:
-    """The console link; on an emulator nothing (the run says once which endpoint it is)."""
-    return f"Review in the console: {review.console_url}" if review.console_url else ""
-
-
-# ---- text ----------------------------------------------------------------------------------
-
-
-def render_text(review: Review) -> str:
-    lines = [
-        f"Stack {review.stack_name}: {review.change_set_type} change set {review.change_set_name}"
-    ]
-    if review.empty:
-        return lines[0] + ": no changes"
-    if review.risks:
-        lines.append("RISKY CHANGES (read these before approving):")
-        lines.extend(f"  ! {risk.line()}" for risk in review.risks)
-    if review.declared:
-        lines.append("Declared exposures (intended; the reason is the template's):")
-        lines.extend(f"  declared {d.line()} -- {d.declared}" for d in review.declared)
-    header = ("Action", "Logical ID", "Type", "Replacement", "Triggered by")
-    table = [
-        (
-            row.action,
-            row.logical_id,
-            row.resource_type,
-            replacement_cell(row),
-            ", ".join(row.triggers) or "-",
-        )
-        for row in review.rows
-    ]
-    widths = [max(len(r[i]) for r in [header, *table]) for i in range(len(header) - 1)]
-    for number, cells in enumerate([header, *table] if table else []):
-        lines.append(
-            "  "
-            + "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False))
-            + "  "
-            + cells[-1]
-        )
-        if number:
-            lines.extend(f"      {note}" for note in row_notes(review.rows[number - 1]))
-    if review.values_missing:
-        lines.append(
-            f"  (AWS gave no property values for {', '.join(review.values_missing)}: "
-            "IncludePropertyValues leaves some changes out; their values above, if any, "
-            "come from the deployed and new templates)"
-        )
-    if not review.rows:
-        lines.append("  " + empty_change_set_note(review))
-    if review.parameters:
-        lines.append("Parameters:")
-        lines.extend(
-            f"  {p.path}: {value_text(p.before)} -> {value_text(p.after)}"
-            for p in review.parameters
-        )
-    if review.tags:
-        lines.append("Stack tags:")
-        lines.extend(
-            f"  {t.path}: {value_text(t.before)} -> {value_text(t.after)}" for t in review.tags
-        )
-    if where(review):
-        lines.append(where(review))
-    return "\n".join(lines)

@@ -124,7 +124,9 @@ class Deployer:
             preflight.image_exists(self.aws.client("ecr"), image.repository_name, image.tag)
             self.say(f"  image {image.repository_name}:{image.tag} is in ECR")
         change_set = self._change_set(spec, stack, parameters)
-        if change_set.empty and not self._tags_change(spec, stack):
+        # In a plan, an upstream replacement changes this stack too, once that one is deployed.
+        upstream = {} if self.options.execute else self._upstream_replaced(spec)
+        if change_set.empty and not self._tags_change(spec, stack) and not upstream:
             changeset.delete_change_set(self.cf, change_set.arn)
             self.say(f"  {name}: no changes")
             if not self.options.execute:
@@ -132,9 +134,9 @@ class Deployer:
             assert stack is not None
             self._protect(stack)
             return StackResult(spec.key, name, NO_CHANGES, outputs=self._outputs(spec, stack))
-        if change_set.empty:  # only the stack's tags change; the failed change set holds nothing
+        if change_set.empty:  # only tags (or upstream IDs) change; the failed one holds nothing
             changeset.delete_change_set(self.cf, change_set.arn)
-        shown = self._review(spec, stack, change_set)
+        shown = self._review(spec, stack, change_set, upstream)
         if not self.options.execute:
             if not self.options.keep_plans and not change_set.empty:
                 changeset.discard(self.cf, change_set.arn, change_set.stack_id, stack is None)
@@ -380,7 +382,11 @@ class Deployer:
         return self._caller_account
 
     def _review(
-        self, spec: StackSpec, stack: dict[str, Any] | None, change_set: changeset.ChangeSet
+        self,
+        spec: StackSpec,
+        stack: dict[str, Any] | None,
+        change_set: changeset.ChangeSet,
+        upstream: dict[str, str],
     ) -> review.Review:
         from deployer import review
 
@@ -403,9 +409,21 @@ class Deployer:
             spec.template,
             self.options.endpoint,
             spec.tags,
+            upstream,
         )
         self.options.show_review(shown)
         return shown
+
+    def _upstream_replaced(self, spec: StackSpec) -> dict[str, str]:
+        """This stack's parameters that take the ID of a resource an upstream plan replaces."""
+        replaced = {r.key: r.review.replaced() for r in self.results if r.review is not None}
+        found = {}
+        for parameter, source in spec.parameters_from_stacks.items():
+            hit = [name for name in source.resources if name in replaced.get(source.stack, ())]
+            if hit:
+                verb = "is" if len(hit) == 1 else "are"
+                found[parameter] = f"{source.stack}'s {', '.join(hit)} {verb} replaced"
+        return found
 
     def _confirm_or_discard(
         self, spec: StackSpec, stack: dict[str, Any] | None, change_set: changeset.ChangeSet

@@ -252,10 +252,13 @@ def test_a_network_cidr_change_plans_the_vpc_and_its_dependents_replaced_and_exi
         line.split()[:4] == ["Modify", "Vpc", "AWS::EC2::VPC", "True"] for line in out.splitlines()
     )
 
-    as_json = json.loads(
-        stage.deploy("--no-execute", "--stack", "network", "--output", "json", build=changed).stdout
+    as_json = json.loads(stage.deploy("--no-execute", "--output", "json", build=changed).stdout)
+    stack, _, service = as_json["stacks"]
+    # the service stack takes the subnets' IDs: it changes too, once the network is deployed
+    assert service["outcome"] == "changes"
+    assert service["review"]["upstream_replaced"][0].startswith(
+        "SubnetIds: network's PublicSubnetA, PublicSubnetB are replaced"
     )
-    (stack,) = as_json["stacks"]
     vpc = next(r for r in stack["review"]["rows"] if r["logical_id"] == "Vpc")
     assert vpc["predicted"]["because"] == ["CidrBlock"]
     assert {"code": "replace-data", "logical_id": "Vpc"}.items() <= next(

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 import deploy
-from deployer import changeset, review
+from deployer import changeset, review, review_text
 from deployer.errors import ChangeSetFailed, Declined, DeployFailed, FollowInterrupted
 from deployer.follow import Follower
 from deployer.manifest import Image, Manifest, StackSpec
@@ -324,7 +324,7 @@ def test_stubbed_risky_changes_are_flagged_above_the_table() -> None:
         Backoff(sleep=Recorder().sleep),
     )
     shown = review.build(found, "us-east-1", {"Parameters": []}, set())
-    text = review.render_text(shown)
+    text = review_text.render(shown)
 
     assert len(shown.rows) == 10  # both pages
     flags = "\n".join(risk.line() for risk in shown.risks)

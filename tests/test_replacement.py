@@ -9,7 +9,7 @@ from typing import Any
 
 import templates_support
 
-from deployer import replacement, review
+from deployer import replacement, review, review_text
 from deployer.changeset import ChangeSet
 
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1"
@@ -61,7 +61,7 @@ def test_a_load_balancer_scheme_change_replaces_it_and_is_flagged() -> None:
     (row,) = shown.rows
     assert (row.replacement, row.replacement_source) == ("True", "predicted")
     assert "will be REPLACED (predicted from its schema: Scheme is create-only)" in (
-        review.render_text(shown)
+        review_text.render(shown)
     )
     assert [risk.code for risk in shown.risks] == ["replace-data"]
 
@@ -90,7 +90,7 @@ def test_the_vpc_and_what_depends_on_it_are_replaced_together() -> None:
     assert vpc.replacement == "True"
     assert any(d.startswith("PublicRouteTable (VpcId refers to Vpc)") for d in vpc.replaced_with)
     assert any(risk.logical_id == "Vpc" for risk in shown.risks)
-    text = review.render_text(shown)
+    text = review_text.render(shown)
     assert "replaced along with it: " in text
 
 
@@ -102,5 +102,25 @@ def test_aws_reported_replacement_wins_and_a_disagreement_is_shown() -> None:
     (row,) = shown.rows
     assert (row.replacement, row.replacement_source) == ("False", "aws")
     assert "AWS reports Replacement False; the resource schema predicts True" in row.disagreement
-    assert row.disagreement in review.render_text(shown)
+    assert row.disagreement in review_text.render(shown)
     assert shown.risks == []  # AWS's answer counts
+
+
+def test_a_stack_taking_a_replaced_upstream_id_says_what_it_replaces_then() -> None:
+    template = templates_support.stack_template("local", "service")
+    found = ChangeSet(ARN, STACK_ID, "deploy-x", "UPDATE", {"StackName": "s"}, [], True)
+    shown = review.build(
+        found,
+        "us-east-1",
+        {},
+        set(),
+        template,
+        template,
+        upstream={"VpcId": "network's Vpc is replaced"},
+    )
+    assert not shown.empty  # nothing in the change set, yet the stack will change
+    (line,) = shown.upstream_replaced
+    assert line.startswith("VpcId: network's Vpc is replaced; once that is deployed, this stack")
+    for replaced in ("LoadBalancerSecurityGroup (VpcId)", "ServiceSecurityGroup (VpcId)"):
+        assert replaced in line
+    assert "After the upstream replacements" in review_text.render(shown)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import templates_support
 
-from deployer import intrinsics, review
+from deployer import intrinsics, review, review_text
 from deployer.changeset import ChangeSet
 
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1"
@@ -48,14 +48,14 @@ def first_create(env: str, key: str) -> review.Review:
 )
 def test_a_first_create_of_the_stock_templates_has_no_risky_line(env: str, key: str) -> None:
     shown = first_create(env, key)
-    text = review.render_text(shown)
+    text = review_text.render(shown)
     assert shown.risks == [], text
     assert "RISKY" not in text
     assert shown.declared  # and every exposure it makes is there, declared
 
 
 def test_each_intended_exposure_is_one_declared_line_with_its_reason() -> None:
-    text = review.render_text(first_create("local", "service"))
+    text = review_text.render(first_create("local", "service"))
     declared = [line for line in text.splitlines() if line.startswith("  declared ")]
     for expected in (
         "LoadBalancerSecurityGroup (AWS::EC2::SecurityGroup): inbound tcp port 443 from "
@@ -83,7 +83,7 @@ def test_an_undeclared_ssh_rule_on_the_same_group_is_risky_with_direction_port_a
         "[ingress] LoadBalancerSecurityGroup (AWS::EC2::SecurityGroup): inbound tcp port 22 "
         "from 0.0.0.0/0 (the whole internet)"
     ]
-    text = review.render_text(shown)
+    text = review_text.render(shown)
     assert text.index("RISKY CHANGES") < text.index("Declared exposures") < text.index("Action")
     # the group's declared rules are still declared, not hidden by the new one
     assert any("port 443 from 0.0.0.0/0" in d.line() for d in shown.declared)
@@ -122,7 +122,7 @@ def test_a_modify_that_widens_a_declared_group_is_flagged_and_a_narrowing_is_not
 
 def test_no_review_line_holds_raw_cloudformation() -> None:
     for env, key in (("local", "service"), ("production", "service"), ("production", "static")):
-        text = review.render_text(first_create(env, key))
+        text = review_text.render(first_create(env, key))
         assert "Fn::" not in text
         assert '{"Ref"' not in text
 
@@ -177,8 +177,8 @@ def test_the_console_link_only_on_aws_and_the_emulator_review_names_no_console()
         "https://cloudformation.us-east-1.amazonaws.com",
     )
     assert on_moto.console_url == "" and on_moto.endpoint == "http://127.0.0.1:5050"
-    assert "console" not in review.render_text(on_moto)
+    assert "console" not in review_text.render(on_moto)
     assert on_aws.console_url.startswith("https://us-east-1.console.aws.amazon.com/")
-    assert "Review in the console: https://" in review.render_text(on_aws)
+    assert "Review in the console: https://" in review_text.render(on_aws)
     document = json.loads(json.dumps(on_moto.to_dict(), default=str))
     assert {r["code"] for r in document["declared"]} >= {"ingress", "egress", "trust"}
