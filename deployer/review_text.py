@@ -10,6 +10,7 @@ from deployer.intrinsics import render as render_value
 from deployer.review import Review, Row
 
 VALUE_LIMIT = 100  # characters of a before or after value before it is shortened at an item
+ITEM_LIMIT = 200  # the same for one list item added or removed: it is the change, shown whole
 
 
 def replacement_cell(row: Row) -> str:
@@ -31,15 +32,34 @@ def row_notes(row: Row) -> list[str]:
     if row.replaced_with:
         notes.append("replaced along with it: " + ", ".join(row.replaced_with))
     for value in row.values:
-        notes.append(
-            f"{value.path}: {value_text(value.before)} -> {value_text(value.after)}"
-            + ("  (template values)" if value.source == "template" else "")
-        )
+        suffix = "  (template values)" if value.source == "template" else ""
+        notes.extend(line + suffix for line in diff_lines(value.path, value.before, value.after))
     return notes
 
 
-def value_text(value: Any) -> str:
-    return render_value(value, VALUE_LIMIT)
+def diff_lines(path: str, before: Any, after: Any) -> list[str]:
+    """What changed, as narrow as it goes: a mapping key by key, a list item by item
+    (`+` added, `-` removed), else `before -> after`."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return [
+            line
+            for key in sorted(set(before) | set(after), key=str)
+            if before.get(key) != after.get(key)
+            for line in diff_lines(f"{path}/{key}", before.get(key), after.get(key))
+        ]
+    if isinstance(before, list) and isinstance(after, list) and before and after:
+        removed = [item for item in before if item not in after]
+        added = [item for item in after if item not in before]
+        if removed or added:
+            return [f"{path}: - {value_text(item, ITEM_LIMIT)}" for item in removed] + [
+                f"{path}: + {value_text(item, ITEM_LIMIT)}" for item in added
+            ]
+        return [f"{path}: same items, in another order: {value_text(after)}"]
+    return [f"{path}: {value_text(before)} -> {value_text(after)}"]
+
+
+def value_text(value: Any, limit: int = VALUE_LIMIT) -> str:
+    return render_value(value, limit)
 
 
 def empty_change_set_note(review: Review) -> str:

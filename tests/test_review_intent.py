@@ -182,3 +182,24 @@ def test_the_console_link_only_on_aws_and_the_emulator_review_names_no_console()
     assert "Review in the console: https://" in review_text.render(on_aws)
     document = json.loads(json.dumps(on_moto.to_dict(), default=str))
     assert {r["code"] for r in document["declared"]} >= {"ingress", "egress", "trust"}
+
+
+def test_a_changed_rule_list_shows_the_rule_added_whole_not_a_cut_list() -> None:
+    deployed = templates_support.stack_template("local", "service")
+    new = copy.deepcopy(deployed)
+    ssh = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"}
+    new["Resources"]["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupIngress"].append(ssh)
+    shown = review.build(
+        change_set(new, "Modify", {"LoadBalancerSecurityGroup"}),
+        "us-east-1",
+        {},
+        set(),
+        deployed,
+        new,
+    )
+    text = review_text.render(shown)
+    assert (
+        "/Properties/SecurityGroupIngress: + {IpProtocol: tcp, FromPort: 22, ToPort: 22, "
+        "CidrIp: 0.0.0.0/0}  (template values)" in text
+    )
+    assert "..." not in text.split("Action")[1]  # the table's values are whole
