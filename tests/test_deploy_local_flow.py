@@ -11,6 +11,7 @@ The slowest is the whole flow (a cold emulator, three stacks, twice): about 8 s.
 
 from __future__ import annotations
 
+import io
 import os
 import pty
 import select
@@ -177,6 +178,29 @@ def test_local_deploy_registers_a_missing_tag_without_deploying_twice(
     assert ["--continues" in c for c in calls if c != "push"] == [False, True][: len(passes)]
     assert ("push" in calls) is (code != "")  # and only ever just before the last pass
     assert "push" not in calls or calls.index("push") == len(calls) - 2
+
+
+def test_local_deploy_nobody_can_confirm_is_one_deploy_py_that_plans_every_stack(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No terminal and no --yes on a fresh emulator: deploy.py shows every stack's plan, then
+    refuses; no first pass creates the registry behind the person's back."""
+    stacks = tuple(
+        StackSpec(key, f"app-{key}", tmp_path / f"{key}.json", needs_image=key == "service")
+        for key in ("network", "registry", "service")
+    )
+    manifest = Manifest(
+        tmp_path / "manifest.json", "local", "", "us-east-1", False, Image("app", "v2"),
+        None, {}, stacks,
+    )  # fmt: skip
+    calls: list[Any] = []
+    monkeypatch.setattr(local_aws, "deploy_py", lambda args, _env: calls.append(args) or 1)
+    monkeypatch.setattr(local_aws, "push_stand_in", lambda *_: calls.append("push"))
+    monkeypatch.setattr(local_aws.sys, "stdin", io.StringIO())  # not a terminal
+    fake = _Ecr("RepositoryNotFoundException")
+    chosen = manifest.select([])
+    assert local_aws.deploy(manifest, fake, {}, ["--env", "local"], [], chosen, []) == 1
+    assert calls == [["--env", "local"]]  # one run, every stack, nothing registered
 
 
 # ---- two at once ---------------------------------------------------------------------------
