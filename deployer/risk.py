@@ -347,6 +347,8 @@ def _covers(declaration: dict[str, Any], fields: dict[str, Any]) -> bool:
         )
     if kind == "trust":
         return render(declaration.get("Principal")) == fields["Principal"]
+    if kind == "public-access":
+        return True
     if kind == "grant" and "Actions" not in declaration:
         return render(declaration.get("Principal")) == fields["Principal"]
     actions = {render(a) for a in declaration.get("Actions", [])}

@@ -95,6 +95,11 @@ def permits(actions: list[Any], reason: str, resources: list[object] | None = No
     return declared
 
 
+def public_access(reason: str) -> Exposure:
+    """A bucket whose public access block is (partly) off, on purpose."""
+    return {"Kind": "public-access", "Reason": reason}
+
+
 def _names(actions: list[Any]) -> list[str]:
     """Action names ("kms:Decrypt"), from awacs actions or strings."""
     return [a.JSONrepr() if hasattr(a, "JSONrepr") else str(a) for a in actions]

@@ -13,6 +13,7 @@ import templates_support
 
 from deployer import intrinsics, review, review_text
 from deployer.changeset import ChangeSet
+from templates.declared import public_access
 
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1"
 ARN = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/deploy-x/1"
@@ -203,3 +204,15 @@ def test_a_changed_rule_list_shows_the_rule_added_whole_not_a_cut_list() -> None
         "CidrIp: 0.0.0.0/0}  (template values)" in text
     )
     assert "..." not in text.split("Action")[1]  # the table's values are whole
+
+
+def test_a_bucket_without_its_public_access_block_is_risky_unless_declared() -> None:
+    template = copy.deepcopy(templates_support.stack_template("local", "service"))
+    bucket = template["Resources"]["AccessLogsBucket"]
+    del bucket["Properties"]["PublicAccessBlockConfiguration"]
+    (risk,) = first_create_of(template).risks
+    assert risk.code == "public-access" and risk.logical_id == "AccessLogsBucket"
+    bucket["Metadata"]["DeclaredExposures"] = [public_access("a public website bucket")]
+    shown = first_create_of(template)
+    assert shown.risks == []
+    assert any(d.declared == "a public website bucket" for d in shown.declared)
