@@ -173,14 +173,20 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # mapped to exit codes here, and only here
         code = report_error(error, say, document)
     finally:
-        document["stacks"] = [r.to_dict() for r in results]
-        document["exit_code"] = code
+        # One round trip through JSON: the Markdown is rendered from the very document
+        # --output json prints (local_aws.py renders two runs' merged documents the same way).
+        document = json.loads(
+            json.dumps(
+                {**document, "stacks": [r.to_dict() for r in results], "exit_code": code},
+                default=str,
+            )
+        )
         if as_json:
-            print(json.dumps(document, indent=2, default=str))
+            print(json.dumps(document, indent=2))
         elif args.output == "markdown":
             from deployer import markdown
 
-            print(markdown.render(document, results))
+            print(markdown.render(document))
     return code
 
 

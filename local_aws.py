@@ -405,25 +405,33 @@ def in_two_passes(
     chosen: list[Any],
 ) -> int:
     """The stacks up to the registry, the image registered, then the others: two deploy.py
-    runs that read as one (the second says no notice twice). With --output json, their two
-    documents are merged into one, so stdout still holds one JSON document."""
-    as_json = "--output=json" in rest or any(
-        pair == ("--output", "json") for pair in itertools.pairwise(rest)
-    )
+    runs that read as one (the second says no notice twice). With --output json or markdown,
+    both runs write JSON, merged into one document, printed as asked: stdout still holds one
+    document."""
+    form = next((b for a, b in itertools.pairwise(rest) if a == "--output"), "text")
+    if form == "markdown":  # each run writes JSON; the merged document is rendered here
+        at = rest.index("--output") + 1
+        rest = [*rest[:at], "json", *rest[at + 1 :]]
     first_pass = [*common, *stack_args(before), *rest]
     later = [*common, *stack_args(s for s in chosen if s not in before), *rest, "--continues"]
-    if not as_json:
+    if form == "text":
         code = deploy_py(first_pass, env)
         if code == 0:
             push_stand_in(manifest, ecr)
             code = deploy_py(later, env)
         return code
-    code, first = captured(first_pass, env)
+    code, out = captured(first_pass, env)
+    document = json.loads(out)
     if code == 0:
         push_stand_in(manifest, ecr)
-        code, second = captured(later, env)
-        first = json.dumps(merged_documents(json.loads(first), json.loads(second)), indent=2)
-    print(first)
+        code, out = captured(later, env)
+        document = merged_documents(document, json.loads(out))
+    if form == "markdown":
+        from deployer import markdown
+
+        print(markdown.render(document))
+    else:
+        print(json.dumps(document, indent=2))
     return code
 
 

@@ -24,8 +24,8 @@ def _code(text: str) -> str:
     return f"`{text}`" if "`" not in text else text
 
 
-def render(document: dict[str, Any], results: list[Any]) -> str:
-    """`document`: deploy.py's run (mode, environment, region...); `results`: its stacks."""
+def render(document: dict[str, Any]) -> str:
+    """`document`: deploy.py's JSON document of the run (mode, environment, stacks...)."""
     environment = document.get("environment", "?")
     region = document.get("region", "?")
     mode = document.get("mode", "plan")
@@ -33,11 +33,14 @@ def render(document: dict[str, Any], results: list[Any]) -> str:
     endpoint = document.get("endpoint")
     if endpoint and endpoint != "aws":
         lines += [f"On {endpoint} (not AWS: no console links).", ""]
-    reviews = [(r, r.review) for r in results]
-    risky = [(r, f) for r, shown in reviews if shown for f in shown.risks]
+    reviews = [
+        (stack, Review.from_dict(stack["review"]) if stack.get("review") else None)
+        for stack in document.get("stacks", [])
+    ]
+    risky = [(s, f) for s, shown in reviews if shown for f in shown.risks]
     if risky:
         lines += ["**RISKY CHANGES** (read these before approving):", ""]
-        lines += [f"- :warning: **{r.key}** {_cell(f.line())}" for r, f in risky]
+        lines += [f"- :warning: **{s['key']}** {_cell(f.line())}" for s, f in risky]
         lines.append("")
     elif any(shown for _, shown in reviews):
         lines += ["No risky change.", ""]
@@ -45,17 +48,17 @@ def render(document: dict[str, Any], results: list[Any]) -> str:
         "| Stack | Outcome | Changes | Replaced | Risky | Declared |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for result, shown in reviews:
-        outcome = result.outcome + (f" ({result.note})" if result.note else "")
+    for stack, shown in reviews:
+        outcome = stack["outcome"] + (f" ({stack['note']})" if stack.get("note") else "")
         counts = _counts(shown)
         lines.append(
-            f"| {_code(result.stack_name)} | {_cell(outcome)} | " + " | ".join(counts) + " |"
+            f"| {_code(stack['stack_name'])} | {_cell(outcome)} | " + " | ".join(counts) + " |"
         )
     if document.get("error"):
         lines += ["", f"**Error:** {_cell(str(document['error']))}"]
-    for result, shown in reviews:
+    for stack, shown in reviews:
         if shown is not None and not shown.empty:
-            lines += ["", *_details(result.stack_name, shown)]
+            lines += ["", *_details(stack["stack_name"], shown)]
     return "\n".join(lines)
 
 

@@ -78,6 +78,36 @@ class Review:
             shown["replacement_source"] = row.replacement_source
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Review:
+        """The review from its JSON form (to_dict), for renderers of a JSON document."""
+
+        def row(shown: dict[str, Any]) -> Row:
+            fields = {k: v for k, v in shown.items() if k != "replacement_source"}
+            predicted = fields.get("predicted")
+            return Row(
+                **{
+                    **fields,
+                    "values": [ValueChange(**v) for v in fields.get("values", [])],
+                    "predicted": replacements.Prediction(
+                        predicted["replacement"], tuple(predicted["because"]), predicted["reason"]
+                    )
+                    if predicted
+                    else None,
+                }
+            )
+
+        return cls(
+            **{
+                **data,
+                "rows": [row(r) for r in data.get("rows", [])],
+                "parameters": [ValueChange(**v) for v in data.get("parameters", [])],
+                "tags": [ValueChange(**v) for v in data.get("tags", [])],
+                "risks": [Finding(**f) for f in data.get("risks", [])],
+                "declared": [Finding(**f) for f in data.get("declared", [])],
+            }
+        )
+
 
 def is_aws_endpoint(endpoint: str | None) -> bool:
     host = urlparse(endpoint or "").hostname or ""

@@ -73,26 +73,33 @@ def test_without_a_terminal_and_without_yes_every_plan_is_shown_then_it_refuses(
     assert stack_names(aws) == []  # the change sets' empty stacks went with them
 
 
-def test_a_first_local_deploy_as_json_is_one_document_on_stdout(
-    child_env: dict[str, str], aws: dict[str, str], tmp_path: Path
+@pytest.mark.parametrize("form", ["json", "markdown"])
+def test_a_first_local_deploy_for_machines_is_one_document_on_stdout(
+    child_env: dict[str, str], aws: dict[str, str], tmp_path: Path, form: str
 ) -> None:
     """local_aws.py runs deploy.py twice on a fresh emulator (the registry, the image, the
-    rest): stdout still holds one JSON document, with every stack."""
+    rest): stdout still holds one document, with every stack."""
     build = support.write(tmp_path / "local")
     env = {**child_env, support.PAGERDUTY_VAR: "https://events.pagerduty.com/x"}
     command = [sys.executable, str(ROOT / "local_aws.py"), "deploy", "--build-dir", str(build)]
     result = subprocess.run(
-        [*command, "--yes", "--output", "json"],
+        [*command, "--yes", "--output", form],
         env=env, cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    assert "[local-aws] registered scalable-app-local:v1" in result.stderr
+    if form == "markdown":
+        assert result.stdout.count("### Deploy of `local`") == 1
+        assert result.stdout.count("| Stack | Outcome |") == 1
+        for name in ("test-network", "test-registry", "test-service"):
+            assert f"| `{name}` | created |" in result.stdout
+        return
     document = json.loads(result.stdout)
     assert [(s["key"], s["outcome"]) for s in document["stacks"]] == [
         ("network", "created"),
         ("registry", "created"),
         ("service", "created"),
     ]
-    assert "[local-aws] registered scalable-app-local:v1" in result.stderr
 
 
 def test_without_a_terminal_nothing_to_change_is_success(
