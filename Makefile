@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
+# $(call shown,COMMAND): echo COMMAND to stderr, then run it. The targets whose stdout may be a
+# document for a machine (make plan OUTPUT=json) keep their stdout for it.
+shown = @echo '$(1)' >&2; $(1)
 
 .DEFAULT_GOAL := help
 .PHONY: help test lint fmt clean
@@ -43,7 +46,7 @@ CHECKOV := $(CHECKOV_VENV)/bin/checkov --framework cloudformation --skip-downloa
 .PHONY: templates checkov test-templates golden bench-templates
 
 templates: $(VENV)/.installed ## Generate build/<ENV>/*.json, then cfn-lint them all in one process
-	$(PY) generate.py --env $(ENV) --lint
+	$(call shown,$(PY) generate.py --env $(ENV) --lint)
 
 checkov: $(CHECKOV_VENV)/.installed templates ## checkov on build/<ENV>, offline; fails on any failed check
 	$(CHECKOV) --directory build/$(ENV) --skip-path manifest.json
@@ -96,7 +99,8 @@ bench-health: $(VENV)/.installed ## Benchmark /_health vs bare ASGI vs Flask (ne
 # ENV=local runs against moto's server on 127.0.0.1:$(LOCAL_AWS_PORT) (started if
 # AWS_ENDPOINT_URL is unset and nothing answers there); other environments reach AWS through
 # boto3's standard resolution (AWS_PROFILE, AWS_REGION...). YES=1 executes without asking;
-# STACK=registry (or STACK="registry static") deploys only those stacks; OUTPUT=json for machines.
+# STACK=registry (or STACK="registry static") deploys only those stacks; OUTPUT=json for
+# machines (stdout holds the JSON document only), OUTPUT=markdown for a pull-request comment.
 # TIMEOUT=MINUTES: how long a stack operation is followed before we let go of it (default 60).
 LOCAL_AWS_PORT ?= 5050
 comma := ,
@@ -111,14 +115,16 @@ endif
 # The verbs on an operation already under way take the same endpoint and credentials.
 OPERATE = $(if $(filter local,$(ENV)),LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) $(PY) local_aws.py,$(PY) deploy.py)
 
-# deploy.py --no-execute exits 2 when something would change (for scripts: plan -detailed-exitcode);
-# make plan succeeds either way and fails only on errors.
-plan: templates ## Create and show the change sets of build/<ENV>; execute nothing
-	$(DEPLOY) $(if $(filter local,$(ENV)),plan) --env $(ENV) $(if $(filter-out local,$(ENV)),--no-execute) $(DEPLOY_ARGS); \
-	status=$$?; [ $$status -eq 0 ] || [ $$status -eq 2 ]
+# The exit contract: deploy.py --no-execute exits 2 when something would change. make plan
+# exits 0 whether or not something would change, 1 on an error; DETAILED=1 passes the 2 on
+# (as terraform plan -detailed-exitcode), for scripts that ask "would anything change?".
+PLAN := $(DEPLOY) $(if $(filter local,$(ENV)),plan) --env $(ENV) $(if $(filter-out local,$(ENV)),--no-execute) $(DEPLOY_ARGS)
+plan: templates ## Show the change sets of build/<ENV>, execute nothing (exit 0; DETAILED=1: 2 if changes)
+	$(call shown,$(PLAN)); status=$$?; \
+	if [ $$status -eq 2 ] && [ -z "$(DETAILED)" ]; then exit 0; fi; exit $$status
 
 deploy: templates ## Plan, confirm, execute and follow every stack of ENV (YES=1: no prompt)
-	$(DEPLOY) $(if $(filter local,$(ENV)),deploy) --env $(ENV) $(DEPLOY_ARGS)
+	$(call shown,$(DEPLOY) $(if $(filter local,$(ENV)),deploy) --env $(ENV) $(DEPLOY_ARGS))
 
 follow: $(VENV)/.installed ## Follow ENV's stack operations under way to their end (STACK= one)
 	$(OPERATE) follow --env $(ENV) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(STACK_ARGS)

@@ -1,7 +1,7 @@
 """Deploy an environment's stacks through CloudFormation change sets a person can review.
 
     python deploy.py --env local                 # plan, confirm, execute, follow
-    python deploy.py --env production --no-execute --output json
+    python deploy.py --env production --no-execute --output json      # or --output markdown
     python deploy.py follow --env production --stack service     # re-attach to an operation
     python deploy.py cancel --env production --stack service     # cancel an update
     python deploy.py continue-rollback --env production --stack service --skip Service
@@ -30,8 +30,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=(
             "Deploy an environment's stacks through CloudFormation change sets: preflight "
             "checks, a review of every change (risky ones flagged), confirmation, execution "
-            "and a live event tail. Exit status: 0 success or nothing to do, 1 error; with "
-            "--no-execute, 0 nothing would change, 2 something would, 1 error; 130 Ctrl-C. "
+            "and a live event tail. Exit status: 0 success or nothing to do, 1 error (and "
+            "a deploy nobody could confirm: without a terminal and without --yes, every plan "
+            "is shown, then nothing runs); with --no-execute, 0 nothing would change, 2 "
+            "something would, 1 error; 130 Ctrl-C. "
             "The other verbs act on a stack operation already under way: follow re-attaches "
             "to it, cancel cancels an update (or deletes a stack whose create is running), "
             "continue-rollback continues a rollback that failed (UPDATE_ROLLBACK_FAILED)."
@@ -64,11 +66,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--output",
-        choices=("text", "json"),
+        choices=("text", "json", "markdown"),
         default="text",
         help="text: review tables and events for people (default); json: one JSON document "
-        "on stdout with the same review, progress goes to stderr",
+        "on stdout with the same review (shape: README, 'Plans for machines'); markdown: a "
+        "summary for a pull-request comment, risky changes first. With json and markdown, "
+        "stdout holds that document only, and progress goes to stderr",
     )
+    # local_aws.py's second deploy.py of one deploy (after it registers the image): the
+    # run's notices were said by the first, and are not repeated.
+    parser.add_argument("--continues", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--timeout",
         type=float,
@@ -128,16 +135,17 @@ def ask(stream: TextIO) -> Callable[[str], bool]:
     return confirm
 
 
+REFUSAL = (
+    "refusing to execute, stdin is not a terminal, so nobody can confirm. Pass --yes "
+    "(make deploy YES=1) to execute without asking, or --no-execute (make plan) to review only."
+)
+
+
 def refuse(say: Callable[[str], None]) -> Callable[[str], bool]:
-    """Without a terminal nobody can answer: every question is a no, and says why. Stacks with
-    nothing to change still pass, so a CI job does not fail because nothing changed."""
+    """Without a terminal nobody can answer: every question is a no, and says why."""
 
     def confirm(question: str) -> bool:
-        say(
-            f"{question} No: refusing to execute, stdin is not a terminal, so nobody can "
-            "confirm. Pass --yes (make deploy YES=1) to execute without asking, "
-            "or --no-execute (make plan) to review only."
-        )
+        say(f"{question} No: {REFUSAL}")
         return False
 
     return confirm
@@ -146,7 +154,7 @@ def refuse(say: Callable[[str], None]) -> Callable[[str], bool]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     as_json = args.output == "json"
-    progress = sys.stderr if as_json else sys.stdout
+    progress = sys.stdout if args.output == "text" else sys.stderr
 
     def say(line: str) -> None:
         print(line, file=progress, flush=True)
@@ -165,10 +173,20 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # mapped to exit codes here, and only here
         code = report_error(error, say, document)
     finally:
+        # One round trip through JSON: the Markdown is rendered from the very document
+        # --output json prints (local_aws.py renders two runs' merged documents the same way).
+        document = json.loads(
+            json.dumps(
+                {**document, "stacks": [r.to_dict() for r in results], "exit_code": code},
+                default=str,
+            )
+        )
         if as_json:
-            document["stacks"] = [r.to_dict() for r in results]
-            document["exit_code"] = code
-            print(json.dumps(document, indent=2, default=str))
+            print(json.dumps(document, indent=2))
+        elif args.output == "markdown":
+            from deployer import markdown
+
+            print(markdown.render(document))
     return code
 
 
@@ -208,7 +226,7 @@ def run(
             f"{manifest.path} was generated for {manifest.environment} in {manifest.region}, "
             f"not {env.name} in {env.region}: run make templates ENV={env.name}"
         )
-    if manifests.stale_environment(manifest, env.path):
+    if manifests.stale_environment(manifest, env.path) and not args.continues:
         say(
             f"warning: {env.path.name} changed after {manifest.path} was generated; "
             f"run make templates ENV={env.name} to deploy the change"
@@ -220,8 +238,18 @@ def run(
         holder = lock.acquire(lock.deploy_lock_path(ROOT, env.name), f"deploy of {env.name}")
     aws = Aws(manifest.region)
     source = preflight.credentials(aws.session, manifest.region)
+    endpoint = _emulator_endpoint(aws)
+    doc.update(endpoint=endpoint or "aws")
+    # Nobody can confirm without a terminal: a deploy without --yes shows every stack's plan,
+    # then refuses, rather than stop at the first stack's question.
+    unconfirmable = execute and not args.yes and not sys.stdin.isatty() and args.verb == "deploy"
     doing = {"deploy": "Deploying" if execute else "Planning"}.get(args.verb, args.verb)
-    say(f"{doing.capitalize()} {env.name} in {manifest.region} (credentials: {source})")
+    where = f" on {endpoint} (not AWS: no console links)" if endpoint else ""
+    if not args.continues:
+        say(f"{doing.capitalize()} {env.name} in {manifest.region}{where} (credentials: {source})")
+    if unconfirmable:
+        execute = False
+        say("  stdin is not a terminal and --yes was not given: every plan is shown, nothing runs")
     confirm = ask(progress) if sys.stdin.isatty() else refuse(say)
     options = Options(
         execute=execute,
@@ -234,6 +262,8 @@ def run(
         show_review=(lambda r: say(render_review(r)))
         if progress is sys.stdout
         else (lambda _r: None),
+        endpoint=endpoint,
+        keep_plans=not unconfirmable,
     )
     deployer = Deployer(aws, manifest, options, say)
     started()
@@ -249,10 +279,23 @@ def run(
     finally:
         if holder is not None:
             holder.release()
-    summarize(deployer.results, say)
-    if not execute and any(r.outcome in CHANGED for r in deployer.results):
+    summarize(deployer.results, say, notices=not args.continues)
+    changed = any(r.outcome in CHANGED for r in deployer.results)
+    if unconfirmable and changed:
+        say(f"\nNot deployed: {REFUSAL}")
+        doc["error"] = "not confirmed: stdin is not a terminal and --yes was not given"
+        return EXIT_ERROR
+    if not execute and changed:
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def _emulator_endpoint(aws: Any) -> str | None:
+    """CloudFormation's endpoint when it is not AWS's (an emulator, a proxy), else None."""
+    from deployer.review import is_aws_endpoint
+
+    endpoint = str(aws.cloudformation.meta.endpoint_url)
+    return None if is_aws_endpoint(endpoint) else endpoint
 
 
 def operate(
@@ -284,21 +327,29 @@ def started() -> None:
 
 
 def render_review(shown: Any) -> str:
-    from deployer import review
+    from deployer import review_text
 
-    return review.render_text(shown)
+    return review_text.render(shown)
 
 
-def summarize(results: list[Any], say: Callable[[str], None]) -> None:
+def summarize(results: list[Any], say: Callable[[str], None], notices: bool = True) -> None:
+    """Each stack's outcome, then the outputs; how they were read is said once, at the end
+    (`notices`: unless an earlier pass of this run said it)."""
     from deployer import outputs
 
     say("")
     for result in results:
         extra = f" ({result.note})" if result.note else ""
         say(f"{result.stack_name}: {result.outcome}{extra}")
+    evaluated = []
     for result in results:  # only an execution reads outputs
         if result.outputs:
-            say(outputs.render_text(result.stack_name, result.outputs))
+            say(outputs.render_text(result.stack_name, result.outputs, note=False))
+            if any(o.source == outputs.FROM_RESOURCES for o in result.outputs):
+                evaluated.append(result.stack_name)
+    if evaluated and notices:
+        stacks = ", ".join(evaluated)
+        say(f"(DescribeStacks returned no Outputs for {stacks}: {outputs.FROM_RESOURCES})")
 
 
 def report_error(error: Exception, say: Callable[[str], None], doc: dict) -> int:

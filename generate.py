@@ -296,7 +296,11 @@ def main(argv: list[str] | None = None) -> int:
     files = generate(env, image_tag)
     write(out_dir, files)
     templates = {out_dir / name: content for name, content in files.items() if name != MANIFEST}
-    print(f"{out_dir}: {', '.join(path.name for path in templates)} (image tag {image_tag})")
+    # Progress goes to stderr: `make -s plan OUTPUT=json` keeps stdout for the JSON document.
+    print(
+        f"{out_dir}: {', '.join(path.name for path in templates)} (image tag {image_tag})",
+        file=sys.stderr,
+    )
     if args.lint:
         problems = lint(templates, env.region)
         for problem in problems:
@@ -304,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         if problems:
             print(f"cfn-lint: {len(problems)} problem(s) in {out_dir}", file=sys.stderr)
             return 1
-        print(f"cfn-lint: {len(templates)} templates clean ({env.region})")
+        print(f"cfn-lint: {len(templates)} templates clean ({env.region})", file=sys.stderr)
     return 0
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import os
 import signal
@@ -57,7 +58,8 @@ CERTIFICATE_TAG = "scalable-app:local"
 
 
 def say(line: str) -> None:
-    print(f"[local-aws] {line}", flush=True)
+    """Progress, on stderr: deploy.py's stdout may be a JSON document for a machine."""
+    print(f"[local-aws] {line}", file=sys.stderr, flush=True)
 
 
 # ---- the emulator process ------------------------------------------------------------------
@@ -277,7 +279,7 @@ def prepare(port: int, manifest: Any) -> tuple[Any, dict[str, str]]:
     return aws, dict(os.environ)
 
 
-def deploy_py(args: list[str], env: dict[str, str]) -> int:
+def deploy_py(args: list[str], env: dict[str, str], stdout: Any = None) -> int:
     """Run deploy.py and return its exit status (130 after a Ctrl-C). The deploy lock this
     process holds goes with it when `env` names its descriptor (lock.LOCK_FD_VAR).
 
@@ -292,6 +294,7 @@ def deploy_py(args: list[str], env: dict[str, str]) -> int:
             [sys.executable, str(ROOT / "deploy.py"), *args],
             env=env,
             pass_fds=(int(held),) if held else (),
+            stdout=stdout,
         ).returncode
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -331,7 +334,7 @@ def run(argv: list[str] | None) -> int:
     if args.command == "up":
         with emulator_lock():
             endpoint = up(args.port)
-        say(f"AWS_ENDPOINT_URL={endpoint}")
+        print(f"[local-aws] AWS_ENDPOINT_URL={endpoint}", flush=True)  # what `up` answers
         return 0
     from deployer import manifest as manifests
     from deployer.errors import DeployError, ManifestError
@@ -374,6 +377,9 @@ def deploy(
     first_needing_image = next((s for s in chosen if s.needs_image), None)
     if first_needing_image is None:
         return deploy_py([*common, *asked, *rest], env)
+    # Nobody can confirm (no terminal, no --yes): one deploy.py shows every stack's plan and
+    # refuses; nothing is created, so there is no repository to register the image in yet.
+    confirmable = "--yes" in rest or sys.stdin.isatty()
     image, ecr = manifest.image, aws.client("ecr")
     state = preflight.image_state(ecr, image.repository_name, image.tag)
     if state == preflight.IMAGE_PRESENT:
@@ -381,13 +387,67 @@ def deploy(
         return deploy_py([*common, *asked, *rest], env)
     if state == preflight.REPOSITORY_MISSING:
         before = list(manifest.stacks[: manifest.stacks.index(first_needing_image)])
+        if before and not confirmable:
+            return deploy_py([*common, *asked, *rest], env)
         if before:  # the registry must exist before the image can be registered in it
-            code = deploy_py([*common, *stack_args(before), *rest], env)
-            if code != 0:
-                return code
-            asked = stack_args(s for s in chosen if s not in before)
+            return in_two_passes(manifest, ecr, env, common, rest, before, chosen)
     push_stand_in(manifest, ecr)
     return deploy_py([*common, *asked, *rest], env)
+
+
+def in_two_passes(
+    manifest: Any,
+    ecr: Any,
+    env: dict[str, str],
+    common: list[str],
+    rest: list[str],
+    before: list[Any],
+    chosen: list[Any],
+) -> int:
+    """The stacks up to the registry, the image registered, then the others: two deploy.py
+    runs that read as one (the second says no notice twice). With --output json or markdown,
+    both runs write JSON, merged into one document, printed as asked: stdout still holds one
+    document."""
+    form = next((b for a, b in itertools.pairwise(rest) if a == "--output"), "text")
+    if form == "markdown":  # each run writes JSON; the merged document is rendered here
+        at = rest.index("--output") + 1
+        rest = [*rest[:at], "json", *rest[at + 1 :]]
+    first_pass = [*common, *stack_args(before), *rest]
+    later = [*common, *stack_args(s for s in chosen if s not in before), *rest, "--continues"]
+    if form == "text":
+        code = deploy_py(first_pass, env)
+        if code == 0:
+            push_stand_in(manifest, ecr)
+            code = deploy_py(later, env)
+        return code
+    code, out = captured(first_pass, env)
+    document = json.loads(out)
+    if code == 0:
+        push_stand_in(manifest, ecr)
+        code, out = captured(later, env)
+        document = merged_documents(document, json.loads(out))
+    if form == "markdown":
+        from deployer import markdown
+
+        print(markdown.render(document))
+    else:
+        print(json.dumps(document, indent=2))
+    return code
+
+
+def captured(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """deploy_py, its stdout kept (a file, not a pipe: deploy.py may write a lot)."""
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as out:
+        code = deploy_py(args, env, out)
+        out.seek(0)
+        return code, out.read().strip()
+
+
+def merged_documents(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """One JSON document of the two deploy.py runs: the stacks of both, the second's end."""
+    return {**first, **second, "stacks": [*first.get("stacks", []), *second.get("stacks", [])]}
 
 
 if __name__ == "__main__":

@@ -7,8 +7,11 @@ It reads what `generate.py` wrote to `build/<env>/` and never imports `templates
     preflight   credentials (resolved locally), what the account must have, the image in ECR
     params      parameters: manifest values, other stacks' resources, hosted zone, NoEcho env
     changeset   create (named from git rev + content hash), wait, read, empty?, execute, delete
-    review      the change-set review as data, rendered as text (JSON is the same data)
-    risk        which changes are flagged above the review table
+    review      the change-set review as data (JSON is the same data)
+    review_text the review as text; markdown: as Markdown for a pull-request comment
+    risk        what widens access or loses data: RISKY, or declared by the template
+    intrinsics  CloudFormation values as a person writes them (${X.Arn}, !Ref X)
+    replacement replacement predicted from cfn-lint's resource schemas (create-only props)
     follow      events since the operation's start, once each; stale reads; root cause; ECS
                 reasons read as each failure arrives
     states      what a settled stack's state asks of the next deploy (delete, continue rollback)

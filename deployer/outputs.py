@@ -64,7 +64,8 @@ def outputs(
     return found
 
 
-def render_text(stack_name: str, found: list[Output]) -> str:
+def render_text(stack_name: str, found: list[Output], note: bool = True) -> str:
+    """`note`: say under the outputs how they were read (deploy.py says it once per run)."""
     if not found:
         return f"Stack {stack_name}: no outputs"
     lines = [f"Outputs of {stack_name}:"]
@@ -72,7 +73,7 @@ def render_text(stack_name: str, found: list[Output]) -> str:
     for output in found:
         value = output.value if output.value is not None else f"({output.source})"
         lines.append(f"  {output.key.ljust(width)}  {value}")
-    if any(o.source == FROM_RESOURCES for o in found):
+    if note and any(o.source == FROM_RESOURCES for o in found):
         lines.append(f"  (DescribeStacks returned no Outputs: {FROM_RESOURCES})")
     return "\n".join(lines)
 

@@ -77,6 +77,8 @@ class Options:
     change_set_timeout: float = 600.0  # seconds CloudFormation may take to compute a change set
     follow_timeout: float = 3600.0  # seconds a stack operation is followed before we let go
     show_review: Callable[[review.Review], None] = lambda _shown: None
+    endpoint: str | None = None  # CloudFormation's endpoint when it is not AWS's (an emulator)
+    keep_plans: bool = True  # a plan's change sets stay for review; a refused deploy's do not
 
 
 class Deployer:
@@ -129,7 +131,9 @@ class Deployer:
                 # request is planned before its revision's image is pushed.
                 self.say(f"  note: {missing} before this is deployed")
         change_set = self._change_set(spec, stack, parameters)
-        if change_set.empty:
+        # In a plan, an upstream replacement changes this stack too, once that one is deployed.
+        upstream = {} if self.options.execute else self._upstream_replaced(spec)
+        if change_set.empty and not self._tags_change(spec, stack) and not upstream:
             changeset.delete_change_set(self.cf, change_set.arn)
             self.say(f"  {name}: no changes")
             if not self.options.execute:
@@ -137,14 +141,56 @@ class Deployer:
             assert stack is not None
             self._protect(stack)
             return StackResult(spec.key, name, NO_CHANGES, outputs=self._outputs(spec, stack))
-        shown = self._review(spec, stack, change_set)
+        if change_set.empty:  # only tags (or upstream IDs) change; the failed one holds nothing
+            changeset.delete_change_set(self.cf, change_set.arn)
+        shown = self._review(spec, stack, change_set, upstream)
         if not self.options.execute:
+            if not self.options.keep_plans and not change_set.empty:
+                changeset.discard(self.cf, change_set.arn, change_set.stack_id, stack is None)
             return StackResult(spec.key, name, CHANGES, review=shown)
         self._confirm_or_discard(spec, stack, change_set)
+        if change_set.empty:  # only the stack's tags change: no change set to execute
+            assert stack is not None
+            final = self._update_tags(spec, stack)
+            return StackResult(spec.key, name, UPDATED, shown, self._outputs(spec, final))
         final = self._execute(spec, change_set, existed=stack is not None)
         self._protect(final)
         outcome = CREATED if change_set.change_set_type == "CREATE" else UPDATED
         return StackResult(spec.key, name, outcome, shown, self._outputs(spec, final))
+
+    def _tags_change(self, spec: StackSpec, stack: dict[str, Any] | None) -> bool:
+        if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS":
+            return False
+        return {t["Key"]: t["Value"] for t in stack.get("Tags", [])} != spec.tags
+
+    def _update_tags(self, spec: StackSpec, stack: dict[str, Any]) -> dict[str, Any]:
+        """CloudFormation found nothing to change in the template and parameters, yet the
+        stack's tags differ: UpdateStack with the previous template and values sets them (it
+        propagates them to the resources, as a change set would)."""
+        self.say(f"  updating the stack tags of {spec.stack_name}")
+        previous = [
+            {"ParameterKey": p["ParameterKey"], "UsePreviousValue": True}
+            for p in stack.get("Parameters", [])
+        ]
+        final, _ = self.operate(
+            spec,
+            stack,
+            "UPDATE",
+            lambda: self.cf.update_stack(
+                StackName=stack["StackId"],
+                UsePreviousTemplate=True,
+                Parameters=previous,
+                Capabilities=list(spec.capabilities),
+                Tags=[{"Key": k, "Value": v} for k, v in sorted(spec.tags.items())],
+            ),
+        )
+        if not is_success(final["StackStatus"]):
+            raise DeployFailed(
+                f"{spec.stack_name}: {final['StackStatus']}",
+                [f"Updating the stack tags ended {final['StackStatus']}."],
+            )
+        self.say(f"  {spec.stack_name}: {final['StackStatus']}")
+        return final
 
     def target(self, spec: StackSpec) -> advice.Target:
         return advice.Target(self.manifest.environment, spec.key, spec.stack_name)
@@ -344,17 +390,22 @@ class Deployer:
         return self._caller_account
 
     def _review(
-        self, spec: StackSpec, stack: dict[str, Any] | None, change_set: changeset.ChangeSet
+        self,
+        spec: StackSpec,
+        stack: dict[str, Any] | None,
+        change_set: changeset.ChangeSet,
+        upstream: dict[str, str],
     ) -> review.Review:
         from deployer import review
 
+        # The risk rules and the replacement prediction compare the templates (written as the
+        # template's declarations are): the deployed one is read for any Modify or Remove.
         needs_templates = change_set.change_set_type == "UPDATE" and any(
-            c.get("ResourceChange", {}).get("Action") == "Modify"
-            and not c["ResourceChange"].get("AfterContext")
+            c.get("ResourceChange", {}).get("Action") in {"Modify", "Remove"}
             for c in change_set.changes
         )
         deployed = None
-        if needs_templates:  # AWS gave no property values: diff the templates instead
+        if needs_templates:
             body = self.cf.get_template(StackName=change_set.stack_id, TemplateStage="Original")
             deployed = _as_dict(body["TemplateBody"])
         shown = review.build(
@@ -364,9 +415,23 @@ class Deployer:
             set(spec.parameters_from_env),
             deployed,
             spec.template,
+            self.options.endpoint,
+            spec.tags,
+            upstream,
         )
         self.options.show_review(shown)
         return shown
+
+    def _upstream_replaced(self, spec: StackSpec) -> dict[str, str]:
+        """This stack's parameters that take the ID of a resource an upstream plan replaces."""
+        replaced = {r.key: r.review.replaced() for r in self.results if r.review is not None}
+        found = {}
+        for parameter, source in spec.parameters_from_stacks.items():
+            hit = [name for name in source.resources if name in replaced.get(source.stack, ())]
+            if hit:
+                verb = "is" if len(hit) == 1 else "are"
+                found[parameter] = f"{source.stack}'s {', '.join(hit)} {verb} replaced"
+        return found
 
     def _confirm_or_discard(
         self, spec: StackSpec, stack: dict[str, Any] | None, change_set: changeset.ChangeSet
@@ -376,13 +441,21 @@ class Deployer:
             f"Execute change set {change_set.name} on {spec.stack_name} in account {account}?"
         )
         what = f"change set {change_set.name} deleted, {spec.stack_name} unchanged"
+        if change_set.empty:  # deleted already: only the tags would change
+            question = f"Update the stack tags of {spec.stack_name} in account {account}?"
+            what = f"{spec.stack_name} unchanged"
+
+        def discard() -> None:
+            if not change_set.empty:
+                changeset.discard(self.cf, change_set.arn, change_set.stack_id, stack is None)
+
         try:
             if self.options.yes or self.options.confirm(question):
                 return
         except KeyboardInterrupt:  # at the prompt: leave nothing behind for the next run
-            changeset.discard(self.cf, change_set.arn, change_set.stack_id, stack is None)
+            discard()
             raise Interrupted(f"interrupted at the prompt: {what}") from None
-        changeset.discard(self.cf, change_set.arn, change_set.stack_id, new_stack=stack is None)
+        discard()
         raise Declined(f"not executed: {what}")
 
     # ---- execute and follow ---------------------------------------------------------------

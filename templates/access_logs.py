@@ -33,6 +33,7 @@ from troposphere import AccountId, FindInMap, Join, Partition, Region, Template,
 
 from environments.model import LogsConfig
 from templates.buckets import private_bucket
+from templates.declared import declare, grants
 from templates.risks import Risk, declared
 from templates.tls_only import deny_without_tls
 
@@ -75,7 +76,7 @@ def add_load_balancer_logs(template: Template, config: LogsConfig) -> AccessLogs
     )
     elb_account = FindInMap(ELB_ACCOUNT_MAPPING, Region, "AccountId")
     elb_root = Join("", ["arn:", Partition, ":iam::", elb_account, ":root"])
-    return _log_bucket(
+    logs = _log_bucket(
         template,
         config,
         LOAD_BALANCER_PREFIX,
@@ -95,12 +96,16 @@ def add_load_balancer_logs(template: Template, config: LogsConfig) -> AccessLogs
             ),
         ),
     )
+    declare(
+        logs.policy, grants(elb_root, "ELB log delivery writes the access logs", [as3.PutObject])
+    )
+    return logs
 
 
 def add_server_access_logs(template: Template, config: LogsConfig) -> AccessLogs:
     """The bucket S3 writes the assets bucket's server access logs to, under ASSETS_PREFIX/.
     No Object Lock: S3 delivers no server access logs to such a bucket."""
-    return _log_bucket(
+    logs = _log_bucket(
         template,
         config,
         ASSETS_PREFIX,
@@ -113,6 +118,11 @@ def add_server_access_logs(template: Template, config: LogsConfig) -> AccessLogs
             Condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
         ),
     )
+    declare(
+        logs.policy,
+        grants("logging.s3.amazonaws.com", "S3 writes the server access logs", [as3.PutObject]),
+    )
+    return logs
 
 
 def _log_bucket(

@@ -23,6 +23,7 @@ from troposphere import elasticloadbalancingv2 as elbv2
 from environments.model import DnsConfig, Placement
 from service import contract
 from templates.access_logs import AccessLogs
+from templates.declared import declare, inbound, outbound
 from templates.parameters import CreatedCertificate, GivenCertificate, ServiceParameters
 from templates.risks import Risk, declared
 from templates.vpc_endpoints import HTTPS
@@ -120,9 +121,26 @@ def add_security_groups(
             Metadata=PUBLIC_INGRESS_SKIP,
         )
     )
+    declare(
+        alb_sg,
+        inbound(80, ANYWHERE, "the public load balancer: HTTP, answered with a redirect to HTTPS"),
+        inbound(443, ANYWHERE, "the public load balancer: HTTPS, the service's way in"),
+        outbound(contract.PORT, service_sg.ref(), "to the service tasks, on their port only"),
+    )
+    if endpoint_group is None:
+        declare(
+            service_sg,
+            outbound(HTTPS, ANYWHERE, "the tasks pull the image and write logs over HTTPS"),
+        )
+    else:
+        declare(
+            service_sg,
+            outbound(HTTPS, endpoint_group.ref(), "the tasks reach ECR and Logs by endpoint"),
+            outbound(HTTPS, placement.s3_prefix_list_id, "the tasks pull image layers from S3"),
+        )
     # A rule of its own: the two groups name each other, and inline rules both ways would be
     # a dependency cycle.
-    template.add_resource(
+    from_load_balancer = template.add_resource(
         ec2.SecurityGroupIngress(
             "ServiceFromLoadBalancerIngress",
             GroupId=service_sg.ref(),
@@ -135,7 +153,7 @@ def add_security_groups(
     )
     if endpoint_group is not None:
         # The endpoints' group (network stack, or the brought VPC's) admits this stack's tasks.
-        template.add_resource(
+        to_endpoints = template.add_resource(
             ec2.SecurityGroupIngress(
                 "EndpointsFromServiceIngress",
                 GroupId=endpoint_group.ref(),
@@ -146,6 +164,11 @@ def add_security_groups(
                 Description="HTTPS from the service's tasks",
             )
         )
+        declare(to_endpoints, inbound(HTTPS, service_sg.ref(), "the endpoints serve the tasks"))
+    declare(
+        from_load_balancer,
+        inbound(contract.PORT, alb_sg.ref(), "the tasks take traffic from the load balancer only"),
+    )
     return alb_sg, service_sg
 
 

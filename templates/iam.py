@@ -28,6 +28,7 @@ from awacs.aws import (
 )
 from troposphere import AccountId, Join, Partition, Region, Template, iam, logs
 
+from templates.declared import declare, permits, trusts
 from templates.risks import Risk, declared
 
 REGISTRY_TOKEN_RISK = declared(
@@ -125,7 +126,25 @@ def add_roles(template: Template, repository_name: object, log_group: logs.LogGr
             ],
         )
     )
+    declare(
+        execution,
+        trusts("ecs-tasks.amazonaws.com", "ECS assumes the execution role to start the tasks"),
+        permits(
+            [aecr.GetAuthorizationToken],
+            "the registry token; IAM has no resource-level permission for it",
+            resources=["*"],
+        ),
+        permits(
+            [aecr.BatchCheckLayerAvailability, aecr.GetDownloadUrlForLayer, aecr.BatchGetImage],
+            "pulls the service's image, from its repository only",
+        ),
+        permits(
+            [alogs.CreateLogStream, alogs.PutLogEvents],
+            "writes the container's logs, to its log group only",
+        ),
+    )
     task = template.add_resource(
         iam.Role("TaskRole", AssumeRolePolicyDocument=_assumed_by_ecs_tasks())
     )
+    declare(task, trusts("ecs-tasks.amazonaws.com", "the application's role, for its tasks"))
     return Roles(execution=execution, task=task)

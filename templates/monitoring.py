@@ -40,6 +40,7 @@ from troposphere import (
 from troposphere import elasticloadbalancingv2 as elbv2
 
 from environments.model import AlarmThresholds
+from templates.declared import declare, grants
 from templates.risks import Risk, declared
 
 PERIOD_SECONDS = 60
@@ -172,6 +173,19 @@ def add_alerting(template: Template, pagerduty_url: Parameter) -> Alerting:
             EnableKeyRotation=True,
             KeyPolicy=_key_policy(),
         )
+    )
+    declare(
+        key,
+        grants(
+            Join("", ["arn:", Partition, ":iam::", AccountId, ":root"]),
+            "this account administers the key (no data access through this grant)",
+            KEY_ADMIN_ACTIONS,
+        ),
+        grants("cloudwatch.amazonaws.com", "alarms publish to the encrypted alert topic"),
+        grants(
+            Join("", ["logs.", Region, ".amazonaws.com"]),
+            "CloudWatch Logs encrypts this account's log groups with the key",
+        ),
     )
     topic = template.add_resource(
         sns.Topic(

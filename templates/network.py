@@ -34,6 +34,7 @@ from troposphere import (
 )
 
 from environments.model import NAT, CreateVpc
+from templates.declared import declare, permits, trusts
 from templates.iam import assumed_by
 from templates.risks import Risk, declared
 from templates.vpc_endpoints import add_interface_endpoints, add_s3_gateway_endpoint
@@ -232,6 +233,14 @@ def _add_flow_logs(template: Template, vpc: ec2.VPC, retention_days: int) -> ec2
                 )
             ],
         )
+    )
+    declare(
+        role,
+        trusts("vpc-flow-logs.amazonaws.com", "VPC Flow Logs writes this VPC's flow log"),
+        permits(
+            [alogs.CreateLogStream, alogs.PutLogEvents, alogs.DescribeLogStreams],
+            "into the flow log's own group only",
+        ),
     )
     flow_log: ec2.FlowLog = template.add_resource(
         ec2.FlowLog(

@@ -47,6 +47,7 @@ from troposphere import (
 from environments.model import DnsConfig, StaticAssetsConfig
 from templates.access_logs import AccessLogs
 from templates.buckets import private_bucket
+from templates.declared import declare, grants
 from templates.edge import add_dns_validated_certificate
 from templates.risks import Risk, declared
 from templates.tls_only import deny_without_tls
@@ -183,6 +184,10 @@ def add_static_assets(
             Bucket=bucket.ref(),
             PolicyDocument=_read_by_distribution_only(bucket, distribution),
         )
+    )
+    declare(
+        policy,
+        grants("cloudfront.amazonaws.com", "the CDN reads the assets, for this distribution only"),
     )
     return StaticAssets(bucket=bucket, distribution=distribution, policy=policy)
 

@@ -22,6 +22,8 @@ import awacs.s3 as as3
 from awacs.aws import Action, Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
 from troposphere import AccountId, Join, Partition, Region, StackName, Tags, Template, ec2
 
+from templates.declared import declare, outbound
+
 ENDPOINT_SECURITY_GROUP = "EndpointSecurityGroup"
 # Logical ID -> the endpoint service's name after com.amazonaws.<region>.
 INTERFACE_ENDPOINTS = {
@@ -31,6 +33,9 @@ INTERFACE_ENDPOINTS = {
 }
 S3_ENDPOINT = "S3GatewayEndpoint"
 HTTPS = 443
+# ICMP type 252 code 86 to the broadcast address: an egress rule that matches no packet.
+NO_EGRESS_ICMP = (252, 86)
+NO_EGRESS_PEER = "255.255.255.255/32"
 
 
 def _service_name(service: str) -> Join:
@@ -85,14 +90,23 @@ def add_interface_endpoints(
             SecurityGroupEgress=[
                 ec2.SecurityGroupRule(
                     IpProtocol="icmp",
-                    FromPort=252,
-                    ToPort=86,
-                    CidrIp="255.255.255.255/32",
+                    FromPort=NO_EGRESS_ICMP[0],
+                    ToPort=NO_EGRESS_ICMP[1],
+                    CidrIp=NO_EGRESS_PEER,
                     Description="No egress",
                 )
             ],
             Tags=Tags(Name=Join("-", [StackName, "endpoints"])),
         )
+    )
+    declare(
+        group,
+        outbound(
+            NO_EGRESS_ICMP,
+            NO_EGRESS_PEER,
+            "no egress: a rule that matches nothing replaces the default allow-all",
+            protocol="icmp",
+        ),
     )
     for title, service in INTERFACE_ENDPOINTS.items():
         template.add_resource(

@@ -60,15 +60,49 @@ def test_bad_environment_file_exits_1_naming_the_field_and_creates_nothing(
     assert stack_names(aws) == []
 
 
-def test_without_a_terminal_and_without_yes_it_refuses_and_creates_nothing(
+def test_without_a_terminal_and_without_yes_every_plan_is_shown_then_it_refuses(
     child_env: dict[str, str], aws: dict[str, str], tmp_path: Path
 ) -> None:
     build = support.write(tmp_path / "local")
-    result = deploy(child_env, "--env", "local", "--build-dir", str(build), "--stack", "registry")
+    env = {**child_env, support.PAGERDUTY_VAR: "https://events.pagerduty.com/x"}
+    result = deploy(env, "--env", "local", "--build-dir", str(build))
     assert result.returncode == 1
-    assert "refusing to execute" in result.stdout
-    assert "--yes" in result.stdout
-    assert stack_names(aws) == []  # the change set's empty stack went with it
+    out = result.stdout
+    for name in ("test-network", "test-registry"):  # not only the first stack's plan
+        assert f"Stack {name}: CREATE change set" in out
+    assert "test-service: pending upstream (waits for test-network, test-registry" in out
+    assert out.rindex("refusing to execute") > out.index("test-service: pending upstream")
+    assert "--yes" in out
+    assert stack_names(aws) == []  # the change sets' empty stacks went with them
+
+
+@pytest.mark.parametrize("form", ["json", "markdown"])
+def test_a_first_local_deploy_for_machines_is_one_document_on_stdout(
+    child_env: dict[str, str], aws: dict[str, str], tmp_path: Path, form: str
+) -> None:
+    """local_aws.py runs deploy.py twice on a fresh emulator (the registry, the image, the
+    rest): stdout still holds one document, with every stack."""
+    build = support.write(tmp_path / "local")
+    env = {**child_env, support.PAGERDUTY_VAR: "https://events.pagerduty.com/x"}
+    command = [sys.executable, str(ROOT / "local_aws.py"), "deploy", "--build-dir", str(build)]
+    result = subprocess.run(
+        [*command, "--yes", "--output", form],
+        env=env, cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "[local-aws] registered scalable-app-local:v1" in result.stderr
+    if form == "markdown":
+        assert result.stdout.count("### Deploy of `local`") == 1
+        assert result.stdout.count("| Stack | Outcome |") == 1
+        for name in ("test-network", "test-registry", "test-service"):
+            assert f"| `{name}` | created |" in result.stdout
+        return
+    document = json.loads(result.stdout)
+    assert [(s["key"], s["outcome"]) for s in document["stacks"]] == [
+        ("network", "created"),
+        ("registry", "created"),
+        ("service", "created"),
+    ]
 
 
 def test_without_a_terminal_nothing_to_change_is_success(

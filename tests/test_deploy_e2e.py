@@ -46,12 +46,16 @@ def run_deploy(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
     return run_script(env, "deploy.py", "--env", support.ENV, *args)
 
 
-def run_script(env: dict[str, str], script: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run_script(
+    env: dict[str, str], script: str, *args: str, merged: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`merged`: stderr (progress, [local-aws] lines) into stdout, in the order written."""
     return subprocess.run(
         [sys.executable, str(ROOT / script), *args],
         env=env,
         cwd=ROOT,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merged else subprocess.PIPE,
         text=True,
         stdin=subprocess.DEVNULL,
         timeout=120,
@@ -75,7 +79,9 @@ def stage(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         **{support.PAGERDUTY_VAR: "https://events.pagerduty.com/test"},
     )
     build = support.write(tmp_path_factory.mktemp("build") / "local")
-    first = run_script(env, "local_aws.py", "deploy", "--build-dir", str(build), "--yes")
+    first = run_script(
+        env, "local_aws.py", "deploy", "--build-dir", str(build), "--yes", merged=True
+    )
     yield Stage(build, env, first)
 
 
@@ -110,7 +116,10 @@ def test_first_deploy_creates_every_stack_and_reports_the_url(stage: Stage) -> N
     )
     dns = stage.client("elbv2").describe_load_balancers()["LoadBalancers"][0]["DNSName"]
     assert f"Url          http://{dns}/" in out
-    assert "DescribeStacks returned no Outputs" in out
+    # each notice once per run, though local_aws.py runs deploy.py twice here
+    assert out.count("Deploying local in us-east-1") == 1
+    assert out.count("DescribeStacks returned no Outputs") == 1
+    assert "(not AWS: no console links)" in out and "console.aws.amazon.com" not in out
     service = cf.describe_stack_resources(StackName="test-service")["StackResources"]
     assert {r.get("ResourceType") for r in service} >= {"AWS::ECS::Service", "AWS::Logs::LogGroup"}
 
@@ -142,10 +151,8 @@ def test_desired_count_and_alarm_threshold_show_modify_then_update(
     assert any(line.split()[:2] == ["Modify", "Target5xxAlarm"] for line in lines)
     assert "/Properties/DesiredCount: 1 -> 3  (template values)" in plan.stdout
     assert "/Properties/Threshold: 10 -> 25  (template values)" in plan.stdout
-    assert (
-        "console.aws.amazon.com/cloudformation/home?region=us-east-1#/stacks/changesets"
-        in plan.stdout
-    )
+    assert "console.aws.amazon.com" not in plan.stdout  # the emulator is not AWS
+    assert "Replacement" in plan.stdout and "False (predicted)" in plan.stdout
 
     as_json = stage.deploy("--no-execute", "--output", "json", build=changed)
     assert as_json.returncode == 2, as_json.stderr
@@ -154,6 +161,19 @@ def test_desired_count_and_alarm_threshold_show_modify_then_update(
     rows = {(r["action"], r["logical_id"]) for r in service["review"]["rows"]}
     assert rows == {("Modify", "Service"), ("Modify", "Target5xxAlarm")}
     assert [s["outcome"] for s in document["stacks"]] == ["no changes", "no changes", "changes"]
+    assert document["endpoint"] == stage.env["AWS_ENDPOINT_URL"]
+    row = next(r for r in service["review"]["rows"] if r["logical_id"] == "Service")
+    assert (row["replacement"], row["replacement_source"]) == ("False", "predicted")
+    assert row["reported_replacement"] == ""
+    assert as_json.stderr.startswith("Planning local in us-east-1")  # progress, not stdout
+
+    as_markdown = stage.deploy("--no-execute", "--output", "markdown", build=changed)
+    assert as_markdown.returncode == 2, as_markdown.stderr
+    md = as_markdown.stdout
+    assert md.startswith("### Plan of `local` in `us-east-1`")
+    assert md.index("| Stack | Outcome |") < md.index("<details><summary>test-service")
+    assert "| `test-service` | changes | 2 | 0 | 0 | 0 |" in md
+    assert "Planning" not in md
 
     applied = stage.deploy("--yes", build=changed)
     assert applied.returncode == 0, applied.stdout + applied.stderr
@@ -213,3 +233,55 @@ def test_missing_image_stops_before_any_change_set(stage: Stage, tmp_path: Path)
     assert result.returncode == 1
     assert "image scalable-app-local:nope is not in ECR" in result.stdout
     assert leftover_change_sets(stage) == before
+
+
+def test_a_network_cidr_change_plans_the_vpc_and_its_dependents_replaced_and_exits_2(
+    stage: Stage, tmp_path: Path
+) -> None:
+    """The emulator reports no Replacement: the plan predicts it from the resource schemas."""
+    changed = support.write(tmp_path / "local", desired_count=3, threshold=25)
+    network = changed / "network.json"
+    network.write_text(network.read_text().replace('"10.0.', '"10.7.'))
+    plan = stage.deploy("--no-execute", "--stack", "network", build=changed)
+    assert plan.returncode == 2, plan.stdout + plan.stderr
+    out = plan.stdout
+    assert "RISKY CHANGES" in out
+    assert "! [replace-data] Vpc (AWS::EC2::VPC): replaced" in out
+    assert "will be REPLACED (predicted from its schema: CidrBlock is create-only)" in out
+    assert any(
+        line.split()[:4] == ["Modify", "Vpc", "AWS::EC2::VPC", "True"] for line in out.splitlines()
+    )
+
+    as_json = json.loads(stage.deploy("--no-execute", "--output", "json", build=changed).stdout)
+    stack, _, service = as_json["stacks"]
+    # the service stack takes the subnets' IDs: it changes too, once the network is deployed
+    assert service["outcome"] == "changes"
+    assert service["review"]["upstream_replaced"][0].startswith(
+        "SubnetIds: network's PublicSubnetA, PublicSubnetB are replaced"
+    )
+    vpc = next(r for r in stack["review"]["rows"] if r["logical_id"] == "Vpc")
+    assert vpc["predicted"]["because"] == ["CidrBlock"]
+    assert {"code": "replace-data", "logical_id": "Vpc"}.items() <= next(
+        r for r in stack["review"]["risks"] if r["logical_id"] == "Vpc"
+    ).items()
+
+
+def test_a_stack_tag_change_is_a_change_and_is_applied(stage: Stage, tmp_path: Path) -> None:
+    """Last in this module: it leaves the stacks with other tags than support.write gives."""
+    retagged = support.write(tmp_path / "local", desired_count=3, threshold=25)
+    manifest = json.loads((retagged / "manifest.json").read_text())
+    for spec in manifest["stacks"]:
+        spec["tags"] = {"team": "payments"}
+    (retagged / "manifest.json").write_text(json.dumps(manifest))
+    args = ("--stack", "registry")
+    plan = stage.deploy("--no-execute", *args, build=retagged)
+    assert plan.returncode == 2, plan.stdout + plan.stderr
+    assert "Stack tags:\n  team: platform -> payments" in plan.stdout
+    assert "test-registry: no changes" not in plan.stdout
+
+    applied = stage.deploy("--yes", *args, build=retagged)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    described = stage.client("cloudformation").describe_stacks(StackName="test-registry")
+    assert described["Stacks"][0]["Tags"] == [{"Key": "team", "Value": "payments"}]
+    again = stage.deploy("--no-execute", *args, build=retagged)
+    assert again.returncode == 0 and "test-registry: no changes" in again.stdout

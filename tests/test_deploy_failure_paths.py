@@ -596,7 +596,7 @@ def test_stubbed_a_change_left_out_with_property_values_is_still_reviewed() -> N
         "DataSource",
     ]
     assert found.values_missing == ["DataSource"]
-    text = stubbed.review.render_text(stubbed.review.build(found, "us-east-1", None, set()))
+    text = stubbed.review_text.render(stubbed.review.build(found, "us-east-1", None, set()))
     assert "DesiredCount: 1 -> 2" in text
     assert "AWS gave no property values for DataSource" in text
     cf.assert_no_pending_responses()

@@ -11,6 +11,7 @@ The slowest is the whole flow (a cold emulator, three stacks, twice): about 8 s.
 
 from __future__ import annotations
 
+import io
 import os
 import pty
 import select
@@ -77,18 +78,18 @@ def test_local_deploy_runs_the_whole_flow_then_reports_no_changes(tmp_path: Path
     try:
         first = run()
         assert first.returncode == 0, first.stdout + first.stderr
-        assert "moto server started" in first.stdout
-        assert "created hosted zone" in first.stdout
-        assert "imported a self-signed certificate for local.example.com" in first.stdout
+        assert "moto server started" in first.stderr
+        assert "created hosted zone" in first.stderr
+        assert "imported a self-signed certificate for local.example.com" in first.stderr
         assert "ISSUED for local.example.com" not in first.stderr
-        assert "(stands in for make push)" in first.stdout
+        assert "(stands in for make push)" in first.stderr
         assert "scalable-app-local-service: created" in first.stdout
         assert "Url" in first.stdout and "https://local.example.com/" in first.stdout
 
         second = run()
         assert second.returncode == 0, second.stdout + second.stderr
-        assert "moto server started" not in second.stdout  # the same emulator, still running
-        assert "imported" not in second.stdout  # found again by its domain
+        assert "moto server started" not in second.stderr  # the same emulator, still running
+        assert "imported" not in second.stderr  # found again by its domain
         for stack in ("network", "registry", "service"):
             assert f"scalable-app-local-{stack}: no changes" in second.stdout
         assert "executing" not in second.stdout
@@ -98,7 +99,7 @@ def test_local_deploy_runs_the_whole_flow_then_reports_no_changes(tmp_path: Path
             [sys.executable, str(ROOT / "local_aws.py"), "stop"],
             env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
-        assert f"stopped the emulator (PID {pid})" in stop.stdout
+        assert f"stopped the emulator (PID {pid})" in stop.stderr  # progress: stderr
         assert not pid_file.exists()
         status = Path(f"/proc/{pid}/status")
         assert not status.exists() or "zombie" in status.read_text()
@@ -171,10 +172,35 @@ def test_local_deploy_registers_a_missing_tag_without_deploying_twice(
 
     assert local_aws.deploy(manifest, fake, {}, ["--env", "local"], ["--yes"], chosen, asked) == 0
     fake.stubber.assert_no_pending_responses()
-    passes = [c[2:-1] for c in calls if c != "push"]
+    passes = [[a for a in c[2:] if a not in {"--yes", "--continues"}] for c in calls if c != "push"]
     assert passes == expected_passes
+    # a second pass continues the first one's run: its notices are not said again
+    assert ["--continues" in c for c in calls if c != "push"] == [False, True][: len(passes)]
     assert ("push" in calls) is (code != "")  # and only ever just before the last pass
     assert "push" not in calls or calls.index("push") == len(calls) - 2
+
+
+def test_local_deploy_nobody_can_confirm_is_one_deploy_py_that_plans_every_stack(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No terminal and no --yes on a fresh emulator: deploy.py shows every stack's plan, then
+    refuses; no first pass creates the registry behind the person's back."""
+    stacks = tuple(
+        StackSpec(key, f"app-{key}", tmp_path / f"{key}.json", needs_image=key == "service")
+        for key in ("network", "registry", "service")
+    )
+    manifest = Manifest(
+        tmp_path / "manifest.json", "local", "", "us-east-1", False, Image("app", "v2"),
+        None, {}, stacks,
+    )  # fmt: skip
+    calls: list[Any] = []
+    monkeypatch.setattr(local_aws, "deploy_py", lambda args, _env: calls.append(args) or 1)
+    monkeypatch.setattr(local_aws, "push_stand_in", lambda *_: calls.append("push"))
+    monkeypatch.setattr(local_aws.sys, "stdin", io.StringIO())  # not a terminal
+    fake = _Ecr("RepositoryNotFoundException")
+    chosen = manifest.select([])
+    assert local_aws.deploy(manifest, fake, {}, ["--env", "local"], [], chosen, []) == 1
+    assert calls == [["--env", "local"]]  # one run, every stack, nothing registered
 
 
 # ---- two at once ---------------------------------------------------------------------------
@@ -203,7 +229,9 @@ def test_two_ups_at_once_start_one_emulator_that_stop_stops(tmp_path: Path) -> N
     up = [sys.executable, str(ROOT / "local_aws.py"), "up", "--port", str(port)]
     try:
         both = [
-            subprocess.Popen(up, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            subprocess.Popen(
+                up, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
             for _ in range(2)
         ]
         outputs = [process.communicate(timeout=60)[0] for process in both]
@@ -218,7 +246,7 @@ def test_two_ups_at_once_start_one_emulator_that_stop_stops(tmp_path: Path) -> N
             [sys.executable, str(ROOT / "local_aws.py"), "stop"],
             env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
-        assert f"stopped the emulator (PID {pid})" in stop.stdout
+        assert f"stopped the emulator (PID {pid})" in stop.stderr  # progress: stderr
         assert emulators(port) == []
         assert not (tmp_path / "state" / "moto.pid").exists()
     finally:
@@ -244,7 +272,7 @@ def test_bootstrap_makes_what_is_missing_once_and_preflight_then_passes(
     boto3.client("ssm").put_parameter(Name=name, Value="https://x.test", Type="String")
 
     local_aws.bootstrap(manifest, _Aws())
-    said = capsys.readouterr().out.splitlines()
+    said = capsys.readouterr().err.splitlines()  # progress: stderr
     assert said[0] == "[local-aws] created hosted zone example.com."
     assert said[1].startswith(
         "[local-aws] imported a self-signed certificate for local.example.com into the "
@@ -254,7 +282,7 @@ def test_bootstrap_makes_what_is_missing_once_and_preflight_then_passes(
     assert boto3.client("ssm").get_parameter(Name=name)["Parameter"]["Value"] == "https://x.test"
 
     local_aws.bootstrap(manifest, _Aws())  # a second run (or a second process) finds it all
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr().err == ""
     acm = boto3.client("acm")
     (summary,) = acm.list_certificates()["CertificateSummaryList"]
     arn = summary["CertificateArn"]
@@ -344,8 +372,8 @@ def test_ctrl_c_in_local_aws_own_step_exits_130_with_one_line(tmp_path: Path) ->
             start_new_session=True,
         )  # fmt: skip
         try:
-            assert process.stdout is not None
-            shown = read_until(process.stdout.fileno(), "which is starting or preparing")
+            assert process.stderr is not None  # [local-aws] progress goes to stderr
+            shown = read_until(process.stderr.fileno(), "which is starting or preparing")
             assert f"[local-aws] waiting for PID {os.getpid()} by " in shown
             os.killpg(process.pid, signal.SIGINT)
             _out, err = process.communicate(timeout=30)

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 import deploy
-from deployer import changeset, review
+from deployer import changeset, review, review_text
 from deployer.errors import ChangeSetFailed, Declined, DeployFailed, FollowInterrupted
 from deployer.follow import Follower
 from deployer.manifest import Image, Manifest, StackSpec
@@ -324,20 +324,20 @@ def test_stubbed_risky_changes_are_flagged_above_the_table() -> None:
         Backoff(sleep=Recorder().sleep),
     )
     shown = review.build(found, "us-east-1", {"Parameters": []}, set())
-    text = review.render_text(shown)
+    text = review_text.render(shown)
 
     assert len(shown.rows) == 10  # both pages
-    flags = "\n".join(shown.risks)
+    flags = "\n".join(risk.line() for risk in shown.risks)
     for expected in (
-        "REPLACE LoadBalancer",
-        "MAY REPLACE DnsRecord",
-        "REPLACE Repository",
-        "REPLACE AccessLogsBucket",
-        "REMOVE LogGroup",
-        "REPLACE AlertingKey",
-        "IAM TaskRolePolicy (AWS::IAM::Policy) widens access: adds Allow s3:* on *",
-        "SECURITY GROUP ServiceSecurityGroup (AWS::EC2::SecurityGroup) widens access: adds "
-        "tcp 22-22 from/to 0.0.0.0/0 (the whole internet)",
+        "[replace-data] LoadBalancer (AWS::ElasticLoadBalancingV2::LoadBalancer): replaced",
+        "[replace-data] DnsRecord (AWS::Route53::RecordSet): may be replaced",
+        "[replace-data] Repository (AWS::ECR::Repository): replaced",
+        "[replace-data] AccessLogsBucket (AWS::S3::Bucket): replaced",
+        "[remove-data] LogGroup (AWS::Logs::LogGroup): removed",
+        "[replace-data] AlertingKey (AWS::KMS::Key): replaced",
+        "[identity-policy] TaskRolePolicy (AWS::IAM::Policy): allows s3:* on *",
+        "[ingress] ServiceSecurityGroup (AWS::EC2::SecurityGroup): inbound tcp port 22 from "
+        "0.0.0.0/0 (the whole internet)",
     ):
         assert expected in flags
     assert "TaskDefinition" not in flags  # replaced, but holds no data

@@ -1,0 +1,110 @@
+"""The run as Markdown, for a pull-request comment: risky changes first, then one table of the
+stacks, then each stack's review folded in <details>. The same facts as the text review
+(review.py) and the JSON document, in another form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deployer.review import Review
+from deployer.review_text import (
+    empty_change_set_note,
+    replacement_cell,
+    row_notes,
+    value_text,
+    where,
+)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    return f"`{text}`" if "`" not in text else text
+
+
+def render(document: dict[str, Any]) -> str:
+    """`document`: deploy.py's JSON document of the run (mode, environment, stacks...)."""
+    environment = document.get("environment", "?")
+    region = document.get("region", "?")
+    mode = document.get("mode", "plan")
+    lines = [f"### {mode.capitalize()} of `{environment}` in `{region}`", ""]
+    endpoint = document.get("endpoint")
+    if endpoint and endpoint != "aws":
+        lines += [f"On {endpoint} (not AWS: no console links).", ""]
+    reviews = [
+        (stack, Review.from_dict(stack["review"]) if stack.get("review") else None)
+        for stack in document.get("stacks", [])
+    ]
+    risky = [(s, f) for s, shown in reviews if shown for f in shown.risks]
+    if risky:
+        lines += ["**RISKY CHANGES** (read these before approving):", ""]
+        lines += [f"- :warning: **{s['key']}** {_cell(f.line())}" for s, f in risky]
+        lines.append("")
+    elif any(shown for _, shown in reviews):
+        lines += ["No risky change.", ""]
+    lines += [
+        "| Stack | Outcome | Changes | Replaced | Risky | Declared |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for stack, shown in reviews:
+        outcome = stack["outcome"] + (f" ({stack['note']})" if stack.get("note") else "")
+        counts = _counts(shown)
+        lines.append(
+            f"| {_code(stack['stack_name'])} | {_cell(outcome)} | " + " | ".join(counts) + " |"
+        )
+    if document.get("error"):
+        lines += ["", f"**Error:** {_cell(str(document['error']))}"]
+    for stack, shown in reviews:
+        if shown is not None and not shown.empty:
+            lines += ["", *_details(stack["stack_name"], shown)]
+    return "\n".join(lines)
+
+
+def _counts(shown: Review | None) -> list[str]:
+    if shown is None:
+        return ["-", "-", "-", "-"]
+    replaced = sum(1 for row in shown.rows if row.replacement in {"True", "Conditional"})
+    return [str(len(shown.rows)), str(replaced), str(len(shown.risks)), str(len(shown.declared))]
+
+
+def _details(stack_name: str, shown: Review) -> list[str]:
+    lines = [
+        f"<details><summary>{stack_name}: {shown.change_set_type} change set "
+        f"{shown.change_set_name}, {len(shown.rows)} change(s)</summary>",
+        "",
+    ]
+    if shown.rows:
+        lines += [
+            "| Action | Logical ID | Type | Replacement | Triggered by |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for row in shown.rows:
+            lines.append(
+                f"| {row.action} | {_code(row.logical_id)} | {row.resource_type} | "
+                f"{replacement_cell(row)} | {_cell(', '.join(row.triggers) or '-')} |"
+            )
+        notes = [(row.logical_id, note) for row in shown.rows for note in row_notes(row)]
+        if notes:
+            lines.append("")
+            lines += [f"- {_code(logical)}: {_cell(note)}" for logical, note in notes]
+    else:
+        lines.append(empty_change_set_note(shown))
+    if shown.upstream_replaced:
+        lines += ["", "After the upstream replacements (not in this change set yet):", ""]
+        lines += [f"- {_cell(line)}" for line in shown.upstream_replaced]
+    if shown.declared:
+        lines += ["", "Declared exposures (intended; the reason is the template's):", ""]
+        lines += [f"- {_cell(d.line())} -- {_cell(d.declared)}" for d in shown.declared]
+    for title, changes in (("Parameters", shown.parameters), ("Stack tags", shown.tags)):
+        if changes:
+            lines += ["", f"{title}:", ""]
+            lines += [
+                f"- {_code(c.path)}: {_cell(value_text(c.before))} -> {_cell(value_text(c.after))}"
+                for c in changes
+            ]
+    if where(shown):
+        lines += ["", where(shown)]
+    lines += ["", "</details>"]
+    return lines
