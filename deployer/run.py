@@ -7,9 +7,9 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
-from deployer import advice, changeset, outputs, preflight, states
+from deployer import advice, changeset, outputs, preflight, rollout, states
 from deployer.errors import (
     ChangeSetFailed,
     Declined,
@@ -77,6 +77,7 @@ class Options:
     change_set_timeout: float = 600.0  # seconds CloudFormation may take to compute a change set
     follow_timeout: float = 3600.0  # seconds a stack operation is followed before we let go
     show_review: Callable[[review.Review], None] = lambda _shown: None
+    terminal: TextIO | None = None  # where a progress line may be redrawn; None: plain lines
 
 
 class Deployer:
@@ -232,7 +233,7 @@ class Deployer:
     # ---- change set -----------------------------------------------------------------------
 
     def _change_set(
-        self, spec: StackSpec, stack: dict[str, Any] | None, parameters: list[dict[str, str]]
+        self, spec: StackSpec, stack: dict[str, Any] | None, parameters: list[dict[str, Any]]
     ) -> changeset.ChangeSet:
         body = spec.template_body()
         extra = {"tags": spec.tags, "capabilities": list(spec.capabilities)}
@@ -274,7 +275,7 @@ class Deployer:
         name: str,
         kind: str,
         body: str,
-        parameters: list[dict[str, str]],
+        parameters: list[dict[str, Any]],
     ) -> tuple[str, str]:
         from botocore.exceptions import ClientError
 
@@ -449,14 +450,22 @@ class Deployer:
         (Ctrl-C, the deadline, credentials that expire) says how to follow it from there."""
         from botocore.exceptions import BotoCoreError, ClientError
 
+        watch = (  # the ECS rollout, while a stack that runs the image is created or updated
+            rollout.watch(
+                self.aws, stack["StackId"], spec.template, self.say, self.options.terminal
+            )
+            if spec.needs_image and kind in {"CREATE", "UPDATE"}
+            else None
+        )
         follower = Follower(
             self.cf,
             stack["StackId"],
             since,
-            self.say,
+            watch.say if watch else self.say,
             self.options.backoff,
             kind if expect is None else expect,
             Diagnostics(lambda: self.aws.client("ecs")),
+            watch.poll if watch else None,
         )
         target = self.target(spec)
         deadline = self.options.backoff.deadline(self.options.follow_timeout)
@@ -476,6 +485,9 @@ class Deployer:
                 f"({str(error).strip()}). Refresh them (aws sso login, a new CI session), then"
             )
             raise StoppedFollowing(why, target, kind) from None
+        finally:
+            if watch:
+                watch.close()
 
     def _protect(self, stack: dict[str, Any]) -> None:
         """Termination protection on for non-local environments (never switched off here)."""
