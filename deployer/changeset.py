@@ -33,7 +33,7 @@ class ChangeSet:
     values_missing: list[str] = field(default_factory=list)  # changes AWS gave no values for
 
 
-def digest(template_body: str, parameters: list[dict[str, str]], extra: dict[str, Any]) -> str:
+def digest(template_body: str, parameters: list[dict[str, Any]], extra: dict[str, Any]) -> str:
     """A short hash of everything that decides what the change set does."""
     data = json.dumps(
         {"template": template_body, "parameters": parameters, **extra}, sort_keys=True
@@ -98,7 +98,7 @@ def create_change_set(
     name: str,
     change_set_type: str,
     template: dict[str, str],
-    parameters: list[dict[str, str]],
+    parameters: list[dict[str, Any]],
     capabilities: list[str],
     tags: dict[str, str],
 ) -> tuple[str, str]:

@@ -1,0 +1,206 @@
+"""Roll the service back to the image it ran before, and the record that makes it possible.
+
+Where the tags are recorded: one SSM parameter per service stack,
+`/<stack name>/deployed-image-tag`, written by the deployer (not by the stack) after each
+successful deploy. Its GetParameterHistory is the log: every version keeps its value (the tag),
+its date, who wrote it, and its description ("deploy: ..." or "rollback: ..."). It survives the
+stack (deleting the stack leaves it), costs nothing in the standard tier, keeps the last 100
+versions, and `aws ssm get-parameter-history` reads it without this tool. Stack tags would be
+lost with the stack, and changing them updates every taggable resource of the stack.
+
+The rollback target is the tag deployed before the one running now, where a rollback undoes
+the deploy it leaves: after v1, v2, v3 and a rollback to v2, the next rollback goes to v1,
+never forward to v3.
+
+The rollback itself is an ordinary change set, reviewed and confirmed like any deploy: the
+deployed template as it is (GetTemplate), every parameter at its previous value, except the
+image tag.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from deployer.errors import DeployError
+from deployer.follow import describe_stack
+from deployer.manifest import Image, Manifest, StackSpec
+from deployer.params import Resolver
+
+IMAGE_TAG_PARAMETER = "ImageTag"  # the service stack's parameter (templates/parameters.py)
+DEPLOY, ROLLBACK = "deploy", "rollback"
+
+
+class NothingToRollBack(DeployError):
+    """No earlier image is recorded for the stack."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    tag: str
+    kind: str  # DEPLOY or ROLLBACK
+    when: str
+
+
+def parameter_name(spec: StackSpec) -> str:
+    return f"/{spec.stack_name}/deployed-image-tag"
+
+
+def image_stack(manifest: Manifest) -> StackSpec:
+    """The stack that runs the image (the service stack)."""
+    for spec in manifest.stacks:
+        if spec.needs_image:
+            return spec
+    raise DeployError(f"{manifest.path}: no stack runs the image, so there is nothing to roll back")
+
+
+def history(ssm: Any, name: str) -> list[Entry]:
+    """The recorded deploys, oldest first; empty when nothing was recorded yet."""
+    request: dict[str, Any] = {"Name": name, "MaxResults": 50}
+    versions: list[dict[str, Any]] = []
+    while True:
+        try:
+            page = ssm.get_parameter_history(**request)
+        except ssm.exceptions.ParameterNotFound:
+            return []
+        versions.extend(page.get("Parameters", []))
+        if not page.get("NextToken"):
+            break
+        request["NextToken"] = page["NextToken"]
+    versions.sort(key=lambda version: version.get("Version", 0))
+    return [
+        Entry(
+            version["Value"],
+            ROLLBACK if version.get("Description", "").startswith(ROLLBACK) else DEPLOY,
+            str(version.get("LastModifiedDate", "")),
+        )
+        for version in versions
+    ]
+
+
+def lineage(entries: list[Entry]) -> list[str]:
+    """The tags that led to the one running now, oldest first: a rollback cuts off what it
+    undid; a deploy of the tag already on top adds nothing."""
+    tags: list[str] = []
+    for entry in entries:
+        if entry.kind == ROLLBACK and entry.tag in tags:
+            del tags[len(tags) - tags[::-1].index(entry.tag) :]
+        elif not tags or tags[-1] != entry.tag:
+            tags.append(entry.tag)
+    return tags
+
+
+def previous(entries: list[Entry], current: str) -> str | None:
+    """The tag to roll back to from `current`, or None."""
+    tags = lineage(entries)
+    if current in tags:
+        tags = tags[: len(tags) - tags[::-1].index(current) - 1]
+    return next((tag for tag in reversed(tags) if tag != current), None)
+
+
+def record(ssm: Any, name: str, tag: str, kind: str, revision: str) -> bool:
+    """Record a successful deploy of `tag`; a deploy of the tag recorded last adds nothing.
+    Returns whether a version was written."""
+    entries = history(ssm, name)
+    if kind == DEPLOY and entries and entries[-1].tag == tag:
+        return False
+    ssm.put_parameter(
+        Name=name,
+        Value=tag,
+        Type="String",
+        Overwrite=True,
+        Description=f"{kind}: image tag {tag}, by deploy.py from revision {revision}",
+    )
+    return True
+
+
+def current_tag(stack: dict[str, Any]) -> str | None:
+    for parameter in stack.get("Parameters", []):
+        if parameter["ParameterKey"] == IMAGE_TAG_PARAMETER:
+            return str(parameter.get("ParameterValue"))
+    return None
+
+
+class PreviousValues(Resolver):
+    """Every parameter at the stack's previous value, except the image tag."""
+
+    def __init__(self, base: Resolver, stack: dict[str, Any], tag: str) -> None:
+        super().__init__(base.cf, base.manifest, base.environ, base.client)
+        self.keys = [p["ParameterKey"] for p in stack.get("Parameters", [])]
+        self.tag = tag
+
+    def parameters(self, spec: StackSpec) -> list[dict[str, Any]]:
+        return [
+            {"ParameterKey": key, "ParameterValue": self.tag}
+            if key == IMAGE_TAG_PARAMETER
+            else {"ParameterKey": key, "UsePreviousValue": True}
+            for key in sorted(self.keys)
+        ]
+
+
+@dataclass(frozen=True)
+class Plan:
+    spec: StackSpec  # the stack with its deployed template, its parameters kept as they are
+    manifest: Manifest  # the manifest with the image rolled back to
+    stack: dict[str, Any]
+    current: str
+    target: str
+
+
+def plan(cf: Any, ssm: Any, manifest: Manifest, workdir: Path) -> Plan:
+    """What the rollback will deploy; NothingToRollBack when no earlier tag is recorded."""
+    spec = image_stack(manifest)
+    stack = describe_stack(cf, spec.stack_name)
+    if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS":
+        raise NothingToRollBack(f"stack {spec.stack_name} is not deployed: nothing to roll back")
+    current = current_tag(stack)
+    if current is None:
+        raise DeployError(f"stack {spec.stack_name} has no {IMAGE_TAG_PARAMETER} parameter")
+    name = parameter_name(spec)
+    target = previous(history(ssm, name), current)
+    if target is None:
+        raise NothingToRollBack(
+            f"nothing to roll back to: {spec.stack_name} runs image {current}, and SSM "
+            f"parameter {name} records no image deployed before it"
+        )
+    body = cf.get_template(StackName=stack["StackId"], TemplateStage="Original")["TemplateBody"]
+    path = workdir / f"{spec.key}.json"
+    path.write_text(body if isinstance(body, str) else json.dumps(body, indent=2))
+    deployed = replace(
+        spec,
+        template_path=path,
+        parameters={},
+        parameters_from_stacks={},
+        parameters_from_env={},
+        parameters_from_hosted_zone=(),
+        parameters_from_certificate=(),
+        prerequisites=(),
+    )
+    deployed.template_body()  # read now: the directory goes once the rollback is deployed
+    image = Image(manifest.image.repository_name, target)
+    return Plan(deployed, replace(manifest, image=image), stack, current, target)
+
+
+def run(
+    aws: Any,
+    manifest: Manifest,
+    make_deployer: Callable[[Manifest], Any],
+    say: Callable[[str], None],
+) -> Any:
+    """Plan the rollback and deploy it as a reviewed change set; returns the Deployer that
+    did (its results, its manifest with the image rolled back to)."""
+    with tempfile.TemporaryDirectory(prefix="rollback-") as workdir:
+        found = plan(aws.cloudformation, aws.client("ssm"), manifest, Path(workdir))
+        say(
+            f"Rolling {found.spec.stack_name} back from image {found.current} to "
+            f"{found.target} (recorded in SSM parameter {parameter_name(found.spec)}); "
+            "only the image tag changes"
+        )
+        deployer = make_deployer(found.manifest)
+        deployer.resolver = PreviousValues(deployer.resolver, found.stack, found.target)
+        deployer.run([found.spec])
+    return deployer
