@@ -26,12 +26,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from deployer import changeset
 from deployer.errors import DeployError
 from deployer.follow import describe_stack
 from deployer.manifest import Image, Manifest, StackSpec
 from deployer.params import Resolver
 
 IMAGE_TAG_PARAMETER = "ImageTag"  # the service stack's parameter (templates/parameters.py)
+SSM_TYPE = "AWS::SSM::Parameter::Value<"
 DEPLOY, ROLLBACK = "deploy", "rollback"
 
 
@@ -126,25 +128,54 @@ def current_tag(stack: dict[str, Any]) -> str | None:
 
 
 class PreviousValues(Resolver):
-    """Every parameter at the stack's previous value, except the image tag."""
+    """The image tag rolled back to, and every other parameter as the stack has it.
 
-    def __init__(self, base: Resolver, stack: dict[str, Any], tag: str) -> None:
+    A parameter is given the value a deploy would give it (the manifest's, the upstream
+    stacks', the hosted zone's...) where that is what the stack runs with; a NoEcho one, or
+    one whose value changed since (the environment moved on), keeps the stack's previous
+    value. SSM-typed parameters are given by name, as at every deploy: CloudFormation
+    resolves the name each time (the stack shows the value it resolved, not the name)."""
+
+    def __init__(
+        self, base: Resolver, stack: dict[str, Any], tag: str, original: StackSpec
+    ) -> None:
         super().__init__(base.cf, base.manifest, base.environ, base.client)
-        self.keys = [p["ParameterKey"] for p in stack.get("Parameters", [])]
+        self.stack = stack
         self.tag = tag
+        # what a deploy passes, without the NoEcho values it takes from the environment
+        self.original = replace(original, parameters_from_env={})
 
     def parameters(self, spec: StackSpec) -> list[dict[str, Any]]:
-        return [
-            {"ParameterKey": key, "ParameterValue": self.tag}
-            if key == IMAGE_TAG_PARAMETER
-            else {"ParameterKey": key, "UsePreviousValue": True}
-            for key in sorted(self.keys)
-        ]
+        declared = spec.template.get("Parameters", {})
+        types = changeset.parameter_types(spec.template)
+        running = changeset.parameter_values(self.stack, types)
+        planned = {
+            p["ParameterKey"]: p["ParameterValue"] for p in super().parameters(self.original)
+        }
+        found: list[dict[str, Any]] = []
+        for key in sorted(declared):
+            kind = types.get(key, "")
+            value = planned.get(key)
+            as_running = changeset.parameter_values(
+                {"Parameters": [{"ParameterKey": key, "ParameterValue": value or ""}]}, types
+            ).get(key)
+            if key == IMAGE_TAG_PARAMETER:
+                found.append({"ParameterKey": key, "ParameterValue": self.tag})
+            elif (
+                value is not None
+                and not declared[key].get("NoEcho")
+                and (kind.startswith(SSM_TYPE) or running.get(key) == as_running)
+            ):
+                found.append({"ParameterKey": key, "ParameterValue": value})
+            else:
+                found.append({"ParameterKey": key, "UsePreviousValue": True})
+        return found
 
 
 @dataclass(frozen=True)
 class Plan:
     spec: StackSpec  # the stack with its deployed template, its parameters kept as they are
+    original: StackSpec  # the stack as the manifest has it: where a deploy takes each value
     manifest: Manifest  # the manifest with the image rolled back to
     stack: dict[str, Any]
     current: str
@@ -182,7 +213,7 @@ def plan(cf: Any, ssm: Any, manifest: Manifest, workdir: Path) -> Plan:
     )
     deployed.template_body()  # read now: the directory goes once the rollback is deployed
     image = Image(manifest.image.repository_name, target)
-    return Plan(deployed, replace(manifest, image=image), stack, current, target)
+    return Plan(deployed, spec, replace(manifest, image=image), stack, current, target)
 
 
 def run(
@@ -201,6 +232,8 @@ def run(
             "only the image tag changes"
         )
         deployer = make_deployer(found.manifest)
-        deployer.resolver = PreviousValues(deployer.resolver, found.stack, found.target)
+        deployer.resolver = PreviousValues(
+            deployer.resolver, found.stack, found.target, found.original
+        )
         deployer.run([found.spec])
     return deployer

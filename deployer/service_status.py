@@ -36,7 +36,7 @@ def collect(aws: Any, manifest: Manifest, revision: str) -> dict[str, Any]:
                 "key": spec.key,
                 "stack_name": spec.stack_name,
                 "status": stack["StackStatus"] if stack else "NOT DEPLOYED",
-                "last_update": str(stack.get("LastUpdatedTime") or stack["CreationTime"])
+                "last_update": _when(stack.get("LastUpdatedTime") or stack["CreationTime"])
                 if stack
                 else None,
             }
@@ -66,7 +66,7 @@ def collect(aws: Any, manifest: Manifest, revision: str) -> dict[str, Any]:
 
 
 def render_text(found: dict[str, Any]) -> str:
-    lines = [f"{found['environment']} in {found['region']} (checkout at {found['revision']})"]
+    lines = [f"{found['environment']} in {found['region']}"]
     width = max(len(s["stack_name"]) for s in found["stacks"])
     for stack in found["stacks"]:
         since = f"  since {stack['last_update']}" if stack["last_update"] else ""
@@ -102,3 +102,7 @@ def render_text(found: dict[str, Any]) -> str:
     lines.append(f"  url:       {service['url'] or '(no Url output)'}")
     lines.append(f"  dashboard: {service['dashboard'] or '(no DashboardUrl output)'}")
     return "\n".join(lines)
+
+
+def _when(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if hasattr(moment, "strftime") else ""
