@@ -21,6 +21,8 @@ from troposphere import (
     Parameter,
     Partition,
     Region,
+    Select,
+    Split,
     Template,
     cloudwatch,
     ecs,
@@ -248,7 +250,10 @@ def load_balancer_metrics(
     load_balancer: elbv2.LoadBalancer, target_group: elbv2.TargetGroup
 ) -> LoadBalancerMetrics:
     lb = (("LoadBalancer", load_balancer.get_att("LoadBalancerFullName")),)
-    lb_tg = (*lb, ("TargetGroup", target_group.get_att("TargetGroupFullName")))
+    # TargetGroupFullName is the ARN's last part (targetgroup/<name>/<id>): read off the Ref,
+    # because the emulator resolves no GetAtt TargetGroupFullName where the dashboard needs it.
+    target_group_full_name = Select(5, Split(":", target_group.ref()))
+    lb_tg = (*lb, ("TargetGroup", target_group_full_name))
     return LoadBalancerMetrics(
         requests=Metric(ALB, "RequestCount", lb),
         elb_5xx=Metric(ALB, "HTTPCode_ELB_5XX_Count", lb),
