@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from deployer import advice, rollback, rollout, smoke, verify
+from deployer import rollback, rollout, smoke, verify
 from deployer.errors import DeployFailed
 from deployer.run import CREATED, NO_CHANGES, UPDATED
 
@@ -44,16 +44,15 @@ def run(deployer: Any, checks: Checks, kind: str = rollback.DEPLOY) -> dict[str,
     found = rollout.read(aws.client("ecs"), services[0]) if services else None
     report["rollout"] = found.to_dict() if found else None
     say(f"  {found.line()}" if found else "  rollout: the stack runs no ECS service")
-    failures: list[str] = []
+    if found and found.failed:
+        for task in rollout.stopped_tasks(aws.client("ecs"), services[0], found.deployment):
+            say(f"    {rollout.stopped_line(task)}")
+    verified = None
     if checks.verify:
         verified = verify.verify(aws.client, spec.template, physical)
         report["verify"] = verified.to_dict()
         for line in verified.lines():
             say(f"  {line}")
-        failures.extend(
-            f"Alarm {a.logical_id} ({a.name}) is in ALARM: {a.reason or 'no reason given'}"
-            for a in verified.firing()
-        )
     else:
         say("  alarms and paging: not checked (--no-verify)")
     url = next((o.value for o in result.outputs if o.key == smoke.URL_OUTPUT), None)
@@ -61,19 +60,35 @@ def run(deployer: Any, checks: Checks, kind: str = rollback.DEPLOY) -> dict[str,
     checked = smoke.smoke(url, tag, endpoint, checks.smoke_seconds, say)
     report["smoke"] = checked.to_dict()
     say(f"  {checked.line()}")
-    if not checked.passed and not checked.not_run:
-        failures.append(checked.line())
-    target = advice.Target(deployer.manifest.environment, spec.key, spec.stack_name)
-    if failures:
-        raise DeployFailed(
-            f"{spec.stack_name} deployed, but the checks after it failed",
-            [
-                *failures,
-                f"Image {tag} is not recorded as good. To go back: make rollback ENV={target.env}",
-            ],
-        )
+    judge(spec.stack_name, deployer.manifest.environment, tag, verified, checked)
     name = rollback.parameter_name(spec)
     if rollback.record(aws.client("ssm"), name, tag, kind, deployer.options.revision):
         say(f"  recorded image {tag} in SSM parameter {name} (make rollback goes back from it)")
     report["recorded_in"] = name
     return report
+
+
+def judge(
+    stack_name: str,
+    environment: str,
+    tag: str,
+    verified: verify.Verification | None,
+    checked: smoke.Smoke,
+) -> None:
+    """DeployFailed when an alarm fires or the smoke check failed (not when it could not
+    run), naming each; the image is then not recorded as good."""
+    failures = [
+        f"Alarm {alarm.logical_id} ({alarm.name}) is in ALARM: {alarm.reason or 'no reason given'}"
+        for alarm in (verified.firing() if verified else [])
+    ]
+    if not checked.passed and not checked.not_run:
+        failures.append(checked.line())
+    if failures:
+        raise DeployFailed(
+            f"{stack_name} deployed, but the checks after it failed",
+            [
+                *failures,
+                f"Image {tag} is not recorded as good. To go back to the image before it: "
+                f"make rollback ENV={environment}",
+            ],
+        )
