@@ -283,9 +283,8 @@ def run(
 
 def roll_back(aws: Any, manifest: Any, options: Any, say: Callable[[str], None]) -> Any:
     from deployer import rollback
-    from deployer.run import Deployer
 
-    return rollback.run(aws, manifest, lambda m: Deployer(aws, m, options, say), say)
+    return rollback.run(aws, manifest, options, say)
 
 
 def after_deploy(args: argparse.Namespace, deployer: Any, doc: dict) -> None:

@@ -97,7 +97,7 @@ def create_change_set(
     stack_name: str,
     name: str,
     change_set_type: str,
-    template: dict[str, str],
+    template: dict[str, Any],
     parameters: list[dict[str, Any]],
     capabilities: list[str],
     tags: dict[str, str],

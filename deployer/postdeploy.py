@@ -13,6 +13,7 @@ from typing import Any
 
 from deployer import rollback, rollout, smoke, verify
 from deployer.errors import DeployFailed
+from deployer.follow import describe_stack
 from deployer.run import CREATED, NO_CHANGES, UPDATED
 
 # The outcomes after which the stack is as deployed: executed, or already so.
@@ -36,6 +37,7 @@ def run(deployer: Any, checks: Checks, kind: str = rollback.DEPLOY) -> dict[str,
         return None
     say, aws = deployer.say, deployer.aws
     tag = deployer.manifest.image.tag
+    runs_tag(deployer.cf, spec.stack_name, tag)
     say("")
     say(f"After the deploy of {spec.stack_name} (image {tag}):")
     physical = deployer.resolver.physical_ids(spec.key)
@@ -66,6 +68,22 @@ def run(deployer: Any, checks: Checks, kind: str = rollback.DEPLOY) -> dict[str,
         say(f"  recorded image {tag} in SSM parameter {name} (make rollback goes back from it)")
     report["recorded_in"] = name
     return report
+
+
+def runs_tag(cf: Any, stack_name: str, tag: str) -> None:
+    """The stack's image tag is the one deployed: else nothing is checked or recorded (a
+    change set found nothing to change, or another deploy came in between)."""
+    stack = describe_stack(cf, stack_name)
+    running = rollback.current_tag(stack) if stack else None
+    if running != tag:
+        raise DeployFailed(
+            f"{stack_name} runs image {running}, not {tag}",
+            [
+                f"CloudFormation found nothing to change, yet the stack's "
+                f"{rollback.IMAGE_TAG_PARAMETER} is {running}: image {tag} is not recorded, "
+                "and nothing was checked. make status shows what runs."
+            ],
+        )
 
 
 def judge(

@@ -13,8 +13,8 @@ the deploy it leaves: after v1, v2, v3 and a rollback to v2, the next rollback g
 never forward to v3.
 
 The rollback itself is an ordinary change set, reviewed and confirmed like any deploy: the
-deployed template as it is (GetTemplate), every parameter at its previous value, except the
-image tag.
+deployed template as it is (UsePreviousTemplate; GetTemplate's copy is what the review reads),
+every parameter as the stack has it, except the image tag.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from deployer.errors import DeployError
 from deployer.follow import describe_stack
 from deployer.manifest import Image, Manifest, StackSpec
 from deployer.params import Resolver
+from deployer.run import Deployer, Options
 
 IMAGE_TAG_PARAMETER = "ImageTag"  # the service stack's parameter (templates/parameters.py)
 SSM_TYPE = "AWS::SSM::Parameter::Value<"
@@ -216,12 +217,21 @@ def plan(cf: Any, ssm: Any, manifest: Manifest, workdir: Path) -> Plan:
     return Plan(deployed, spec, replace(manifest, image=image), stack, current, target)
 
 
-def run(
-    aws: Any,
-    manifest: Manifest,
-    make_deployer: Callable[[Manifest], Any],
-    say: Callable[[str], None],
-) -> Any:
+class RollbackDeployer(Deployer):
+    """A deploy of the stack as it is: its own template (UsePreviousTemplate), the image tag
+    rolled back to, every other parameter as the stack has it (PreviousValues)."""
+
+    def __init__(self, aws: Any, found: Plan, options: Options, say: Callable[[str], None]):
+        super().__init__(aws, found.manifest, options, say)
+        self.resolver = PreviousValues(self.resolver, found.stack, found.target, found.original)
+
+    def template_argument(
+        self, spec: StackSpec, stack: dict[str, Any] | None, body: str
+    ) -> dict[str, Any]:
+        return {"UsePreviousTemplate": True}
+
+
+def run(aws: Any, manifest: Manifest, options: Options, say: Callable[[str], None]) -> Deployer:
     """Plan the rollback and deploy it as a reviewed change set; returns the Deployer that
     did (its results, its manifest with the image rolled back to)."""
     with tempfile.TemporaryDirectory(prefix="rollback-") as workdir:
@@ -231,9 +241,6 @@ def run(
             f"{found.target} (recorded in SSM parameter {parameter_name(found.spec)}); "
             "only the image tag changes"
         )
-        deployer = make_deployer(found.manifest)
-        deployer.resolver = PreviousValues(
-            deployer.resolver, found.stack, found.target, found.original
-        )
+        deployer = RollbackDeployer(aws, found, options, say)
         deployer.run([found.spec])
     return deployer

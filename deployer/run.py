@@ -279,9 +279,7 @@ class Deployer:
     ) -> tuple[str, str]:
         from botocore.exceptions import ClientError
 
-        template = changeset.template_argument(
-            self.aws, spec.stack_name, body, lambda: self._account(stack), self.say
-        )
+        template = self.template_argument(spec, stack, body)
         try:
             return changeset.create_change_set(
                 self.cf,
@@ -297,6 +295,14 @@ class Deployer:
             if not is_busy(error):
                 raise
             raise PreflightError(self._busy(spec, error, "no change set was created")) from None
+
+    def template_argument(
+        self, spec: StackSpec, stack: dict[str, Any] | None, body: str
+    ) -> dict[str, Any]:
+        """How the change set gets its template: TemplateBody, or TemplateURL when too big."""
+        return changeset.template_argument(
+            self.aws, spec.stack_name, body, lambda: self._account(stack), self.say
+        )
 
     def _busy(self, spec: StackSpec, error: Exception, what: str) -> str:
         return (
