@@ -52,11 +52,12 @@ def collect(aws: Any, manifest: Manifest, revision: str) -> dict[str, Any]:
     services = [physical[s] for s in rollout.service_logical_ids(spec.template) if s in physical]
     deployment = rollout.read(aws.client("ecs"), services[0]) if services else None
     deployed = rollback.current_tag(stack)
+    running = running_images(aws.client("ecs"), deployment.task_definition) if deployment else []
     entries = rollback.history(aws.client("ssm"), rollback.parameter_name(spec))
     found["service"] = {
         "stack_name": spec.stack_name,
         "rollout": deployment.to_dict() if deployment else None,
-        "image": {"deployed": deployed, "checkout": manifest.image.tag},
+        "image": {"deployed": deployed, "checkout": manifest.image.tag, "running": running},
         "rollback_to": rollback.previous(entries, deployed) if deployed else None,
         "verify": verify.verify(aws.client, spec.template, physical).to_dict(),
         "url": outputs.get(smoke.URL_OUTPUT),
@@ -86,6 +87,8 @@ def render_text(found: dict[str, Any]) -> str:
         else f"this checkout's build/ would deploy {image['checkout']} (make deploy)"
     )
     lines.append(f"  image: {image['deployed']} deployed; {same}")
+    if image["running"]:
+        lines.append(f"  the ECS deployment runs {', '.join(image['running'])}")
     back = service["rollback_to"]
     lines.append(
         f"  rollback: make rollback would go back to {back}"
@@ -106,3 +109,12 @@ def render_text(found: dict[str, Any]) -> str:
 
 def _when(moment: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if hasattr(moment, "strftime") else ""
+
+
+def running_images(ecs: Any, task_definition: str) -> list[str]:
+    """The images of the task definition the ECS deployment runs (what serves, whatever the
+    stack's parameter says)."""
+    if not task_definition:
+        return []
+    found = ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+    return [c["image"] for c in found.get("containerDefinitions", []) if c.get("image")]

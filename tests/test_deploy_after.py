@@ -123,7 +123,9 @@ def test_status_shows_the_service_on_one_screen(stage: Stage) -> None:
     as_json = stage.deploy_py("status", "--env", support.ENV, "--output", "json")
     found = json.loads(as_json.stdout)["status"]
     assert [s["key"] for s in found["stacks"]] == ["network", "registry", "service"]
-    assert found["service"]["image"] == {"deployed": "v0", "checkout": "v2"}
+    image = found["service"]["image"]
+    assert (image["deployed"], image["checkout"]) == ("v0", "v2")
+    assert [i.rsplit(":", 1)[-1] for i in image["running"]] == ["v0"]
     assert found["service"]["rollout"]["desired"] == 1
     assert found["service"]["verify"]["alarms"][0]["state"] == "MISSING"
 
