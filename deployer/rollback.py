@@ -79,7 +79,7 @@ def history(ssm: Any, name: str) -> list[Entry]:
         Entry(
             version["Value"],
             ROLLBACK if version.get("Description", "").startswith(ROLLBACK) else DEPLOY,
-            str(version.get("LastModifiedDate", "")),
+            when_text(version.get("LastModifiedDate")),
         )
         for version in versions
     ]
@@ -244,3 +244,8 @@ def run(aws: Any, manifest: Manifest, options: Options, say: Callable[[str], Non
         deployer = RollbackDeployer(aws, found, options, say)
         deployer.run([found.spec])
     return deployer
+
+
+def when_text(moment: Any) -> str:
+    """A datetime from botocore, to the second; "" for anything else."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if hasattr(moment, "strftime") else ""

@@ -9,6 +9,7 @@ reads: no lock, no change.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from deployer import rollback, rollout, smoke, verify
@@ -17,6 +18,7 @@ from deployer.manifest import Manifest
 from deployer.params import Resolver
 
 DASHBOARD_OUTPUT = "DashboardUrl"  # the service stack's Output (templates/dashboard.py)
+RECORDED_SHOWN = 5  # the latest deploys of the SSM record shown
 
 
 def collect(aws: Any, manifest: Manifest, revision: str) -> dict[str, Any]:
@@ -36,7 +38,9 @@ def collect(aws: Any, manifest: Manifest, revision: str) -> dict[str, Any]:
                 "key": spec.key,
                 "stack_name": spec.stack_name,
                 "status": stack["StackStatus"] if stack else "NOT DEPLOYED",
-                "last_update": _when(stack.get("LastUpdatedTime") or stack["CreationTime"])
+                "last_update": rollback.when_text(
+                    stack.get("LastUpdatedTime") or stack["CreationTime"]
+                )
                 if stack
                 else None,
             }
@@ -59,6 +63,7 @@ def collect(aws: Any, manifest: Manifest, revision: str) -> dict[str, Any]:
         "rollout": deployment.to_dict() if deployment else None,
         "image": {"deployed": deployed, "checkout": manifest.image.tag, "running": running},
         "rollback_to": rollback.previous(entries, deployed) if deployed else None,
+        "recorded": [asdict(entry) for entry in entries[-RECORDED_SHOWN:]],
         "verify": verify.verify(aws.client, spec.template, physical).to_dict(),
         "url": outputs.get(smoke.URL_OUTPUT),
         "dashboard": outputs.get(DASHBOARD_OUTPUT),
@@ -95,6 +100,8 @@ def render_text(found: dict[str, Any]) -> str:
         if back
         else "  rollback: nothing recorded to roll back to"
     )
+    for entry in reversed(service["recorded"]):
+        lines.append(f"    recorded: {entry['tag']} ({entry['kind']}, {entry['when']})")
     checked = service["verify"]
     verification = verify.Verification(
         [verify.AlarmState(**a) for a in checked["alarms"]],
@@ -105,10 +112,6 @@ def render_text(found: dict[str, Any]) -> str:
     lines.append(f"  url:       {service['url'] or '(no Url output)'}")
     lines.append(f"  dashboard: {service['dashboard'] or '(no DashboardUrl output)'}")
     return "\n".join(lines)
-
-
-def _when(moment: Any) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if hasattr(moment, "strftime") else ""
 
 
 def running_images(ecs: Any, task_definition: str) -> list[str]:

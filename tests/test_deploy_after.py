@@ -169,7 +169,12 @@ def test_rollback_reviews_and_deploys_only_the_previous_image(stage: Stage) -> N
 
 def test_after_a_rollback_the_next_one_goes_further_back_not_forward(stage: Stage) -> None:
     shown = stage.deploy_py("status", "--env", support.ENV, "--output", "json")
-    assert json.loads(shown.stdout)["status"]["service"]["rollback_to"] == "v0"
+    service = json.loads(shown.stdout)["status"]["service"]
+    assert service["rollback_to"] == "v0"
+    assert [(e["tag"], e["kind"]) for e in service["recorded"]][-2:] == [
+        ("v2", "deploy"),
+        ("v1", "rollback"),
+    ]
 
 
 def test_a_stack_that_does_not_run_the_tag_is_neither_checked_nor_recorded(stage: Stage) -> None:
