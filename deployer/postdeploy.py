@@ -39,7 +39,7 @@ def run(deployer: Any, checks: Checks, kind: str = rollback.DEPLOY) -> dict[str,
     tag = deployer.manifest.image.tag
     runs_tag(deployer.cf, spec.stack_name, tag)
     say("")
-    say(f"After the deploy of {spec.stack_name} (image {tag}):")
+    say(f"After the {kind} of {spec.stack_name} (image {tag}):")
     physical = deployer.resolver.physical_ids(spec.key)
     report: dict[str, Any] = {"stack": spec.stack_name, "image_tag": tag}
     services = [physical[s] for s in rollout.service_logical_ids(spec.template) if s in physical]
