@@ -67,6 +67,11 @@ def _graph(title: str, metrics: list[list[Any]], **extra: Any) -> dict[str, Any]
     }
 
 
+def _labelled(title: str, *drawn: tuple[Metric, str, str]) -> dict[str, Any]:
+    """A graph of metrics side by side: (metric, statistic, label) each."""
+    return _graph(title, [_line(metric, stat, label=label) for metric, stat, label in drawn])
+
+
 def _percent(id_: str, label: str, used: Metric, reserved: Metric) -> list[list[Any]]:
     return [
         _line(used, "Average", id=f"{id_}used", visible=False),
@@ -86,12 +91,8 @@ def widgets(
 ) -> list[dict[str, Any]]:
     graphs = [
         _graph("Requests", [_line(lb.requests, "Sum")]),
-        _graph(
-            "5xx answers",
-            [
-                _line(lb.elb_5xx, "Sum", label="load balancer"),
-                _line(lb.target_5xx, "Sum", label="tasks"),
-            ],
+        _labelled(
+            "5xx answers", (lb.elb_5xx, "Sum", "load balancer"), (lb.target_5xx, "Sum", "tasks")
         ),
         _graph(
             "4xx rate (percent of requests)",
@@ -102,19 +103,13 @@ def widgets(
                 _expression("rate", CLIENT_4XX_LABEL, CLIENT_4XX_PERCENT),
             ],
         ),
-        _graph(
-            "Latency (seconds)",
-            [
-                _line(lb.response_time, "p50", label="p50"),
-                _line(lb.response_time, "p99", label="p99"),
-            ],
+        _labelled(
+            "Latency (seconds)", (lb.response_time, "p50", "p50"), (lb.response_time, "p99", "p99")
         ),
-        _graph(
+        _labelled(
             "Hosts",
-            [
-                _line(lb.healthy_hosts, "Minimum", label="healthy"),
-                _line(lb.unhealthy_hosts, "Maximum", label="unhealthy"),
-            ],
+            (lb.healthy_hosts, "Minimum", "healthy"),
+            (lb.unhealthy_hosts, "Maximum", "unhealthy"),
         ),
         _graph(
             "CPU and memory (percent of reserved)",
@@ -123,12 +118,10 @@ def widgets(
                 *_percent("memory", "memory", service.memory_utilized, service.memory_reserved),
             ],
         ),
-        _graph(
+        _labelled(
             "Tasks: running vs desired",
-            [
-                _line(service.running_tasks, "Average", label="running"),
-                _line(service.desired_tasks, "Average", label="desired"),
-            ],
+            (service.running_tasks, "Average", "running"),
+            (service.desired_tasks, "Average", "desired"),
         ),
     ]
     status = {

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
 import test_deploy_support as support
-from test_deploy_e2e import run_script
+from test_deploy_e2e import emulator_client, fresh_emulator, run_script
 
 from deployer import postdeploy, rollout
 from deployer.errors import DeployFailed
@@ -43,29 +40,12 @@ class Stage:
         )
 
     def client(self, service: str):
-        return boto3.client(
-            service,
-            endpoint_url=self.env["AWS_ENDPOINT_URL"],
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return emulator_client(self.env, service)
 
 
 @pytest.fixture(scope="module")
 def stage(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
-    urllib.request.urlopen(
-        urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
-    ).close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ENDPOINT_URL=moto_endpoint,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        SCALABLE_APP_LOCK_DIR=str(tmp_path_factory.mktemp("locks")),
-        **{support.PAGERDUTY_VAR: "https://events.pagerduty.com/test"},
-    )
+    env = fresh_emulator(moto_endpoint, tmp_path_factory)
     builds = [
         support.write(tmp_path_factory.mktemp(tag) / "local", image_tag=tag)
         for tag in ("v0", "v1", "v2")
