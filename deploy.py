@@ -234,7 +234,7 @@ def run(
     execute = not args.no_execute
     doc.update(environment=env.name, region=manifest.region)
     if args.verb == "status":
-        return status(manifest, env.name, say, doc, args.output == "json")
+        return status(manifest, say, doc, args.output == "json")
     holder = None
     if args.verb != "follow":  # one change at a time: a second deploy says who is deploying
         holder = lock.acquire(lock.deploy_lock_path(ROOT, env.name), f"deploy of {env.name}")
@@ -296,9 +296,8 @@ def after_deploy(args: argparse.Namespace, deployer: Any, doc: dict) -> None:
     doc["after_deploy"] = postdeploy.run(deployer, checks, kind)
 
 
-def status(
-    manifest: Any, env_name: str, say: Callable[[str], None], doc: dict, as_json: bool
-) -> int:
+def status(manifest: Any, say: Callable[[str], None], doc: dict, as_json: bool) -> int:
+    """The deployed service, read only: no lock, no change."""
     from deployer import service_status
     from deployer.session import Aws
 

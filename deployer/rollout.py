@@ -16,6 +16,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 
 SERVICE_TYPE = "AWS::ECS::Service"
+# Polls between two looks for the service while the stack has not created it yet: each look
+# is a DescribeStackResources, on top of the follower's own CloudFormation calls.
+FIND_EVERY = 5
 Say = Callable[[str], None]
 
 
@@ -130,6 +133,7 @@ class Watch:
         self.shown = ""  # the progress line on the terminal now, "" when none
         self.seen_tasks: set[str] = set()
         self.unreadable = False
+        self.polls = 0
 
     def say(self, line: str) -> None:
         """The follower's lines: above the progress line, which stays last."""
@@ -150,7 +154,10 @@ class Watch:
                 self.say(f"  (rollout: ECS could not be read, following the stack only: {error})")
 
     def _poll(self) -> None:
+        self.polls += 1
         if self.service_arn is None:
+            if self.polls % FIND_EVERY != 1:  # a create makes the service late: ask now and then
+                return
             self.service_arn = self.find_service()
             if self.service_arn is None:  # not created yet
                 return
