@@ -95,18 +95,19 @@ bench-health: $(VENV)/.installed ## Benchmark /_health vs bare ASGI vs Flask (ne
 	$(PY) bench/health.py
 
 # ---- deploy (issue 4) ----------------------------------------------------------------
-.PHONY: plan deploy follow cancel continue-rollback local-up local-stop test-deploy bench-deploy bench-follow
+.PHONY: plan deploy follow cancel continue-rollback status rollback local-up local-stop test-deploy bench-deploy bench-follow
 # ENV=local runs against moto's server on 127.0.0.1:$(LOCAL_AWS_PORT) (started if
 # AWS_ENDPOINT_URL is unset and nothing answers there); other environments reach AWS through
 # boto3's standard resolution (AWS_PROFILE, AWS_REGION...). YES=1 executes without asking;
 # STACK=registry (or STACK="registry static") deploys only those stacks; OUTPUT=json for
 # machines (stdout holds the JSON document only), OUTPUT=markdown for a pull-request comment.
 # TIMEOUT=MINUTES: how long a stack operation is followed before we let go of it (default 60).
+# NO_VERIFY=1: after the deploy, skip the alarm and paging checks (deploy.py --no-verify).
 LOCAL_AWS_PORT ?= 5050
 comma := ,
 STACK_ARGS := $(foreach stack,$(subst $(comma), ,$(STACK)),--stack $(stack))
 DEPLOY_ARGS := $(if $(YES),--yes) $(if $(OUTPUT),--output $(OUTPUT)) \
-	$(if $(TIMEOUT),--timeout $(TIMEOUT)) $(STACK_ARGS)
+	$(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(NO_VERIFY),--no-verify) $(STACK_ARGS)
 ifeq ($(ENV),local)
 DEPLOY := LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) $(PY) local_aws.py
 else
@@ -134,6 +135,12 @@ cancel: $(VENV)/.installed ## Cancel an update under way (a running create: dele
 
 continue-rollback: $(VENV)/.installed ## Continue a failed rollback (UPDATE_ROLLBACK_FAILED); SKIP="Id ..."
 	$(OPERATE) continue-rollback --env $(ENV) $(STACK_ARGS) $(foreach id,$(SKIP),--skip $(id))
+
+status: templates ## ENV's service on one screen: stacks, rollout, image, alarms, paging, URLs (OUTPUT=json)
+	$(OPERATE) status --env $(ENV) $(if $(OUTPUT),--output $(OUTPUT))
+
+rollback: templates ## Redeploy the image that ran before, as a reviewed change set (YES=1: no prompt)
+	$(OPERATE) rollback --env $(ENV) $(if $(YES),--yes) $(if $(OUTPUT),--output $(OUTPUT)) $(if $(NO_VERIFY),--no-verify)
 
 local-up: $(VENV)/.installed ## Start the local emulator (moto) in the background, PID in .local/
 	LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) $(PY) local_aws.py up

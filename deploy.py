@@ -5,6 +5,8 @@
     python deploy.py follow --env production --stack service     # re-attach to an operation
     python deploy.py cancel --env production --stack service     # cancel an update
     python deploy.py continue-rollback --env production --stack service --skip Service
+    python deploy.py status --env production [--output json]  # the service on one screen
+    python deploy.py rollback --env production   # the previous image, as a reviewed change set
 
 It deploys what generate.py wrote to build/<env>/ (what was linted is what ships) and reaches
 AWS only through boto3's standard resolution (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL...).
@@ -22,7 +24,7 @@ from typing import Any, TextIO
 
 ROOT = Path(__file__).resolve().parent
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
-VERBS = ("deploy", "follow", "cancel", "continue-rollback")
+VERBS = ("deploy", "follow", "cancel", "continue-rollback", "status", "rollback")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -36,7 +38,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             "something would, 1 error; 130 Ctrl-C. "
             "The other verbs act on a stack operation already under way: follow re-attaches "
             "to it, cancel cancels an update (or deletes a stack whose create is running), "
-            "continue-rollback continues a rollback that failed (UPDATE_ROLLBACK_FAILED)."
+            "continue-rollback continues a rollback that failed (UPDATE_ROLLBACK_FAILED). "
+            "status shows the deployed service; rollback deploys the image that ran before "
+            "the one running now, changing nothing else."
         )
     )
     parser.add_argument("verb", nargs="?", choices=VERBS, default="deploy", help="default: deploy")
@@ -99,6 +103,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="LOGICAL_ID",
         help="continue-rollback: a resource that cannot roll back, marked rolled back as it "
         "is (repeatable; see the stack's events for which one failed)",
+    )
+    parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="after the deploy, do not check that the alarms are quiet and the paging "
+        "subscription is confirmed (the rollout summary and the smoke check still run)",
+    )
+    parser.add_argument(
+        "--smoke-timeout",
+        type=float,
+        default=5.0,
+        metavar="MINUTES",
+        help="after the deploy, how long https://<domain>/_health may take to answer 200 "
+        "with the new version (default 5; exit 1 when it does not)",
     )
     parser.add_argument(
         "--build-dir",
@@ -233,6 +251,8 @@ def run(
         )
     execute = not args.no_execute
     doc.update(environment=env.name, region=manifest.region)
+    if args.verb == "status":
+        return status(manifest, say, doc, args.output == "json")
     holder = None
     if args.verb != "follow":  # one change at a time: a second deploy says who is deploying
         holder = lock.acquire(lock.deploy_lock_path(ROOT, env.name), f"deploy of {env.name}")
@@ -264,16 +284,20 @@ def run(
         else (lambda _r: None),
         endpoint=endpoint,
         keep_plans=not unconfirmable,
+        terminal=progress if progress.isatty() else None,
     )
     deployer = Deployer(aws, manifest, options, say)
     started()
     specs = manifest.select(args.stack)
     try:
-        if args.verb != "deploy":
+        if args.verb not in {"deploy", "rollback"}:
             operate(args, deployer, specs, confirm)
             return EXIT_OK
         try:
-            deployer.run(specs)
+            if args.verb == "rollback":
+                deployer = roll_back(aws, manifest, options, say)
+            else:
+                deployer.run(specs)
         finally:
             results.extend(deployer.results)
     finally:
@@ -287,6 +311,35 @@ def run(
         return EXIT_ERROR
     if not execute and changed:
         return EXIT_CHANGES
+    if execute:
+        after_deploy(args, deployer, doc)
+    return EXIT_OK
+
+
+def roll_back(aws: Any, manifest: Any, options: Any, say: Callable[[str], None]) -> Any:
+    from deployer import rollback
+
+    return rollback.run(aws, manifest, options, say)
+
+
+def after_deploy(args: argparse.Namespace, deployer: Any, doc: dict) -> None:
+    """The rollout, alarms, paging and smoke check of the image's stack, once it deployed."""
+    from deployer import postdeploy
+
+    checks = postdeploy.Checks(verify=not args.no_verify, smoke_seconds=args.smoke_timeout * 60)
+    kind = "rollback" if args.verb == "rollback" else "deploy"
+    doc["after_deploy"] = postdeploy.run(deployer, checks, kind)
+
+
+def status(manifest: Any, say: Callable[[str], None], doc: dict, as_json: bool) -> int:
+    """The deployed service, read only: no lock, no change."""
+    from deployer import service_status
+    from deployer.session import Aws
+
+    found = service_status.collect(Aws(manifest.region), manifest, git_revision())
+    doc["status"] = found
+    if not as_json:
+        say(service_status.render_text(found))
     return EXIT_OK
 
 

@@ -4,6 +4,7 @@ account would already have. Used only by the Makefile's local flow, never by dep
     python local_aws.py up       # start the emulator unless AWS_ENDPOINT_URL is set or it runs
     python local_aws.py deploy [deploy.py options]   # up, bootstrap, deploy (push stand-in)
     python local_aws.py plan   [deploy.py options]   # up, bootstrap, deploy.py --no-execute
+    python local_aws.py status   # deploy.py status on the emulator (likewise rollback, follow...)
     python local_aws.py stop     # stop the emulator this started (by its recorded PID)
 
 Bootstrap creates what an account has before our stacks exist, through the public APIs only:
@@ -137,6 +138,9 @@ def serve(port: int) -> None:
     """Run moto's server in this process (bound to 127.0.0.1) until SIGTERM."""
     from moto.server import ThreadedMotoServer
 
+    # moto's documented setting for the tasks an ECS service reports running (0 otherwise,
+    # a rollout that never ends): local.toml runs one task.
+    os.environ.setdefault("MOTO_ECS_SERVICE_RUNNING", "1")
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     done = threading.Event()
@@ -305,8 +309,8 @@ def stack_args(specs: Any) -> list[str]:
     return [arg for spec in specs for arg in ("--stack", spec.key)]
 
 
-# deploy.py's verbs on a stack operation already under way (make follow, cancel, continue-rollback)
-VERBS = ("follow", "cancel", "continue-rollback")
+# deploy.py's verbs on what is deployed (make follow, cancel, continue-rollback, status, rollback)
+VERBS = ("follow", "cancel", "continue-rollback", "status", "rollback")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ It reads what `generate.py` wrote to `build/<env>/` and never imports `templates
     replacement replacement predicted from cfn-lint's resource schemas (create-only props)
     follow      events since the operation's start, once each; stale reads; root cause; ECS
                 reasons read as each failure arrives
+    rollout     the ECS deployment while the service stack changes: a progress line, failed tasks
     states      what a settled stack's state asks of the next deploy (delete, continue rollback)
     operate     the verbs on an operation under way: follow, cancel, continue-rollback
     advice      next steps as our make verbs, with the AWS CLI command beside them
@@ -21,6 +22,11 @@ It reads what `generate.py` wrote to `build/<env>/` and never imports `templates
     status      named predicates over stack and change-set statuses
     poll        backoff with jitter, the following cadence, deadlines
     run         the per-stack flow that sequences the verbs above
+    postdeploy  after the service stack: rollout summary, verify, smoke, the tag recorded
+    verify      alarm states and the paging subscriptions (PendingConfirmation)
+    smoke       GET /_health until it answers the deployed version, or why it cannot
+    rollback    the deployed tags' record (SSM parameter history) and the rollback change set
+    service_status  `make status`: the service on one screen, as data
     lock        one deploy of an environment at a time (flock, inherited by local_aws.py's runs)
     errors      domain exceptions; only deploy.main() maps them to exit codes
 """

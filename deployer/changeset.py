@@ -33,7 +33,7 @@ class ChangeSet:
     values_missing: list[str] = field(default_factory=list)  # changes AWS gave no values for
 
 
-def digest(template_body: str, parameters: list[dict[str, str]], extra: dict[str, Any]) -> str:
+def digest(template_body: str, parameters: list[dict[str, Any]], extra: dict[str, Any]) -> str:
     """A short hash of everything that decides what the change set does."""
     data = json.dumps(
         {"template": template_body, "parameters": parameters, **extra}, sort_keys=True
@@ -97,8 +97,8 @@ def create_change_set(
     stack_name: str,
     name: str,
     change_set_type: str,
-    template: dict[str, str],
-    parameters: list[dict[str, str]],
+    template: dict[str, Any],
+    parameters: list[dict[str, Any]],
     capabilities: list[str],
     tags: dict[str, str],
     role_arn: str | None = None,

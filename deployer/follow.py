@@ -44,7 +44,8 @@ class Follower:
 
     `operation` (CREATE, UPDATE, DELETE; "" when already seen running) is what the stale-read
     guard expects to see; `diagnostics` are read for each failed event as it arrives, while
-    the failed resource still exists (ECS's need the cluster that a rollback deletes).
+    the failed resource still exists (ECS's need the cluster that a rollback deletes);
+    `watch` is called after each poll, to show more of the operation than its events.
     """
 
     def __init__(
@@ -56,6 +57,7 @@ class Follower:
         backoff: Backoff,
         operation: str = "",
         diagnostics: Diagnostics | None = None,
+        watch: Callable[[], None] | None = None,
     ):
         self.cf = cf
         self.stack_id = stack_id
@@ -64,6 +66,7 @@ class Follower:
         self.backoff = backoff.following()
         self.operation = operation
         self.diagnostics = diagnostics or Diagnostics(lambda: None)
+        self.watch = watch or (lambda: None)  # called after each poll (rollout.py's ECS view)
         self.seen: set[str] = set()
         self.events: list[dict[str, Any]] = []  # this operation's, oldest first
         self.started = not operation  # this operation shows in the stack's events or status
@@ -112,6 +115,7 @@ class Follower:
             try:
                 fresh = self.new_events()
                 throttled, polls = 0, polls + 1
+                self.watch()
                 ended = any(_ends_operation(event) for event in fresh)
                 if (
                     ended
@@ -266,24 +270,15 @@ def safe_ecs_report(ecs: Callable[[], Any], service_arn: str) -> list[str]:
 
 def ecs_report(ecs: Any, service_arn: str, limit: int = 5) -> list[str]:
     """The service's latest events and why its tasks stopped (image pull, health checks...)."""
-    parts = service_arn.split(":")[-1].split("/")  # service/<cluster>/<name>
-    cluster, name = (parts[1], parts[2]) if len(parts) == 3 else ("default", parts[-1])
+    from deployer.rollout import cluster_and_name, stopped_line, stopped_tasks
+
+    cluster, name = cluster_and_name(service_arn)
     lines = [f"ECS service {name} in cluster {cluster}:"]
     described = ecs.describe_services(cluster=cluster, services=[service_arn])["services"]
     for event in (described[0].get("events", []) if described else [])[:limit]:
         lines.append(f"  event: {event.get('message', '')}")
-    stopped = ecs.list_tasks(cluster=cluster, serviceName=name, desiredStatus="STOPPED")
-    arns = stopped.get("taskArns", [])[:limit]
-    tasks = ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
-    for task in tasks:
-        containers = "; ".join(
-            f"{c.get('name')}: {c.get('reason') or 'exit ' + str(c.get('exitCode'))}"
-            for c in task.get("containers", [])
-        )
-        lines.append(
-            f"  stopped task {task['taskArn'].rsplit('/', 1)[-1]}: "
-            f"{task.get('stoppedReason', '?')}" + (f" ({containers})" if containers else "")
-        )
+    tasks = stopped_tasks(ecs, service_arn, limit=limit)
+    lines.extend(f"  {stopped_line(task)}" for task in tasks)
     if not tasks:
         lines.append("  no stopped tasks recorded")
     return lines

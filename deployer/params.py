@@ -57,7 +57,7 @@ class Resolver:
                 "never stored in git): export it and run again"
             )
 
-    def parameters(self, spec: StackSpec) -> list[dict[str, str]]:
+    def parameters(self, spec: StackSpec) -> list[dict[str, Any]]:
         values = dict(spec.parameters)
         for name, ref in spec.parameters_from_stacks.items():
             values[name] = self.from_stack(ref)

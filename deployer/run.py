@@ -7,9 +7,9 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
-from deployer import advice, changeset, outputs, preflight, states
+from deployer import advice, changeset, outputs, preflight, rollout, states
 from deployer.errors import (
     ChangeSetFailed,
     Declined,
@@ -79,6 +79,7 @@ class Options:
     show_review: Callable[[review.Review], None] = lambda _shown: None
     endpoint: str | None = None  # CloudFormation's endpoint when it is not AWS's (an emulator)
     keep_plans: bool = True  # a plan's change sets stay for review; a refused deploy's do not
+    terminal: TextIO | None = None  # where a progress line may be redrawn; None: plain lines
 
 
 class Deployer:
@@ -182,6 +183,7 @@ class Deployer:
                 Parameters=previous,
                 Capabilities=list(spec.capabilities),
                 Tags=[{"Key": k, "Value": v} for k, v in sorted(spec.tags.items())],
+                **({"RoleARN": spec.role_arn} if spec.role_arn else {}),
             ),
         )
         if not is_success(final["StackStatus"]):
@@ -285,7 +287,7 @@ class Deployer:
     # ---- change set -----------------------------------------------------------------------
 
     def _change_set(
-        self, spec: StackSpec, stack: dict[str, Any] | None, parameters: list[dict[str, str]]
+        self, spec: StackSpec, stack: dict[str, Any] | None, parameters: list[dict[str, Any]]
     ) -> changeset.ChangeSet:
         body = spec.template_body()
         extra = {"tags": spec.tags, "capabilities": list(spec.capabilities)}
@@ -327,13 +329,11 @@ class Deployer:
         name: str,
         kind: str,
         body: str,
-        parameters: list[dict[str, str]],
+        parameters: list[dict[str, Any]],
     ) -> tuple[str, str]:
         from botocore.exceptions import ClientError
 
-        template = changeset.template_argument(
-            self.aws, spec.stack_name, body, lambda: self._account(stack), self.say
-        )
+        template = self.template_argument(spec, stack, body)
         try:
             return changeset.create_change_set(
                 self.cf,
@@ -350,6 +350,14 @@ class Deployer:
             if not is_busy(error):
                 raise
             raise PreflightError(self._busy(spec, error, "no change set was created")) from None
+
+    def template_argument(
+        self, spec: StackSpec, stack: dict[str, Any] | None, body: str
+    ) -> dict[str, Any]:
+        """How the change set gets its template: TemplateBody, or TemplateURL when too big."""
+        return changeset.template_argument(
+            self.aws, spec.stack_name, body, lambda: self._account(stack), self.say
+        )
 
     def _busy(self, spec: StackSpec, error: Exception, what: str) -> str:
         return (
@@ -530,14 +538,22 @@ class Deployer:
         (Ctrl-C, the deadline, credentials that expire) says how to follow it from there."""
         from botocore.exceptions import BotoCoreError, ClientError
 
+        watch = (  # the ECS rollout, while a stack that runs the image is created or updated
+            rollout.watch(
+                self.aws, stack["StackId"], spec.template, self.say, self.options.terminal
+            )
+            if spec.needs_image and kind in {"CREATE", "UPDATE"}
+            else None
+        )
         follower = Follower(
             self.cf,
             stack["StackId"],
             since,
-            self.say,
+            watch.say if watch else self.say,
             self.options.backoff,
             kind if expect is None else expect,
             Diagnostics(lambda: self.aws.client("ecs")),
+            watch.poll if watch else None,
         )
         target = self.target(spec)
         deadline = self.options.backoff.deadline(self.options.follow_timeout)
@@ -557,6 +573,9 @@ class Deployer:
                 f"({str(error).strip()}). Refresh them (aws sso login, a new CI session), then"
             )
             raise StoppedFollowing(why, target, kind) from None
+        finally:
+            if watch:
+                watch.close()
 
     def _protect(self, stack: dict[str, Any]) -> None:
         """Termination protection on for non-local environments (never switched off here)."""

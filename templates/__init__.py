@@ -25,11 +25,18 @@ from manifest import FromStack, Wiring
 from service.contract import STATIC_PATH
 from templates.access_logs import add_load_balancer_logs, add_server_access_logs
 from templates.ci import CI_STACK, Scope, add_ci
+from templates.dashboard import add_dashboard
 from templates.ecs_service import add_ecs_service, image_uri
 from templates.edge import add_edge
 from templates.iam import add_roles
 from templates.logs import add_logs
-from templates.monitoring import add_alerting, add_load_balancer_alarms, add_running_tasks_alarm
+from templates.monitoring import (
+    add_alerting,
+    add_load_balancer_alarms,
+    add_running_tasks_alarm,
+    load_balancer_metrics,
+    service_metrics,
+)
 from templates.network import PRIVATE_SUBNETS, PUBLIC_SUBNETS, VPC, add_network
 from templates.parameters import (
     GivenCertificate,
@@ -113,7 +120,7 @@ def build_static(env: Environment) -> Stack:
 
 
 def build_service(env: Environment, image_tag: str) -> Stack:
-    template = _template(env, "load balancer, ECS service, scaling, logs, alarms")
+    template = _template(env, "load balancer, ECS service, scaling, logs, alarms, dashboard")
     params = add_service_parameters(
         template,
         env.pagerduty,
@@ -149,7 +156,15 @@ def build_service(env: Environment, image_tag: str) -> Stack:
         public_address=not env.network.placement.private,
     )
     add_scaling(template, env.service, env.scaling, service, edge)
-    add_running_tasks_alarm(template, alerting, env.alarms, service.cluster, service.service)
+    running_tasks_alarm = add_running_tasks_alarm(
+        template, alerting, env.alarms, service.cluster, service.service
+    )
+    add_dashboard(
+        template,
+        load_balancer_metrics(edge.load_balancer, edge.target_group),
+        service_metrics(service.cluster, service.service),
+        (*deployment_alarms.alarms, running_tasks_alarm),
+    )
     return _service_stack(env, template, params, image_tag)
 
 

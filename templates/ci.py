@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import awacs.acm as aacm
 import awacs.cloudformation as acfn
+import awacs.cloudwatch as acloudwatch
 import awacs.ec2 as aec2
 import awacs.ecr as aecr
 import awacs.ecs as aecs
@@ -25,6 +26,7 @@ import awacs.elasticloadbalancing as aelb
 import awacs.iam as aiam
 import awacs.route53 as aroute53
 import awacs.s3 as as3
+import awacs.sns as asns
 import awacs.ssm as assm
 import awacs.sts as asts
 from awacs.aws import (
@@ -323,6 +325,17 @@ def _deploy_policy(scope: Scope, cloudformation: iam.Role) -> PolicyDocument:
                 ],
                 Resource=[_app_stacks(scope)],
             ),
+            # The stack-tags-only update (UpdateStack on the previous template) runs as the
+            # CloudFormation role too.
+            Statement(
+                Sid="UpdateTagsAsTheCloudFormationRole",
+                Effect=Allow,
+                Action=[acfn.UpdateStack],
+                Condition=Condition(
+                    StringEquals("cloudformation:RoleArn", cloudformation.get_att("Arn"))
+                ),
+                Resource=[_app_stacks(scope)],
+            ),
             registry_token(),
             Statement(
                 Sid="PushImage",
@@ -366,6 +379,18 @@ def _deploy_policy(scope: Scope, cloudformation: iam.Role) -> PolicyDocument:
             # What a failed deployment's diagnosis reads: describe calls that ECS and ELBv2
             # accept only with Resource "*" (no resource-level permission); they read no data.
             Statement(
+                Sid="RecordDeployedImage",
+                Effect=Allow,
+                Action=[assm.PutParameter, assm.GetParameterHistory],
+                Resource=[_arn("ssm", f"parameter/{scope.prefix}-*/deployed-image-tag")],
+            ),
+            Statement(
+                Sid="CheckPaging",
+                Effect=Allow,
+                Action=[asns.ListSubscriptionsByTopic],
+                Resource=[_arn("sns", f"{scope.prefix}-*")],
+            ),
+            Statement(
                 Sid="DiagnoseFailedDeployments",
                 Effect=Allow,
                 Action=[
@@ -373,6 +398,7 @@ def _deploy_policy(scope: Scope, cloudformation: iam.Role) -> PolicyDocument:
                     aecs.ListTasks,
                     aecs.DescribeTasks,
                     aelb.DescribeLoadBalancers,
+                    acloudwatch.DescribeAlarms,
                 ],
                 Resource=["*"],
             ),
@@ -458,7 +484,10 @@ def _resources_of(prefix: str, scope: Scope) -> list[object]:
         case "sns":
             return [_arn("sns", named)]
         case "cloudwatch":
-            return [_arn("cloudwatch", f"alarm:{named}")]
+            return [
+                _arn("cloudwatch", f"alarm:{named}"),
+                _arn("cloudwatch", f"dashboard/{named}", regional=False),
+            ]
         case "route53":
             return [_arn("route53", "hostedzone/*")]
         case "cloudfront":

@@ -292,6 +292,11 @@ BY_TYPE: dict[str, tuple[str, ...]] = {
         "cloudwatch:DescribeAlarms",
         *(f"cloudwatch:{verb}" for verb in _TAGS),
     ),
+    "AWS::CloudWatch::Dashboard": (
+        "cloudwatch:PutDashboard",
+        "cloudwatch:GetDashboard",
+        "cloudwatch:DeleteDashboards",
+    ),
     "AWS::ApplicationAutoScaling::ScalableTarget": (
         "application-autoscaling:RegisterScalableTarget",
         "application-autoscaling:DeregisterScalableTarget",

@@ -31,6 +31,8 @@ from troposphere import (
     Parameter,
     Partition,
     Region,
+    Select,
+    Split,
     Template,
     cloudwatch,
     ecs,
@@ -48,6 +50,7 @@ ALB = "AWS/ApplicationELB"
 CONTAINER_INSIGHTS = "ECS/ContainerInsights"
 # 4xx (the tasks' and the load balancer's own) per 100 requests; 0 when there is no traffic.
 CLIENT_4XX_PERCENT = "IF(requests > 0, 100 * (FILL(target4xx, 0) + FILL(elb4xx, 0)) / requests, 0)"
+CLIENT_4XX_LABEL = "4xx percent of requests"
 
 # What the account root may do to the key: administer it, never read data through this grant.
 KEY_ADMIN_ACTIONS = [
@@ -228,34 +231,106 @@ class _Alarms:
         )
 
 
-def _dims(**values: object) -> list[cloudwatch.MetricDimension]:
-    return [cloudwatch.MetricDimension(Name=name, Value=value) for name, value in values.items()]
+@dataclass(frozen=True)
+class Metric:
+    """A CloudWatch metric as the alarms watch it: namespace, name and dimensions (whose
+    values are Refs and GetAtts). The dashboard (dashboard.py) draws the same objects."""
+
+    namespace: str
+    name: str
+    dimensions: tuple[tuple[str, object], ...]
+
+    def cloudwatch_dimensions(self) -> list[cloudwatch.MetricDimension]:
+        return [
+            cloudwatch.MetricDimension(Name=name, Value=value) for name, value in self.dimensions
+        ]
+
+    def alarm_properties(self, **stat: str) -> dict[str, Any]:
+        """The properties of a single-metric alarm (stat: Statistic= or ExtendedStatistic=)."""
+        return {
+            "Namespace": self.namespace,
+            "MetricName": self.name,
+            "Dimensions": self.cloudwatch_dimensions(),
+            "Period": PERIOD_SECONDS,
+            **stat,
+        }
+
+    def query(self, id_: str, stat: str) -> cloudwatch.MetricDataQuery:
+        return cloudwatch.MetricDataQuery(
+            Id=id_,
+            ReturnData=False,
+            MetricStat=cloudwatch.MetricStat(
+                Metric=cloudwatch.Metric(
+                    Namespace=self.namespace,
+                    MetricName=self.name,
+                    Dimensions=self.cloudwatch_dimensions(),
+                ),
+                Period=PERIOD_SECONDS,
+                Stat=stat,
+            ),
+        )
 
 
-def _metric(
-    namespace: str, name: str, dims: list[cloudwatch.MetricDimension], **stat: str
-) -> dict[str, Any]:
-    """The properties of a single-metric alarm (stat: Statistic= or ExtendedStatistic=)."""
-    return {
-        "Namespace": namespace,
-        "MetricName": name,
-        "Dimensions": dims,
-        "Period": PERIOD_SECONDS,
-        **stat,
-    }
+@dataclass(frozen=True)
+class LoadBalancerMetrics:
+    """The load balancer's metrics (AWS/ApplicationELB): its own, and its target group's."""
+
+    requests: Metric
+    elb_5xx: Metric
+    target_5xx: Metric
+    elb_4xx: Metric
+    target_4xx: Metric
+    response_time: Metric
+    unhealthy_hosts: Metric
+    healthy_hosts: Metric
 
 
-def _query(
-    id_: str, namespace: str, name: str, stat: str, dims: list[cloudwatch.MetricDimension]
-) -> cloudwatch.MetricDataQuery:
-    return cloudwatch.MetricDataQuery(
-        Id=id_,
-        ReturnData=False,
-        MetricStat=cloudwatch.MetricStat(
-            Metric=cloudwatch.Metric(Namespace=namespace, MetricName=name, Dimensions=dims),
-            Period=PERIOD_SECONDS,
-            Stat=stat,
-        ),
+@dataclass(frozen=True)
+class ServiceMetrics:
+    """The ECS service's Container Insights metrics (the cluster turns them on)."""
+
+    running_tasks: Metric
+    desired_tasks: Metric
+    cpu_utilized: Metric
+    cpu_reserved: Metric
+    memory_utilized: Metric
+    memory_reserved: Metric
+
+
+def load_balancer_metrics(
+    load_balancer: elbv2.LoadBalancer, target_group: elbv2.TargetGroup
+) -> LoadBalancerMetrics:
+    lb = (("LoadBalancer", load_balancer.get_att("LoadBalancerFullName")),)
+    # TargetGroupFullName is the ARN's last part (targetgroup/<name>/<id>): read off the Ref,
+    # because the emulator resolves no GetAtt TargetGroupFullName where the dashboard needs it.
+    target_group_full_name = Select(5, Split(":", target_group.ref()))
+    lb_tg = (*lb, ("TargetGroup", target_group_full_name))
+    return LoadBalancerMetrics(
+        requests=Metric(ALB, "RequestCount", lb),
+        elb_5xx=Metric(ALB, "HTTPCode_ELB_5XX_Count", lb),
+        target_5xx=Metric(ALB, "HTTPCode_Target_5XX_Count", lb_tg),
+        elb_4xx=Metric(ALB, "HTTPCode_ELB_4XX_Count", lb),
+        target_4xx=Metric(ALB, "HTTPCode_Target_4XX_Count", lb),
+        response_time=Metric(ALB, "TargetResponseTime", lb_tg),
+        unhealthy_hosts=Metric(ALB, "UnHealthyHostCount", lb_tg),
+        healthy_hosts=Metric(ALB, "HealthyHostCount", lb_tg),
+    )
+
+
+def service_metrics(cluster: ecs.Cluster, service: ecs.Service) -> ServiceMetrics:
+    dims = (("ClusterName", cluster.ref()), ("ServiceName", service.get_att("Name")))
+    return ServiceMetrics(
+        *(
+            Metric(CONTAINER_INSIGHTS, name, dims)
+            for name in (
+                "RunningTaskCount",
+                "DesiredTaskCount",
+                "CpuUtilized",
+                "CpuReserved",
+                "MemoryUtilized",
+                "MemoryReserved",
+            )
+        )
     )
 
 
@@ -271,35 +346,30 @@ def add_load_balancer_alarms(
     target_group: elbv2.TargetGroup,
 ) -> DeploymentAlarms:
     alarms = _Alarms(template, alerting, thresholds.evaluation_periods)
-    lb = _dims(LoadBalancer=load_balancer.get_att("LoadBalancerFullName"))
-    lb_tg = lb + _dims(TargetGroup=target_group.get_att("TargetGroupFullName"))
+    metrics = load_balancer_metrics(load_balancer, target_group)
     return DeploymentAlarms(
         alarms=(
             alarms.add(
                 "LoadBalancer5xxAlarm",
                 "The load balancer answers 5xx (no healthy task, or timeouts)",
                 thresholds.elb_5xx_count,
-                **_metric(ALB, "HTTPCode_ELB_5XX_Count", lb, Statistic="Sum"),
+                **metrics.elb_5xx.alarm_properties(Statistic="Sum"),
             ),
             alarms.add(
                 "Target5xxAlarm",
                 "The service's tasks answer 5xx",
                 thresholds.target_5xx_count,
-                **_metric(ALB, "HTTPCode_Target_5XX_Count", lb_tg, Statistic="Sum"),
+                **metrics.target_5xx.alarm_properties(Statistic="Sum"),
             ),
             alarms.add(
                 "Client4xxRateAlarm",
                 "Share of requests answered 4xx, in percent",
                 thresholds.client_4xx_percent,
                 Metrics=[
-                    _query("target4xx", ALB, "HTTPCode_Target_4XX_Count", "Sum", lb),
-                    _query("elb4xx", ALB, "HTTPCode_ELB_4XX_Count", "Sum", lb),
-                    _query("requests", ALB, "RequestCount", "Sum", lb),
-                    _expression(
-                        "rate",
-                        "4xx percent of requests",
-                        CLIENT_4XX_PERCENT,
-                    ),
+                    metrics.target_4xx.query("target4xx", "Sum"),
+                    metrics.elb_4xx.query("elb4xx", "Sum"),
+                    metrics.requests.query("requests", "Sum"),
+                    _expression("rate", CLIENT_4XX_LABEL, CLIENT_4XX_PERCENT),
                 ],
             ),
             alarms.add(
@@ -307,13 +377,13 @@ def add_load_balancer_alarms(
                 "Targets failing the load balancer's health check",
                 thresholds.unhealthy_hosts,
                 comparison="GreaterThanOrEqualToThreshold",
-                **_metric(ALB, "UnHealthyHostCount", lb_tg, Statistic="Maximum"),
+                **metrics.unhealthy_hosts.alarm_properties(Statistic="Maximum"),
             ),
             alarms.add(
                 "LatencyP99Alarm",
                 "p99 target response time, in seconds",
                 thresholds.p99_latency_seconds,
-                **_metric(ALB, "TargetResponseTime", lb_tg, ExtendedStatistic="p99"),
+                **metrics.response_time.alarm_properties(ExtendedStatistic="p99"),
             ),
         )
     )
@@ -328,14 +398,14 @@ def add_running_tasks_alarm(
 ) -> cloudwatch.Alarm:
     """Container Insights' running count below the desired count (not a deployment alarm:
     during a deployment the counts move on purpose, and the circuit breaker watches them)."""
-    dims = _dims(ClusterName=cluster.ref(), ServiceName=service.get_att("Name"))
+    metrics = service_metrics(cluster, service)
     return _Alarms(template, alerting, thresholds.evaluation_periods).add(
         "RunningTasksAlarm",
         "Fewer tasks running than desired",
         0,
         Metrics=[
-            _query("running", CONTAINER_INSIGHTS, "RunningTaskCount", "Average", dims),
-            _query("desired", CONTAINER_INSIGHTS, "DesiredTaskCount", "Average", dims),
+            metrics.running_tasks.query("running", "Average"),
+            metrics.desired_tasks.query("desired", "Average"),
             _expression("missing", "Tasks missing", "desired - running"),
         ],
     )

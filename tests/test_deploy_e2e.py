@@ -33,13 +33,7 @@ class Stage:
         return run_deploy(self.env, "--build-dir", str(build or self.build), *args)
 
     def client(self, service: str):
-        return boto3.client(
-            service,
-            endpoint_url=self.env["AWS_ENDPOINT_URL"],
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return emulator_client(self.env, service)
 
 
 def run_deploy(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -62,10 +56,8 @@ def run_script(
     )
 
 
-@pytest.fixture(scope="module")
-def stage(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
-    """A fresh emulator, then the first deploy through the local flow (bootstrap, registry
-    first, the image registered in ECR, then every stack)."""
+def fresh_emulator(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The emulator reset, and the environment of a subprocess that deploys to it."""
     urllib.request.urlopen(
         urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
     ).close()
@@ -78,6 +70,24 @@ def stage(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         SCALABLE_APP_LOCK_DIR=str(tmp_path_factory.mktemp("locks")),
         **{support.PAGERDUTY_VAR: "https://events.pagerduty.com/test"},
     )
+    return env
+
+
+def emulator_client(env: dict[str, str], service: str):
+    return boto3.client(
+        service,
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@pytest.fixture(scope="module")
+def stage(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
+    """A fresh emulator, then the first deploy through the local flow (bootstrap, registry
+    first, the image registered in ECR, then every stack)."""
+    env = fresh_emulator(moto_endpoint, tmp_path_factory)
     build = support.write(tmp_path_factory.mktemp("build") / "local")
     first = run_script(
         env, "local_aws.py", "deploy", "--build-dir", str(build), "--yes", merged=True

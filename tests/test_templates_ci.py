@@ -225,6 +225,43 @@ def test_the_cloudformation_role_manages_what_the_stacks_hold_named_after_them()
     assert allowed(cfn, "s3:CreateBucket", bucket)
     assert not allowed(cfn, "s3:CreateBucket", "arn:aws:s3:::someone-elses-bucket")
     assert not allowed(cfn, "s3:GetObject", f"{bucket}/index.html")
+    # the security baseline's network and the service's dashboard (issues 11 and 9)
+    assert allowed(cfn, "ec2:CreateVpcEndpoint", f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc-endpoint/*")
+    assert allowed(cfn, "ec2:CreateFlowLogs", f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc-flow-log/*")
+    flow_log_role = f"arn:aws:iam::{ACCOUNT}:role/{PRODUCTION}-network-FlowLogRole-AB12"
+    to_flow_logs = {"iam__PassedToService": "vpc-flow-logs.amazonaws.com"}
+    assert allowed(cfn, "iam:PassRole", flow_log_role, **to_flow_logs)
+    assert allowed(cfn, "s3:PutBucketObjectLockConfiguration", bucket)
+    dashboard = f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{PRODUCTION}-service"
+    assert allowed(cfn, "cloudwatch:PutDashboard", dashboard)
+    assert not allowed(
+        cfn, "cloudwatch:PutDashboard", f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/ops"
+    )
+
+
+def test_the_deploy_role_checks_and_records_what_it_deployed_and_nothing_more() -> None:
+    """What runs after a deploy (deployer/postdeploy.py): the alarms, the paging topic's
+    subscriptions, and the SSM record of the image tag that rollback reads."""
+    record = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{PRODUCTION}-service/deployed-image-tag"
+    for verb in ("PutParameter", "GetParameterHistory"):
+        assert allowed("DeployRole", f"ssm:{verb}", record)
+    other = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{PRODUCTION}-service/database-password"
+    assert not allowed("DeployRole", "ssm:PutParameter", other)
+    assert not allowed("PlanRole", "ssm:PutParameter", record)
+    assert allowed("DeployRole", "cloudwatch:DescribeAlarms", "*")
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:{PRODUCTION}-service-AlertTopic-AB12"
+    assert allowed("DeployRole", "sns:ListSubscriptionsByTopic", topic)
+    assert not allowed("DeployRole", "sns:Subscribe", topic)
+
+
+def test_the_stack_tags_update_runs_only_as_the_cloudformation_role() -> None:
+    service = stack_arn(f"{PRODUCTION}-service")
+    update = "cloudformation:UpdateStack"
+    assert allowed("DeployRole", update, service, cloudformation__RoleArn=CFN_ROLE_ARN)
+    assert not allowed("DeployRole", update, service)
+    admin = f"arn:aws:iam::{ACCOUNT}:role/admin"
+    assert not allowed("DeployRole", update, service, cloudformation__RoleArn=admin)
+    assert not allowed("PlanRole", update, service, cloudformation__RoleArn=CFN_ROLE_ARN)
 
 
 def test_a_resource_type_the_role_does_not_know_stops_generation() -> None:
