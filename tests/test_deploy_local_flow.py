@@ -54,6 +54,18 @@ def local_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def three_stack_manifest(tmp_path: Path) -> Manifest:
+    """network, registry and service of app v2, the service needing the image."""
+    stacks = tuple(
+        StackSpec(key, f"app-{key}", tmp_path / f"{key}.json", needs_image=key == "service")
+        for key in ("network", "registry", "service")
+    )
+    return Manifest(
+        tmp_path / "manifest.json", "local", "", "us-east-1", False, Image("app", "v2"),
+        None, {}, stacks,
+    )  # fmt: skip
+
+
 def test_local_deploy_runs_the_whole_flow_then_reports_no_changes(tmp_path: Path) -> None:
     build = tmp_path / "build" / "local"
     subprocess.run(
@@ -155,14 +167,7 @@ def test_local_deploy_registers_a_missing_tag_without_deploying_twice(
     user_stacks: list[str],
     expected_passes: list[list[str]],
 ) -> None:
-    stacks = tuple(
-        StackSpec(key, f"app-{key}", tmp_path / f"{key}.json", needs_image=key == "service")
-        for key in ("network", "registry", "service")
-    )
-    manifest = Manifest(
-        tmp_path / "manifest.json", "local", "", "us-east-1", False, Image("app", "v2"),
-        None, {}, stacks,
-    )  # fmt: skip
+    manifest = three_stack_manifest(tmp_path)
     calls: list[Any] = []
     monkeypatch.setattr(local_aws, "deploy_py", lambda args, _env: calls.append(args) or 0)
     monkeypatch.setattr(local_aws, "push_stand_in", lambda *_: calls.append("push"))
@@ -185,14 +190,7 @@ def test_local_deploy_nobody_can_confirm_is_one_deploy_py_that_plans_every_stack
 ) -> None:
     """No terminal and no --yes on a fresh emulator: deploy.py shows every stack's plan, then
     refuses; no first pass creates the registry behind the person's back."""
-    stacks = tuple(
-        StackSpec(key, f"app-{key}", tmp_path / f"{key}.json", needs_image=key == "service")
-        for key in ("network", "registry", "service")
-    )
-    manifest = Manifest(
-        tmp_path / "manifest.json", "local", "", "us-east-1", False, Image("app", "v2"),
-        None, {}, stacks,
-    )  # fmt: skip
+    manifest = three_stack_manifest(tmp_path)
     calls: list[Any] = []
     monkeypatch.setattr(local_aws, "deploy_py", lambda args, _env: calls.append(args) or 1)
     monkeypatch.setattr(local_aws, "push_stand_in", lambda *_: calls.append("push"))
