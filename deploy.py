@@ -126,17 +126,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def git_dirs(root: Path) -> tuple[Path, Path]:
+    """The checkout's git directory (its HEAD) and the one holding the refs. In a worktree
+    `.git` is a file naming its own directory, whose refs live in the main checkout's."""
+    git = root / ".git"
+    if git.is_file():
+        git = (root / git.read_text().strip().removeprefix("gitdir: ")).resolve()
+    common = git / "commondir"
+    return git, ((git / common.read_text().strip()).resolve() if common.exists() else git)
+
+
 def git_revision() -> str:
     """The checkout's revision, read from .git directly (a `git` process costs a fork)."""
-    git = ROOT / ".git"
     try:
+        git, shared = git_dirs(ROOT)
         head = (git / "HEAD").read_text().strip()
         if not head.startswith("ref: "):
             return head[:10]
         ref = head[5:]
-        if (git / ref).exists():
-            return (git / ref).read_text().strip()[:10]
-        for line in (git / "packed-refs").read_text().splitlines():
+        if (shared / ref).exists():
+            return (shared / ref).read_text().strip()[:10]
+        for line in (shared / "packed-refs").read_text().splitlines():
             if line.endswith(f" {ref}"):
                 return line[:10]
     except OSError:

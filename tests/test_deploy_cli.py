@@ -13,6 +13,7 @@ import boto3
 import pytest
 import test_deploy_support as support
 
+import deploy as deploy_py
 from deployer import manifest as manifests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -301,3 +302,29 @@ def test_on_a_terminal_it_asks_and_no_means_nothing_changes(
     assert "Execute change set deploy-" in text
     assert "not executed" in text
     assert stack_names(aws) == []  # the CREATE change set and its empty stack are gone
+
+
+def test_the_change_sets_revision_is_read_in_a_git_worktree_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In `git worktree add` checkouts `.git` is a file; the revision is still the checkout's
+    (it names the change sets: "deploy-norev-..." told the reviewer nothing)."""
+
+    def git(*args: str, cwd: Path) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    main = tmp_path / "main"
+    main.mkdir()
+    git("init", "-q", "-b", "main", cwd=main)
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "a",
+        cwd=main)  # fmt: skip
+    git("worktree", "add", "-q", "-b", "feature", str(tmp_path / "wt"), cwd=main)
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "b",
+        cwd=tmp_path / "wt")  # fmt: skip
+    for checkout in (main, tmp_path / "wt"):
+        monkeypatch.setattr(deploy_py, "ROOT", checkout)
+        assert deploy_py.git_revision() == git("rev-parse", "HEAD", cwd=checkout)[:10]
+    git("pack-refs", "--all", cwd=main)  # refs packed: read from packed-refs in the main one
+    assert deploy_py.git_revision() == git("rev-parse", "HEAD", cwd=tmp_path / "wt")[:10]
