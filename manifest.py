@@ -17,6 +17,10 @@ from typing import Any
 
 from environments.model import Subnet  # the brought VPC's subnets, as the environment has them
 
+# The bucket the deployer uploads a template too large for TemplateBody to, one per account and
+# region; the ci stack's deploy role is granted it by the same name.
+TEMPLATE_BUCKET = "cfn-templates-{account}-{region}"
+
 
 class ManifestError(Exception):
     """The manifest (or a template it names) is missing, unreadable or malformed."""

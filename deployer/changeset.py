@@ -15,6 +15,7 @@ from typing import Any
 from deployer.errors import ChangeSetFailed, TimedOut
 from deployer.poll import Backoff, Deadline
 from deployer.status import change_set_has_no_changes, error_code, is_throttling
+from manifest import TEMPLATE_BUCKET
 
 TEMPLATE_BODY_LIMIT = 51_200  # bytes; larger templates must come from S3 (TemplateURL)
 PENDING = {"CREATE_PENDING", "CREATE_IN_PROGRESS"}
@@ -57,7 +58,7 @@ def template_argument(
     if size <= TEMPLATE_BODY_LIMIT:
         return {"TemplateBody": body}
     s3 = aws.client("s3")
-    bucket = f"cfn-templates-{account()}-{aws.region}"
+    bucket = TEMPLATE_BUCKET.format(account=account(), region=aws.region)
     key = f"{stack_name}/{hashlib.sha256(body.encode()).hexdigest()}.json"
     _ensure_bucket(s3, bucket, aws.region)
     say(

@@ -37,7 +37,7 @@ class Backoff:
     def following(self) -> Backoff:
         """The cadence for following a stack operation: a poll every 3 s once it runs (one
         DescribeStackEvents each, so about 20 calls a minute), the same sleep and clock."""
-        if not self.first:  # NO_WAIT stays immediate
+        if not self.first:  # a backoff that never waits (the tests') stays immediate
             return self
         return replace(self, first=max(self.first, FOLLOW_FIRST), cap=max(self.cap, FOLLOW_CAP))
 
@@ -60,6 +60,3 @@ class Deadline:
     def describe(self) -> str:
         minutes = self.seconds / 60
         return f"{minutes:g} min" if minutes >= 1 else f"{self.seconds:g} s"
-
-
-NO_WAIT = Backoff(first=0.0, cap=0.0, jitter=0.0, sleep=lambda _s: None)

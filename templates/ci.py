@@ -42,6 +42,7 @@ from awacs.aws import (
 from troposphere import Output, Sub, Template, iam
 
 from environments.model import CiConfig
+from manifest import TEMPLATE_BUCKET
 from templates.ci_permissions import UNSCOPED, actions_for
 from templates.iam import registry_token, repository_arn
 
@@ -308,7 +309,9 @@ def _plan_policy(scope: Scope, cloudformation: iam.Role) -> PolicyDocument:
 
 def _deploy_policy(scope: Scope, cloudformation: iam.Role) -> PolicyDocument:
     """The plan's, and: execute, follow, cancel and recover the stacks; push the image and the
-    static assets; read the service's state when a deployment fails."""
+    static assets; read the service's state when a deployment fails, and check and record it
+    after one succeeds."""
+    template_bucket = TEMPLATE_BUCKET.format(account="${AWS::AccountId}", region="${AWS::Region}")
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[
@@ -367,17 +370,10 @@ def _deploy_policy(scope: Scope, cloudformation: iam.Role) -> PolicyDocument:
                     as3.GetObject,
                 ],
                 Resource=[
-                    Sub(
-                        "arn:${AWS::Partition}:s3:::cfn-templates-${AWS::AccountId}-${AWS::Region}"
-                    ),
-                    Sub(
-                        "arn:${AWS::Partition}:s3:::cfn-templates-${AWS::AccountId}-${AWS::Region}"
-                        f"/{scope.prefix}-*"
-                    ),
+                    Sub(f"arn:${{AWS::Partition}}:s3:::{template_bucket}"),
+                    Sub(f"arn:${{AWS::Partition}}:s3:::{template_bucket}/{scope.prefix}-*"),
                 ],
             ),
-            # What a failed deployment's diagnosis reads: describe calls that ECS and ELBv2
-            # accept only with Resource "*" (no resource-level permission); they read no data.
             Statement(
                 Sid="RecordDeployedImage",
                 Effect=Allow,
@@ -390,6 +386,9 @@ def _deploy_policy(scope: Scope, cloudformation: iam.Role) -> PolicyDocument:
                 Action=[asns.ListSubscriptionsByTopic],
                 Resource=[_arn("sns", f"{scope.prefix}-*")],
             ),
+            # What a failed deployment's diagnosis and the checks after a deploy read:
+            # describe calls that ECS, ELBv2 and CloudWatch accept only with Resource "*" (no
+            # resource-level permission); they read no data.
             Statement(
                 Sid="DiagnoseFailedDeployments",
                 Effect=Allow,

@@ -197,12 +197,6 @@ def test_a_kept_alive_client_stalled_in_its_next_request_is_disconnected(
     assert closed_after is not None and closed_after < PATIENCE
 
 
-def send_slowly(sock: socket.socket, data: bytes, pause: float) -> None:
-    for index in range(len(data)):
-        sock.sendall(data[index : index + 1])
-        time.sleep(pause)
-
-
 def test_headers_trickled_in_are_cut_off_at_the_deadline_not_at_each_byte(
     service: Service,
 ) -> None:

@@ -245,9 +245,6 @@ class ThrottleProxy:
     def throttled_total(self) -> int:
         return self.tally.snapshot()[1].total()
 
-    def forwarded_total(self) -> int:
-        return self.tally.snapshot()[0].total()
-
     def __enter__(self) -> ThrottleProxy:
         self._thread.start()
         return self
