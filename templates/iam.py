@@ -112,12 +112,16 @@ def _execution_policy(repository_name: object, log_group: logs.LogGroup) -> Poli
     )
 
 
-def add_roles(template: Template, repository_name: object, log_group: logs.LogGroup) -> Roles:
+def add_roles(
+    template: Template, repository_name: object, log_group: logs.LogGroup, boundary: object
+) -> Roles:
+    """The task's roles, each capped by `boundary` (templates/boundary.py)."""
     execution = template.add_resource(
         iam.Role(
             "TaskExecutionRole",
             Metadata=REGISTRY_TOKEN_RISK,
             AssumeRolePolicyDocument=_assumed_by_ecs_tasks(),
+            PermissionsBoundary=boundary,
             Policies=[
                 iam.Policy(
                     PolicyName="pull-image-and-write-logs",
@@ -144,7 +148,11 @@ def add_roles(template: Template, repository_name: object, log_group: logs.LogGr
         ),
     )
     task = template.add_resource(
-        iam.Role("TaskRole", AssumeRolePolicyDocument=_assumed_by_ecs_tasks())
+        iam.Role(
+            "TaskRole",
+            AssumeRolePolicyDocument=_assumed_by_ecs_tasks(),
+            PermissionsBoundary=boundary,
+        )
     )
     declare(task, trusts("ecs-tasks.amazonaws.com", "the application's role, for its tasks"))
     return Roles(execution=execution, task=task)

