@@ -156,7 +156,7 @@ def add_ci(template: Template, config: CiConfig, scope: Scope, resource_types: s
 
 def _services(documents: list[PolicyDocument]) -> list[str]:
     """The service prefixes the documents' actions name."""
-    found = set()
+    found: set[str] = set()
     for document in documents:
         for statement in encode_to_dict(document)["Statement"]:
             actions = statement["Action"]

@@ -11,6 +11,7 @@ from functools import cache
 
 from policy_sentry.querying.actions import get_action_data
 from policy_sentry.querying.conditions import get_condition_key_details
+from policy_sentry.shared.iam_data import get_service_prefix_data
 
 
 @cache
@@ -47,16 +48,16 @@ def condition_keys(action: str) -> frozenset[str]:
 def condition_type(key: str) -> str | None:
     """The key's value type as AWS documents it ("arn", "string", ...), None if unknown (the
     global aws: keys are not in the per-service data)."""
-    prefix = key.split(":", 1)[0]
+    prefix = key.split(":", 1)[0].lower()
     if prefix == "aws":
-        return GLOBAL_ARN_KEYS.get(key)
+        return "arn" if key.lower() in GLOBAL_ARN_KEYS else None
+    if not get_service_prefix_data(prefix).get("conditions"):
+        return None  # not an AWS service's key (an OIDC provider's claim)
     details = get_condition_key_details(prefix, key)
     kind = details.get("condition_value_type") if isinstance(details, dict) else None
     return str(kind).lower() if kind else None
 
 
-# The global condition keys whose values are ARNs (AWS's "global condition context keys" page).
-GLOBAL_ARN_KEYS = {
-    "aws:SourceArn": "arn",
-    "aws:PrincipalArn": "arn",
-}
+# The global condition keys whose values are ARNs (AWS's "AWS global condition context keys":
+# the per-service data does not carry them).
+GLOBAL_ARN_KEYS = frozenset({"aws:sourcearn", "aws:principalarn"})
