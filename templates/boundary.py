@@ -25,8 +25,18 @@ from troposphere import Sub, Template, iam
 
 from templates.declared import declare, permits
 from templates.iam import REGISTRY_TOKEN_RISK, registry_token, repository_arn
+from templates.risks import Risk, declared
 
 BOUNDARY_PATH = "/ci/"
+CI_BOUNDARY_RISK = declared(
+    Risk(
+        "<service>:* on Resource * (a permissions boundary)",
+        "a boundary grants nothing: it caps the ci roles at the services their own policies "
+        "use, and those scope every action; its Deny statements forbid changing a boundary, "
+        "the ci roles, or a role without the workload boundary",
+        checkov=("CKV_AWS_107", "CKV_AWS_108", "CKV_AWS_109", "CKV_AWS_110", "CKV_AWS_111"),
+    )
+)
 WORKLOAD_BOUNDARY = "WorkloadBoundary"
 CI_BOUNDARY = "CiBoundary"
 
@@ -139,6 +149,7 @@ def add_ci_boundary(
     policy = template.add_resource(
         iam.ManagedPolicy(
             CI_BOUNDARY,
+            Metadata=CI_BOUNDARY_RISK,
             ManagedPolicyName=f"{prefix}-ci-boundary",
             Path=BOUNDARY_PATH,
             Description=f"{prefix}: the most a ci role may do",

@@ -49,10 +49,11 @@ from troposphere import Output, Sub, Template, encode_to_dict, iam
 from environments.model import CiConfig
 from manifest import TEMPLATE_BUCKET
 from templates.boundary import add_ci_boundary, add_named_workload_boundary
-from templates.ci_permissions import cloudformation_statements, pass_role
+from templates.ci_permissions import UNSCOPED_SID, cloudformation_statements, pass_role
 from templates.ci_scope import Scope, arn
 from templates.iam import registry_token, repository_arn
 from templates.policy_split import split
+from templates.risks import Risk, declared
 
 __all__ = ["CI_STACK", "Ci", "Scope", "add_ci", "cloudformation_role_arn"]
 
@@ -111,6 +112,7 @@ def add_ci(template: Template, config: CiConfig, scope: Scope, resource_types: s
         template.add_resource(
             iam.ManagedPolicy(
                 f"CloudFormationPolicy{index}",
+                Metadata=_unscoped_risk(document),
                 Description=f"{scope.prefix}: what CloudFormation may do to the stacks' "
                 f"resources ({index} of {len(cloudformation_policies)})",
                 Path=ROLE_PATH,
@@ -152,6 +154,23 @@ def add_ci(template: Template, config: CiConfig, scope: Scope, resource_types: s
         template.add_output(Output(PLAN_ROLE_OUTPUT, Value=plan.get_att("Arn")))
     template.add_output(Output(CLOUDFORMATION_ROLE_OUTPUT, Value=cloudformation.get_att("Arn")))
     return Ci(cloudformation, deploy, plan)
+
+
+UNSCOPED_RISK = declared(
+    Risk(
+        "write actions on Resource * (creates that name no resource yet: kms:CreateKey, "
+        "ecs:RegisterTaskDefinition, cloudfront:CreateDistribution...)",
+        "AWS's Service Authorization Reference lists no resource type for them: IAM accepts "
+        "only *; every action that can be scoped is, in the other statements",
+        checkov=("CKV_AWS_111",),
+    )
+)
+
+
+def _unscoped_risk(document: PolicyDocument) -> dict[str, object]:
+    """The accepted risk on the managed policy that holds the "*" statement, and on no other."""
+    sids = [str(s.get("Sid")) for s in encode_to_dict(document)["Statement"]]
+    return UNSCOPED_RISK if any(sid.startswith(UNSCOPED_SID) for sid in sids) else {}
 
 
 def _services(documents: list[PolicyDocument]) -> list[str]:

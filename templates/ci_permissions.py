@@ -26,7 +26,7 @@ from troposphere import Sub
 
 import cfn_schemas
 from templates import iam_reference
-from templates.ci_scope import Scope, arn
+from templates.ci_scope import KEY_STACK_TAG, Scope, arn
 from templates.iam import repository_arn
 
 # Services a schema's handlers call for features these stacks do not use: granting them would
@@ -80,6 +80,14 @@ EXCLUDED: dict[str, str] = {
 }
 
 
+# An action left out for one type only (the same action is needed, and granted, for another).
+EXCLUDED_FOR: dict[tuple[str, str], str] = {
+    ("AWS::ECS::Cluster", "kms:DescribeKey"): (
+        "the cluster's managed-storage and execute-command keys: the cluster here uses none "
+        "(the key actions are granted for this app's own AWS::KMS::Key)"
+    ),
+}
+
 # API operations that schemas list as if they were IAM actions: IAM authorizes each with another
 # action (AWS's reference, "Actions defined by Amazon S3" and CloudFront's), which is granted
 # instead.
@@ -104,20 +112,24 @@ class UnknownAction(ValueError):
     """A schema names an action AWS's Service Authorization Reference does not know."""
 
 
-def excluded(action: str) -> bool:
-    return action in EXCLUDED or action.split(":", 1)[0] in EXCLUDED_SERVICES
+def excluded(action: str, resource_type: str = "") -> bool:
+    return (
+        action in EXCLUDED
+        or action.split(":", 1)[0] in EXCLUDED_SERVICES
+        or (resource_type, action) in EXCLUDED_FOR
+    )
 
 
-def handler_actions(types: set[str], region: str) -> set[str]:
-    """Every handler permission of the types' schemas, exclusions included."""
-    found: set[str] = set()
+def handler_actions(types: set[str], region: str) -> set[tuple[str, str]]:
+    """Every handler permission of the types' schemas, as (type, action), exclusions included."""
+    found: set[tuple[str, str]] = set()
     missing = []
     for kind in sorted(types):
         permissions = cfn_schemas.handler_permissions(kind, region)
         if not permissions:
             missing.append(kind)
         for names in permissions.values():
-            found.update(names)
+            found.update((kind, name) for name in names)
     if missing:
         raise UnknownResourceType(
             f"no resource schema with handler permissions for {', '.join(missing)} in cfn-lint "
@@ -129,7 +141,11 @@ def handler_actions(types: set[str], region: str) -> set[str]:
 def actions_for(types: set[str], region: str) -> dict[str, list[str]]:
     """The actions CloudFormation needs for these resource types, by service prefix, sorted."""
     names = sorted(
-        {AUTHORIZED_AS.get(a, a) for a in handler_actions(types, region) if not excluded(a)}
+        {
+            AUTHORIZED_AS.get(action, action)
+            for kind, action in handler_actions(types, region)
+            if not excluded(action, kind)
+        }
     )
     unknown = [name for name in names if not iam_reference.is_known(name)]
     if unknown:
@@ -152,11 +168,13 @@ SERVICE_LINKED_ROLES = (
     "elasticloadbalancing.amazonaws.com",
     "ecs.application-autoscaling.amazonaws.com",
 )
-# The tag CloudFormation puts on every resource of a stack that takes tags: a KMS key's ARN
-# carries no name, so this app's keys are told apart by it (KMS supports aws:ResourceTag).
-STACK_NAME_TAG = "aws:ResourceTag/aws:cloudformation:stack-name"
+# A KMS key's ARN carries no name: this app's keys are told apart by the tag they carry
+# (templates/monitoring.py), which KMS lets a policy test (aws:ResourceTag).
+KEY_TAG_CONDITION = f"aws:ResourceTag/{KEY_STACK_TAG}"
 # What ECR asks of KMS on the caller's behalf when a repository is encrypted with a KMS key.
+UNSCOPED_SID = "NoResourceLevelPermission"
 THROUGH_ECR = ("kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey")
+ONLY_THROUGH_ECR = ("kms:CreateGrant", "kms:RetireGrant")
 
 
 def _resources_of(prefix: str, scope: Scope) -> list[object]:
@@ -234,7 +252,7 @@ def cloudformation_statements(
         # accepts (describes, lists, and creates that name no resource yet).
         statements.append(
             Statement(
-                Sid="NoResourceLevelPermission",
+                Sid=UNSCOPED_SID,
                 Effect=Allow,
                 Action=[Action(*n.split(":", 1)) for n in sorted(unscoped)],
                 Resource=["*"],
@@ -274,10 +292,10 @@ def _role_statements(scope: Scope, names: list[str], boundary: object) -> list[S
 
 
 def _key_statements(scope: Scope, names: list[str]) -> list[Statement]:
-    """The key's own actions only on keys of this app's stacks (by the stack-name tag
-    CloudFormation puts on them); what ECR asks of KMS, only through ECR."""
+    """The key's own actions only on keys of this app's stacks (by their KEY_STACK_TAG); what
+    ECR asks of KMS for a repository encrypted with a key, only through ECR."""
     keys = [arn("kms", "key/*")]
-    own = [n for n in names if n not in THROUGH_ECR]
+    own = [n for n in names if n not in ONLY_THROUGH_ECR]
     through = [n for n in names if n in THROUGH_ECR]
     statements = []
     if own:
@@ -287,7 +305,7 @@ def _key_statements(scope: Scope, names: list[str]) -> list[Statement]:
                 Effect=Allow,
                 Action=[Action(*n.split(":", 1)) for n in own],
                 Resource=keys,
-                Condition=Condition(StringLike(STACK_NAME_TAG, f"{scope.prefix}-*")),
+                Condition=Condition(StringLike(KEY_TAG_CONDITION, f"{scope.prefix}-*")),
             )
         )
     if through:

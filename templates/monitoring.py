@@ -33,6 +33,8 @@ from troposphere import (
     Region,
     Select,
     Split,
+    StackName,
+    Tags,
     Template,
     cloudwatch,
     ecs,
@@ -42,6 +44,7 @@ from troposphere import (
 from troposphere import elasticloadbalancingv2 as elbv2
 
 from environments.model import AlarmThresholds
+from templates.ci_scope import KEY_STACK_TAG
 from templates.declared import declare, grants
 from templates.risks import Risk, declared
 
@@ -175,6 +178,8 @@ def add_alerting(template: Template, pagerduty_url: Parameter) -> Alerting:
             Description="Encrypts the alert topic and the service's logs",
             EnableKeyRotation=True,
             KeyPolicy=_key_policy(),
+            # What lets the ci stack's CloudFormation role manage this key and no other.
+            Tags=Tags({KEY_STACK_TAG: StackName}),
         )
     )
     declare(
