@@ -24,7 +24,7 @@ from awacs.aws import Action, Allow, ArnNotEquals, Condition, Deny, PolicyDocume
 from troposphere import Sub, Template, iam
 
 from templates.declared import declare, permits
-from templates.iam import REGISTRY_TOKEN_RISK, registry_token, repository_arn
+from templates.iam import PULL_ACTIONS, REGISTRY_TOKEN_RISK, pull_image, registry_token
 from templates.risks import Risk, declared
 
 BOUNDARY_PATH = "/ci/"
@@ -63,16 +63,7 @@ def workload_boundary_document(prefix: str, repository: str) -> PolicyDocument:
         Version="2012-10-17",
         Statement=[
             registry_token(),
-            Statement(
-                Sid="PullThisEnvironmentsImage",
-                Effect=Allow,
-                Action=[
-                    aecr.BatchCheckLayerAvailability,
-                    aecr.GetDownloadUrlForLayer,
-                    aecr.BatchGetImage,
-                ],
-                Resource=[repository_arn(repository)],
-            ),
+            pull_image("PullThisEnvironmentsImage", repository),
             Statement(
                 Sid="WriteThisEnvironmentsLogs",
                 Effect=Allow,
@@ -90,10 +81,7 @@ def _declared(policy: iam.ManagedPolicy) -> iam.ManagedPolicy:
     declare(
         policy,
         permits([aecr.GetAuthorizationToken], f"{cap} the registry token", resources=["*"]),
-        permits(
-            [aecr.BatchCheckLayerAvailability, aecr.GetDownloadUrlForLayer, aecr.BatchGetImage],
-            f"{cap} pulling this environment's image",
-        ),
+        permits(PULL_ACTIONS, f"{cap} pulling this environment's image"),
         permits(
             [alogs.CreateLogStream, alogs.PutLogEvents, alogs.DescribeLogStreams],
             f"{cap} writing this environment's log groups",

@@ -206,6 +206,21 @@ def _resources_of(prefix: str, scope: Scope) -> list[object]:
             return [arn(prefix, "*")]
 
 
+def _allow(
+    sid: str, names: list[str], resources: list[object], condition: Condition | None = None
+) -> Statement:
+    """Allow the named actions ("service:Action") on the resources, under the condition given."""
+    statement = Statement(
+        Sid=sid,
+        Effect=Allow,
+        Action=[Action(*n.split(":", 1)) for n in names],
+        Resource=resources,
+    )
+    if condition is not None:
+        statement.Condition = condition
+    return statement
+
+
 def _sid(prefix: str) -> str:
     return "".join(p.title() for p in prefix.split("-"))
 
@@ -228,14 +243,7 @@ def cloudformation_statements(
         elif prefix == "kms":
             statements += _key_statements(scope, scoped)
         elif scoped:
-            statements.append(
-                Statement(
-                    Sid=f"Manage{_sid(prefix)}",
-                    Effect=Allow,
-                    Action=[Action(*n.split(":", 1)) for n in scoped],
-                    Resource=_resources_of(prefix, scope),
-                )
-            )
+            statements.append(_allow(f"Manage{_sid(prefix)}", scoped, _resources_of(prefix, scope)))
     statements += _pass_roles(scope, types)
     statements.append(_service_linked_roles())
     if scope.ssm_parameters:
@@ -250,14 +258,7 @@ def cloudformation_statements(
     if unscoped:
         # AWS's reference lists no resource type for these: "*" is the only Resource IAM
         # accepts (describes, lists, and creates that name no resource yet).
-        statements.append(
-            Statement(
-                Sid=UNSCOPED_SID,
-                Effect=Allow,
-                Action=[Action(*n.split(":", 1)) for n in sorted(unscoped)],
-                Resource=["*"],
-            )
-        )
+        statements.append(_allow(UNSCOPED_SID, sorted(unscoped), ["*"]))
     return statements
 
 
@@ -269,25 +270,12 @@ def _role_statements(scope: Scope, names: list[str], boundary: object) -> list[S
     gated = [n for n in names if "iam:PermissionsBoundary" in iam_reference.condition_keys(n)]
     free = [n for n in names if n not in gated]
     statements = []
+    with_boundary = Condition(ArnEquals("iam:PermissionsBoundary", boundary))
     if gated:
-        statements.append(
-            Statement(
-                Sid="ChangeRolesOnlyWithTheWorkloadBoundary",
-                Effect=Allow,
-                Action=[Action(*n.split(":", 1)) for n in gated],
-                Resource=roles,
-                Condition=Condition(ArnEquals("iam:PermissionsBoundary", boundary)),
-            )
-        )
+        sid = "ChangeRolesOnlyWithTheWorkloadBoundary"
+        statements.append(_allow(sid, gated, roles, condition=with_boundary))
     if free:
-        statements.append(
-            Statement(
-                Sid="ManageIam",
-                Effect=Allow,
-                Action=[Action(*n.split(":", 1)) for n in free],
-                Resource=roles,
-            )
-        )
+        statements.append(_allow("ManageIam", free, roles))
     return statements
 
 
@@ -298,28 +286,12 @@ def _key_statements(scope: Scope, names: list[str]) -> list[Statement]:
     own = [n for n in names if n not in ONLY_THROUGH_ECR]
     through = [n for n in names if n in THROUGH_ECR]
     statements = []
+    tagged = Condition(StringLike(KEY_TAG_CONDITION, f"{scope.prefix}-*"))
+    via_ecr = Condition(StringEquals("kms:ViaService", Sub("ecr.${AWS::Region}.amazonaws.com")))
     if own:
-        statements.append(
-            Statement(
-                Sid="ManageThisAppsKeys",
-                Effect=Allow,
-                Action=[Action(*n.split(":", 1)) for n in own],
-                Resource=keys,
-                Condition=Condition(StringLike(KEY_TAG_CONDITION, f"{scope.prefix}-*")),
-            )
-        )
+        statements.append(_allow("ManageThisAppsKeys", own, keys, condition=tagged))
     if through:
-        statements.append(
-            Statement(
-                Sid="KeyGrantsForEcr",
-                Effect=Allow,
-                Action=[Action(*n.split(":", 1)) for n in through],
-                Resource=keys,
-                Condition=Condition(
-                    StringEquals("kms:ViaService", Sub("ecr.${AWS::Region}.amazonaws.com"))
-                ),
-            )
-        )
+        statements.append(_allow("KeyGrantsForEcr", through, keys, condition=via_ecr))
     return statements
 
 

@@ -87,21 +87,22 @@ def registry_token() -> Statement:
     )
 
 
+PULL_ACTIONS = [aecr.BatchCheckLayerAvailability, aecr.GetDownloadUrlForLayer, aecr.BatchGetImage]
+
+
+def pull_image(sid: str, repository_name: object) -> Statement:
+    """Pull the image layers from one repository (with registry_token(), a full pull)."""
+    return Statement(
+        Sid=sid, Effect=Allow, Action=PULL_ACTIONS, Resource=[repository_arn(repository_name)]
+    )
+
+
 def _execution_policy(repository_name: object, log_group: logs.LogGroup) -> PolicyDocument:
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[
             registry_token(),
-            Statement(
-                Sid="PullServiceImage",
-                Effect=Allow,
-                Action=[
-                    aecr.BatchCheckLayerAvailability,
-                    aecr.GetDownloadUrlForLayer,
-                    aecr.BatchGetImage,
-                ],
-                Resource=[repository_arn(repository_name)],
-            ),
+            pull_image("PullServiceImage", repository_name),
             Statement(
                 Sid="WriteContainerLogs",
                 Effect=Allow,
@@ -138,10 +139,7 @@ def add_roles(
             "the registry token; IAM has no resource-level permission for it",
             resources=["*"],
         ),
-        permits(
-            [aecr.BatchCheckLayerAvailability, aecr.GetDownloadUrlForLayer, aecr.BatchGetImage],
-            "pulls the service's image, from its repository only",
-        ),
+        permits(PULL_ACTIONS, "pulls the service's image, from its repository only"),
         permits(
             [alogs.CreateLogStream, alogs.PutLogEvents],
             "writes the container's logs, to its log group only",
