@@ -26,7 +26,7 @@ from troposphere import Sub
 
 import cfn_schemas
 from templates import iam_reference
-from templates.ci_scope import KEY_STACK_TAG, Scope, arn
+from templates.ci_scope import Scope, arn
 from templates.iam import repository_arn
 
 # Services a schema's handlers call for features these stacks do not use: granting them would
@@ -168,9 +168,12 @@ SERVICE_LINKED_ROLES = (
     "elasticloadbalancing.amazonaws.com",
     "ecs.application-autoscaling.amazonaws.com",
 )
-# A KMS key's ARN carries no name: this app's keys are told apart by the tag they carry
-# (templates/monitoring.py), which KMS lets a policy test (aws:ResourceTag).
-KEY_TAG_CONDITION = f"aws:ResourceTag/{KEY_STACK_TAG}"
+# A KMS key's ARN carries no name: this app's keys are told apart by the tag CloudFormation puts
+# on every taggable resource of a stack (aws:cloudformation:stack-name, part of the create
+# request, so on the key before the create handler's PutKeyPolicy), which KMS lets a policy
+# test (aws:ResourceTag). A tag written in the template would do too, but moto cannot create a
+# tagged key from a template (its KMS reads CloudFormation's Key/Value tags as TagKey/TagValue).
+KEY_TAG_CONDITION = "aws:ResourceTag/aws:cloudformation:stack-name"
 # What ECR asks of KMS on the caller's behalf when a repository is encrypted with a KMS key.
 UNSCOPED_SID = "NoResourceLevelPermission"
 THROUGH_ECR = ("kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey")
@@ -280,8 +283,9 @@ def _role_statements(scope: Scope, names: list[str], boundary: object) -> list[S
 
 
 def _key_statements(scope: Scope, names: list[str]) -> list[Statement]:
-    """The key's own actions only on keys of this app's stacks (by their KEY_STACK_TAG); what
-    ECR asks of KMS for a repository encrypted with a key, only through ECR."""
+    """The key's own actions only on keys of this app's stacks (by the stack-name tag
+    CloudFormation puts on them); what ECR asks of KMS for a repository encrypted with a key,
+    only through ECR."""
     keys = [arn("kms", "key/*")]
     own = [n for n in names if n not in ONLY_THROUGH_ECR]
     through = [n for n in names if n in THROUGH_ECR]

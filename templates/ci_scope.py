@@ -6,11 +6,6 @@ from dataclasses import dataclass
 
 from troposphere import Sub
 
-# The tag every KMS key of the app's stacks carries (its value: the stack's name). A key's ARN
-# carries no name, so the CloudFormation role may manage only keys tagged so
-# (aws:ResourceTag, which KMS supports for its key actions); a key without it is not this app's.
-KEY_STACK_TAG = "scalable-app:stack"
-
 
 @dataclass(frozen=True)
 class Scope:

@@ -8,16 +8,18 @@ never from a hand-written list.
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
-from policy_sentry.querying.actions import get_action_data
-from policy_sentry.querying.conditions import get_condition_key_details
-from policy_sentry.shared.iam_data import get_service_prefix_data
+# policy_sentry is imported where it is used: its data costs half a second to load, which an
+# environment without a ci stack (make deploy's local run) never needs.
 
 
 @cache
 def _rows(action: str) -> tuple[dict[str, object], ...]:
+    from policy_sentry.querying.actions import get_action_data
+
     prefix, name = action.split(":", 1)
-    data = get_action_data(prefix, name) or {}
+    data: dict[str, Any] = get_action_data(prefix, name) or {}
     return tuple(data.get(prefix, ()))
 
 
@@ -48,6 +50,9 @@ def condition_keys(action: str) -> frozenset[str]:
 def condition_type(key: str) -> str | None:
     """The key's value type as AWS documents it ("arn", "string", ...), None if unknown (the
     global aws: keys are not in the per-service data)."""
+    from policy_sentry.querying.conditions import get_condition_key_details
+    from policy_sentry.shared.iam_data import get_service_prefix_data
+
     prefix = key.split(":", 1)[0].lower()
     if prefix == "aws":
         return "arn" if key.lower() in GLOBAL_ARN_KEYS else None

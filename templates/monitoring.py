@@ -33,8 +33,6 @@ from troposphere import (
     Region,
     Select,
     Split,
-    StackName,
-    Tags,
     Template,
     cloudwatch,
     ecs,
@@ -44,7 +42,6 @@ from troposphere import (
 from troposphere import elasticloadbalancingv2 as elbv2
 
 from environments.model import AlarmThresholds
-from templates.ci_scope import KEY_STACK_TAG
 from templates.declared import declare, grants
 from templates.risks import Risk, declared
 
@@ -178,8 +175,6 @@ def add_alerting(template: Template, pagerduty_url: Parameter) -> Alerting:
             Description="Encrypts the alert topic and the service's logs",
             EnableKeyRotation=True,
             KeyPolicy=_key_policy(),
-            # What lets the ci stack's CloudFormation role manage this key and no other.
-            Tags=Tags({KEY_STACK_TAG: StackName}),
         )
     )
     declare(

@@ -99,7 +99,7 @@ def context_of_a_cloudformation_request(env_name: str, resource_type: str) -> di
     return context
 
 
-KEY_TAG = "aws__ResourceTag/scalable-app__stack"
+KEY_TAG = "aws__ResourceTag/aws__cloudformation__stack-name"
 
 
 @pytest.mark.parametrize("env_name", WITH_CI)
