@@ -9,19 +9,18 @@ so the prediction is what a local plan shows.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cache
-from importlib.util import find_spec
-from pathlib import Path
 from typing import Any
+
+import cfn_schemas
 
 # Types whose replacement is their normal update: each change registers a new one.
 NEW_REVISION = {
     "AWS::ECS::TaskDefinition": "a new revision is registered (the old one is deregistered)",
     "AWS::Lambda::Version": "a new version is published",
 }
-FALLBACK_REGION = "us-east-1"
+FALLBACK_REGION = cfn_schemas.FALLBACK_REGION
 
 
 @dataclass(frozen=True)
@@ -45,35 +44,11 @@ class Schema:
 
 
 @cache
-def _schemas_dir() -> Path | None:
-    """cfn-lint's schema data, found without importing cfn-lint (a second of imports)."""
-    spec = find_spec("cfnlint")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations))) / "data" / "schemas"
-
-
-@cache
-def _providers(region: str) -> dict[str, str]:
-    schemas = _schemas_dir()
-    if schemas is None:
-        return {}
-    base = schemas / "providers"
-    found = base / f"{region}.json"
-    chosen = found if found.is_file() else base / f"{FALLBACK_REGION}.json"
-    data: dict[str, str] = json.loads(chosen.read_text())
-    return data
-
-
-@cache
 def schema(resource_type: str, region: str = FALLBACK_REGION) -> Schema | None:
     """The type's update behaviour, or None where cfn-lint ships no schema for it."""
-    digest = _providers(region).get(resource_type)
-    if digest is None:
+    document = cfn_schemas.document(resource_type, region)
+    if document is None:
         return None
-    schemas = _schemas_dir()
-    assert schemas is not None  # _providers found the type there
-    document = json.loads((schemas / "resources" / f"{digest}.json").read_text())
 
     def paths(key: str) -> tuple[tuple[str, ...], ...]:
         return tuple(

@@ -523,6 +523,7 @@ def _ci(table: Table, region: str) -> CiConfig | None:
                 (m := OIDC_PROVIDER_ARN.match(arn)) is not None and m["account"] == account
             ),
         ),
+        pull_request_plans=table.boolean("pull_request_plans", default=False),
     )
     table.finish()
     return config

@@ -174,6 +174,10 @@ class CiConfig:
     # The account's GitHub OIDC provider when another stack already made it (an account holds
     # one per URL); None: this ci stack creates it.
     oidc_provider_arn: str | None = None
+    # A plan role that this repository's pull requests assume (make plan from a PR). Off unless
+    # asked for: a pull request is code nobody has reviewed yet, and production needs no plans
+    # from it.
+    pull_request_plans: bool = False
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from environments.model import CreateVpc, Environment, ExistingVpc
 from manifest import FromStack, Wiring
 from service.contract import STATIC_PATH
 from templates.access_logs import add_load_balancer_logs, add_server_access_logs
+from templates.boundary import add_workload_boundary, workload_boundary_arn
 from templates.ci import CI_STACK, Scope, add_ci
 from templates.dashboard import add_dashboard
 from templates.ecs_service import add_ecs_service, image_uri
@@ -72,6 +73,19 @@ def _template(env: Environment, what: str) -> Template:
     return template
 
 
+def _prefix(env: Environment) -> str:
+    return f"{env.service.name}-{env.name}"
+
+
+def _boundary(env: Environment, template: Template) -> object:
+    """The permissions boundary this stack's roles carry: the ci stack's workload boundary, or,
+    with no ci stack, this stack's own copy of it (templates/boundary.py says why)."""
+    repository = repository_name(env.service.name, env.name)
+    if env.ci is not None:
+        return workload_boundary_arn(_prefix(env))
+    return add_workload_boundary(template, _prefix(env), repository)
+
+
 def build_network(env: Environment, config: CreateVpc) -> Stack:
     placement = config.placement
     what = (
@@ -80,7 +94,7 @@ def build_network(env: Environment, config: CreateVpc) -> Stack:
         else "VPC, two public subnets, internet gateway, flow logs"
     )
     template = _template(env, what)
-    network = add_network(template, config, env.log_retention_days)
+    network = add_network(template, config, env.log_retention_days, _boundary(env, template))
     template.add_output(Output("VpcId", Value=network.vpc.ref()))
     template.add_output(
         Output("SubnetIds", Value=Join(",", [subnet.ref() for subnet in network.public_subnets]))
@@ -131,7 +145,7 @@ def build_service(env: Environment, image_tag: str) -> Stack:
     alerting = add_alerting(template, params.pagerduty_url)
     log_group = add_logs(template, env.log_retention_days, alerting.key).group
     access_logs = add_load_balancer_logs(template, env.logs)
-    roles = add_roles(template, params.repository_name.ref(), log_group)
+    roles = add_roles(template, params.repository_name.ref(), log_group, _boundary(env, template))
     edge = add_edge(
         template,
         params,
@@ -248,10 +262,11 @@ def build_ci(env: Environment, stacks: list[Stack]) -> Stack | None:
         return None
     template = _template(env, "GitHub Actions' OIDC roles and the CloudFormation service role")
     scope = Scope(
-        prefix=f"{env.service.name}-{env.name}",
+        prefix=_prefix(env),
         environment=env.name,
         repository=repository_name(env.service.name, env.name),
         ssm_parameters=tuple(p for p in (env.pagerduty.ssm_parameter,) if p is not None),
+        region=env.region,
     )
     types = {resource.resource_type for s in stacks for resource in s.template.resources.values()}
     add_ci(template, env.ci, scope, types)

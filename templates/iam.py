@@ -87,21 +87,22 @@ def registry_token() -> Statement:
     )
 
 
+PULL_ACTIONS = [aecr.BatchCheckLayerAvailability, aecr.GetDownloadUrlForLayer, aecr.BatchGetImage]
+
+
+def pull_image(sid: str, repository_name: object) -> Statement:
+    """Pull the image layers from one repository (with registry_token(), a full pull)."""
+    return Statement(
+        Sid=sid, Effect=Allow, Action=PULL_ACTIONS, Resource=[repository_arn(repository_name)]
+    )
+
+
 def _execution_policy(repository_name: object, log_group: logs.LogGroup) -> PolicyDocument:
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[
             registry_token(),
-            Statement(
-                Sid="PullServiceImage",
-                Effect=Allow,
-                Action=[
-                    aecr.BatchCheckLayerAvailability,
-                    aecr.GetDownloadUrlForLayer,
-                    aecr.BatchGetImage,
-                ],
-                Resource=[repository_arn(repository_name)],
-            ),
+            pull_image("PullServiceImage", repository_name),
             Statement(
                 Sid="WriteContainerLogs",
                 Effect=Allow,
@@ -112,12 +113,16 @@ def _execution_policy(repository_name: object, log_group: logs.LogGroup) -> Poli
     )
 
 
-def add_roles(template: Template, repository_name: object, log_group: logs.LogGroup) -> Roles:
+def add_roles(
+    template: Template, repository_name: object, log_group: logs.LogGroup, boundary: object
+) -> Roles:
+    """The task's roles, each capped by `boundary` (templates/boundary.py)."""
     execution = template.add_resource(
         iam.Role(
             "TaskExecutionRole",
             Metadata=REGISTRY_TOKEN_RISK,
             AssumeRolePolicyDocument=_assumed_by_ecs_tasks(),
+            PermissionsBoundary=boundary,
             Policies=[
                 iam.Policy(
                     PolicyName="pull-image-and-write-logs",
@@ -134,17 +139,18 @@ def add_roles(template: Template, repository_name: object, log_group: logs.LogGr
             "the registry token; IAM has no resource-level permission for it",
             resources=["*"],
         ),
-        permits(
-            [aecr.BatchCheckLayerAvailability, aecr.GetDownloadUrlForLayer, aecr.BatchGetImage],
-            "pulls the service's image, from its repository only",
-        ),
+        permits(PULL_ACTIONS, "pulls the service's image, from its repository only"),
         permits(
             [alogs.CreateLogStream, alogs.PutLogEvents],
             "writes the container's logs, to its log group only",
         ),
     )
     task = template.add_resource(
-        iam.Role("TaskRole", AssumeRolePolicyDocument=_assumed_by_ecs_tasks())
+        iam.Role(
+            "TaskRole",
+            AssumeRolePolicyDocument=_assumed_by_ecs_tasks(),
+            PermissionsBoundary=boundary,
+        )
     )
     declare(task, trusts("ecs-tasks.amazonaws.com", "the application's role, for its tasks"))
     return Roles(execution=execution, task=task)

@@ -64,7 +64,9 @@ class Network:
     endpoint_security_group: ec2.SecurityGroup | None  # private placement through endpoints
 
 
-def add_network(template: Template, config: CreateVpc, retention_days: int) -> Network:
+def add_network(
+    template: Template, config: CreateVpc, retention_days: int, boundary: object
+) -> Network:
     vpc = template.add_resource(
         ec2.VPC(
             VPC,
@@ -85,7 +87,7 @@ def add_network(template: Template, config: CreateVpc, retention_days: int) -> N
                 _add_nat_route(template, subnet, table, "AB"[index])
         else:
             endpoint_group = add_interface_endpoints(template, vpc, private)
-    _add_flow_logs(template, vpc, retention_days)
+    _add_flow_logs(template, vpc, retention_days, boundary)
     return Network(
         vpc=vpc,
         public_subnets=public,
@@ -197,7 +199,9 @@ def _add_nat_route(
     )
 
 
-def _add_flow_logs(template: Template, vpc: ec2.VPC, retention_days: int) -> ec2.FlowLog:
+def _add_flow_logs(
+    template: Template, vpc: ec2.VPC, retention_days: int, boundary: object
+) -> ec2.FlowLog:
     group = template.add_resource(
         logs.LogGroup(
             "FlowLogGroup",
@@ -212,6 +216,7 @@ def _add_flow_logs(template: Template, vpc: ec2.VPC, retention_days: int) -> ec2
         iam.Role(
             "FlowLogRole",
             AssumeRolePolicyDocument=_assumed_by_flow_logs(),
+            PermissionsBoundary=boundary,
             Policies=[
                 iam.Policy(
                     PolicyName="write-flow-logs",

@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import awacs.s3 as as3
-from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from awacs.aws import Allow, ArnEquals, Condition, PolicyDocument, Principal, Statement
 from troposphere import (
     AccountId,
     Join,
@@ -226,7 +226,7 @@ def _read_by_distribution_only(
                 Principal=Principal("Service", "cloudfront.amazonaws.com"),
                 Action=[as3.GetObject],
                 Resource=[objects],
-                Condition=Condition(StringEquals("AWS:SourceArn", distribution_arn(distribution))),
+                Condition=Condition(ArnEquals("AWS:SourceArn", distribution_arn(distribution))),
             ),
             deny_without_tls(bucket),
         ],

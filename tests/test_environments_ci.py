@@ -45,6 +45,7 @@ def test_ci_reads_the_repository_the_account_and_an_optional_provider(tmp_path: 
             "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
         ),
         ('branch = "main"', "ci.branch", "unknown"),
+        ('pull_request_plans = "yes"', "ci.pull_request_plans", "true or false"),
     ],
 )
 def test_a_bad_ci_value_names_its_field_and_the_fix(
@@ -56,6 +57,13 @@ def test_a_bad_ci_value_names_its_field_and_the_fix(
         load_with(tmp_path, text)
     assert field in str(caught.value)
     assert says in str(caught.value)
+
+
+def test_pull_request_plans_are_off_unless_asked_for(tmp_path: Path) -> None:
+    ci = load_with(tmp_path, CI).ci
+    assert ci is not None and not ci.pull_request_plans
+    asked = load_with(tmp_path, CI + "pull_request_plans = true\n").ci
+    assert asked is not None and asked.pull_request_plans
 
 
 def test_a_ci_table_without_the_repository_says_it_is_missing(tmp_path: Path) -> None:

@@ -1,18 +1,18 @@
-"""The ci stack's IAM: who can assume each role, and what each may do (issue 10).
+"""The ci stack's IAM: who can assume each role, and what each may do (issues 10 and 16).
 
-Each role's policy is evaluated here as IAM evaluates it for the cases that matter: an explicit
-Deny wins, else some Allow whose action, resource and conditions all match."""
+Each role is evaluated here as IAM evaluates it (tests/iam_policy.py): its inline and managed
+policies, and its permissions boundary."""
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import replace
-from fnmatch import fnmatchcase
-from typing import Any
+from functools import cache
+from typing import Any, ClassVar
 
 import pytest
-from troposphere import sqs
+from iam_policy import Principal, arns, listed, principal, resolver
+from troposphere import AWSObject, sqs
 
 import generate
 from environments import CiConfig, load
@@ -26,30 +26,25 @@ CFN_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/ci/{PRODUCTION}-cloudformation"
 PSEUDO = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
 
 
-def ci_template(env_name: str = "production") -> dict[str, Any]:
+@cache
+def raw_ci_template(env_name: str = "production") -> dict[str, Any]:
     env = load(env_name)
-    stack = build_ci(env, build_stacks(env, "t"))
+    stack = build_ci(env, generate.build(env, "t"))
     assert stack is not None
-    return resolve(stack.template.to_dict())
+    template: dict[str, Any] = stack.template.to_dict()
+    return template
 
 
-def resolve(value: Any) -> Any:
-    """The template with Fn::Sub, Fn::Join, the pseudo parameters and the CloudFormation role's
-    Fn::GetAtt as AWS resolves them in the production account."""
-    if isinstance(value, list):
-        return [resolve(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if set(value) == {"Fn::Sub"}:
-        return re.sub(r"\$\{([^}]+)\}", lambda m: PSEUDO[m[1]], value["Fn::Sub"])
-    if set(value) == {"Fn::Join"}:
-        separator, parts = value["Fn::Join"]
-        return separator.join(resolve(parts))
-    if set(value) == {"Ref"} and value["Ref"] in PSEUDO:
-        return PSEUDO[value["Ref"]]
-    if value == {"Fn::GetAtt": ["CloudFormationRole", "Arn"]}:
-        return CFN_ROLE_ARN
-    return {k: resolve(v) for k, v in value.items()}
+def resolve_in(env_name: str) -> Any:
+    template = raw_ci_template(env_name)
+    return resolver(PSEUDO, arns(template, f"scalable-app-{env_name}-ci", PSEUDO))
+
+
+def ci_template(env_name: str = "production") -> dict[str, Any]:
+    """The template with Fn::Sub, Fn::Join, the pseudo parameters and the references to its own
+    roles and policies as AWS resolves them in the production account."""
+    resolved: dict[str, Any] = resolve_in(env_name)(raw_ci_template(env_name))
+    return resolved
 
 
 def role(name: str, env_name: str = "production") -> dict[str, Any]:
@@ -57,35 +52,19 @@ def role(name: str, env_name: str = "production") -> dict[str, Any]:
     return properties
 
 
-def statements(role_name: str) -> list[dict[str, Any]]:
-    return [s for p in role(role_name)["Policies"] for s in p["PolicyDocument"]["Statement"]]
+def as_principal(role_name: str, env_name: str = "production") -> Principal:
+    return principal(raw_ci_template(env_name), role_name, resolve_in(env_name))
 
 
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
+def statements(role_name: str, env_name: str = "production") -> list[dict[str, Any]]:
+    return [dict(s) for s in as_principal(role_name, env_name).statements]
 
 
-def _matches(
-    statement: dict[str, Any], action: str, resource: str, context: dict[str, str]
-) -> bool:
-    if not any(fnmatchcase(action.lower(), a.lower()) for a in _listed(statement["Action"])):
-        return False
-    if not any(fnmatchcase(resource, r) for r in _listed(statement["Resource"])):
-        return False
-    for operator, conditions in statement.get("Condition", {}).items():
-        assert operator == "StringEquals", operator
-        for key, wanted in conditions.items():
-            if context.get(key) not in _listed(wanted):
-                return False
-    return True
+_listed = listed
 
 
 def allowed(role_name: str, action: str, resource: str, **context: str) -> bool:
-    context = {k.replace("__", ":"): v for k, v in context.items()}
-    found = statements(role_name)
-    if any(s["Effect"] == "Deny" and _matches(s, action, resource, context) for s in found):
-        return False
-    return any(s["Effect"] == "Allow" and _matches(s, action, resource, context) for s in found)
+    return as_principal(role_name).allowed(action, resource, **context)
 
 
 def stack_arn(name: str) -> str:
@@ -98,25 +77,30 @@ def trust(role_name: str, env_name: str = "production") -> dict[str, Any]:
     return dict(statement)
 
 
-def test_only_main_and_the_production_environment_of_the_repository_assume_the_deploy_role() -> (
-    None
-):
+def test_only_the_production_github_environment_of_the_repository_assumes_the_deploy_role() -> None:
+    """Not a job on main outside the environment: it would skip the required reviewers."""
     statement = trust("DeployRole")
-    assert statement["Principal"] == {"Federated": {"Ref": "GitHubOidcProvider"}}
+    provider = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+    assert statement["Principal"] == {"Federated": provider}
     assert statement["Action"] == ["sts:AssumeRoleWithWebIdentity"]
     assert statement["Condition"] == {
         "StringEquals": {
             "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-            "token.actions.githubusercontent.com:sub": [
-                f"repo:{REPO}:ref:refs/heads/main",
-                f"repo:{REPO}:environment:production",
-            ],
+            "token.actions.githubusercontent.com:sub": [f"repo:{REPO}:environment:production"],
         }
     }
 
 
-def test_only_pull_requests_of_the_repository_assume_the_plan_role() -> None:
-    assert trust("PlanRole")["Condition"]["StringEquals"] == {
+def test_production_has_no_pull_request_plan_role_unless_it_asks() -> None:
+    resources = ci_template()["Resources"]
+    assert "PlanRole" not in resources
+    assert "PlanRoleArn" not in ci_template()["Outputs"]
+    assert load("production").ci is not None and not load("production").ci.pull_request_plans
+
+
+def test_only_pull_requests_of_the_repository_assume_the_plan_role_where_asked() -> None:
+    assert load("staging").ci is not None and load("staging").ci.pull_request_plans
+    assert trust("PlanRole", "staging")["Condition"]["StringEquals"] == {
         "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
         "token.actions.githubusercontent.com:sub": [f"repo:{REPO}:pull_request"],
     }
@@ -142,7 +126,9 @@ def test_an_environment_naming_the_accounts_provider_creates_none() -> None:
     provider = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
     assert trust("DeployRole", "staging")["Principal"] == {"Federated": provider}
     subjects = trust("DeployRole", "staging")["Condition"]["StringEquals"]
-    assert f"repo:{REPO}:environment:staging" in subjects["token.actions.githubusercontent.com:sub"]
+    assert subjects["token.actions.githubusercontent.com:sub"] == [
+        f"repo:{REPO}:environment:staging"
+    ]
 
 
 def test_the_deploy_role_operates_this_environments_app_stacks_and_no_other() -> None:
@@ -155,42 +141,53 @@ def test_the_deploy_role_operates_this_environments_app_stacks_and_no_other() ->
     )
 
 
+CI_ROLES = (("DeployRole", "production"), ("PlanRole", "staging"))
+
+
+def cfn_role_arn(env_name: str) -> str:
+    return f"arn:aws:iam::{ACCOUNT}:role/ci/scalable-app-{env_name}-cloudformation"
+
+
+def allowed_in(env_name: str, role_name: str, action: str, resource: str, **context: str) -> bool:
+    return as_principal(role_name, env_name).allowed(action, resource, **context)
+
+
 def test_no_ci_role_can_touch_the_ci_stack_itself() -> None:
-    for role_name in ("DeployRole", "PlanRole"):
+    for role_name, env_name in CI_ROLES:
         for verb in ("CreateChangeSet", "ExecuteChangeSet", "DeleteStack", "DescribeStacks"):
-            assert not allowed(
+            assert not allowed_in(
+                env_name,
                 role_name,
                 f"cloudformation:{verb}",
-                stack_arn(f"{PRODUCTION}-ci"),
-                cloudformation__RoleArn=CFN_ROLE_ARN,
+                stack_arn(f"scalable-app-{env_name}-ci"),
+                cloudformation__RoleArn=cfn_role_arn(env_name),
             )
 
 
 def test_change_sets_are_created_only_to_run_as_the_cloudformation_role() -> None:
-    service = stack_arn(f"{PRODUCTION}-service")
-    for role_name in ("DeployRole", "PlanRole"):
-        assert allowed(
-            role_name,
-            "cloudformation:CreateChangeSet",
-            service,
-            cloudformation__RoleArn=CFN_ROLE_ARN,
+    for role_name, env_name in CI_ROLES:
+        service = stack_arn(f"scalable-app-{env_name}-service")
+        create = "cloudformation:CreateChangeSet"
+        assert allowed_in(
+            env_name, role_name, create, service, cloudformation__RoleArn=cfn_role_arn(env_name)
         )
-        assert not allowed(role_name, "cloudformation:CreateChangeSet", service)
+        assert not allowed_in(env_name, role_name, create, service)
         other_role = f"arn:aws:iam::{ACCOUNT}:role/admin"
-        assert not allowed(
-            role_name, "cloudformation:CreateChangeSet", service, cloudformation__RoleArn=other_role
+        assert not allowed_in(
+            env_name, role_name, create, service, cloudformation__RoleArn=other_role
         )
 
 
 def test_the_ci_roles_pass_only_the_cloudformation_role_and_only_to_cloudformation() -> None:
-    for role_name in ("DeployRole", "PlanRole"):
+    for role_name, env_name in CI_ROLES:
         to_cfn = {"iam__PassedToService": "cloudformation.amazonaws.com"}
-        assert allowed(role_name, "iam:PassRole", CFN_ROLE_ARN, **to_cfn)
-        assert not allowed(
-            role_name, "iam:PassRole", CFN_ROLE_ARN, iam__PassedToService="ec2.amazonaws.com"
+        cfn = cfn_role_arn(env_name)
+        assert allowed_in(env_name, role_name, "iam:PassRole", cfn, **to_cfn)
+        assert not allowed_in(
+            env_name, role_name, "iam:PassRole", cfn, iam__PassedToService="ec2.amazonaws.com"
         )
-        task_role = f"arn:aws:iam::{ACCOUNT}:role/{PRODUCTION}-service-TaskRole-AB12"
-        assert not allowed(role_name, "iam:PassRole", task_role, **to_cfn)
+        task_role = f"arn:aws:iam::{ACCOUNT}:role/scalable-app-{env_name}-service-TaskRole-AB12"
+        assert not allowed_in(env_name, role_name, "iam:PassRole", task_role, **to_cfn)
 
 
 def test_the_deploy_role_pushes_to_this_environments_repository_only() -> None:
@@ -198,21 +195,52 @@ def test_the_deploy_role_pushes_to_this_environments_repository_only() -> None:
     assert allowed("DeployRole", "ecr:PutImage", repository)
     assert not allowed("DeployRole", "ecr:PutImage", f"{repository[:-10]}staging")
     assert not allowed("DeployRole", "ecr:DeleteRepository", repository)
-    assert not allowed("PlanRole", "ecr:PutImage", repository)
+    staging = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/scalable-app-staging"
+    assert not allowed_in("staging", "PlanRole", "ecr:PutImage", staging)
+
+
+def test_make_push_lists_and_fills_the_assets_bucket() -> None:
+    """push.py lists what the bucket already holds (ListObjectsV2: s3:ListBucket) first."""
+    bucket = f"arn:aws:s3:::{PRODUCTION}-static-staticassetsbucket-ab12"
+    assert allowed("DeployRole", "s3:ListBucket", bucket)
+    assert allowed("DeployRole", "s3:PutObject", f"{bucket}/abc/site.css")
+    assert not allowed("DeployRole", "s3:ListBucket", "arn:aws:s3:::someone-elses-bucket")
 
 
 def test_the_plan_role_executes_nothing_and_creates_no_resource() -> None:
-    service = stack_arn(f"{PRODUCTION}-service")
+    service = stack_arn("scalable-app-staging-service")
     for verb in ("ExecuteChangeSet", "DeleteStack", "UpdateStack", "CreateStack"):
-        assert not allowed("PlanRole", f"cloudformation:{verb}", service)
-    ci_actions = {a.lower() for s in statements("PlanRole") for a in _listed(s["Action"])}
-    assert not {a for a in ci_actions if a.startswith(("ec2:create", "iam:create", "s3:put"))}
+        assert not allowed_in("staging", "PlanRole", f"cloudformation:{verb}", service)
+    plan = statements("PlanRole", "staging")
+    ci_actions = {a.lower() for s in plan for a in _listed(s["Action"])}
+    assert not {a for a in ci_actions if a.startswith(("ec2:create", "iam:create", "s3:create"))}
+
+
+def test_the_plan_role_uploads_a_large_template_to_the_template_bucket_only() -> None:
+    """A template over 51,200 bytes goes through the template bucket (deployer/changeset.py)."""
+    bucket = f"arn:aws:s3:::cfn-templates-{ACCOUNT}-{REGION}"
+    key = f"{bucket}/scalable-app-staging-service/0123abcd.json"
+    for action, resource in (
+        ("s3:ListBucket", bucket),
+        ("s3:PutObject", key),
+        ("s3:GetObject", key),
+    ):
+        assert allowed_in("staging", "PlanRole", action, resource)
+    assert not allowed_in("staging", "PlanRole", "s3:PutObject", f"{bucket}/other-app/x.json")
+    assert not allowed_in("staging", "PlanRole", "s3:CreateBucket", bucket)
+
+
+def test_change_set_events_are_readable_for_early_validation() -> None:
+    change_set = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/deploy-abc-0123456789ab/0f1e"
+    for role_name, env_name in CI_ROLES:
+        assert allowed_in(env_name, role_name, "cloudformation:DescribeEvents", change_set)
 
 
 def test_the_cloudformation_role_manages_what_the_stacks_hold_named_after_them() -> None:
     cfn = "CloudFormationRole"
     task_role = f"arn:aws:iam::{ACCOUNT}:role/{PRODUCTION}-service-TaskRole-AB12"
-    assert allowed(cfn, "iam:CreateRole", task_role)
+    workload = f"arn:aws:iam::{ACCOUNT}:policy/ci/{PRODUCTION}-workload-boundary"
+    assert allowed(cfn, "iam:CreateRole", task_role, iam__PermissionsBoundary=workload)
     assert allowed(cfn, "iam:PassRole", task_role, iam__PassedToService="ecs-tasks.amazonaws.com")
     assert not allowed(cfn, "iam:PassRole", task_role, iam__PassedToService="ec2.amazonaws.com")
     for own in ("deploy", "cloudformation"):  # the ci stack's roles are out of its reach
@@ -247,8 +275,10 @@ def test_the_deploy_role_checks_and_records_what_it_deployed_and_nothing_more() 
         assert allowed("DeployRole", f"ssm:{verb}", record)
     other = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{PRODUCTION}-service/database-password"
     assert not allowed("DeployRole", "ssm:PutParameter", other)
-    assert not allowed("PlanRole", "ssm:PutParameter", record)
-    assert allowed("DeployRole", "cloudwatch:DescribeAlarms", "*")
+    staging = record.replace(PRODUCTION, "scalable-app-staging")
+    assert not allowed_in("staging", "PlanRole", "ssm:PutParameter", staging)
+    alarm = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{PRODUCTION}-service-Http5xx-AB12"
+    assert allowed("DeployRole", "cloudwatch:DescribeAlarms", alarm)
     topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:{PRODUCTION}-service-AlertTopic-AB12"
     assert allowed("DeployRole", "sns:ListSubscriptionsByTopic", topic)
     assert not allowed("DeployRole", "sns:Subscribe", topic)
@@ -261,14 +291,26 @@ def test_the_stack_tags_update_runs_only_as_the_cloudformation_role() -> None:
     assert not allowed("DeployRole", update, service)
     admin = f"arn:aws:iam::{ACCOUNT}:role/admin"
     assert not allowed("DeployRole", update, service, cloudformation__RoleArn=admin)
-    assert not allowed("PlanRole", update, service, cloudformation__RoleArn=CFN_ROLE_ARN)
+    staging = stack_arn("scalable-app-staging-service")
+    as_cfn = {"cloudformation__RoleArn": cfn_role_arn("staging")}
+    assert not allowed_in("staging", "PlanRole", update, staging, **as_cfn)
 
 
-def test_a_resource_type_the_role_does_not_know_stops_generation() -> None:
+def test_a_new_resource_type_gets_its_schemas_permissions_and_an_unknown_one_stops() -> None:
     env = load("production")
     stacks = build_stacks(env, "t")
     stacks[0].template.add_resource(sqs.Queue("Unplanned"))
-    with pytest.raises(UnknownResourceType, match=r"AWS::SQS::Queue: add its actions"):
+    stack = build_ci(env, stacks)
+    assert stack is not None
+    text = json.dumps(stack.template.to_dict())
+    assert '"sqs:CreateQueue"' in text  # from AWS::SQS::Queue's schema, by no hand
+
+    class Unheard(AWSObject):
+        resource_type = "AWS::Unheard::Thing"
+        props: ClassVar[dict[str, Any]] = {}
+
+    stacks[0].template.add_resource(Unheard("Unheard"))
+    with pytest.raises(UnknownResourceType, match=r"AWS::Unheard::Thing"):
         build_ci(env, stacks)
 
 

@@ -75,8 +75,8 @@ def test_only_the_distribution_reads_the_bucket_and_nothing_without_tls() -> Non
     assert policy["PolicyDocument"]["Version"] == "2012-10-17"
     assert (read["Effect"], read["Action"]) == ("Allow", ["s3:GetObject"])
     assert read["Principal"] == {"Service": "cloudfront.amazonaws.com"}
-    (source_arn,) = read["Condition"]["StringEquals"].values()
-    assert list(read["Condition"]["StringEquals"]) == ["AWS:SourceArn"]
+    (source_arn,) = read["Condition"]["ArnEquals"].values()
+    assert list(read["Condition"]["ArnEquals"]) == ["AWS:SourceArn"]
     assert {"Ref": "StaticAssetsDistribution"} in source_arn["Fn::Join"][1]
     assert ":distribution/" in source_arn["Fn::Join"][1]
     assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", ["s3:*"])

@@ -1,0 +1,186 @@
+"""Permissions boundaries: the most any role the templates create may ever do.
+
+- The **workload boundary** caps the roles the app stacks create (the tasks' execution and task
+  roles, the flow-log role): pull this environment's image, write to its log groups. The
+  CloudFormation service role may create or change a role only with this boundary on it
+  (`iam:PermissionsBoundary`), so whoever can deploy cannot mint a role that does more.
+- The **ci boundary** caps the ci stack's own roles: the services they use, never a change to
+  a boundary, never a role without the workload boundary, never the ci stack's own roles.
+
+Where they live: an environment with a `[ci]` table gets both in its ci stack, named, under
+the `/ci/` path that nothing in the app stacks may touch; its app stacks name the workload
+boundary by ARN (so the ci stack is deployed first, as it already must be for its roles).
+An environment with no `[ci]` table is deployed with a person's own credentials: each app stack
+that creates a role holds its own copy of the workload boundary (unnamed), and its roles carry
+that one.
+"""
+
+from __future__ import annotations
+
+import awacs.ecr as aecr
+import awacs.iam as aiam
+import awacs.logs as alogs
+from awacs.aws import Action, Allow, ArnNotEquals, Condition, Deny, PolicyDocument, Statement
+from troposphere import Sub, Template, iam
+
+from templates.declared import declare, permits
+from templates.iam import PULL_ACTIONS, REGISTRY_TOKEN_RISK, pull_image, registry_token
+from templates.risks import Risk, declared
+
+BOUNDARY_PATH = "/ci/"
+CI_BOUNDARY_RISK = declared(
+    Risk(
+        "<service>:* on Resource * (a permissions boundary)",
+        "a boundary grants nothing: it caps the ci roles at the services their own policies "
+        "use, and those scope every action; its Deny statements forbid changing a boundary, "
+        "the ci roles, or a role without the workload boundary",
+        checkov=("CKV_AWS_107", "CKV_AWS_108", "CKV_AWS_109", "CKV_AWS_110", "CKV_AWS_111"),
+    )
+)
+WORKLOAD_BOUNDARY = "WorkloadBoundary"
+CI_BOUNDARY = "CiBoundary"
+
+
+def workload_boundary_name(prefix: str) -> str:
+    return f"{prefix}-workload-boundary"
+
+
+def workload_boundary_arn(prefix: str) -> Sub:
+    """The ci stack's workload boundary, as the app stacks and the ci stack's conditions name it."""
+    return Sub(
+        f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy{BOUNDARY_PATH}"
+        f"{workload_boundary_name(prefix)}"
+    )
+
+
+def workload_boundary_document(prefix: str, repository: str) -> PolicyDocument:
+    """What the app's roles may do at most: the union of what the execution role and the
+    flow-log role use, on this environment's repository and log groups only."""
+    log_groups = Sub(
+        f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{prefix}-*"
+    )
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            registry_token(),
+            pull_image("PullThisEnvironmentsImage", repository),
+            Statement(
+                Sid="WriteThisEnvironmentsLogs",
+                Effect=Allow,
+                Action=[alogs.CreateLogStream, alogs.PutLogEvents, alogs.DescribeLogStreams],
+                Resource=[log_groups],
+            ),
+        ],
+    )
+
+
+def _declared(policy: iam.ManagedPolicy) -> iam.ManagedPolicy:
+    """A boundary grants nothing by itself (it only caps the roles that carry it), but the
+    review reads any policy as a grant: each statement is declared, with why."""
+    cap = "a permissions boundary grants nothing: it caps the app's roles at"
+    declare(
+        policy,
+        permits([aecr.GetAuthorizationToken], f"{cap} the registry token", resources=["*"]),
+        permits(PULL_ACTIONS, f"{cap} pulling this environment's image"),
+        permits(
+            [alogs.CreateLogStream, alogs.PutLogEvents, alogs.DescribeLogStreams],
+            f"{cap} writing this environment's log groups",
+        ),
+    )
+    return policy
+
+
+def add_workload_boundary(template: Template, prefix: str, repository: str) -> object:
+    """This stack's own copy of the workload boundary (an environment with no ci stack); returns
+    what its roles' PermissionsBoundary takes."""
+    policy = template.add_resource(
+        iam.ManagedPolicy(
+            WORKLOAD_BOUNDARY,
+            Metadata=REGISTRY_TOKEN_RISK,
+            Description=f"{prefix}: the most a role of this stack may do",
+            PolicyDocument=workload_boundary_document(prefix, repository),
+        )
+    )
+    return _declared(policy).ref()
+
+
+def add_named_workload_boundary(template: Template, prefix: str, repository: str) -> object:
+    """The ci stack's workload boundary, named so that the app stacks can name it."""
+    policy = template.add_resource(
+        iam.ManagedPolicy(
+            WORKLOAD_BOUNDARY,
+            Metadata=REGISTRY_TOKEN_RISK,
+            ManagedPolicyName=workload_boundary_name(prefix),
+            Path=BOUNDARY_PATH,
+            Description=f"{prefix}: the most a role the app's stacks create may do",
+            PolicyDocument=workload_boundary_document(prefix, repository),
+        )
+    )
+    return _declared(policy).ref()
+
+
+def add_ci_boundary(
+    template: Template, prefix: str, services: list[str], workload_boundary: object
+) -> object:
+    """The ci roles' boundary: the services their policies name (their policies scope each
+    action; this caps them), and, whatever a policy says, no boundary tampering."""
+    own_policies = Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy{BOUNDARY_PATH}*")
+    own_roles = Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{BOUNDARY_PATH}*")
+    role_changes = [
+        aiam.CreateRole,
+        aiam.PutRolePolicy,
+        aiam.AttachRolePolicy,
+        aiam.DetachRolePolicy,
+        aiam.DeleteRolePolicy,
+        aiam.PutRolePermissionsBoundary,
+    ]
+    policy = template.add_resource(
+        iam.ManagedPolicy(
+            CI_BOUNDARY,
+            Metadata=CI_BOUNDARY_RISK,
+            ManagedPolicyName=f"{prefix}-ci-boundary",
+            Path=BOUNDARY_PATH,
+            Description=f"{prefix}: the most a ci role may do",
+            PolicyDocument=PolicyDocument(
+                Version="2012-10-17",
+                Statement=[
+                    # A boundary only caps: each role's own policies grant, action by action
+                    # and resource by resource. The cap is by service.
+                    Statement(
+                        Sid="TheServicesTheCiRolesUse",
+                        Effect=Allow,
+                        Action=[Action(service, "*") for service in sorted(services)],
+                        Resource=["*"],
+                    ),
+                    Statement(
+                        Sid="NeverChangeABoundaryOrTheCiRoles",
+                        Effect=Deny,
+                        Action=[
+                            aiam.CreatePolicyVersion,
+                            aiam.DeletePolicy,
+                            aiam.DeletePolicyVersion,
+                            aiam.SetDefaultPolicyVersion,
+                            aiam.DeleteRolePermissionsBoundary,
+                        ],
+                        Resource=[own_policies, own_roles],
+                    ),
+                    Statement(
+                        Sid="NeverTheCiRoles",
+                        Effect=Deny,
+                        Action=[*role_changes, aiam.UpdateAssumeRolePolicy, aiam.DeleteRole],
+                        Resource=[own_roles],
+                    ),
+                    Statement(
+                        Sid="RolesOnlyWithTheWorkloadBoundary",
+                        Effect=Deny,
+                        Action=role_changes,
+                        Resource=["*"],
+                        Condition=Condition(
+                            ArnNotEquals("iam:PermissionsBoundary", workload_boundary)
+                        ),
+                    ),
+                ],
+            ),
+        )
+    )
+    return policy.ref()
