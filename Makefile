@@ -103,11 +103,13 @@ bench-health: $(VENV)/.installed ## Benchmark /_health vs bare ASGI vs Flask (ne
 # machines (stdout holds the JSON document only), OUTPUT=markdown for a pull-request comment.
 # TIMEOUT=MINUTES: how long a stack operation is followed before we let go of it (default 60).
 # NO_VERIFY=1: after the deploy, skip the alarm and paging checks (deploy.py --no-verify).
+# REVERT_DRIFT=1: drift-aware change sets that also put drifted resources back (--revert-drift).
 LOCAL_AWS_PORT ?= 5050
 comma := ,
 STACK_ARGS := $(foreach stack,$(subst $(comma), ,$(STACK)),--stack $(stack))
 DEPLOY_ARGS := $(if $(YES),--yes) $(if $(OUTPUT),--output $(OUTPUT)) \
-	$(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(NO_VERIFY),--no-verify) $(STACK_ARGS)
+	$(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(NO_VERIFY),--no-verify) \
+	$(if $(REVERT_DRIFT),--revert-drift) $(STACK_ARGS)
 ifeq ($(ENV),local)
 DEPLOY := LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) $(PY) local_aws.py
 else

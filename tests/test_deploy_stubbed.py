@@ -631,15 +631,24 @@ def test_outputs_are_evaluated_from_resources_when_the_stack_reports_none() -> N
     assert [(o.key, o.value, o.source) for o in found] == [("Url", "https://x/", "stack outputs")]
 
 
+CONTENT = changeset.Content("{}", [], {})
+
+
 def test_stubbed_plan_change_set_of_the_same_name_is_reused() -> None:
     """Stands in for AWS's AlreadyExistsException (moto accepts duplicate names): the name
-    carries the content hash, so the change set `make plan` left is the one that runs."""
+    carries the content hash and the Description the whole digest, so the change set `make
+    plan` left is the one that runs."""
     aws = FakeAws()
     cf = aws.stub("cloudformation")
     cf.add_client_error("create_change_set", "AlreadyExistsException", "ChangeSet deploy-x exists")
     cf.add_response(
         "describe_change_set",
-        {"ChangeSetId": CHANGE_SET, "StackId": STACK_ID, "ExecutionStatus": "AVAILABLE"},
+        {
+            "ChangeSetId": CHANGE_SET,
+            "StackId": STACK_ID,
+            "ExecutionStatus": "AVAILABLE",
+            "Description": changeset.description("UPDATE", CONTENT.digest()),
+        },
         {"StackName": STACK, "ChangeSetName": "deploy-x"},
     )
     found = changeset.create_change_set(
@@ -648,9 +657,52 @@ def test_stubbed_plan_change_set_of_the_same_name_is_reused() -> None:
         name="deploy-x",
         change_set_type="UPDATE",
         template={"TemplateBody": "{}"},
-        parameters=[],
-        capabilities=[],
-        tags={},
+        content=CONTENT,
+    )
+    assert found == (CHANGE_SET, STACK_ID)
+    cf.assert_no_pending_responses()
+
+
+def test_stubbed_stale_change_set_of_the_same_name_is_replaced_not_reused() -> None:
+    """Stands in for AWS's AlreadyExistsException (moto accepts duplicate names). A change
+    set of the same name whose Description carries another digest (an older deploy.py's, whose
+    digest left out the role or the deployment mode) is deleted and created anew: only the
+    content about to be reviewed runs."""
+    aws = FakeAws()
+    cf = aws.stub("cloudformation")
+    content = changeset.Content("{}", [], {}, role_arn="arn:aws:iam::123456789012:role/cfn")
+    cf.add_client_error("create_change_set", "AlreadyExistsException", "ChangeSet deploy-x exists")
+    stale = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/deploy-x/stale"
+    cf.add_response(
+        "describe_change_set",
+        {
+            "ChangeSetId": stale,
+            "StackId": STACK_ID,
+            "ExecutionStatus": "AVAILABLE",
+            "Description": changeset.description("UPDATE", CONTENT.digest()),
+        },
+        {"StackName": STACK, "ChangeSetName": "deploy-x"},
+    )
+    cf.add_response("delete_change_set", {}, {"ChangeSetName": stale})
+    expected = {
+        "StackName": STACK,
+        "ChangeSetName": "deploy-x",
+        "ChangeSetType": "UPDATE",
+        "Parameters": [],
+        "Capabilities": [],
+        "Tags": [],
+        "Description": changeset.description("UPDATE", content.digest()),
+        "TemplateBody": "{}",
+        "RoleARN": "arn:aws:iam::123456789012:role/cfn",
+    }
+    cf.add_response("create_change_set", {"Id": CHANGE_SET, "StackId": STACK_ID}, expected)
+    found = changeset.create_change_set(
+        aws.cloudformation,
+        stack_name=STACK,
+        name="deploy-x",
+        change_set_type="UPDATE",
+        template={"TemplateBody": "{}"},
+        content=content,
     )
     assert found == (CHANGE_SET, STACK_ID)
     cf.assert_no_pending_responses()
