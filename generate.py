@@ -32,7 +32,7 @@ from manifest import (
     Wiring,
 )
 from service.contract import STATIC_SOURCE
-from templates import Stack, build_ci, build_stacks
+from templates import Stack, build_ci, build_stacks, stack_name
 from templates.ci import cloudformation_role_arn
 from templates.parameters import CERTIFICATE_ARN
 from templates.registry import repository_name
@@ -82,10 +82,6 @@ def resolve_image_tag(env: Environment, revision: str | None) -> str:
 
 def render(template_dict: dict[str, Any]) -> str:
     return json.dumps(template_dict, indent=2, sort_keys=True) + "\n"
-
-
-def stack_name(env: Environment, key: str) -> str:
-    return f"{env.service.name}-{env.name}-{key}"
 
 
 def manifest_entry(env: Environment, stack: Stack, template: dict[str, Any]) -> StackSpec:

@@ -29,7 +29,7 @@ from templates.dashboard import add_dashboard
 from templates.ecs_service import add_ecs_service, image_uri
 from templates.edge import add_edge
 from templates.iam import add_roles
-from templates.logs import add_logs
+from templates.logs import LOG_GROUP, add_logs
 from templates.monitoring import (
     add_alerting,
     add_load_balancer_alarms,
@@ -52,7 +52,7 @@ from templates.static_assets import (
     add_static_assets,
     base_url,
 )
-from templates.vpc_endpoints import ENDPOINT_SECURITY_GROUP
+from templates.vpc_endpoints import ENDPOINT_SECURITY_GROUP, TasksUse
 
 TEMPLATE_FORMAT_VERSION = "2010-09-09"
 
@@ -64,6 +64,24 @@ class Stack(Wiring):
 
     key: str
     template: Template
+
+
+SERVICE_STACK = "service"
+
+
+def stack_name(env: Environment, key: str) -> str:
+    """The CloudFormation stack's name of the environment's stack `key`."""
+    return f"{env.service.name}-{env.name}-{key}"
+
+
+def tasks_use(env: Environment) -> TasksUse:
+    """What the service's tasks reach through the network's endpoints: the registry's
+    repository, and the service stack's log group (its name CloudFormation's: the stack's
+    name, the logical ID, a random suffix)."""
+    return TasksUse(
+        repository=repository_name(env.service.name, env.name),
+        log_group_prefix=f"{stack_name(env, SERVICE_STACK)}-{LOG_GROUP}-",
+    )
 
 
 def _template(env: Environment, what: str) -> Template:
@@ -80,7 +98,7 @@ def build_network(env: Environment, config: CreateVpc) -> Stack:
         else "VPC, two public subnets, internet gateway, flow logs"
     )
     template = _template(env, what)
-    network = add_network(template, config, env.log_retention_days)
+    network = add_network(template, config, env.log_retention_days, tasks_use(env))
     template.add_output(Output("VpcId", Value=network.vpc.ref()))
     template.add_output(
         Output("SubnetIds", Value=Join(",", [subnet.ref() for subnet in network.public_subnets]))
@@ -216,7 +234,7 @@ def _service_stack(
     elif env.pagerduty.env_var is not None:
         from_env[params.pagerduty_url.title] = env.pagerduty.env_var
     return Stack(
-        key="service",
+        key=SERVICE_STACK,
         template=template,
         depends_on=tuple(sorted({source.stack for source in from_stacks.values()})),
         capabilities=("CAPABILITY_IAM",),

@@ -37,7 +37,7 @@ from environments.model import NAT, CreateVpc
 from templates.declared import declare, permits, trusts
 from templates.iam import assumed_by
 from templates.risks import Risk, declared
-from templates.vpc_endpoints import add_interface_endpoints, add_s3_gateway_endpoint
+from templates.vpc_endpoints import TasksUse, add_interface_endpoints, add_s3_gateway_endpoint
 
 # Logical IDs that the service stack's parameters are filled from (see templates/__init__.py).
 VPC = "Vpc"
@@ -64,7 +64,10 @@ class Network:
     endpoint_security_group: ec2.SecurityGroup | None  # private placement through endpoints
 
 
-def add_network(template: Template, config: CreateVpc, retention_days: int) -> Network:
+def add_network(
+    template: Template, config: CreateVpc, retention_days: int, uses: TasksUse
+) -> Network:
+    """The VPC; `uses`: what the tasks reach through its interface endpoints, if it has any."""
     vpc = template.add_resource(
         ec2.VPC(
             VPC,
@@ -84,7 +87,7 @@ def add_network(template: Template, config: CreateVpc, retention_days: int) -> N
             for index, (subnet, table) in enumerate(zip(public, route_tables, strict=True)):
                 _add_nat_route(template, subnet, table, "AB"[index])
         else:
-            endpoint_group = add_interface_endpoints(template, vpc, private)
+            endpoint_group = add_interface_endpoints(template, vpc, private, uses)
     _add_flow_logs(template, vpc, retention_days)
     return Network(
         vpc=vpc,
