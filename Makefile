@@ -163,11 +163,16 @@ bench-follow: $(VENV)/.installed ## Follower: latency after a stack settles, Clo
 .PHONY: lint-workflows
 WORKFLOWS := $(wildcard .github/workflows/*.yml)
 
-# Both run offline: zizmor's audits that need GitHub's API are skipped by --offline; the
-# workflow schema is the copy check-jsonschema ships.
-lint-workflows: $(VENV)/.installed ## Lint .github/workflows: GitHub's schema, then zizmor's security audits
-	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows $(WORKFLOWS)
-	$(VENV)/bin/zizmor --offline --no-progress $(WORKFLOWS)
+# All run offline: zizmor's audits that need GitHub's API are skipped by --offline; the
+# workflow schema is the copy check-jsonschema ships; actionlint needs no network. Each runs
+# whatever the others found, so one run shows every complaint.
+lint-workflows: $(VENV)/.installed ## Lint .github/workflows: GitHub's schema, actionlint, then zizmor's security audits
+	@failed=; \
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows $(WORKFLOWS) \
+		|| failed="$$failed schema"; \
+	$(VENV)/bin/actionlint -no-color $(WORKFLOWS) || failed="$$failed actionlint"; \
+	$(VENV)/bin/zizmor --offline --no-progress $(WORKFLOWS) || failed="$$failed zizmor"; \
+	if [ -n "$$failed" ]; then echo "lint-workflows: failed:$$failed" >&2; exit 1; fi
 
 # ---- test: everything CI runs ----------------------------------------------------------
 test: $(VENV)/.installed ## ruff, the workflow lint, cfn-lint + checkov on each environment, hadolint, the tests
