@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import fields, replace
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,6 @@ from manifest import (
 from service.contract import STATIC_SOURCE
 from templates import Stack, build_ci, build_stacks, stack_name
 from templates.ci import cloudformation_role_arn
-from templates.parameters import CERTIFICATE_ARN
 from templates.registry import repository_name
 from templates.static_assets import BUCKET, STATIC_STACK
 
@@ -46,8 +45,6 @@ NO_GIT_TAG = "dev"
 MANIFEST = "manifest.json"
 ROUTE53_RECORDS = {"AWS::Route53::RecordSet", "AWS::Route53::RecordSetGroup"}
 VPC_TYPES = {"AWS::EC2::VPC::Id", "List<AWS::EC2::Subnet::Id>", "AWS::EC2::Subnet::Id"}
-# What a found certificate's CertificateArn is built with (see build); never written out.
-FOUND_AT_DEPLOY_TIME = "arn:aws:acm:found-at-deploy-time"
 
 
 def git_revision(cwd: Path | None = None) -> str | None:
@@ -86,20 +83,15 @@ def render(template_dict: dict[str, Any]) -> str:
 
 def manifest_entry(env: Environment, stack: Stack, template: dict[str, Any]) -> StackSpec:
     """The stack as the deployer reads it; `template` is its template's to_dict()."""
-    parameters = dict(stack.parameters)
-    from_certificate = tuple(name for name in (CERTIFICATE_ARN,) if name in parameters)
-    for name in from_certificate:  # one ARN for every stack: the manifest's certificate
-        del parameters[name]
     wiring = {f.name: getattr(stack, f.name) for f in fields(Wiring)}
     return StackSpec(
         key=stack.key,
         stack_name=stack_name(env, stack.key),
         template_path=Path(f"{stack.key}.json"),
         tags=dict(env.tags),
-        parameters_from_certificate=from_certificate,
         prerequisites=prerequisites(env, stack, template),
         role_arn=role_arn(env),
-        **{**wiring, "parameters": parameters},
+        **wiring,
     )
 
 
@@ -184,12 +176,9 @@ def manifest(
 
 
 def build(env: Environment, image_tag: str) -> list[Stack]:
-    """The environment's stacks. templates/ knows a certificate given as a CertificateArn
-    parameter and one the template creates; a found one is given the same way, and its value
-    never reaches the manifest (manifest_entry lists CertificateArn under
-    parameters_from_certificate), so the stacks are built with a stand-in ARN."""
-    if env.tls.find_certificate:
-        env = replace(env, tls=replace(env.tls, certificate_arn=FOUND_AT_DEPLOY_TIME))
+    """The environment's stacks. A certificate the environment names or the deployer finds
+    is the service stack's CertificateArn parameter either way (its Wiring lists it under
+    parameters_from_certificate); the manifest's certificate says which."""
     return build_stacks(env, image_tag)
 
 

@@ -142,7 +142,7 @@ def build_service(env: Environment, image_tag: str) -> Stack:
     params = add_service_parameters(
         template,
         env.pagerduty,
-        certificate_arn=env.tls.certificate_arn,
+        certificate_given=not env.tls.create_certificate,
         cdn=env.static_assets.cdn,
         placement=env.network.placement,
     )
@@ -225,8 +225,9 @@ def _service_stack(
     if params.static_url is not None:
         from_stacks[params.static_url.title] = FromStack(STATIC_STACK, output=BASE_URL_OUTPUT)
     from_hosted_zone: tuple[str, ...] = ()
-    if isinstance(params.certificate, GivenCertificate):
-        parameters[params.certificate.parameter.title] = params.certificate.arn
+    from_certificate: tuple[str, ...] = ()
+    if isinstance(params.certificate, GivenCertificate):  # the manifest's certificate fills it
+        from_certificate = (params.certificate.parameter.title,)
     else:
         from_hosted_zone = (params.certificate.hosted_zone_id.title,)
     if env.pagerduty.ssm_parameter is not None:
@@ -242,6 +243,7 @@ def _service_stack(
         parameters_from_stacks=from_stacks,
         parameters_from_env=from_env,
         parameters_from_hosted_zone=from_hosted_zone,
+        parameters_from_certificate=from_certificate,
         needs_image=True,
     )
 
