@@ -61,6 +61,9 @@ test-templates: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## cfn-lint + chec
 	done; \
 	if [ -n "$$failed" ]; then echo "checkov: failed checks in build/ of:$$failed" >&2; exit 1; fi
 
+accepted-risks: $(VENV)/.installed ## Write the README's list of accepted risks from the templates' declarations
+	$(PY) generate.py --accepted-risks
+
 golden: $(VENV)/.installed ## Refresh tests/golden/ from the production environment (review the diff)
 	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_templates_golden.py
 

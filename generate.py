@@ -34,6 +34,7 @@ from manifest import (
 from service.contract import STATIC_SOURCE
 from templates import Stack, build_ci, build_stacks, stack_name
 from templates.ci import cloudformation_role_arn
+from templates.declared import accepted_risks
 from templates.registry import repository_name
 from templates.static_assets import BUCKET, STATIC_STACK
 
@@ -263,6 +264,35 @@ def _read_lint_cache(path: Path | None) -> dict[str, str]:
         return {}
 
 
+README = ROOT / "README.md"
+RISKS_BEGIN = "<!-- accepted-risks: `make accepted-risks` writes this list from the templates -->"
+RISKS_END = "<!-- /accepted-risks -->"
+
+
+def accepted_risks_list() -> list[str]:
+    """One line per declaration (accepted.METADATA_KEY) of every environment's stacks, the ci
+    stack's included; one that only some environments make says which."""
+    names = sorted(path.stem for path in (ROOT / "environments").glob("*.toml"))
+    found: dict[str, list[str]] = {}
+    for name in names:
+        env = load(name)
+        stacks = build(env, "readme")
+        ci = build_ci(env, stacks)
+        pairs = [(stack.key, stack.template) for stack in [*stacks, *([ci] if ci else [])]]
+        for line in accepted_risks(pairs):
+            found.setdefault(line, []).append(name)
+    return [
+        line if len(envs) == len(names) else f"{line} ({', '.join(envs)} only)"
+        for line, envs in found.items()
+    ]
+
+
+def readme_with_accepted_risks(readme: str) -> str:
+    """The README with the list between its markers replaced by the templates' list."""
+    start, end = readme.index(RISKS_BEGIN) + len(RISKS_BEGIN), readme.index(RISKS_END)
+    return readme[:start] + "\n" + "\n".join(accepted_risks_list()) + "\n" + readme[end:]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="local", help="environments/<ENV>.toml (default: local)")
@@ -270,7 +300,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--lint", action="store_true", help="then run cfn-lint on every template written"
     )
+    parser.add_argument(
+        "--accepted-risks",
+        action="store_true",
+        help="write the README's list of accepted risks from every environment's templates "
+        "(nothing else)",
+    )
     args = parser.parse_args(argv)
+    if args.accepted_risks:
+        README.write_text(readme_with_accepted_risks(README.read_text()))
+        return 0
     try:
         env = load(args.env)
     except ConfigError as error:

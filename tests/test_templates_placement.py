@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from accepted import describe, entries
 from environments import load
 from service import contract
 from templates import build_stacks
@@ -187,7 +188,10 @@ def test_endpoint_policies_allow_what_the_tasks_use_on_this_accounts_resources_o
     # The service stack's log group, named by CloudFormation after the stack and its logical ID.
     assert "LogGroup" in service["Resources"]
     assert "LogGroupName" not in service["Resources"]["LogGroup"]["Properties"]
-    group = "arn:${Partition}:logs:${Region}:${AccountId}:log-group:scalable-app-production-service-LogGroup-*"
+    group = (
+        "arn:${Partition}:logs:${Region}:${AccountId}:log-group:"
+        "scalable-app-production-service-LogGroup-*"
+    )
     assert _grants(endpoints["LogsEndpoint"]["PolicyDocument"]) == {
         ("logs:CreateLogStream", group),
         ("logs:PutLogEvents", group),
@@ -249,8 +253,8 @@ def test_nat_egress_lets_the_tasks_out_on_443_as_a_declared_risk(nat_environment
     _, egress = reach({"service": service})
     assert {(t, p) for s, t, p in egress if s == "ServiceSecurityGroup"} == {(ANYWHERE, 443)}
     group = service["Resources"]["ServiceSecurityGroup"]
-    (risk,) = group["Metadata"]["AcceptedRisks"]
-    assert "443 to any address" in risk["Risk"] and "NAT" in risk["Reason"]
+    (risk,) = entries(group)
+    assert describe(risk) == "outbound tcp 443 to 0.0.0.0/0" and "NAT" in risk["Reason"]
     assert "EndpointSecurityGroupId" not in service["Parameters"]
 
 
@@ -261,4 +265,5 @@ def test_local_tasks_are_public_and_declare_it() -> None:
     ]
     assert (awsvpc["AssignPublicIp"], awsvpc["Subnets"]) == ("ENABLED", {"Ref": "SubnetIds"})
     assert "TaskSubnetIds" not in service["Parameters"]
-    assert service["Resources"]["ServiceSecurityGroup"]["Metadata"]["AcceptedRisks"]
+    (risk,) = entries(service["Resources"]["ServiceSecurityGroup"])
+    assert describe(risk) == "outbound tcp 443 to 0.0.0.0/0"
