@@ -250,6 +250,9 @@ def _plan_statements(scope: Scope, cloudformation: iam.Role) -> list[Statement]:
                 acfn.DescribeChangeSet,
                 acfn.DeleteChangeSet,
                 Action("cloudformation", "DescribeEvents"),
+                # the plan's drift (deployer/drift.py)
+                acfn.DetectStackDrift,
+                acfn.DescribeStackResourceDrifts,
             ],
             Resource=[_app_stacks(scope)],
         ),
@@ -284,6 +287,8 @@ def _plan_statements(scope: Scope, cloudformation: iam.Role) -> list[Statement]:
                 aroute53.ListHostedZonesByName,
                 aec2.DescribeVpcs,
                 aec2.DescribeSubnets,
+                # the plan's drift: a detection's status names no stack
+                acfn.DescribeStackDriftDetectionStatus,
             ],
             Resource=["*"],
         ),

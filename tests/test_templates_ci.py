@@ -296,3 +296,14 @@ def test_a_china_region_gets_its_partition_in_the_role_arn() -> None:
     assert generate.role_arn(env) == (
         f"arn:aws-cn:iam::{ACCOUNT}:role/ci/{PRODUCTION}-cloudformation"
     )
+
+
+def test_the_ci_roles_may_detect_and_read_the_app_stacks_drift() -> None:
+    """The plan's drift (deployer/drift.py): detection and its results on this environment's
+    stacks; a detection's status names no stack ("*" only)."""
+    service = stack_arn("scalable-app-production-service")
+    for role_name in ("DeployRole", "PlanRole"):
+        for action in ("DetectStackDrift", "DescribeStackResourceDrifts"):
+            assert allowed(role_name, f"cloudformation:{action}", service)
+            assert not allowed(role_name, f"cloudformation:{action}", stack_arn("other-app"))
+        assert allowed(role_name, "cloudformation:DescribeStackDriftDetectionStatus", "*")
