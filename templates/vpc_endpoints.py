@@ -25,7 +25,15 @@ from dataclasses import dataclass
 import awacs.ecr as aecr
 import awacs.logs as alogs
 import awacs.s3 as as3
-from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from awacs.aws import (
+    Action,
+    Allow,
+    Condition,
+    PolicyDocument,
+    Principal,
+    Statement,
+    StringEquals,
+)
 from troposphere import AccountId, Join, Partition, Region, StackName, Tags, Template, ec2
 
 from templates.declared import declare, outbound
@@ -59,73 +67,46 @@ class TasksUse:
     log_group_prefix: str  # the start of the service's log group name (CloudFormation's)
 
 
-def _this_account() -> Condition:
-    return Condition(StringEquals("aws:PrincipalAccount", AccountId))
-
-
 def _arn(service: str, resource: object) -> Join:
     return Join("", ["arn:", Partition, f":{service}:", Region, ":", AccountId, ":", resource])
 
 
+def _allow(sid: str, actions: Sequence[Action], resources: list[object]) -> Statement:
+    """An endpoint policy's statement: these actions on these resources, for this account's
+    principals only (what each may do is its own IAM policy's business)."""
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Principal=Principal("*"),
+        Action=list(actions),
+        Resource=resources,
+        Condition=Condition(StringEquals("aws:PrincipalAccount", AccountId)),
+    )
+
+
+def _policy(*statements: Statement) -> PolicyDocument:
+    return PolicyDocument(Version="2012-10-17", Statement=list(statements))
+
+
 def _ecr_pull(uses: TasksUse) -> PolicyDocument:
-    return PolicyDocument(
-        Version="2012-10-17",
-        Statement=[
-            Statement(
-                Sid="RegistryToken",
-                Effect=Allow,
-                Principal=Principal("*"),
-                Action=[aecr.GetAuthorizationToken],
-                # GetAuthorizationToken supports no resource-level permission: "*" only.
-                Resource=["*"],
-                Condition=_this_account(),
-            ),
-            Statement(
-                Sid="PullServiceImage",
-                Effect=Allow,
-                Principal=Principal("*"),
-                Action=ECR_PULL,
-                Resource=[_arn("ecr", f"repository/{uses.repository}")],
-                Condition=_this_account(),
-            ),
-        ],
+    return _policy(
+        # GetAuthorizationToken supports no resource-level permission: "*" only.
+        _allow("RegistryToken", [aecr.GetAuthorizationToken], ["*"]),
+        _allow("PullServiceImage", ECR_PULL, [_arn("ecr", f"repository/{uses.repository}")]),
     )
 
 
 def _logs_write(uses: TasksUse) -> PolicyDocument:
     # The log group's name is CloudFormation's (stack name, logical ID, a random suffix): the
     # prefix covers it and its streams (`log-group:NAME:log-stream:STREAM`).
-    return PolicyDocument(
-        Version="2012-10-17",
-        Statement=[
-            Statement(
-                Sid="WriteServiceLogs",
-                Effect=Allow,
-                Principal=Principal("*"),
-                Action=LOGS_WRITE,
-                Resource=[_arn("logs", f"log-group:{uses.log_group_prefix}*")],
-                Condition=_this_account(),
-            )
-        ],
-    )
+    group = _arn("logs", f"log-group:{uses.log_group_prefix}*")
+    return _policy(_allow("WriteServiceLogs", LOGS_WRITE, [group]))
 
 
 def _ecr_layers_only() -> PolicyDocument:
+    # The bucket is ECR's, in AWS's account: the principal is this account's.
     layers = Join("", ["arn:", Partition, ":s3:::prod-", Region, "-starport-layer-bucket/*"])
-    return PolicyDocument(
-        Version="2012-10-17",
-        Statement=[
-            Statement(
-                Sid="ReadEcrImageLayers",
-                Effect=Allow,
-                Principal=Principal("*"),
-                Action=[as3.GetObject],
-                Resource=[layers],
-                # The bucket is ECR's, in AWS's account: the principal is this account's.
-                Condition=_this_account(),
-            )
-        ],
-    )
+    return _policy(_allow("ReadEcrImageLayers", [as3.GetObject], [layers]))
 
 
 def add_interface_endpoints(

@@ -7,13 +7,12 @@ botocore's Stubber; the emulator's answer is tested over HTTP."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import test_deploy_support as support
+from test_deploy_cli import deploy
 from test_deploy_stubbed import CHANGE_SET, STACK, STACK_ID, FakeAws, Recorder
 
 from deployer import changeset, drift, markdown, review_text
@@ -250,50 +249,6 @@ def test_the_digest_covers_every_argument_that_changes_what_executes() -> None:
         {"Description": changeset.description("UPDATE", base.digest())}, base.digest()
     )
     assert not changeset.holds({"Description": "update by deploy.py"}, base.digest())
-
-
-def test_stubbed_revert_drift_creates_a_drift_aware_change_set() -> None:
-    """Stands in for AWS's CreateChangeSet with DeploymentMode (moto ignores the argument)."""
-    aws = FakeAws()
-    cf = aws.stub("cloudformation")
-    content = Content("{}", [], {}, deployment_mode=changeset.REVERT_DRIFT)
-    cf.add_response(
-        "create_change_set",
-        {"Id": CHANGE_SET, "StackId": STACK_ID},
-        {
-            "StackName": STACK,
-            "ChangeSetName": "deploy-x",
-            "ChangeSetType": "UPDATE",
-            "Parameters": [],
-            "Capabilities": [],
-            "Tags": [],
-            "Description": changeset.description("UPDATE", content.digest()),
-            "TemplateBody": "{}",
-            "DeploymentMode": "REVERT_DRIFT",
-        },
-    )
-    found = changeset.create_change_set(
-        cf_client := aws.cloudformation,
-        stack_name=STACK,
-        name="deploy-x",
-        change_set_type="UPDATE",
-        template={"TemplateBody": "{}"},
-        content=content,
-    )
-    assert found == (CHANGE_SET, STACK_ID) and cf_client is aws.cloudformation
-    cf.assert_no_pending_responses()
-
-
-def deploy(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "deploy.py"), *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
 
 
 @pytest.mark.parametrize("revert", [False, True])

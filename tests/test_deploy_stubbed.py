@@ -634,32 +634,57 @@ def test_outputs_are_evaluated_from_resources_when_the_stack_reports_none() -> N
 CONTENT = changeset.Content("{}", [], {})
 
 
+def create_update(aws: FakeAws, content: changeset.Content) -> tuple[str, str]:
+    """create_change_set of an UPDATE named deploy-x with `content`, through the stub."""
+    return changeset.create_change_set(
+        aws.cloudformation,
+        stack_name=STACK,
+        name="deploy-x",
+        change_set_type="UPDATE",
+        template={"TemplateBody": "{}"},
+        content=content,
+    )
+
+
+def create_request(content: changeset.Content, **more: str) -> dict[str, Any]:
+    """The CreateChangeSet request create_update makes; `more`: RoleARN, DeploymentMode."""
+    return {
+        "StackName": STACK,
+        "ChangeSetName": "deploy-x",
+        "ChangeSetType": "UPDATE",
+        "Parameters": [],
+        "Capabilities": [],
+        "Tags": [],
+        "Description": changeset.description("UPDATE", content.digest()),
+        "TemplateBody": "{}",
+        **more,
+    }
+
+
+def already_exists(cf: Stubber, arn: str, content: changeset.Content) -> None:
+    """AWS's answer to a change set name in use: AlreadyExistsException, then the one of that
+    name, made from `content`."""
+    cf.add_client_error("create_change_set", "AlreadyExistsException", "ChangeSet deploy-x exists")
+    cf.add_response(
+        "describe_change_set",
+        {
+            "ChangeSetId": arn,
+            "StackId": STACK_ID,
+            "ExecutionStatus": "AVAILABLE",
+            "Description": changeset.description("UPDATE", content.digest()),
+        },
+        {"StackName": STACK, "ChangeSetName": "deploy-x"},
+    )
+
+
 def test_stubbed_plan_change_set_of_the_same_name_is_reused() -> None:
     """Stands in for AWS's AlreadyExistsException (moto accepts duplicate names): the name
     carries the content hash and the Description the whole digest, so the change set `make
     plan` left is the one that runs."""
     aws = FakeAws()
     cf = aws.stub("cloudformation")
-    cf.add_client_error("create_change_set", "AlreadyExistsException", "ChangeSet deploy-x exists")
-    cf.add_response(
-        "describe_change_set",
-        {
-            "ChangeSetId": CHANGE_SET,
-            "StackId": STACK_ID,
-            "ExecutionStatus": "AVAILABLE",
-            "Description": changeset.description("UPDATE", CONTENT.digest()),
-        },
-        {"StackName": STACK, "ChangeSetName": "deploy-x"},
-    )
-    found = changeset.create_change_set(
-        aws.cloudformation,
-        stack_name=STACK,
-        name="deploy-x",
-        change_set_type="UPDATE",
-        template={"TemplateBody": "{}"},
-        content=CONTENT,
-    )
-    assert found == (CHANGE_SET, STACK_ID)
+    already_exists(cf, CHANGE_SET, CONTENT)
+    assert create_update(aws, CONTENT) == (CHANGE_SET, STACK_ID)
     cf.assert_no_pending_responses()
 
 
@@ -670,39 +695,25 @@ def test_stubbed_stale_change_set_of_the_same_name_is_replaced_not_reused() -> N
     content about to be reviewed runs."""
     aws = FakeAws()
     cf = aws.stub("cloudformation")
-    content = changeset.Content("{}", [], {}, role_arn="arn:aws:iam::123456789012:role/cfn")
-    cf.add_client_error("create_change_set", "AlreadyExistsException", "ChangeSet deploy-x exists")
+    role = "arn:aws:iam::123456789012:role/cfn"
+    content = changeset.Content("{}", [], {}, role_arn=role)
     stale = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/deploy-x/stale"
-    cf.add_response(
-        "describe_change_set",
-        {
-            "ChangeSetId": stale,
-            "StackId": STACK_ID,
-            "ExecutionStatus": "AVAILABLE",
-            "Description": changeset.description("UPDATE", CONTENT.digest()),
-        },
-        {"StackName": STACK, "ChangeSetName": "deploy-x"},
-    )
+    already_exists(cf, stale, CONTENT)
     cf.add_response("delete_change_set", {}, {"ChangeSetName": stale})
-    expected = {
-        "StackName": STACK,
-        "ChangeSetName": "deploy-x",
-        "ChangeSetType": "UPDATE",
-        "Parameters": [],
-        "Capabilities": [],
-        "Tags": [],
-        "Description": changeset.description("UPDATE", content.digest()),
-        "TemplateBody": "{}",
-        "RoleARN": "arn:aws:iam::123456789012:role/cfn",
-    }
-    cf.add_response("create_change_set", {"Id": CHANGE_SET, "StackId": STACK_ID}, expected)
-    found = changeset.create_change_set(
-        aws.cloudformation,
-        stack_name=STACK,
-        name="deploy-x",
-        change_set_type="UPDATE",
-        template={"TemplateBody": "{}"},
-        content=content,
+    created = {"Id": CHANGE_SET, "StackId": STACK_ID}
+    cf.add_response("create_change_set", created, create_request(content, RoleARN=role))
+    assert create_update(aws, content) == (CHANGE_SET, STACK_ID)
+    cf.assert_no_pending_responses()
+
+
+def test_stubbed_revert_drift_creates_a_drift_aware_change_set() -> None:
+    """Stands in for AWS's CreateChangeSet with DeploymentMode (moto ignores the argument)."""
+    aws = FakeAws()
+    cf = aws.stub("cloudformation")
+    content = changeset.Content("{}", [], {}, deployment_mode=changeset.REVERT_DRIFT)
+    created = {"Id": CHANGE_SET, "StackId": STACK_ID}
+    cf.add_response(
+        "create_change_set", created, create_request(content, DeploymentMode="REVERT_DRIFT")
     )
-    assert found == (CHANGE_SET, STACK_ID)
+    assert create_update(aws, content) == (CHANGE_SET, STACK_ID)
     cf.assert_no_pending_responses()
