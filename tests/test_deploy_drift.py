@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import test_deploy_support as support
 from test_deploy_cli import deploy
@@ -276,3 +277,37 @@ def test_on_moto_drift_is_one_line_per_stack_and_skipped_for_a_new_stack(
     assert document["revert_drift"] is revert
     assert document["stacks"][0]["drift"]["checked"] is False
     assert "DetectStackDrift" in document["stacks"][0]["drift"]["note"]
+
+
+def test_on_moto_a_plans_change_set_is_reused_only_with_the_same_digest(
+    child_env: dict[str, str], aws: dict[str, str], tmp_path: Path
+) -> None:
+    """A stack awaiting its first execution: the plan's change set runs when its Description
+    carries the digest about to be reviewed; one of the same name made from other content
+    (here: by hand, with another digest) is not reused."""
+    build_dir = support.write(tmp_path / "local")
+    args = ["--env", "local", "--build-dir", str(build_dir), "--stack", "registry"]
+    plan = deploy(child_env, *args, "--no-execute", "--output", "json")
+    assert plan.returncode == 2, plan.stdout + plan.stderr
+    name = json.loads(plan.stdout)["stacks"][0]["review"]["change_set_name"]
+    cf = boto3.client("cloudformation", endpoint_url=aws["AWS_ENDPOINT_URL"])
+    (summary,) = cf.list_change_sets(StackName="test-registry")["Summaries"]
+    assert summary["ChangeSetName"] == name
+    assert changeset.CONTENT_MARK in summary["Description"]
+    run = deploy(child_env, *args, "--yes")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"change set {name} (CREATE)" in run.stdout
+    assert "no change set of this content" not in run.stdout
+
+    cf.delete_stack(StackName="test-registry")
+    template = (build_dir / "registry.json").read_text()
+    cf.create_change_set(
+        StackName="test-registry",
+        ChangeSetName=name,
+        ChangeSetType="CREATE",
+        TemplateBody=template,
+        Description=changeset.description("CREATE", "0" * 64),
+    )
+    run = deploy(child_env, *args, "--yes")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "no change set of this content (1 older one(s) of ours)" in run.stdout
