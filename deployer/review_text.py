@@ -31,8 +31,10 @@ def row_notes(row: Row) -> list[str]:
         notes.append(row.disagreement)
     if row.replaced_with:
         notes.append("replaced along with it: " + ", ".join(row.replaced_with))
-    if row.drift_status and row.drift_status != "IN_SYNC":
+    if row.drift_status in {"MODIFIED", "DELETED"}:
         notes.append(f"drift: {row.drift_status} (this drift-aware change set reverts it)")
+    elif row.drift_status not in {"", "IN_SYNC"}:  # UNKNOWN, UNSUPPORTED: not compared
+        notes.append(f"drift: {row.drift_status} (not compared with the actual resource)")
     for value in row.values:
         if value.drift is not None:
             notes.append(three_way(value.path, value.drift, value.after))

@@ -7,6 +7,7 @@ botocore's Stubber; the emulator's answer is tested over HTTP."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -217,6 +218,8 @@ def test_a_drift_aware_review_shows_the_three_way_comparison_in_every_form() -> 
     )
     assert expected in text
     assert "drift: MODIFIED (this drift-aware change set reverts it)" in text
+    unsupported = review_text.row_notes(replace(row, drift_status="UNSUPPORTED"))
+    assert "drift: UNSUPPORTED (not compared with the actual resource)" in unsupported
     document = {
         "mode": "plan",
         "revert_drift": True,
