@@ -13,12 +13,14 @@ from typing import Any
 
 import boto3
 import pytest
+import test_deploy_stubbed as stubbed
 import test_deploy_support as support
 from test_deploy_cli import deploy
-from test_deploy_stubbed import CHANGE_SET, STACK, STACK_ID, FakeAws, Recorder
+from test_deploy_stubbed import CHANGE_SET, STACK, STACK_ID, FakeAws, Recorder, stack
 
 from deployer import changeset, drift, markdown, review_text
 from deployer.changeset import ChangeSet, Content
+from deployer.manifest import StackSpec
 from deployer.poll import Backoff
 from deployer.review import build
 
@@ -314,3 +316,39 @@ def test_on_moto_a_plans_change_set_is_reused_only_with_the_same_digest(
     run = deploy(child_env, *args, "--yes")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "no change set of this content (1 older one(s) of ours)" in run.stdout
+
+
+def test_stubbed_a_plan_says_the_drift_above_the_review(tmp_path: Path) -> None:
+    """Stands in for AWS's drift detection during a plan (moto has none): detection starts
+    before the change set is created, and the drifted resources are said before the review,
+    with the warning that this update does not put them back."""
+    aws, recorder = FakeAws(), Recorder()
+    cf = aws.stub("cloudformation")
+    cf.add_response("describe_stacks", stack("UPDATE_COMPLETE"))
+    cf.add_response(
+        "detect_stack_drift", {"StackDriftDetectionId": DETECTION}, {"StackName": STACK_ID}
+    )
+    cf.add_response("create_change_set", {"Id": CHANGE_SET, "StackId": STACK_ID})
+    added = {
+        "Type": "Resource",
+        "ResourceChange": {"Action": "Add", "LogicalResourceId": "Topic",
+                           "ResourceType": "AWS::SNS::Topic"},
+    }  # fmt: skip
+    computed = {"ChangeSetName": "deploy-x", "ChangeSetId": CHANGE_SET, "StackId": STACK_ID,
+                "StackName": STACK, "Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE",
+                "CreationTime": "2026-12-06T20:00:00Z", "Changes": [added]}  # fmt: skip
+    cf.add_response("describe_change_set", computed)
+    cf.add_response("describe_change_set", computed)  # with property values
+    cf.add_response("describe_stack_drift_detection_status", status("DETECTION_COMPLETE"))
+    cf.add_response("describe_stack_resource_drifts", DRIFTS)
+    plan = stubbed.deployer(
+        aws, recorder, tmp_path, execute=False, show_review=lambda r: recorder.say("REVIEW")
+    )
+    result = plan.deploy_stack(StackSpec("service", STACK, tmp_path / "service.json"))
+    cf.assert_no_pending_responses()
+    assert result.drift is not None and len(result.drift.resources) == 2
+    assert result.to_dict()["drift"]["resources"][1]["logical_id"] == "ServiceSecurityGroup"
+    drifted = next(i for i, line in enumerate(recorder.lines) if "DRIFTED: 2" in line)
+    assert "does NOT put them back" in recorder.lines[drifted]
+    assert "GroupDescription: template the service tasks" in recorder.text
+    assert drifted < recorder.lines.index("REVIEW")
