@@ -98,7 +98,7 @@ bench-health: $(VENV)/.installed ## Benchmark /_health vs bare ASGI vs Flask (ne
 	$(PY) bench/health.py
 
 # ---- deploy (issue 4) ----------------------------------------------------------------
-.PHONY: plan deploy follow cancel continue-rollback status rollback local-up local-stop test-deploy bench-deploy bench-follow
+.PHONY: plan deploy follow cancel continue-rollback status rollback local-up local-stop test-deploy bench-deploy bench-follow bench-drift
 # ENV=local runs against moto's server on 127.0.0.1:$(LOCAL_AWS_PORT) (started if
 # AWS_ENDPOINT_URL is unset and nothing answers there); other environments reach AWS through
 # boto3's standard resolution (AWS_PROFILE, AWS_REGION...). YES=1 executes without asking;
@@ -161,6 +161,9 @@ bench-deploy: $(VENV)/.installed templates ## Time deploy.py vs aws cloudformati
 
 bench-follow: $(VENV)/.installed ## Follower: latency after a stack settles, CloudFormation calls/min (~1 min)
 	$(PY) bench/follow.py
+
+bench-drift: $(VENV)/.installed ## What drift detection adds to a plan: on moto, and on an AWS-like slow detection
+	$(PY) bench/drift.py
 
 # ---- ci (issue 10) ---------------------------------------------------------------------
 .PHONY: lint-workflows
