@@ -61,6 +61,9 @@ test-templates: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## cfn-lint + chec
 	done; \
 	if [ -n "$$failed" ]; then echo "checkov: failed checks in build/ of:$$failed" >&2; exit 1; fi
 
+accepted-risks: $(VENV)/.installed ## Write the README's list of accepted risks from the templates' declarations
+	$(PY) generate.py --accepted-risks
+
 golden: $(VENV)/.installed ## Refresh tests/golden/ from the production environment (review the diff)
 	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_templates_golden.py
 
@@ -95,7 +98,7 @@ bench-health: $(VENV)/.installed ## Benchmark /_health vs bare ASGI vs Flask (ne
 	$(PY) bench/health.py
 
 # ---- deploy (issue 4) ----------------------------------------------------------------
-.PHONY: plan deploy follow cancel continue-rollback status rollback local-up local-stop test-deploy bench-deploy bench-follow
+.PHONY: plan deploy follow cancel continue-rollback status rollback local-up local-stop test-deploy bench-deploy bench-follow bench-drift
 # ENV=local runs against moto's server on 127.0.0.1:$(LOCAL_AWS_PORT) (started if
 # AWS_ENDPOINT_URL is unset and nothing answers there); other environments reach AWS through
 # boto3's standard resolution (AWS_PROFILE, AWS_REGION...). YES=1 executes without asking;
@@ -103,11 +106,13 @@ bench-health: $(VENV)/.installed ## Benchmark /_health vs bare ASGI vs Flask (ne
 # machines (stdout holds the JSON document only), OUTPUT=markdown for a pull-request comment.
 # TIMEOUT=MINUTES: how long a stack operation is followed before we let go of it (default 60).
 # NO_VERIFY=1: after the deploy, skip the alarm and paging checks (deploy.py --no-verify).
+# REVERT_DRIFT=1: drift-aware change sets that also put drifted resources back (--revert-drift).
 LOCAL_AWS_PORT ?= 5050
 comma := ,
 STACK_ARGS := $(foreach stack,$(subst $(comma), ,$(STACK)),--stack $(stack))
 DEPLOY_ARGS := $(if $(YES),--yes) $(if $(OUTPUT),--output $(OUTPUT)) \
-	$(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(NO_VERIFY),--no-verify) $(STACK_ARGS)
+	$(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(NO_VERIFY),--no-verify) \
+	$(if $(REVERT_DRIFT),--revert-drift) $(STACK_ARGS)
 ifeq ($(ENV),local)
 DEPLOY := LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) $(PY) local_aws.py
 else
@@ -157,15 +162,23 @@ bench-deploy: $(VENV)/.installed templates ## Time deploy.py vs aws cloudformati
 bench-follow: $(VENV)/.installed ## Follower: latency after a stack settles, CloudFormation calls/min (~1 min)
 	$(PY) bench/follow.py
 
+bench-drift: $(VENV)/.installed ## What drift detection adds to a plan: on moto, and on an AWS-like slow detection
+	$(PY) bench/drift.py
+
 # ---- ci (issue 10) ---------------------------------------------------------------------
 .PHONY: lint-workflows
 WORKFLOWS := $(wildcard .github/workflows/*.yml)
 
-# Both run offline: zizmor's audits that need GitHub's API are skipped by --offline; the
-# workflow schema is the copy check-jsonschema ships.
-lint-workflows: $(VENV)/.installed ## Lint .github/workflows: GitHub's schema, then zizmor's security audits
-	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows $(WORKFLOWS)
-	$(VENV)/bin/zizmor --offline --no-progress $(WORKFLOWS)
+# All run offline: zizmor's audits that need GitHub's API are skipped by --offline; the
+# workflow schema is the copy check-jsonschema ships; actionlint needs no network. Each runs
+# whatever the others found, so one run shows every complaint.
+lint-workflows: $(VENV)/.installed ## Lint .github/workflows: GitHub's schema, actionlint, then zizmor's security audits
+	@failed=; \
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows $(WORKFLOWS) \
+		|| failed="$$failed schema"; \
+	$(VENV)/bin/actionlint -no-color $(WORKFLOWS) || failed="$$failed actionlint"; \
+	$(VENV)/bin/zizmor --offline --no-progress $(WORKFLOWS) || failed="$$failed zizmor"; \
+	if [ -n "$$failed" ]; then echo "lint-workflows: failed:$$failed" >&2; exit 1; fi
 
 # ---- test: everything CI runs ----------------------------------------------------------
 test: $(VENV)/.installed ## ruff, the workflow lint, cfn-lint + checkov on each environment, hadolint, the tests

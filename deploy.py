@@ -119,6 +119,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "with the new version (default 5; exit 1 when it does not)",
     )
     parser.add_argument(
+        "--revert-drift",
+        action="store_true",
+        help="create drift-aware change sets (DeploymentMode REVERT_DRIFT): the update also "
+        "puts resources changed outside CloudFormation back to their template, and the review "
+        "shows AWS's three-way comparison (previous template, actual, after)",
+    )
+    parser.add_argument(
         "--build-dir",
         type=Path,
         help="where generate.py wrote the manifest and templates (default: build/NAME)",
@@ -188,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line, file=progress, flush=True)
 
     mode = args.verb if args.verb != "deploy" else "deploy" if not args.no_execute else "plan"
-    document: dict[str, Any] = {"mode": mode}
+    document: dict[str, Any] = {"mode": mode, "revert_drift": args.revert_drift}
     results: list[Any] = []
     code = EXIT_ERROR
     try:
@@ -295,6 +302,7 @@ def run(
         endpoint=endpoint,
         keep_plans=not unconfirmable,
         terminal=progress if progress.isatty() else None,
+        revert_drift=args.revert_drift,
     )
     deployer = Deployer(aws, manifest, options, say)
     started()

@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import fields, replace
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,9 @@ from manifest import (
     Wiring,
 )
 from service.contract import STATIC_SOURCE
-from templates import Stack, build_ci, build_stacks
+from templates import Stack, build_ci, build_stacks, stack_name
 from templates.ci import cloudformation_role_arn
-from templates.parameters import CERTIFICATE_ARN
+from templates.declared import accepted_risks
 from templates.registry import repository_name
 from templates.static_assets import BUCKET, STATIC_STACK
 
@@ -46,8 +46,6 @@ NO_GIT_TAG = "dev"
 MANIFEST = "manifest.json"
 ROUTE53_RECORDS = {"AWS::Route53::RecordSet", "AWS::Route53::RecordSetGroup"}
 VPC_TYPES = {"AWS::EC2::VPC::Id", "List<AWS::EC2::Subnet::Id>", "AWS::EC2::Subnet::Id"}
-# What a found certificate's CertificateArn is built with (see build); never written out.
-FOUND_AT_DEPLOY_TIME = "arn:aws:acm:found-at-deploy-time"
 
 
 def git_revision(cwd: Path | None = None) -> str | None:
@@ -84,26 +82,17 @@ def render(template_dict: dict[str, Any]) -> str:
     return json.dumps(template_dict, indent=2, sort_keys=True) + "\n"
 
 
-def stack_name(env: Environment, key: str) -> str:
-    return f"{env.service.name}-{env.name}-{key}"
-
-
 def manifest_entry(env: Environment, stack: Stack, template: dict[str, Any]) -> StackSpec:
     """The stack as the deployer reads it; `template` is its template's to_dict()."""
-    parameters = dict(stack.parameters)
-    from_certificate = tuple(name for name in (CERTIFICATE_ARN,) if name in parameters)
-    for name in from_certificate:  # one ARN for every stack: the manifest's certificate
-        del parameters[name]
     wiring = {f.name: getattr(stack, f.name) for f in fields(Wiring)}
     return StackSpec(
         key=stack.key,
         stack_name=stack_name(env, stack.key),
         template_path=Path(f"{stack.key}.json"),
         tags=dict(env.tags),
-        parameters_from_certificate=from_certificate,
         prerequisites=prerequisites(env, stack, template),
         role_arn=role_arn(env),
-        **{**wiring, "parameters": parameters},
+        **wiring,
     )
 
 
@@ -188,12 +177,9 @@ def manifest(
 
 
 def build(env: Environment, image_tag: str) -> list[Stack]:
-    """The environment's stacks. templates/ knows a certificate given as a CertificateArn
-    parameter and one the template creates; a found one is given the same way, and its value
-    never reaches the manifest (manifest_entry lists CertificateArn under
-    parameters_from_certificate), so the stacks are built with a stand-in ARN."""
-    if env.tls.find_certificate:
-        env = replace(env, tls=replace(env.tls, certificate_arn=FOUND_AT_DEPLOY_TIME))
+    """The environment's stacks. A certificate the environment names or the deployer finds
+    is the service stack's CertificateArn parameter either way (its Wiring lists it under
+    parameters_from_certificate); the manifest's certificate says which."""
     return build_stacks(env, image_tag)
 
 
@@ -278,6 +264,35 @@ def _read_lint_cache(path: Path | None) -> dict[str, str]:
         return {}
 
 
+README = ROOT / "README.md"
+RISKS_BEGIN = "<!-- accepted-risks: `make accepted-risks` writes this list from the templates -->"
+RISKS_END = "<!-- /accepted-risks -->"
+
+
+def accepted_risks_list() -> list[str]:
+    """One line per declaration (accepted.METADATA_KEY) of every environment's stacks, the ci
+    stack's included; one that only some environments make says which."""
+    names = sorted(path.stem for path in (ROOT / "environments").glob("*.toml"))
+    found: dict[str, list[str]] = {}
+    for name in names:
+        env = load(name)
+        stacks = build(env, "readme")
+        ci = build_ci(env, stacks)
+        pairs = [(stack.key, stack.template) for stack in [*stacks, *([ci] if ci else [])]]
+        for line in accepted_risks(pairs):
+            found.setdefault(line, []).append(name)
+    return [
+        line if len(envs) == len(names) else f"{line} ({', '.join(envs)} only)"
+        for line, envs in found.items()
+    ]
+
+
+def readme_with_accepted_risks(readme: str) -> str:
+    """The README with the list between its markers replaced by the templates' list."""
+    start, end = readme.index(RISKS_BEGIN) + len(RISKS_BEGIN), readme.index(RISKS_END)
+    return readme[:start] + "\n" + "\n".join(accepted_risks_list()) + "\n" + readme[end:]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="local", help="environments/<ENV>.toml (default: local)")
@@ -285,7 +300,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--lint", action="store_true", help="then run cfn-lint on every template written"
     )
+    parser.add_argument(
+        "--accepted-risks",
+        action="store_true",
+        help="write the README's list of accepted risks from every environment's templates "
+        "(nothing else)",
+    )
     args = parser.parse_args(argv)
+    if args.accepted_risks:
+        README.write_text(readme_with_accepted_risks(README.read_text()))
+        return 0
     try:
         env = load(args.env)
     except ConfigError as error:

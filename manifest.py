@@ -84,6 +84,7 @@ class Wiring:
     parameters_from_stacks: dict[str, FromStack] = field(default_factory=dict)
     parameters_from_env: dict[str, str] = field(default_factory=dict)
     parameters_from_hosted_zone: tuple[str, ...] = ()  # filled with the hosted zone's ID
+    parameters_from_certificate: tuple[str, ...] = ()  # filled with the certificate's ARN
     needs_image: bool = False
 
 
@@ -93,7 +94,6 @@ class StackSpec(Wiring):
     stack_name: str
     template_path: Path  # beside the manifest
     tags: dict[str, str] = field(default_factory=dict)
-    parameters_from_certificate: tuple[str, ...] = ()  # filled with the certificate's ARN
     prerequisites: tuple[str, ...] = ()  # some of PREREQUISITES
     # The CloudFormation service role the change sets run as (the ci stack's); None: the
     # caller's own credentials.

@@ -6,10 +6,13 @@ It reads what `generate.py` wrote to `build/<env>/` and never imports `templates
     session     one botocore session, each client created once, adaptive retries
     preflight   credentials (resolved locally), what the account must have, the image in ECR
     params      parameters: manifest values, other stacks' resources, hosted zone, NoEcho env
-    changeset   create (named from git rev + content hash), wait, read, empty?, execute, delete
+    changeset   create (named from git rev + content digest, reused only with the same
+                digest), wait, read, empty?, execute, delete
+    drift       the stack's drift before its review: detect, wait (bounded), drifted resources
     review      the change-set review as data (JSON is the same data)
     review_text the review as text; markdown: as Markdown for a pull-request comment
-    risk        what widens access or loses data: RISKY, or declared by the template
+    risk        what widens access or loses data: RISKY, or declared by the template (the
+                one Metadata key of ../accepted.py)
     intrinsics  CloudFormation values as a person writes them (${X.Arn}, !Ref X)
     replacement replacement predicted from cfn-lint's resource schemas (create-only props)
     follow      events since the operation's start, once each; stale reads; root cause; ECS

@@ -34,18 +34,60 @@ class ChangeSet:
     values_missing: list[str] = field(default_factory=list)  # changes AWS gave no values for
 
 
-def digest(template_body: str, parameters: list[dict[str, Any]], extra: dict[str, Any]) -> str:
-    """A short hash of everything that decides what the change set does."""
-    data = json.dumps(
-        {"template": template_body, "parameters": parameters, **extra}, sort_keys=True
-    )
-    return hashlib.sha256(data.encode()).hexdigest()[:12]
+REVERT_DRIFT = "REVERT_DRIFT"  # CreateChangeSet's DeploymentMode: a drift-aware change set
+
+
+@dataclass(frozen=True)
+class Content:
+    """Every CreateChangeSet argument that changes what executes, and so the change set's
+    digest: the template, the parameter values, the stack tags (they propagate to resources),
+    the capabilities, the service role CloudFormation acts as, the deployment mode (a
+    drift-aware change set also reverts drift). Not the stack's name (a change set lives in
+    one stack) nor its type (CREATE or UPDATE follows from the stack)."""
+
+    template_body: str
+    parameters: list[dict[str, Any]]
+    tags: dict[str, str]
+    capabilities: tuple[str, ...] = ()
+    role_arn: str | None = None
+    deployment_mode: str | None = None
+
+    def digest(self) -> str:
+        """The SHA-256 of the content, in hex: the change set's Description carries it whole,
+        its name the first 12 characters."""
+        data = json.dumps(
+            {
+                "template": self.template_body,
+                "parameters": self.parameters,
+                "tags": self.tags,
+                "capabilities": sorted(self.capabilities),
+                "role_arn": self.role_arn,
+                "deployment_mode": self.deployment_mode,
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(data.encode()).hexdigest()
+
+
+CONTENT_MARK = "content sha256:"  # in the Description, before the digest
+
+
+def description(change_set_type: str, content_digest: str) -> str:
+    return f"{change_set_type.lower()} by deploy.py, {CONTENT_MARK}{content_digest}"
+
+
+def holds(summary: dict[str, Any], content_digest: str) -> bool:
+    """The change set (described, or a ListChangeSets summary) was made from this content:
+    its Description carries the same digest. One of the same name made by an older deploy.py,
+    whose digest covered less, carries none and is not reused."""
+    return f"{CONTENT_MARK}{content_digest}" in str(summary.get("Description") or "")
 
 
 def change_set_name(revision: str, content_digest: str) -> str:
-    """`deploy-<git rev>-<hash>`: the same name means the same content, so a plan is reusable."""
+    """`deploy-<git rev>-<hash>`: the same name means the same content, so a plan is reusable
+    (`holds` makes sure of it from the Description)."""
     rev = re.sub(r"[^A-Za-z0-9-]", "-", revision)[:40]
-    return f"deploy-{rev}-{content_digest}"
+    return f"deploy-{rev}-{content_digest[:12]}"
 
 
 def template_argument(
@@ -99,38 +141,41 @@ def create_change_set(
     name: str,
     change_set_type: str,
     template: dict[str, Any],
-    parameters: list[dict[str, Any]],
-    capabilities: list[str],
-    tags: dict[str, str],
-    role_arn: str | None = None,
+    content: Content,
 ) -> tuple[str, str]:
-    """Create the change set; returns (change set ARN, stack ID). With `role_arn`, CloudFormation
-    acts as that service role (the ci stack's), not with the caller's credentials.
+    """Create the change set of `content` (`template`: its TemplateBody or TemplateURL);
+    returns (change set ARN, stack ID). With a role ARN, CloudFormation acts as that service
+    role (the ci stack's), not with the caller's credentials; with DeploymentMode REVERT_DRIFT
+    the change set also puts drifted resources back to their template.
 
-    A change set of the same name holds the same content (the name carries its hash): if one is
-    still available (left by `make plan`), it is reused, so what was reviewed is what runs.
+    A change set of the same name that is still available (left by `make plan`) is reused only
+    if its Description carries the same content digest, so what was reviewed is what runs;
+    any other is deleted and created anew.
     """
     from botocore.exceptions import ClientError
 
+    content_digest = content.digest()
     request = {
         "StackName": stack_name,
         "ChangeSetName": name,
         "ChangeSetType": change_set_type,
-        "Parameters": parameters,
-        "Capabilities": capabilities,
-        "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
-        "Description": f"{change_set_type.lower()} by deploy.py",
+        "Parameters": content.parameters,
+        "Capabilities": list(content.capabilities),
+        "Tags": [{"Key": k, "Value": v} for k, v in sorted(content.tags.items())],
+        "Description": description(change_set_type, content_digest),
         **template,
     }
-    if role_arn is not None:
-        request["RoleARN"] = role_arn
+    if content.role_arn is not None:
+        request["RoleARN"] = content.role_arn
+    if content.deployment_mode is not None:
+        request["DeploymentMode"] = content.deployment_mode
     try:
         response = cf.create_change_set(**request)
     except ClientError as error:
         if error_code(error) != "AlreadyExistsException":
             raise
         existing = cf.describe_change_set(StackName=stack_name, ChangeSetName=name)
-        if existing["ExecutionStatus"] == "AVAILABLE":
+        if existing["ExecutionStatus"] == "AVAILABLE" and holds(existing, content_digest):
             return existing["ChangeSetId"], existing["StackId"]
         cf.delete_change_set(ChangeSetName=existing["ChangeSetId"])
         response = cf.create_change_set(**request)

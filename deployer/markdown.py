@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from deployer.drift import Drift
 from deployer.review import Review
 from deployer.review_text import (
     empty_change_set_note,
@@ -44,6 +45,7 @@ def render(document: dict[str, Any]) -> str:
         lines.append("")
     elif any(shown for _, shown in reviews):
         lines += ["No risky change.", ""]
+    lines += _drift(document)
     lines += [
         "| Stack | Outcome | Changes | Replaced | Risky | Declared |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -60,6 +62,30 @@ def render(document: dict[str, Any]) -> str:
         if shown is not None and not shown.empty:
             lines += ["", *_details(stack["stack_name"], shown)]
     return "\n".join(lines)
+
+
+def _drift(document: dict[str, Any]) -> list[str]:
+    """Drifted resources above the reviews (each stack's, with its property differences);
+    stacks whose drift could not be checked for the same reason share one line."""
+    reverting = bool(document.get("revert_drift"))
+    lines: list[str] = []
+    unchecked: dict[str, list[str]] = {}
+    for stack in document.get("stacks", []):
+        if not stack.get("drift"):
+            continue
+        found = Drift.from_dict(stack["drift"])
+        if not found.checked:
+            unchecked.setdefault(found.note, []).append(stack["key"])
+        elif found.resources:
+            head, *rest = found.lines(reverting)
+            lines += [f"**{stack['key']}** {_cell(head)}", ""]
+            lines += [
+                f"{line[: len(line) - len(line.lstrip())]}- {_cell(line.strip())}" for line in rest
+            ]
+            lines.append("")
+    for note, keys in unchecked.items():
+        lines += [f"Drift not checked ({', '.join(keys)}): {_cell(note)}", ""]
+    return lines
 
 
 def _counts(shown: Review | None) -> list[str]:

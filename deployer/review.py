@@ -27,6 +27,10 @@ class ValueChange:
     before: Any
     after: Any
     source: str  # "aws" (IncludePropertyValues) or "template" (diff of deployed vs new template)
+    # A drift-aware change set's three-way comparison (Details[].Target.Drift): the value the
+    # previous deployment set and the one the resource actually has; `before` is then the
+    # actual one, where BeforeValueFrom says so.
+    drift: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class Row:
     predicted: replacements.Prediction | None = None  # from the resource schema, for a Modify
     disagreement: str = ""  # AWS and the prediction differ: what each says
     replaced_with: list[str] = field(default_factory=list)  # dependents replaced along with it
+    drift_status: str = ""  # a drift-aware change set's ResourceDriftStatus (MODIFIED, ...)
 
     @property
     def replacement_source(self) -> str:
@@ -265,6 +270,7 @@ def _row(
         reported_replacement=reported,
         predicted=predicted,
         disagreement=disagreement,
+        drift_status=resource.get("ResourceDriftStatus", ""),
     )
 
 
@@ -308,9 +314,12 @@ def _values(
             target.get("BeforeValue"),
             target.get("AfterValue"),
             "aws",
+            _drift(target),
         )
         for detail in resource.get("Details", [])
-        if "BeforeValue" in (target := detail.get("Target", {})) or "AfterValue" in target
+        if "BeforeValue" in (target := detail.get("Target", {}))
+        or "AfterValue" in target
+        or "Drift" in target
     ]
     if values or resource.get("Action") != "Modify" or before is None or after is None:
         return values
@@ -319,6 +328,20 @@ def _values(
         for key in sorted(set(before) | set(after))
         if before.get(key) != after.get(key)
     ]
+
+
+def _drift(target: dict[str, Any]) -> dict[str, Any] | None:
+    """A drift-aware change set's LiveResourceDrift of one property: what the previous
+    deployment set, what the resource actually has, and where `before` came from."""
+    drift = target.get("Drift")
+    if not drift:
+        return None
+    return {
+        "previous": drift.get("PreviousValue"),
+        "actual": drift.get("ActualValue"),
+        "before_from": target.get("BeforeValueFrom", ""),
+        "change": target.get("AttributeChangeType", ""),
+    }
 
 
 def _triggers(resource: dict[str, Any]) -> list[str]:

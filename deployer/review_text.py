@@ -31,10 +31,29 @@ def row_notes(row: Row) -> list[str]:
         notes.append(row.disagreement)
     if row.replaced_with:
         notes.append("replaced along with it: " + ", ".join(row.replaced_with))
+    if row.drift_status in {"MODIFIED", "DELETED"}:
+        notes.append(f"drift: {row.drift_status} (this drift-aware change set reverts it)")
+    elif row.drift_status not in {"", "IN_SYNC"}:  # UNKNOWN, UNSUPPORTED: not compared
+        notes.append(f"drift: {row.drift_status} (not compared with the actual resource)")
     for value in row.values:
+        if value.drift is not None:
+            notes.append(three_way(value.path, value.drift, value.after))
+            continue
         suffix = "  (template values)" if value.source == "template" else ""
         notes.extend(line + suffix for line in diff_lines(value.path, value.before, value.after))
     return notes
+
+
+def three_way(path: str, drift: dict[str, Any], after: Any) -> str:
+    """A drift-aware change set's comparison of one property: the previous template's value,
+    the actual one, and the one the change set sets."""
+    line = (
+        f"{path}: previous template {value_text(drift.get('previous'))}, "
+        f"actual {value_text(drift.get('actual'))} -> after {value_text(after)}"
+    )
+    if drift.get("change") == "SyncWithActual":
+        line += " (drift status reset, the value is kept)"
+    return line
 
 
 def diff_lines(path: str, before: Any, after: Any) -> list[str]:

@@ -16,9 +16,9 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from accepted import entries
 from deployer.intrinsics import render, shorten
 
-DECLARED_KEY = "DeclaredExposures"  # templates/declared.py: METADATA_KEY
 ANYWHERE = {"0.0.0.0/0", "::/0"}
 
 # Reason codes, for machines (the JSON review) and for the reader's eye.
@@ -328,10 +328,8 @@ def _public_access(before: dict[str, Any], after: dict[str, Any]) -> list[_Expos
 
 
 def declarations(template: dict[str, Any] | None, logical_id: str) -> list[dict[str, Any]]:
-    resource = (template or {}).get("Resources", {}).get(logical_id) or {}
-    metadata = resource.get("Metadata") or {}
-    declared = metadata.get(DECLARED_KEY, []) if isinstance(metadata, dict) else []
-    return [d for d in declared if isinstance(d, dict)]
+    """The resource's declarations in the template (accepted.METADATA_KEY)."""
+    return entries((template or {}).get("Resources", {}).get(logical_id) or {})
 
 
 def _declared(exposure: _Exposure, declared: list[dict[str, Any]]) -> str:

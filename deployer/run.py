@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from deployer import advice, changeset, outputs, preflight, rollout, states
+from deployer import advice, changeset, drift, outputs, preflight, rollout, states
 from deployer.errors import (
     ChangeSetFailed,
     Declined,
@@ -54,6 +54,7 @@ class StackResult:
     review: review.Review | None = None
     outputs: list[outputs.Output] = field(default_factory=list)
     note: str = ""
+    drift: drift.Drift | None = None  # None: not asked (the stack did not exist yet)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +62,7 @@ class StackResult:
             "stack_name": self.stack_name,
             "outcome": self.outcome,
             "note": self.note,
+            "drift": self.drift.to_dict() if self.drift else None,
             "review": self.review.to_dict() if self.review else None,
             "outputs": [o.to_dict() for o in self.outputs],
         }
@@ -80,6 +82,8 @@ class Options:
     endpoint: str | None = None  # CloudFormation's endpoint when it is not AWS's (an emulator)
     keep_plans: bool = True  # a plan's change sets stay for review; a refused deploy's do not
     terminal: TextIO | None = None  # where a progress line may be redrawn; None: plain lines
+    revert_drift: bool = False  # drift-aware change sets (DeploymentMode REVERT_DRIFT)
+    drift_timeout: float = 300.0  # seconds drift detection may take before the plan goes on
 
 
 class Deployer:
@@ -131,33 +135,63 @@ class Deployer:
                 # A plan executes nothing and its change set does not need the image: a pull
                 # request is planned before its revision's image is pushed.
                 self.say(f"  note: {missing} before this is deployed")
+        # Drift is detected while CloudFormation computes the change set (both take a while).
+        detection = drift.start(self.cf, stack["StackId"]) if stack and _exists(stack) else None
         change_set = self._change_set(spec, stack, parameters)
+        drifted = self._drift(detection, stack)
         # In a plan, an upstream replacement changes this stack too, once that one is deployed.
         upstream = {} if self.options.execute else self._upstream_replaced(spec)
         if change_set.empty and not self._tags_change(spec, stack) and not upstream:
             changeset.delete_change_set(self.cf, change_set.arn)
             self.say(f"  {name}: no changes")
             if not self.options.execute:
-                return StackResult(spec.key, name, NO_CHANGES)
+                return StackResult(spec.key, name, NO_CHANGES, drift=drifted)
             assert stack is not None
             self._protect(stack)
-            return StackResult(spec.key, name, NO_CHANGES, outputs=self._outputs(spec, stack))
+            found = self._outputs(spec, stack)
+            return StackResult(spec.key, name, NO_CHANGES, outputs=found, drift=drifted)
         if change_set.empty:  # only tags (or upstream IDs) change; the failed one holds nothing
             changeset.delete_change_set(self.cf, change_set.arn)
         shown = self._review(spec, stack, change_set, upstream)
         if not self.options.execute:
             if not self.options.keep_plans and not change_set.empty:
                 changeset.discard(self.cf, change_set.arn, change_set.stack_id, stack is None)
-            return StackResult(spec.key, name, CHANGES, review=shown)
+            return StackResult(spec.key, name, CHANGES, review=shown, drift=drifted)
         self._confirm_or_discard(spec, stack, change_set)
         if change_set.empty:  # only the stack's tags change: no change set to execute
             assert stack is not None
             final = self._update_tags(spec, stack)
-            return StackResult(spec.key, name, UPDATED, shown, self._outputs(spec, final))
+            found = self._outputs(spec, final)
+            return StackResult(spec.key, name, UPDATED, shown, found, drift=drifted)
         final = self._execute(spec, change_set, existed=stack is not None)
         self._protect(final)
         outcome = CREATED if change_set.change_set_type == "CREATE" else UPDATED
-        return StackResult(spec.key, name, outcome, shown, self._outputs(spec, final))
+        return StackResult(
+            spec.key, name, outcome, shown, self._outputs(spec, final), drift=drifted
+        )
+
+    def _drift(
+        self, detection: str | drift.Drift | None, stack: dict[str, Any] | None
+    ) -> drift.Drift | None:
+        """The stack's drift (None for a stack being created: nothing to drift from), said
+        above the review: a drifted resource stays drifted after an update that is not
+        drift-aware."""
+        if detection is None or stack is None:
+            return None
+        found = (
+            detection
+            if isinstance(detection, drift.Drift)
+            else drift.collect(
+                self.cf,
+                detection,
+                stack["StackId"],
+                self.options.backoff,
+                self.options.backoff.deadline(self.options.drift_timeout),
+            )
+        )
+        for line in found.lines(reverting=self.options.revert_drift):
+            self.say(f"  {line}")
+        return found
 
     def _tags_change(self, spec: StackSpec, stack: dict[str, Any] | None) -> bool:
         if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS":
@@ -290,18 +324,25 @@ class Deployer:
         self, spec: StackSpec, stack: dict[str, Any] | None, parameters: list[dict[str, Any]]
     ) -> changeset.ChangeSet:
         body = spec.template_body()
-        extra = {"tags": spec.tags, "capabilities": list(spec.capabilities)}
-        name = changeset.change_set_name(
-            self.options.revision, changeset.digest(body, parameters, extra)
+        content = changeset.Content(
+            body,
+            parameters,
+            spec.tags,
+            tuple(spec.capabilities),
+            spec.role_arn,
+            # A stack being created has nothing to drift from (AWS accepts the mode on
+            # UPDATE change sets only).
+            changeset.REVERT_DRIFT if self.options.revert_drift and _exists(stack) else None,
         )
+        name = changeset.change_set_name(self.options.revision, content.digest())
         found: tuple[str, str] | None = None
         if stack is not None and stack["StackStatus"] == "REVIEW_IN_PROGRESS":
-            stack, found = self._awaiting_first_execution(spec, stack, name)
+            stack, found = self._awaiting_first_execution(spec, stack, name, content.digest())
         kind = (
             "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
         )
         if found is None:
-            found = self._create(spec, stack, name, kind, body, parameters)
+            found = self._create(spec, stack, name, kind, content)
         arn, stack_id = found
         self.say(
             f"  change set {name} ({kind}) created in account {preflight.account_of(arn)}; "
@@ -328,12 +369,11 @@ class Deployer:
         stack: dict[str, Any] | None,
         name: str,
         kind: str,
-        body: str,
-        parameters: list[dict[str, Any]],
+        content: changeset.Content,
     ) -> tuple[str, str]:
         from botocore.exceptions import ClientError
 
-        template = self.template_argument(spec, stack, body)
+        template = self.template_argument(spec, stack, content.template_body)
         try:
             return changeset.create_change_set(
                 self.cf,
@@ -341,10 +381,7 @@ class Deployer:
                 name=name,
                 change_set_type=kind,
                 template=template,
-                parameters=parameters,
-                capabilities=list(spec.capabilities),
-                tags=spec.tags,
-                role_arn=spec.role_arn,
+                content=content,
             )
         except ClientError as error:
             if not is_busy(error):
@@ -368,15 +405,20 @@ class Deployer:
         )
 
     def _awaiting_first_execution(
-        self, spec: StackSpec, stack: dict[str, Any], name: str
+        self, spec: StackSpec, stack: dict[str, Any], name: str, content_digest: str
     ) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
         """A REVIEW_IN_PROGRESS stack holds only change sets, no resources. Ours of the same
-        content (a plan's) is reused; when it holds nothing else but older change sets of ours
+        content (a plan's: same name, and its Description carries the same digest) is reused;
+        when it holds nothing else but older change sets of ours
         (a plan of another revision, a deploy stopped at its prompt), it is deleted first, so
         the CREATE starts clean. Someone else's change set is left alone."""
         pending = list(changeset.summaries(self.cf, stack["StackId"]))
         for summary in pending:
-            if summary["ChangeSetName"] == name and summary["ExecutionStatus"] == "AVAILABLE":
+            if (
+                summary["ChangeSetName"] == name
+                and summary["ExecutionStatus"] == "AVAILABLE"
+                and changeset.holds(summary, content_digest)
+            ):
                 return stack, (summary["ChangeSetId"], summary["StackId"])
         if not all(changeset.is_ours(summary) for summary in pending):
             return stack, None
@@ -588,6 +630,11 @@ class Deployer:
     def _outputs(self, spec: StackSpec, stack: dict[str, Any]) -> list[outputs.Output]:
         # kept by the resolver: downstream stacks' parameters read the same outputs
         return self.resolver.stack_outputs(spec, stack)
+
+
+def _exists(stack: dict[str, Any] | None) -> bool:
+    """The stack has resources (not absent, not a REVIEW_IN_PROGRESS shell)."""
+    return stack is not None and stack["StackStatus"] != "REVIEW_IN_PROGRESS"
 
 
 def _as_dict(body: Any) -> dict[str, Any]:

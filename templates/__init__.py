@@ -30,7 +30,7 @@ from templates.dashboard import add_dashboard
 from templates.ecs_service import add_ecs_service, image_uri
 from templates.edge import add_edge
 from templates.iam import add_roles
-from templates.logs import add_logs
+from templates.logs import LOG_GROUP, add_logs
 from templates.monitoring import (
     add_alerting,
     add_load_balancer_alarms,
@@ -53,7 +53,7 @@ from templates.static_assets import (
     add_static_assets,
     base_url,
 )
-from templates.vpc_endpoints import ENDPOINT_SECURITY_GROUP
+from templates.vpc_endpoints import ENDPOINT_SECURITY_GROUP, TasksUse
 
 TEMPLATE_FORMAT_VERSION = "2010-09-09"
 
@@ -65,6 +65,24 @@ class Stack(Wiring):
 
     key: str
     template: Template
+
+
+SERVICE_STACK = "service"
+
+
+def stack_name(env: Environment, key: str) -> str:
+    """The CloudFormation stack's name of the environment's stack `key`."""
+    return f"{env.service.name}-{env.name}-{key}"
+
+
+def tasks_use(env: Environment) -> TasksUse:
+    """What the service's tasks reach through the network's endpoints: the registry's
+    repository, and the service stack's log group (its name CloudFormation's: the stack's
+    name, the logical ID, a random suffix)."""
+    return TasksUse(
+        repository=repository_name(env.service.name, env.name),
+        log_group_prefix=f"{stack_name(env, SERVICE_STACK)}-{LOG_GROUP}-",
+    )
 
 
 def _template(env: Environment, what: str) -> Template:
@@ -94,7 +112,9 @@ def build_network(env: Environment, config: CreateVpc) -> Stack:
         else "VPC, two public subnets, internet gateway, flow logs"
     )
     template = _template(env, what)
-    network = add_network(template, config, env.log_retention_days, _boundary(env, template))
+    network = add_network(
+        template, config, env.log_retention_days, tasks_use(env), _boundary(env, template)
+    )
     template.add_output(Output("VpcId", Value=network.vpc.ref()))
     template.add_output(
         Output("SubnetIds", Value=Join(",", [subnet.ref() for subnet in network.public_subnets]))
@@ -138,7 +158,7 @@ def build_service(env: Environment, image_tag: str) -> Stack:
     params = add_service_parameters(
         template,
         env.pagerduty,
-        certificate_arn=env.tls.certificate_arn,
+        certificate_given=not env.tls.create_certificate,
         cdn=env.static_assets.cdn,
         placement=env.network.placement,
     )
@@ -221,8 +241,9 @@ def _service_stack(
     if params.static_url is not None:
         from_stacks[params.static_url.title] = FromStack(STATIC_STACK, output=BASE_URL_OUTPUT)
     from_hosted_zone: tuple[str, ...] = ()
-    if isinstance(params.certificate, GivenCertificate):
-        parameters[params.certificate.parameter.title] = params.certificate.arn
+    from_certificate: tuple[str, ...] = ()
+    if isinstance(params.certificate, GivenCertificate):  # the manifest's certificate fills it
+        from_certificate = (params.certificate.parameter.title,)
     else:
         from_hosted_zone = (params.certificate.hosted_zone_id.title,)
     if env.pagerduty.ssm_parameter is not None:
@@ -230,7 +251,7 @@ def _service_stack(
     elif env.pagerduty.env_var is not None:
         from_env[params.pagerduty_url.title] = env.pagerduty.env_var
     return Stack(
-        key="service",
+        key=SERVICE_STACK,
         template=template,
         depends_on=tuple(sorted({source.stack for source in from_stacks.values()})),
         capabilities=("CAPABILITY_IAM",),
@@ -238,6 +259,7 @@ def _service_stack(
         parameters_from_stacks=from_stacks,
         parameters_from_env=from_env,
         parameters_from_hosted_zone=from_hosted_zone,
+        parameters_from_certificate=from_certificate,
         needs_image=True,
     )
 

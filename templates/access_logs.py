@@ -33,8 +33,7 @@ from troposphere import AccountId, FindInMap, Join, Partition, Region, Template,
 
 from environments.model import LogsConfig
 from templates.buckets import private_bucket
-from templates.declared import declare, grants
-from templates.risks import Risk, declared
+from templates.declared import accepts, declare, grants
 from templates.tls_only import deny_without_tls
 
 ELB_ACCOUNT_MAPPING = "ElbLogDeliveryAccount"
@@ -51,13 +50,10 @@ ELB_LOG_DELIVERY_ACCOUNTS = {
 }
 LOAD_BALANCER_PREFIX = "load-balancer"
 ASSETS_PREFIX = "static-assets"
-SKIP_SELF_LOGGING = declared(
-    Risk(
-        "The access-log bucket has no server access logging of its own",
-        "This is the access-log bucket: logging its own access would write into itself "
-        "without end.",
-        checkov=("CKV_AWS_18",),
-    )
+NO_SELF_LOGGING = accepts(
+    "The access-log bucket has no server access logging of its own",
+    "This is the access-log bucket: logging its own access would write into itself without end.",
+    checkov=("CKV_AWS_18",),
 )
 
 
@@ -144,7 +140,6 @@ def _log_bucket(
     bucket = template.add_resource(
         private_bucket(
             "AccessLogsBucket",
-            Metadata=SKIP_SELF_LOGGING,
             LifecycleConfiguration=s3.LifecycleConfiguration(
                 Rules=[
                     s3.LifecycleRule(
@@ -161,6 +156,7 @@ def _log_bucket(
             **locked,
         )
     )
+    declare(bucket, NO_SELF_LOGGING)
     policy = template.add_resource(
         s3.BucketPolicy(
             "AccessLogsBucketPolicy",

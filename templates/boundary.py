@@ -23,19 +23,16 @@ import awacs.logs as alogs
 from awacs.aws import Action, Allow, ArnNotEquals, Condition, Deny, PolicyDocument, Statement
 from troposphere import Sub, Template, iam
 
-from templates.declared import declare, permits
-from templates.iam import PULL_ACTIONS, REGISTRY_TOKEN_RISK, pull_image, registry_token
-from templates.risks import Risk, declared
+from templates.declared import accepts, declare, permits
+from templates.iam import PULL_ACTIONS, pull_image, registry_token
 
 BOUNDARY_PATH = "/ci/"
-CI_BOUNDARY_RISK = declared(
-    Risk(
-        "<service>:* on Resource * (a permissions boundary)",
-        "a boundary grants nothing: it caps the ci roles at the services their own policies "
-        "use, and those scope every action; its Deny statements forbid changing a boundary, "
-        "the ci roles, or a role without the workload boundary",
-        checkov=("CKV_AWS_107", "CKV_AWS_108", "CKV_AWS_109", "CKV_AWS_110", "CKV_AWS_111"),
-    )
+CI_BOUNDARY_RISK = accepts(
+    "<service>:* on Resource * (a permissions boundary)",
+    "a boundary grants nothing: it caps the ci roles at the services their own policies "
+    "use, and those scope every action; its Deny statements forbid changing a boundary, "
+    "the ci roles, or a role without the workload boundary",
+    checkov=("CKV_AWS_107", "CKV_AWS_108", "CKV_AWS_109", "CKV_AWS_110", "CKV_AWS_111"),
 )
 WORKLOAD_BOUNDARY = "WorkloadBoundary"
 CI_BOUNDARY = "CiBoundary"
@@ -96,7 +93,6 @@ def add_workload_boundary(template: Template, prefix: str, repository: str) -> o
     policy = template.add_resource(
         iam.ManagedPolicy(
             WORKLOAD_BOUNDARY,
-            Metadata=REGISTRY_TOKEN_RISK,
             Description=f"{prefix}: the most a role of this stack may do",
             PolicyDocument=workload_boundary_document(prefix, repository),
         )
@@ -109,7 +105,6 @@ def add_named_workload_boundary(template: Template, prefix: str, repository: str
     policy = template.add_resource(
         iam.ManagedPolicy(
             WORKLOAD_BOUNDARY,
-            Metadata=REGISTRY_TOKEN_RISK,
             ManagedPolicyName=workload_boundary_name(prefix),
             Path=BOUNDARY_PATH,
             Description=f"{prefix}: the most a role the app's stacks create may do",
@@ -137,7 +132,6 @@ def add_ci_boundary(
     policy = template.add_resource(
         iam.ManagedPolicy(
             CI_BOUNDARY,
-            Metadata=CI_BOUNDARY_RISK,
             ManagedPolicyName=f"{prefix}-ci-boundary",
             Path=BOUNDARY_PATH,
             Description=f"{prefix}: the most a ci role may do",
@@ -183,4 +177,5 @@ def add_ci_boundary(
             ),
         )
     )
+    declare(policy, CI_BOUNDARY_RISK)
     return policy.ref()

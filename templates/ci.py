@@ -51,9 +51,9 @@ from manifest import TEMPLATE_BUCKET
 from templates.boundary import add_ci_boundary, add_named_workload_boundary
 from templates.ci_permissions import UNSCOPED_SID, cloudformation_statements, pass_role
 from templates.ci_scope import Scope, arn
+from templates.declared import accepts, declare
 from templates.iam import registry_token, repository_arn
 from templates.policy_split import split
-from templates.risks import Risk, declared
 
 __all__ = ["CI_STACK", "Ci", "Scope", "add_ci", "cloudformation_role_arn"]
 
@@ -109,17 +109,8 @@ def add_ci(template: Template, config: CiConfig, scope: Scope, resource_types: s
     )
     ci_boundary = add_ci_boundary(template, scope.prefix, services, workload_boundary)
     policies = [
-        template.add_resource(
-            iam.ManagedPolicy(
-                f"CloudFormationPolicy{index}",
-                Metadata=_unscoped_risk(document),
-                Description=f"{scope.prefix}: what CloudFormation may do to the stacks' "
-                f"resources ({index} of {len(cloudformation_policies)})",
-                Path=ROLE_PATH,
-                PolicyDocument=document,
-            )
-        )
-        for index, document in enumerate(cloudformation_policies, start=1)
+        _cloudformation_policy(template, scope.prefix, index, cloudformation_policies)
+        for index in range(1, len(cloudformation_policies) + 1)
     ]
     cloudformation = template.add_resource(
         iam.Role(
@@ -156,21 +147,34 @@ def add_ci(template: Template, config: CiConfig, scope: Scope, resource_types: s
     return Ci(cloudformation, deploy, plan)
 
 
-UNSCOPED_RISK = declared(
-    Risk(
-        "write actions on Resource * (creates that name no resource yet: kms:CreateKey, "
-        "ecs:RegisterTaskDefinition, cloudfront:CreateDistribution...)",
-        "AWS's Service Authorization Reference lists no resource type for them: IAM accepts "
-        "only *; every action that can be scoped is, in the other statements",
-        checkov=("CKV_AWS_111",),
-    )
+UNSCOPED_RISK = accepts(
+    "write actions on Resource * (creates that name no resource yet: kms:CreateKey, "
+    "ecs:RegisterTaskDefinition, cloudfront:CreateDistribution...)",
+    "AWS's Service Authorization Reference lists no resource type for them: IAM accepts "
+    "only *; every action that can be scoped is, in the other statements",
+    checkov=("CKV_AWS_111",),
 )
 
 
-def _unscoped_risk(document: PolicyDocument) -> dict[str, object]:
-    """The accepted risk on the managed policy that holds the "*" statement, and on no other."""
+def _cloudformation_policy(
+    template: Template, prefix: str, index: int, documents: list[PolicyDocument]
+) -> iam.ManagedPolicy:
+    """The index-th (from 1) of the CloudFormation role's managed policies; the one that holds
+    the "*" statement declares it, and no other does."""
+    document = documents[index - 1]
+    policy = template.add_resource(
+        iam.ManagedPolicy(
+            f"CloudFormationPolicy{index}",
+            Description=f"{prefix}: what CloudFormation may do to the stacks' "
+            f"resources ({index} of {len(documents)})",
+            Path=ROLE_PATH,
+            PolicyDocument=document,
+        )
+    )
     sids = [str(s.get("Sid")) for s in encode_to_dict(document)["Statement"]]
-    return UNSCOPED_RISK if any(sid.startswith(UNSCOPED_SID) for sid in sids) else {}
+    if any(sid.startswith(UNSCOPED_SID) for sid in sids):
+        declare(policy, UNSCOPED_RISK)
+    return policy
 
 
 def _services(documents: list[PolicyDocument]) -> list[str]:
@@ -299,6 +303,9 @@ def _plan_statements(scope: Scope, cloudformation: object) -> list[Statement]:
                 acfn.DescribeChangeSet,
                 acfn.DeleteChangeSet,
                 Action("cloudformation", "DescribeEvents"),
+                # the plan's drift (deployer/drift.py)
+                acfn.DetectStackDrift,
+                acfn.DescribeStackResourceDrifts,
             ],
             Resource=[_app_stacks(scope)],
         ),
@@ -348,6 +355,8 @@ def _plan_statements(scope: Scope, cloudformation: object) -> list[Statement]:
                 aroute53.ListHostedZonesByName,
                 aec2.DescribeVpcs,
                 aec2.DescribeSubnets,
+                # the plan's drift: a detection's status names no stack
+                acfn.DescribeStackDriftDetectionStatus,
             ],
             Resource=["*"],
         ),

@@ -25,7 +25,6 @@ from service import contract
 from templates.access_logs import AccessLogs
 from templates.declared import declare, inbound, outbound
 from templates.parameters import CreatedCertificate, GivenCertificate, ServiceParameters
-from templates.risks import Risk, declared
 from templates.vpc_endpoints import HTTPS
 
 # TLS 1.3 and 1.2 only, forward-secret ciphers.
@@ -36,25 +35,8 @@ ANYWHERE = "0.0.0.0/0"
 HSTS = "max-age=63072000; includeSubDomains"
 HSTS_ATTRIBUTE = "routing.http.response.strict_transport_security.header_value"
 
+
 # checkov: the one check this module skips, on the load balancer's security group only.
-PUBLIC_INGRESS_SKIP = declared(
-    Risk(
-        "Ingress on 80 and 443 from anywhere",
-        "A public load balancer must accept port 80 from anywhere; the HTTP listener answers "
-        "with a redirect to HTTPS only, and 443 is the service itself.",
-        checkov=("CKV_AWS_260",),
-    )
-)
-INTERNET_EGRESS = declared(
-    Risk(
-        "Egress on 443 to any address",
-        "The tasks are placed public or behind a NAT gateway ([network] placement, egress): "
-        "ECR, CloudWatch Logs and S3 answer on public addresses that are not fixed. Only "
-        '443 leaves; placement = "private" with egress = "endpoints" removes the route out.',
-    )
-)
-
-
 @dataclass(frozen=True)
 class Edge:
     load_balancer: elbv2.LoadBalancer
@@ -99,7 +81,6 @@ def add_security_groups(
             GroupDescription=f"Service tasks: port {contract.PORT} from the load balancer only",
             VpcId=vpc_id.ref(),
             SecurityGroupEgress=_task_egress(placement, endpoint_group),
-            **({} if endpoint_group is not None else {"Metadata": INTERNET_EGRESS}),
         )
     )
     alb_sg = template.add_resource(
@@ -118,19 +99,30 @@ def add_security_groups(
                     DestinationSecurityGroupId=service_sg.ref(),
                 ),
             ],
-            Metadata=PUBLIC_INGRESS_SKIP,
         )
     )
     declare(
         alb_sg,
-        inbound(80, ANYWHERE, "the public load balancer: HTTP, answered with a redirect to HTTPS"),
+        inbound(
+            80,
+            ANYWHERE,
+            "the public load balancer: HTTP from anywhere, answered with a redirect to HTTPS only",
+            checkov=("CKV_AWS_260",),
+        ),
         inbound(443, ANYWHERE, "the public load balancer: HTTPS, the service's way in"),
         outbound(contract.PORT, service_sg.ref(), "to the service tasks, on their port only"),
     )
     if endpoint_group is None:
         declare(
             service_sg,
-            outbound(HTTPS, ANYWHERE, "the tasks pull the image and write logs over HTTPS"),
+            outbound(
+                HTTPS,
+                ANYWHERE,
+                "the tasks are placed public or behind a NAT gateway ([network] placement, "
+                "egress): ECR, CloudWatch Logs and S3 answer on public addresses that are not "
+                'fixed. Only 443 leaves; placement = "private" with egress = "endpoints" '
+                "removes the route out",
+            ),
         )
     else:
         declare(

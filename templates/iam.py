@@ -29,15 +29,6 @@ from awacs.aws import (
 from troposphere import AccountId, Join, Partition, Region, Template, iam, logs
 
 from templates.declared import declare, permits, trusts
-from templates.risks import Risk, declared
-
-REGISTRY_TOKEN_RISK = declared(
-    Risk(
-        "ecr:GetAuthorizationToken on Resource *",
-        "IAM offers no resource-level permission for it; the token alone pulls nothing, the "
-        "pull actions are scoped to this service's repository.",
-    )
-)
 
 
 @dataclass(frozen=True)
@@ -120,7 +111,6 @@ def add_roles(
     execution = template.add_resource(
         iam.Role(
             "TaskExecutionRole",
-            Metadata=REGISTRY_TOKEN_RISK,
             AssumeRolePolicyDocument=_assumed_by_ecs_tasks(),
             PermissionsBoundary=boundary,
             Policies=[
@@ -136,7 +126,8 @@ def add_roles(
         trusts("ecs-tasks.amazonaws.com", "ECS assumes the execution role to start the tasks"),
         permits(
             [aecr.GetAuthorizationToken],
-            "the registry token; IAM has no resource-level permission for it",
+            "the registry token: IAM offers no resource-level permission for it; the token "
+            "alone pulls nothing, the pull actions are scoped to this service's repository",
             resources=["*"],
         ),
         permits(PULL_ACTIONS, "pulls the service's image, from its repository only"),

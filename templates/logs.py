@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from troposphere import Output, Template, kms, logs
 
+LOG_GROUP = "LogGroup"  # its name is CloudFormation's: <stack name>-LogGroup-<random>
+
 
 @dataclass(frozen=True)
 class Logs:
@@ -15,7 +17,7 @@ class Logs:
 def add_logs(template: Template, retention_days: int, key: kms.Key) -> Logs:
     group = template.add_resource(
         logs.LogGroup(
-            "LogGroup",
+            LOG_GROUP,
             # The logs of an incident must survive a teardown or a replacement of the stack.
             DeletionPolicy="Retain",
             UpdateReplacePolicy="Retain",

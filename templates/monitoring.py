@@ -42,8 +42,7 @@ from troposphere import (
 from troposphere import elasticloadbalancingv2 as elbv2
 
 from environments.model import AlarmThresholds
-from templates.declared import declare, grants
-from templates.risks import Risk, declared
+from templates.declared import accepts, declare, grants
 
 PERIOD_SECONDS = 60
 ALB = "AWS/ApplicationELB"
@@ -74,12 +73,10 @@ KEY_ADMIN_ACTIONS = [
 ]
 
 
-KEY_ADMIN_RISK = declared(
-    Risk(
-        "The key policy grants the account root (so IAM policies) the key's administration",
-        "Without it nobody could ever change or schedule the deletion of the key; it grants "
-        "no use of the key (no Encrypt or Decrypt), and no service outside this account.",
-    )
+KEY_ADMIN_RISK = accepts(
+    "The key policy grants the account root (so IAM policies) the key's administration",
+    "Without it nobody could ever change or schedule the deletion of the key; it grants "
+    "no use of the key (no Encrypt or Decrypt), and no service outside this account.",
 )
 
 
@@ -168,7 +165,6 @@ def add_alerting(template: Template, pagerduty_url: Parameter) -> Alerting:
     key = template.add_resource(
         kms.Key(
             "AlertingKey",
-            Metadata=KEY_ADMIN_RISK,
             # Kept with the log group it encrypts (logs.py): without it, those logs are unreadable.
             DeletionPolicy="Retain",
             UpdateReplacePolicy="Retain",
@@ -179,6 +175,7 @@ def add_alerting(template: Template, pagerduty_url: Parameter) -> Alerting:
     )
     declare(
         key,
+        KEY_ADMIN_RISK,
         grants(
             Join("", ["arn:", Partition, ":iam::", AccountId, ":root"]),
             "this account administers the key (no data access through this grant)",

@@ -34,10 +34,9 @@ from troposphere import (
 )
 
 from environments.model import NAT, CreateVpc
-from templates.declared import declare, permits, trusts
+from templates.declared import accepts, declare, permits, trusts
 from templates.iam import assumed_by
-from templates.risks import Risk, declared
-from templates.vpc_endpoints import add_interface_endpoints, add_s3_gateway_endpoint
+from templates.vpc_endpoints import TasksUse, add_interface_endpoints, add_s3_gateway_endpoint
 
 # Logical IDs that the service stack's parameters are filled from (see templates/__init__.py).
 VPC = "Vpc"
@@ -45,14 +44,12 @@ PUBLIC_SUBNETS = ("PublicSubnetA", "PublicSubnetB")
 PRIVATE_SUBNETS = ("PrivateSubnetA", "PrivateSubnetB")
 ANYWHERE = "0.0.0.0/0"
 
-FLOW_LOG_GROUP_RISK = declared(
-    Risk(
-        "Flow log group encrypted by CloudWatch Logs' own key, not a customer-managed KMS key",
-        "Flow records are connection metadata (addresses, ports, byte counts; no payload), "
-        "encrypted at rest by CloudWatch Logs; a customer-managed key would add a key to run "
-        "for no reader it would keep out that IAM does not.",
-        checkov=("CKV_AWS_158",),
-    )
+FLOW_LOG_GROUP_RISK = accepts(
+    "Flow log group encrypted by CloudWatch Logs' own key, not a customer-managed KMS key",
+    "Flow records are connection metadata (addresses, ports, byte counts; no payload), "
+    "encrypted at rest by CloudWatch Logs; a customer-managed key would add a key to run "
+    "for no reader it would keep out that IAM does not.",
+    checkov=("CKV_AWS_158",),
 )
 
 
@@ -65,8 +62,13 @@ class Network:
 
 
 def add_network(
-    template: Template, config: CreateVpc, retention_days: int, boundary: object
+    template: Template,
+    config: CreateVpc,
+    retention_days: int,
+    uses: TasksUse,
+    boundary: object,
 ) -> Network:
+    """The VPC; `uses`: what the tasks reach through its interface endpoints, if it has any."""
     vpc = template.add_resource(
         ec2.VPC(
             VPC,
@@ -86,7 +88,7 @@ def add_network(
             for index, (subnet, table) in enumerate(zip(public, route_tables, strict=True)):
                 _add_nat_route(template, subnet, table, "AB"[index])
         else:
-            endpoint_group = add_interface_endpoints(template, vpc, private)
+            endpoint_group = add_interface_endpoints(template, vpc, private, uses)
     _add_flow_logs(template, vpc, retention_days, boundary)
     return Network(
         vpc=vpc,
@@ -205,13 +207,13 @@ def _add_flow_logs(
     group = template.add_resource(
         logs.LogGroup(
             "FlowLogGroup",
-            Metadata=FLOW_LOG_GROUP_RISK,
             # An incident's network record must outlive the stack, as the service's logs do.
             DeletionPolicy="Retain",
             UpdateReplacePolicy="Retain",
             RetentionInDays=retention_days,
         )
     )
+    declare(group, FLOW_LOG_GROUP_RISK)
     role = template.add_resource(
         iam.Role(
             "FlowLogRole",

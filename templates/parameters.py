@@ -20,10 +20,10 @@ CERTIFICATE_ARN = "CertificateArn"
 
 @dataclass(frozen=True)
 class GivenCertificate:
-    """The environment brings the certificate: the CertificateArn parameter, filled with `arn`."""
+    """The environment brings the certificate (names it, or the deployer finds it): the
+    CertificateArn parameter, which the deployer fills with the manifest's certificate."""
 
     parameter: Parameter
-    arn: str
 
 
 @dataclass(frozen=True)
@@ -56,11 +56,12 @@ class ServiceParameters:
 def add_service_parameters(
     template: Template,
     pagerduty: PagerDutyConfig,
-    certificate_arn: str | None,
+    certificate_given: bool,
     cdn: bool,
     placement: Placement,
 ) -> ServiceParameters:
-    """`certificate_arn`: the environment's certificate, or None for one the template creates."""
+    """`certificate_given`: the environment brings the certificate (False: the template
+    creates one)."""
     image_tag = template.add_parameter(
         Parameter(
             "ImageTag",
@@ -112,7 +113,7 @@ def add_service_parameters(
         else None
     )
     pagerduty_url = template.add_parameter(_pagerduty_parameter(pagerduty))
-    certificate = _certificate_parameter(template, certificate_arn)
+    certificate = _certificate_parameter(template, certificate_given)
     static_url = (
         template.add_parameter(
             Parameter(
@@ -139,9 +140,9 @@ def add_service_parameters(
 
 
 def _certificate_parameter(
-    template: Template, arn: str | None
+    template: Template, given: bool
 ) -> GivenCertificate | CreatedCertificate:
-    if arn is None:
+    if not given:
         return CreatedCertificate(hosted_zone_id=add_hosted_zone_parameter(template))
     parameter = Parameter(
         CERTIFICATE_ARN,
@@ -149,7 +150,7 @@ def _certificate_parameter(
         Description="The ACM certificate of the HTTPS listener",
         AllowedPattern=r"arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+",
     )
-    return GivenCertificate(parameter=template.add_parameter(parameter), arn=arn)
+    return GivenCertificate(parameter=template.add_parameter(parameter))
 
 
 def add_hosted_zone_parameter(template: Template) -> Parameter:

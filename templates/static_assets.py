@@ -47,9 +47,8 @@ from troposphere import (
 from environments.model import DnsConfig, StaticAssetsConfig
 from templates.access_logs import AccessLogs
 from templates.buckets import private_bucket
-from templates.declared import declare, grants
+from templates.declared import accepts, declare, grants
 from templates.edge import add_dns_validated_certificate
-from templates.risks import Risk, declared
 from templates.tls_only import deny_without_tls
 
 STATIC_STACK = "static"
@@ -70,15 +69,15 @@ VIEWER_TLS_POLICY = "TLSv1.2_2021"
 # The hosted zone ID of every CloudFront alias target (docs: Route53 AliasTarget).
 CLOUDFRONT_HOSTED_ZONE_ID = "Z2FDTNDATAQYW2"
 
-DISTRIBUTION_SKIPS = declared(
-    Risk(
+DISTRIBUTION_RISKS = (
+    accepts(
         "No WAF web ACL in front of the distribution",
         "Public, immutable, cacheable files with no forms, logins or dynamic origin: a WAF web "
         "ACL (which must live in us-east-1) would guard nothing that CloudFront's built-in "
         "DDoS protection does not.",
         checkov=("CKV_AWS_68",),
     ),
-    Risk(
+    accepts(
         "No CloudFront access logging",
         "Legacy access logging needs an ACL-enabled bucket (ours enforce bucket-owner "
         "ownership, ACLs off); standard logging v2 can only be set up from us-east-1, not from "
@@ -131,7 +130,6 @@ def add_static_assets(
     distribution = template.add_resource(
         cloudfront.Distribution(
             "StaticAssetsDistribution",
-            Metadata=DISTRIBUTION_SKIPS,
             DistributionConfig=cloudfront.DistributionConfig(
                 Comment=Join(" ", [StackName, "static assets"]),
                 Enabled=True,
@@ -165,6 +163,7 @@ def add_static_assets(
             ),
         )
     )
+    declare(distribution, *DISTRIBUTION_RISKS)
     for kind in ("A", "AAAA"):  # IPv6Enabled: both families resolve to the distribution
         template.add_resource(
             route53.RecordSetType(

@@ -631,26 +631,89 @@ def test_outputs_are_evaluated_from_resources_when_the_stack_reports_none() -> N
     assert [(o.key, o.value, o.source) for o in found] == [("Url", "https://x/", "stack outputs")]
 
 
-def test_stubbed_plan_change_set_of_the_same_name_is_reused() -> None:
-    """Stands in for AWS's AlreadyExistsException (moto accepts duplicate names): the name
-    carries the content hash, so the change set `make plan` left is the one that runs."""
-    aws = FakeAws()
-    cf = aws.stub("cloudformation")
-    cf.add_client_error("create_change_set", "AlreadyExistsException", "ChangeSet deploy-x exists")
-    cf.add_response(
-        "describe_change_set",
-        {"ChangeSetId": CHANGE_SET, "StackId": STACK_ID, "ExecutionStatus": "AVAILABLE"},
-        {"StackName": STACK, "ChangeSetName": "deploy-x"},
-    )
-    found = changeset.create_change_set(
+CONTENT = changeset.Content("{}", [], {})
+
+
+def create_update(aws: FakeAws, content: changeset.Content) -> tuple[str, str]:
+    """create_change_set of an UPDATE named deploy-x with `content`, through the stub."""
+    return changeset.create_change_set(
         aws.cloudformation,
         stack_name=STACK,
         name="deploy-x",
         change_set_type="UPDATE",
         template={"TemplateBody": "{}"},
-        parameters=[],
-        capabilities=[],
-        tags={},
+        content=content,
     )
-    assert found == (CHANGE_SET, STACK_ID)
+
+
+def create_request(content: changeset.Content, **more: str) -> dict[str, Any]:
+    """The CreateChangeSet request create_update makes; `more`: RoleARN, DeploymentMode."""
+    return {
+        "StackName": STACK,
+        "ChangeSetName": "deploy-x",
+        "ChangeSetType": "UPDATE",
+        "Parameters": [],
+        "Capabilities": [],
+        "Tags": [],
+        "Description": changeset.description("UPDATE", content.digest()),
+        "TemplateBody": "{}",
+        **more,
+    }
+
+
+def already_exists(cf: Stubber, arn: str, content: changeset.Content) -> None:
+    """AWS's answer to a change set name in use: AlreadyExistsException, then the one of that
+    name, made from `content`."""
+    cf.add_client_error("create_change_set", "AlreadyExistsException", "ChangeSet deploy-x exists")
+    cf.add_response(
+        "describe_change_set",
+        {
+            "ChangeSetId": arn,
+            "StackId": STACK_ID,
+            "ExecutionStatus": "AVAILABLE",
+            "Description": changeset.description("UPDATE", content.digest()),
+        },
+        {"StackName": STACK, "ChangeSetName": "deploy-x"},
+    )
+
+
+def test_stubbed_plan_change_set_of_the_same_name_is_reused() -> None:
+    """Stands in for AWS's AlreadyExistsException (moto accepts duplicate names): the name
+    carries the content hash and the Description the whole digest, so the change set `make
+    plan` left is the one that runs."""
+    aws = FakeAws()
+    cf = aws.stub("cloudformation")
+    already_exists(cf, CHANGE_SET, CONTENT)
+    assert create_update(aws, CONTENT) == (CHANGE_SET, STACK_ID)
+    cf.assert_no_pending_responses()
+
+
+def test_stubbed_stale_change_set_of_the_same_name_is_replaced_not_reused() -> None:
+    """Stands in for AWS's AlreadyExistsException (moto accepts duplicate names). A change
+    set of the same name whose Description carries another digest (an older deploy.py's, whose
+    digest left out the role or the deployment mode) is deleted and created anew: only the
+    content about to be reviewed runs."""
+    aws = FakeAws()
+    cf = aws.stub("cloudformation")
+    role = "arn:aws:iam::123456789012:role/cfn"
+    content = changeset.Content("{}", [], {}, role_arn=role)
+    stale = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/deploy-x/stale"
+    already_exists(cf, stale, CONTENT)
+    cf.add_response("delete_change_set", {}, {"ChangeSetName": stale})
+    created = {"Id": CHANGE_SET, "StackId": STACK_ID}
+    cf.add_response("create_change_set", created, create_request(content, RoleARN=role))
+    assert create_update(aws, content) == (CHANGE_SET, STACK_ID)
+    cf.assert_no_pending_responses()
+
+
+def test_stubbed_revert_drift_creates_a_drift_aware_change_set() -> None:
+    """Stands in for AWS's CreateChangeSet with DeploymentMode (moto ignores the argument)."""
+    aws = FakeAws()
+    cf = aws.stub("cloudformation")
+    content = changeset.Content("{}", [], {}, deployment_mode=changeset.REVERT_DRIFT)
+    created = {"Id": CHANGE_SET, "StackId": STACK_ID}
+    cf.add_response(
+        "create_change_set", created, create_request(content, DeploymentMode="REVERT_DRIFT")
+    )
+    assert create_update(aws, content) == (CHANGE_SET, STACK_ID)
     cf.assert_no_pending_responses()

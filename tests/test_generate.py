@@ -123,8 +123,8 @@ def test_manifest_of_a_created_certificate_names_none() -> None:
 
 
 def test_a_found_certificate_builds_the_templates_of_a_given_one() -> None:
-    """The service stack takes a CertificateArn parameter either way; only the manifest says
-    where its value comes from, and the stand-in the stacks are built with is written nowhere."""
+    """The service stack takes a CertificateArn parameter either way, from its wiring's
+    parameters_from_certificate; only the manifest says where its value comes from."""
     found = load("local")
     arn = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
     given = replace(found, tls=TlsConfig(certificate_arn=arn))
@@ -132,7 +132,10 @@ def test_a_found_certificate_builds_the_templates_of_a_given_one() -> None:
     assert found_files.keys() == given_files.keys()
     for name in found_files.keys() - {"manifest.json"}:
         assert found_files[name] == given_files[name], name
-    assert not any(generate.FOUND_AT_DEPLOY_TIME in content for content in found_files.values())
+    for env in (found, given):
+        (service,) = [s for s in generate.build(env, "t") if s.key == "service"]
+        assert service.parameters_from_certificate == ("CertificateArn",)
+        assert "CertificateArn" not in service.parameters
     assert json.loads(given_files["manifest.json"])["certificate"]["arn"] == arn
 
 

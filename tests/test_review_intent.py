@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import templates_support
 
+from accepted import METADATA_KEY
 from deployer import intrinsics, review, review_text
 from deployer.changeset import ChangeSet
 from templates.declared import public_access
@@ -225,7 +226,7 @@ def test_a_bucket_without_its_public_access_block_is_risky_unless_declared() -> 
     del bucket["Properties"]["PublicAccessBlockConfiguration"]
     (risk,) = first_create_of(template).risks
     assert risk.code == "public-access" and risk.logical_id == "AccessLogsBucket"
-    bucket["Metadata"]["DeclaredExposures"] = [public_access("a public website bucket")]
+    bucket["Metadata"][METADATA_KEY] = [public_access("a public website bucket")]
     shown = first_create_of(template)
     assert shown.risks == []
     assert any(d.declared == "a public website bucket" for d in shown.declared)

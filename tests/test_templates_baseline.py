@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+import generate
+from accepted import METADATA_KEY, describe, entries
 from bench.dockerfile import last
 from environments import load
 from service import contract
@@ -187,40 +189,62 @@ def test_the_task_runs_as_the_dockerfiles_non_root_user(env: str) -> None:
     assert int(uid) > 0 and int(gid) > 0
 
 
-def _declared(env: str) -> dict[str, list[dict[str, str]]]:
+def _declared(env: str) -> dict[str, list[str]]:
+    """What each resource declares it allows on purpose (accepted.METADATA_KEY), described."""
     return {
-        name: resource["Metadata"]["AcceptedRisks"]
+        name: [describe(entry) for entry in entries(resource)]
         for template in _stacks(env).values()
         for name, resource in template["Resources"].items()
-        if "AcceptedRisks" in resource.get("Metadata", {})
+        if entries(resource)
     }
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_each_remaining_accepted_risk_is_declared_beside_its_resource(env: str) -> None:
     declared = _declared(env)
-    expected = {
-        "LoadBalancerSecurityGroup",  # 80 and 443 from anywhere
-        "TaskExecutionRole",  # ecr:GetAuthorizationToken on *
-        "AlertingKey",  # the key policy's root statement
-        "AccessLogsBucket",  # the log bucket does not log itself
-        "StaticAssetsDistribution",  # no WAF, no CloudFront access logs
-    }
-    if env == "production":
-        expected.add("FlowLogGroup")  # the network stack's
-    assert set(declared) == expected
-    for risks in declared.values():
-        for risk in risks:
-            assert len(risk["Risk"]) > 20 and len(risk["Reason"]) > 40, risk
-    assert "GetAuthorizationToken" in declared["TaskExecutionRole"][0]["Risk"]
-    assert "root" in declared["AlertingKey"][0]["Risk"]
+    assert {"inbound tcp 80 from 0.0.0.0/0", "inbound tcp 443 from 0.0.0.0/0"} <= set(
+        declared["LoadBalancerSecurityGroup"]
+    )
+    assert "allows ecr:GetAuthorizationToken on *" in declared["TaskExecutionRole"]
+    assert any("root" in risk for risk in declared["AlertingKey"])
+    assert any("no server access logging" in risk for risk in declared["AccessLogsBucket"])
+    assert {r.split(" ")[1] for r in declared["StaticAssetsDistribution"]} >= {"WAF", "CloudFront"}
+    assert ("FlowLogGroup" in declared) == (env == "production")  # the network stack's
+    for template in _stacks(env).values():
+        for resource in template["Resources"].values():
+            for entry in entries(resource):
+                assert len(entry["Reason"]) > 20, entry
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_every_checkov_skip_gives_the_reason_of_a_declared_risk(env: str) -> None:
+def test_every_checkov_skip_comes_from_a_declaration_with_its_reason(env: str) -> None:
+    skipped = 0
     for template in _stacks(env).values():
         for name, resource in template["Resources"].items():
             metadata = resource.get("Metadata", {})
-            reasons = {risk["Reason"] for risk in metadata.get("AcceptedRisks", [])}
-            for skip in metadata.get("checkov", {}).get("skip", []):
-                assert skip["comment"] in reasons, (name, skip["id"])
+            declared = {
+                (check, entry["Reason"])
+                for entry in entries(resource)
+                for check in entry.get("Checkov", [])
+            }
+            skips = {(s["id"], s["comment"]) for s in metadata.get("checkov", {}).get("skip", [])}
+            assert skips == declared, name
+            skipped += len(skips)
+    assert skipped >= 4  # the ALB's port 80, the log bucket, the distribution's two
+
+
+def test_one_key_holds_every_declaration() -> None:
+    """The exposures the review matches and the risks checkov skips live under one key."""
+    for env in ENVIRONMENTS:
+        for template in _stacks(env).values():
+            for resource in template["Resources"].values():
+                assert set(resource.get("Metadata", {})) <= {METADATA_KEY, "checkov"}
+
+
+def test_the_readme_lists_every_accepted_risk_the_templates_declare() -> None:
+    """The README's list is generated from the declarations (`make accepted-risks`)."""
+    readme = generate.README.read_text()
+    assert generate.readme_with_accepted_risks(readme) == readme, "run make accepted-risks"
+    listed = readme[readme.index(generate.RISKS_BEGIN) : readme.index(generate.RISKS_END)]
+    assert "`service` `TaskExecutionRole`: allows ecr:GetAuthorizationToken on *" in listed
+    assert "`static` `StaticAssetsDistribution`: No WAF web ACL" in listed

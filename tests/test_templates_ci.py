@@ -338,3 +338,18 @@ def test_a_china_region_gets_its_partition_in_the_role_arn() -> None:
     assert generate.role_arn(env) == (
         f"arn:aws-cn:iam::{ACCOUNT}:role/ci/{PRODUCTION}-cloudformation"
     )
+
+
+def test_the_ci_roles_may_detect_and_read_the_app_stacks_drift() -> None:
+    """The plan's drift (deployer/drift.py): detection and its results on this environment's
+    stacks; a detection's status names no stack ("*" only)."""
+    for role_name, env_name in CI_ROLES:
+        service = stack_arn(f"scalable-app-{env_name}-service")
+        for action in ("DetectStackDrift", "DescribeStackResourceDrifts"):
+            assert allowed_in(env_name, role_name, f"cloudformation:{action}", service)
+            assert not allowed_in(
+                env_name, role_name, f"cloudformation:{action}", stack_arn("other-app")
+            )
+        assert allowed_in(
+            env_name, role_name, "cloudformation:DescribeStackDriftDetectionStatus", "*"
+        )

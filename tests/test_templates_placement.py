@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from accepted import describe, entries
 from environments import load
 from service import contract
 from templates import build_stacks
@@ -146,19 +147,61 @@ def test_production_reaches_ecr_logs_and_s3_through_endpoints_in_the_private_sub
             assert endpoint["SecurityGroupIds"] == [{"Ref": "EndpointSecurityGroup"}]
 
 
-def test_endpoint_policies_admit_this_accounts_principals_and_ecr_layers_only() -> None:
-    endpoints = _resources(_stacks("production")["network"], "AWS::EC2::VPCEndpoint")
-    for name, endpoint in endpoints.items():
-        (statement,) = endpoint["PolicyDocument"]["Statement"]
+def _text(value: Any) -> str:
+    """An ARN as written (Fn::Join of strings and pseudo-parameters), pseudo-parameters as
+    ${AccountId}."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return "${" + str(value["Ref"]).removeprefix("AWS::") + "}"
+    separator, parts = value["Fn::Join"]
+    return str(separator).join(_text(part) for part in parts)
+
+
+def _grants(policy: dict[str, Any]) -> set[tuple[str, str]]:
+    """(action, resource) pairs the endpoint policy allows, each statement required to be
+    for this account's principals."""
+    found = set()
+    for statement in policy["Statement"]:
         assert statement["Effect"] == "Allow"
-        if name == "S3GatewayEndpoint":
-            assert statement["Action"] == ["s3:GetObject"]
-            (layers,) = statement["Resource"]
-            assert "-starport-layer-bucket/*" in layers["Fn::Join"][1]
-        else:
-            assert statement["Condition"] == {
-                "StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}
-            }
+        assert statement["Condition"] == {
+            "StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}
+        }
+        found |= {(a, _text(r)) for a in statement["Action"] for r in statement["Resource"]}
+    return found
+
+
+def test_endpoint_policies_allow_what_the_tasks_use_on_this_accounts_resources_only() -> None:
+    stacks = build_stacks(load("production"), "test")
+    network = next(s for s in stacks if s.key == "network").template.to_dict()
+    service = next(s for s in stacks if s.key == "service").template.to_dict()
+    endpoints = _resources(network, "AWS::EC2::VPCEndpoint")
+    repository = "arn:${Partition}:ecr:${Region}:${AccountId}:repository/scalable-app-production"
+    ecr = {
+        ("ecr:GetAuthorizationToken", "*"),  # names no resource
+        ("ecr:BatchCheckLayerAvailability", repository),
+        ("ecr:GetDownloadUrlForLayer", repository),
+        ("ecr:BatchGetImage", repository),
+    }
+    assert _grants(endpoints["EcrApiEndpoint"]["PolicyDocument"]) == ecr
+    assert _grants(endpoints["EcrDockerEndpoint"]["PolicyDocument"]) == ecr
+    # The service stack's log group, named by CloudFormation after the stack and its logical ID.
+    assert "LogGroup" in service["Resources"]
+    assert "LogGroupName" not in service["Resources"]["LogGroup"]["Properties"]
+    group = (
+        "arn:${Partition}:logs:${Region}:${AccountId}:log-group:"
+        "scalable-app-production-service-LogGroup-*"
+    )
+    assert _grants(endpoints["LogsEndpoint"]["PolicyDocument"]) == {
+        ("logs:CreateLogStream", group),
+        ("logs:PutLogEvents", group),
+    }
+    layers = "arn:${Partition}:s3:::prod-${Region}-starport-layer-bucket/*"
+    assert _grants(endpoints["S3GatewayEndpoint"]["PolicyDocument"]) == {("s3:GetObject", layers)}
+    # the repository is the one the registry stack creates
+    registry = next(s for s in stacks if s.key == "registry").template.to_dict()
+    (created,) = _resources(registry, "AWS::ECR::Repository").values()
+    assert created["RepositoryName"] == "scalable-app-production"
 
 
 def test_staging_tasks_reach_the_brought_vpcs_endpoints_only() -> None:
@@ -210,8 +253,8 @@ def test_nat_egress_lets_the_tasks_out_on_443_as_a_declared_risk(nat_environment
     _, egress = reach({"service": service})
     assert {(t, p) for s, t, p in egress if s == "ServiceSecurityGroup"} == {(ANYWHERE, 443)}
     group = service["Resources"]["ServiceSecurityGroup"]
-    (risk,) = group["Metadata"]["AcceptedRisks"]
-    assert "443 to any address" in risk["Risk"] and "NAT" in risk["Reason"]
+    (risk,) = entries(group)
+    assert describe(risk) == "outbound tcp 443 to 0.0.0.0/0" and "NAT" in risk["Reason"]
     assert "EndpointSecurityGroupId" not in service["Parameters"]
 
 
@@ -222,4 +265,5 @@ def test_local_tasks_are_public_and_declare_it() -> None:
     ]
     assert (awsvpc["AssignPublicIp"], awsvpc["Subnets"]) == ("ENABLED", {"Ref": "SubnetIds"})
     assert "TaskSubnetIds" not in service["Parameters"]
-    assert service["Resources"]["ServiceSecurityGroup"]["Metadata"]["AcceptedRisks"]
+    (risk,) = entries(service["Resources"]["ServiceSecurityGroup"])
+    assert describe(risk) == "outbound tcp 443 to 0.0.0.0/0"

@@ -128,6 +128,9 @@ def test_make_lint_workflows_passes_the_workflow(tmp_path: Path) -> None:
             "template-injection",
         ),
         (("runs-on: ubuntu-24.04", "runs_on: ubuntu-24.04"), "Schema validation errors"),
+        # actionlint: what the schema lets through
+        (("runs-on: ubuntu-24.04", "runs-on: ubuntu-2404"), '"ubuntu-2404" is unknown'),
+        (("- run: make test", '- run: echo "${{ github.ref == }}"'), "[expression]"),
     ],
 )
 def test_make_lint_workflows_refuses_an_unsafe_or_invalid_workflow(
