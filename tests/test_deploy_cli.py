@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -52,7 +53,9 @@ def test_bad_environment_file_exits_1_naming_the_field_and_creates_nothing(
 ) -> None:
     text = (ROOT / "environments" / "local.toml").read_text()
     broken = tmp_path / "broken.toml"
-    broken.write_text(text.replace("desired_count = 1", 'desired_count = "two"'))
+    # whatever count the checkout's file has now (the README has people edit it)
+    broken.write_text(re.sub(r"(?m)^desired_count = \d+$", 'desired_count = "two"', text))
+    assert broken.read_text() != text
     build = support.write(tmp_path / "build")
     result = deploy(child_env, "--env", str(broken), "--build-dir", str(build), "--yes")
     assert result.returncode == 1
