@@ -498,7 +498,7 @@ class Deployer:
         self.resolver.forget(spec.key)
         stale = changeset.delete_stale_plans(self.cf, change_set.stack_id) if existed else []
         if stale:  # a stack this run created has no plans of ours waiting
-            self.say(f"  deleted {len(stale)} older plan change set(s): {', '.join(stale)}")
+            self.say(f"  {changeset.deleted_text(stale)}")
         if not is_success(final["StackStatus"]):
             report = failure_report(follower.events, final, follower.diagnostics)
             if final["StackStatus"] in FAILED_CREATES:
