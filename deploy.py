@@ -415,7 +415,11 @@ def logs(
     seen = tail.show(client, groups, since, shown)
     doc.update(log_groups=groups, events=[e.to_dict() for e in seen])
     if args.follow:
-        tail.follow(client, groups, seen, lambda line: print(line, flush=True))
+        from botocore.config import Config
+
+        once = Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=300)
+        live = aws.session.create_client("logs", region_name=aws.region, config=once)
+        tail.follow(client, groups, seen, lambda line: print(line, flush=True), live=live)
     elif not seen:
         say(f"(nothing logged in {', '.join(groups)} in the last {args.since})")
     return EXIT_OK

@@ -138,28 +138,34 @@ def follow(
     say: Callable[[str], None],
     sleep: Callable[[float], None] = time.sleep,
     rounds: int | None = None,
+    live: Any = None,
 ) -> None:
     """Keep tailing until Ctrl-C (or `rounds` polls, for tests): StartLiveTail where the
-    endpoint offers it, else FilterLogEvents from the newest event seen."""
-    from botocore.exceptions import ClientError
+    endpoint offers it (`live`: a logs client without retries, else `logs`), else
+    FilterLogEvents from the newest event seen."""
+    from botocore.exceptions import ClientError, EndpointConnectionError
 
+    arns = [
+        g["logGroupArn"]
+        for name in groups
+        for g in logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+        if g["logGroupName"] == name and g.get("logGroupArn")
+    ]
     try:
-        arns = [
-            g["logGroupArn"]
-            for name in groups
-            for g in logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
-            if g["logGroupName"] == name and g.get("logGroupArn")
-        ]
-        stream = logs.start_live_tail(logGroupIdentifiers=arns)["responseStream"]
+        stream = (live or logs).start_live_tail(logGroupIdentifiers=arns)["responseStream"]
+    except EndpointConnectionError as error:  # its streaming host (streaming-logs.*) is not
+        why = f"its streaming endpoint did not answer: {error}"  # reached: an emulator's
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         status = str(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
         if code not in LIVE_TAIL_ABSENT and status not in LIVE_TAIL_ABSENT:
             raise
-        say(f"(this endpoint has no StartLiveTail ({code or status}): polling FilterLogEvents)")
-        poll(logs, groups, seen, say, sleep, rounds)
+        why = f"the endpoint answers {code or status}"
+    else:
+        live_tail(stream, say)
         return
-    live_tail(stream, say)
+    say(f"(no StartLiveTail here, {why}: polling FilterLogEvents every {POLL_SECONDS:g} s)")
+    poll(logs, groups, seen, say, sleep, rounds)
 
 
 def live_tail(stream: Any, say: Callable[[str], None]) -> None:

@@ -138,7 +138,7 @@ sso_region = us-east-1
         ("", {}, "error: no AWS credentials found for region us-east-1"),
         ("", {"AWS_PROFILE": "nope"}, "The config profile (nope) could not be found"),
         # resolves, but fails when first used: the first call is a read, before any change
-        (SSO_PROFILE, {"AWS_PROFILE": "prod"}, "credentials did not work for region us-east-1: Error loading SSO"),
+        (SSO_PROFILE, {"AWS_PROFILE": "prod"}, "did not work for region us-east-1: Error loading"),
     ],
 )
 def test_without_usable_credentials_it_stops_before_any_change_and_says_how_to_fix_it(
