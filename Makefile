@@ -123,12 +123,10 @@ STACK_ARGS := $(foreach stack,$(subst $(comma), ,$(STACK)),--stack $(stack))
 lower = $(shell printf '%s' '$(subst ','',$(1))' | tr '[:upper:]' '[:lower:]')
 YES_WORD := $(if $(strip $(YES)),$(call lower,$(strip $(YES))))
 YES_FLAG := $(if $(filter 1 yes true,$(YES_WORD)),--yes)
+YES_OK := $(if $(YES_WORD),$(and $(filter 1,$(words $(YES_WORD))),$(filter 1 yes true 0 no false,$(YES_WORD))),unset)
 OUTPUTS := text json markdown
 ifneq ($(filter plan deploy cancel rollback status,$(MAKECMDGOALS)),)
-ifneq ($(YES_WORD),$(filter 1 yes true 0 no false,$(YES_WORD)))
-$(error YES=$(YES) is not understood: YES=1, yes or true executes without asking; 0, no, false or unset asks)
-endif
-ifneq ($(words $(YES_WORD)),$(words $(filter 1 yes true 0 no false,$(YES_WORD))))
+ifeq ($(YES_OK),)
 $(error YES=$(YES) is not understood: YES=1, yes or true executes without asking; 0, no, false or unset asks)
 endif
 ifneq ($(strip $(OUTPUT)),$(filter $(OUTPUTS),$(strip $(OUTPUT))))
