@@ -71,6 +71,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "allows deleting a stack left in ROLLBACK_COMPLETE by a failed create",
     )
     parser.add_argument(
+        "--confirm-each",
+        action="store_true",
+        help="ask for each stack as its plan is shown (default: every plan first, then one "
+        "question for the whole environment)",
+    )
+    parser.add_argument(
         "--output",
         choices=("text", "json", "markdown"),
         default="text",
@@ -322,6 +328,7 @@ def run(
         endpoint=endpoint,
         keep_plans=not unconfirmable,
         terminal=progress if progress.isatty() else None,
+        confirm_each=args.confirm_each,
     )
     deployer = Deployer(aws, manifest, options, say)
     started()
