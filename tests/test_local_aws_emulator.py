@@ -17,24 +17,9 @@ from pathlib import Path
 
 import pytest
 import test_deploy_support as support
-
-from deployer import lock
+from test_deploy_local_flow import emulators, free_port, local_env
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def local_env(tmp_path: Path) -> dict[str, str]:
-    """No AWS_* variables (local_aws.py picks its emulator); state and locks under tmp_path."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["LOCAL_AWS_STATE_DIR"] = str(tmp_path / "state")
-    env[lock.LOCK_DIR_VAR] = str(tmp_path / "locks")
-    return env
 
 
 def local_aws(
@@ -44,19 +29,6 @@ def local_aws(
         [sys.executable, str(script), *args],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
     )  # fmt: skip
-
-
-def serving(port: int) -> list[int]:
-    """The PIDs of local_aws.py serve processes on `port`."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            words = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"serve" in words and str(port).encode() in words and proc.name.isdigit():
-            found.append(int(proc.name))
-    return found
 
 
 @pytest.fixture
@@ -81,7 +53,7 @@ def test_a_busy_port_names_its_pid_and_touches_nothing(tmp_path: Path, listener:
     assert f"LOCAL_AWS_PORT={listener + 1}" in result.stderr  # what to do
     assert "Traceback" not in result.stderr
     assert (state / "moto.pid").read_text() == "4242\n"
-    assert serving(listener) == []
+    assert emulators(listener) == []
 
 
 def test_an_emulator_belongs_to_the_checkout_that_started_it(tmp_path: Path) -> None:
@@ -118,7 +90,7 @@ def test_status_with_no_emulator_says_none_runs_and_starts_none(tmp_path: Path) 
     assert result.returncode == 1
     assert f"no emulator runs on 127.0.0.1:{port}" in result.stderr
     assert not (tmp_path / "state").exists()  # nothing written, nothing started
-    assert serving(port) == []
+    assert emulators(port) == []
     as_json = local_aws(
         env, "status", "--port", str(port), "--build-dir", str(build), "--output", "json"
     )
