@@ -302,8 +302,8 @@ def test_on_a_terminal_it_asks_and_no_means_nothing_changes(
         if process.poll() is None:
             process.kill()
     text = seen.decode()
-    assert "Execute change set deploy-" in text
-    assert "not executed" in text
+    assert "Execute the change sets above (test-registry) in account" in text
+    assert "not executed: 1 change set(s) deleted, nothing changed" in text
     assert stack_names(aws) == []  # the CREATE change set and its empty stack are gone
 
 
