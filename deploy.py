@@ -409,8 +409,13 @@ def logs(
         since = tail.since_seconds(args.since)
     except tail.LogsError as error:
         raise DeployError(str(error)) from None
+    from deployer.params import UpstreamMissing
+
     spec = rollback.image_stack(manifest)
-    physical = Resolver(aws.cloudformation, manifest, {}, aws.client).physical_ids(spec.key)
+    try:
+        physical = Resolver(aws.cloudformation, manifest, {}, aws.client).physical_ids(spec.key)
+    except UpstreamMissing:
+        physical = {}
     groups = tail.log_groups(spec.template, physical)
     if not groups:
         raise DeployError(

@@ -4,14 +4,19 @@ as the app writes them: service/jsonlog.py's JSON lines), readable, then followe
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+import test_deploy_support as support
 
 from deployer import logs
 
+ROOT = Path(__file__).resolve().parent.parent
 GROUP = "scalable-app-local-service-LogGroup-ABC"
 STREAM = "app/web/0123"
 
@@ -102,3 +107,17 @@ def test_the_log_groups_are_the_stacks_own() -> None:
         }
     }
     assert logs.log_groups(template, {"LogGroup": GROUP, "Topic": "arn:..."}) == [GROUP]
+
+
+def test_logs_before_the_service_is_deployed_say_so_without_a_traceback(
+    child_env: dict[str, str], tmp_path: Path
+) -> None:
+    build = support.write(tmp_path / "local")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "deploy.py"), "logs", "--env", "local", "--build-dir",
+         str(build)],
+        env=child_env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "test-service has no log group deployed: make deploy ENV=local first" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
