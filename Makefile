@@ -8,13 +8,18 @@ CHECKOV_VENV := .venv-checkov
 # $(call shown,COMMAND): echo COMMAND to stderr, then run it. The targets whose stdout may be a
 # document for a machine (make plan OUTPUT=json) keep their stdout for it.
 shown = @echo '$(1)' >&2; $(1)
+# A recursive make says nothing of directories on stdout (it may be a JSON document). For a
+# make -C from elsewhere, use make -s -C: make prints "Entering directory" before it reads this.
+MAKEFLAGS += --no-print-directory
 
 .DEFAULT_GOAL := help
 .PHONY: help test lint fmt clean
 
-help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "  ENV=$(ENV) (environments/<ENV>.toml; default local, the emulator on this machine)"
+help: ## List the targets and the variables they read
+	@echo "Targets:"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "Variables (make deploy YES=1 STACK=registry ...):"
+	@awk 'BEGIN {FS = " *#: "} /^# [A-Z_]+=.* #: / {sub(/^# /, "", $$1); printf "  %-23s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # The virtualenv is rebuilt when it is missing or older than any requirements file.
 $(VENV)/.installed: requirements.txt requirements-dev.txt service/requirements.txt
@@ -98,60 +103,87 @@ bench-health: $(VENV)/.installed ## Benchmark /_health vs bare ASGI vs Flask (ne
 	$(PY) bench/health.py
 
 # ---- deploy (issue 4) ----------------------------------------------------------------
-.PHONY: plan deploy follow cancel continue-rollback status rollback local-up local-stop test-deploy bench-deploy bench-follow bench-drift
+.PHONY: plan deploy follow cancel continue-rollback status rollback logs local-up local-stop test-deploy bench-deploy bench-follow bench-drift
 # ENV=local runs against moto's server on 127.0.0.1:$(LOCAL_AWS_PORT) (started if
 # AWS_ENDPOINT_URL is unset and nothing answers there); other environments reach AWS through
-# boto3's standard resolution (AWS_PROFILE, AWS_REGION...). YES=1 executes without asking;
-# STACK=registry (or STACK="registry static") deploys only those stacks; OUTPUT=json for
-# machines (stdout holds the JSON document only), OUTPUT=markdown for a pull-request comment.
-# TIMEOUT=MINUTES: how long a stack operation is followed before we let go of it (default 60).
-# NO_VERIFY=1: after the deploy, skip the alarm and paging checks (deploy.py --no-verify).
-# REVERT_DRIFT=1: drift-aware change sets that also put drifted resources back (--revert-drift).
+# boto3's standard resolution (AWS_PROFILE, AWS_REGION...). The variables, as make help lists them:
+# ENV=local              #: environments/<ENV>.toml (default local: the emulator on this machine)
+# YES=1                  #: execute without asking (1, yes or true; 0, no, false or unset: ask)
+# STACK=registry         #: only these stacks (STACK="registry static"); default: every stack
+# OUTPUT=json            #: text (default), json (stdout: one JSON document) or markdown
+# DETAILED=1             #: make plan fails (exit 2) when something would change
+# TIMEOUT=MINUTES        #: how long a stack operation is followed (default 60)
+# NO_VERIFY=1            #: after the deploy, skip the alarm and paging checks
+# REVERT_DRIFT=1         #: drift-aware change sets that put drifted resources back
+# SKIP="LogicalId ..."   #: continue-rollback: resources left as they are
+# LOCAL_AWS_PORT=5050    #: ENV=local: the emulator's port on 127.0.0.1
+# FOLLOW=1 SINCE=10m     #: make logs: keep tailing; how far back to start (default 10m)
 LOCAL_AWS_PORT ?= 5050
 comma := ,
 STACK_ARGS := $(foreach stack,$(subst $(comma), ,$(STACK)),--stack $(stack))
-DEPLOY_ARGS := $(if $(YES),--yes) $(if $(OUTPUT),--output $(OUTPUT)) \
+
+# YES: only an explicit yes skips the confirmation; anything but the accepted words is refused
+# (YES=0 must never execute without asking). Checked when a target that reads it is asked for.
+lower = $(shell printf '%s' '$(subst ','',$(1))' | tr '[:upper:]' '[:lower:]')
+YES_WORD := $(if $(strip $(YES)),$(call lower,$(strip $(YES))))
+YES_FLAG := $(if $(filter 1 yes true,$(YES_WORD)),--yes)
+YES_OK := $(if $(YES_WORD),$(and $(filter 1,$(words $(YES_WORD))),$(filter 1 yes true 0 no false,$(YES_WORD))),unset)
+OUTPUTS := text json markdown
+ifneq ($(filter plan deploy cancel rollback status,$(MAKECMDGOALS)),)
+ifeq ($(YES_OK),)
+$(error YES=$(YES) is not understood: YES=1, yes or true executes without asking; 0, no, false or unset asks)
+endif
+ifneq ($(strip $(OUTPUT)),$(filter $(OUTPUTS),$(strip $(OUTPUT))))
+$(error OUTPUT=$(OUTPUT) is not a form we print: OUTPUT=text (default), json or markdown)
+endif
+endif
+DEPLOY_ARGS := $(YES_FLAG) $(if $(OUTPUT),--output $(OUTPUT)) \
 	$(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(NO_VERIFY),--no-verify) \
 	$(if $(REVERT_DRIFT),--revert-drift) $(STACK_ARGS)
-ifeq ($(ENV),local)
-DEPLOY := LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) $(PY) local_aws.py
-else
-DEPLOY := $(PY) deploy.py
-endif
-# The verbs on an operation already under way take the same endpoint and credentials.
-OPERATE = $(if $(filter local,$(ENV)),LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) $(PY) local_aws.py,$(PY) deploy.py)
+# ENV=local goes through local_aws.py (the emulator, bootstrapped), which runs deploy.py with
+# the same verb and options; elsewhere deploy.py itself.
+DEPLOY := $(if $(filter local,$(ENV)),LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) $(PY) local_aws.py,$(PY) deploy.py)
 
-# The exit contract: deploy.py --no-execute exits 2 when something would change. make plan
-# exits 0 whether or not something would change, 1 on an error; DETAILED=1 passes the 2 on
-# (as terraform plan -detailed-exitcode), for scripts that ask "would anything change?".
-PLAN := $(DEPLOY) $(if $(filter local,$(ENV)),plan) --env $(ENV) $(if $(filter-out local,$(ENV)),--no-execute) $(DEPLOY_ARGS)
-plan: templates ## Show the change sets of build/<ENV>, execute nothing (exit 0; DETAILED=1: 2 if changes)
-	$(call shown,$(PLAN)); status=$$?; \
-	if [ $$status -eq 2 ] && [ -z "$(DETAILED)" ]; then exit 0; fi; exit $$status
+# The exit contract. deploy.py (and local_aws.py, which passes its codes on) exits 0 on success
+# or nothing to do, 1 on an error, 2 (plan) when something would change, 130 on Ctrl-C. make
+# itself exits 0 when the command succeeded and 2 when it failed, whatever the command's code:
+# so make plan exits 0 whether or not something would change, 2 on an error, and DETAILED=1
+# turns "something would change" into a failure (2) as well, saying so on stderr. A script that
+# must tell changes from errors runs the command itself: make templates, then
+# .venv/bin/python deploy.py plan --env ENV (README, "Exit codes").
+plan: templates ## Show the change sets of build/<ENV>, execute nothing (DETAILED=1: fail if changes)
+	$(call shown,$(DEPLOY) plan --env $(ENV) $(DEPLOY_ARGS)); status=$$?; \
+	if [ $$status -eq 2 ]; then \
+		if [ -z "$(DETAILED)" ]; then exit 0; fi; \
+		echo "make plan DETAILED=1: something would change" >&2; \
+	fi; exit $$status
 
 deploy: templates ## Plan, confirm, execute and follow every stack of ENV (YES=1: no prompt)
-	$(call shown,$(DEPLOY) $(if $(filter local,$(ENV)),deploy) --env $(ENV) $(DEPLOY_ARGS))
+	$(call shown,$(DEPLOY) deploy --env $(ENV) $(DEPLOY_ARGS))
 
 follow: $(VENV)/.installed ## Follow ENV's stack operations under way to their end (STACK= one)
-	$(OPERATE) follow --env $(ENV) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(STACK_ARGS)
+	$(call shown,$(DEPLOY) follow --env $(ENV) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(STACK_ARGS))
 
 cancel: $(VENV)/.installed ## Cancel an update under way (a running create: delete, asked first)
-	$(OPERATE) cancel --env $(ENV) $(if $(YES),--yes) $(STACK_ARGS)
+	$(call shown,$(DEPLOY) cancel --env $(ENV) $(YES_FLAG) $(STACK_ARGS))
 
 continue-rollback: $(VENV)/.installed ## Continue a failed rollback (UPDATE_ROLLBACK_FAILED); SKIP="Id ..."
-	$(OPERATE) continue-rollback --env $(ENV) $(STACK_ARGS) $(foreach id,$(SKIP),--skip $(id))
+	$(call shown,$(DEPLOY) continue-rollback --env $(ENV) $(STACK_ARGS) $(foreach id,$(SKIP),--skip $(id)))
 
-status: templates ## ENV's service on one screen: stacks, rollout, image, alarms, paging, URLs (OUTPUT=json)
-	$(OPERATE) status --env $(ENV) $(if $(OUTPUT),--output $(OUTPUT))
+status: templates ## ENV's service on one screen: stacks, rollout, image, alarms, paging, URLs
+	$(call shown,$(DEPLOY) status --env $(ENV) $(if $(OUTPUT),--output $(OUTPUT)))
 
 rollback: templates ## Redeploy the image that ran before, as a reviewed change set (YES=1: no prompt)
-	$(OPERATE) rollback --env $(ENV) $(if $(YES),--yes) $(if $(OUTPUT),--output $(OUTPUT)) $(if $(NO_VERIFY),--no-verify)
+	$(call shown,$(DEPLOY) rollback --env $(ENV) $(YES_FLAG) $(if $(OUTPUT),--output $(OUTPUT)) $(if $(NO_VERIFY),--no-verify))
+
+logs: $(VENV)/.installed ## The service's CloudWatch Logs, request lines readable (FOLLOW=1, SINCE=10m)
+	$(call shown,$(DEPLOY) logs --env $(ENV) $(if $(FOLLOW),--follow) $(if $(SINCE),--since $(SINCE)))
 
 local-up: $(VENV)/.installed ## Start the local emulator (moto) in the background, PID in .local/
 	LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) $(PY) local_aws.py up
 
-local-stop: $(VENV)/.installed ## Stop the emulator that local-up or deploy started (by its PID)
-	$(PY) local_aws.py stop
+local-stop: $(VENV)/.installed ## Stop the emulator that local-up or deploy started; its state is lost
+	LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) $(PY) local_aws.py stop
 
 test-deploy: $(VENV)/.installed ## The deployer's tests (moto over HTTP, Stubber for what moto lacks)
 	$(PY) -m pytest -q tests/test_deploy*.py

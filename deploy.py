@@ -1,12 +1,13 @@
 """Deploy an environment's stacks through CloudFormation change sets a person can review.
 
     python deploy.py --env local                 # plan, confirm, execute, follow
-    python deploy.py --env production --no-execute --output json      # or --output markdown
+    python deploy.py plan --env production --output json     # or --output markdown
     python deploy.py follow --env production --stack service     # re-attach to an operation
     python deploy.py cancel --env production --stack service     # cancel an update
     python deploy.py continue-rollback --env production --stack service --skip Service
     python deploy.py status --env production [--output json]  # the service on one screen
     python deploy.py rollback --env production   # the previous image, as a reviewed change set
+    python deploy.py logs --env production [--follow] [--since 10m]   # the service's logs
 
 It deploys what generate.py wrote to build/<env>/ (what was linted is what ships) and reaches
 AWS only through boto3's standard resolution (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL...).
@@ -24,7 +25,7 @@ from typing import Any, TextIO
 
 ROOT = Path(__file__).resolve().parent
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
-VERBS = ("deploy", "follow", "cancel", "continue-rollback", "status", "rollback")
+VERBS = ("deploy", "plan", "follow", "cancel", "continue-rollback", "status", "rollback", "logs")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -34,13 +35,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             "checks, a review of every change (risky ones flagged), confirmation, execution "
             "and a live event tail. Exit status: 0 success or nothing to do, 1 error (and "
             "a deploy nobody could confirm: without a terminal and without --yes, every plan "
-            "is shown, then nothing runs); with --no-execute, 0 nothing would change, 2 "
+            "is shown, then nothing runs); plan (or --no-execute): 0 nothing would change, 2 "
             "something would, 1 error; 130 Ctrl-C. "
             "The other verbs act on a stack operation already under way: follow re-attaches "
             "to it, cancel cancels an update (or deletes a stack whose create is running), "
             "continue-rollback continues a rollback that failed (UPDATE_ROLLBACK_FAILED). "
             "status shows the deployed service; rollback deploys the image that ran before "
-            "the one running now, changing nothing else."
+            "the one running now, changing nothing else. logs shows the service's CloudWatch "
+            "Logs (--follow keeps tailing)."
         )
     )
     parser.add_argument("verb", nargs="?", choices=VERBS, default="deploy", help="default: deploy")
@@ -69,6 +71,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "allows deleting a stack left in ROLLBACK_COMPLETE by a failed create",
     )
     parser.add_argument(
+        "--confirm-each",
+        action="store_true",
+        help="ask for each stack as its plan is shown (default: every plan first, then one "
+        "question for the whole environment)",
+    )
+    parser.add_argument(
         "--output",
         choices=("text", "json", "markdown"),
         default="text",
@@ -80,6 +88,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     # local_aws.py's second deploy.py of one deploy (after it registers the image): the
     # run's notices were said by the first, and are not repeated.
     parser.add_argument("--continues", action="store_true", help=argparse.SUPPRESS)
+    # local_aws.py: the emulator's known limits (no alarms) were said in full on its first run.
+    parser.add_argument("--emulator-limits-said", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--timeout",
         type=float,
@@ -118,6 +128,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="after the deploy, how long https://<domain>/_health may take to answer 200 "
         "with the new version (default 5; exit 1 when it does not)",
     )
+    parser.add_argument("--follow", action="store_true", help="logs: keep tailing until Ctrl-C")
+    parser.add_argument(
+        "--since",
+        default="10m",
+        metavar="DURATION",
+        help="logs: from how long ago (30s, 10m, 2h, 1d; default 10m)",
+    )
     parser.add_argument(
         "--revert-drift",
         action="store_true",
@@ -130,7 +147,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         help="where generate.py wrote the manifest and templates (default: build/NAME)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.verb == "plan":  # the verb the JSON document's "mode" names
+        args.no_execute = True
+    if args.verb == "logs" and args.follow and args.output != "text":
+        parser.error("logs --follow writes lines as they come: --output text only")
+    return args
 
 
 def git_dirs(root: Path) -> tuple[Path, Path]:
@@ -194,7 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     def say(line: str) -> None:
         print(line, file=progress, flush=True)
 
-    mode = args.verb if args.verb != "deploy" else "deploy" if not args.no_execute else "plan"
+    mode = (
+        args.verb
+        if args.verb not in {"deploy", "plan"}
+        else "plan"
+        if args.no_execute
+        else "deploy"
+    )
     document: dict[str, Any] = {"mode": mode, "revert_drift": args.revert_drift}
     results: list[Any] = []
     code = EXIT_ERROR
@@ -268,13 +296,18 @@ def run(
         )
     execute = not args.no_execute
     doc.update(environment=env.name, region=manifest.region)
-    if args.verb == "status":
-        return status(manifest, say, doc, args.output == "json")
+    if args.verb in {"status", "logs"}:  # they only read: no lock
+        aws = Aws(manifest.region)
+        reachable(aws, preflight.credentials(aws.session, manifest.region))
+        if args.verb == "logs":
+            return logs(args, aws, manifest, say, doc)
+        return status(aws, manifest, say, doc, args)
     holder = None
     if args.verb != "follow":  # one change at a time: a second deploy says who is deploying
         holder = lock.acquire(lock.deploy_lock_path(ROOT, env.name), f"deploy of {env.name}")
     aws = Aws(manifest.region)
     source = preflight.credentials(aws.session, manifest.region)
+    reachable(aws, source)
     endpoint = _emulator_endpoint(aws)
     doc.update(endpoint=endpoint or "aws")
     # Nobody can confirm without a terminal: a deploy without --yes shows every stack's plan,
@@ -303,6 +336,7 @@ def run(
         keep_plans=not unconfirmable,
         terminal=progress if progress.isatty() else None,
         revert_drift=args.revert_drift,
+        confirm_each=args.confirm_each,
     )
     deployer = Deployer(aws, manifest, options, say)
     started()
@@ -344,21 +378,98 @@ def after_deploy(args: argparse.Namespace, deployer: Any, doc: dict) -> None:
     """The rollout, alarms, paging and smoke check of the image's stack, once it deployed."""
     from deployer import postdeploy
 
-    checks = postdeploy.Checks(verify=not args.no_verify, smoke_seconds=args.smoke_timeout * 60)
+    checks = postdeploy.Checks(
+        verify=not args.no_verify,
+        smoke_seconds=args.smoke_timeout * 60,
+        missing_alarms_known=args.emulator_limits_said,
+    )
     kind = "rollback" if args.verb == "rollback" else "deploy"
     doc["after_deploy"] = postdeploy.run(deployer, checks, kind)
 
 
-def status(manifest: Any, say: Callable[[str], None], doc: dict, as_json: bool) -> int:
-    """The deployed service, read only: no lock, no change."""
+def status(
+    aws: Any, manifest: Any, say: Callable[[str], None], doc: dict, args: argparse.Namespace
+) -> int:
+    """The deployed service, read only: no lock, no change. Markdown is rendered by main()
+    from the document, as for every verb."""
     from deployer import service_status
-    from deployer.session import Aws
 
-    found = service_status.collect(Aws(manifest.region), manifest, git_revision())
+    found = service_status.collect(aws, manifest, git_revision())
+    if found.get("service") and args.emulator_limits_said:
+        found["service"]["verify"]["missing_known"] = True
     doc["status"] = found
-    if not as_json:
+    if args.output == "text":
         say(service_status.render_text(found))
     return EXIT_OK
+
+
+def logs(
+    args: argparse.Namespace, aws: Any, manifest: Any, say: Callable[[str], None], doc: dict
+) -> int:
+    """The service stack's log groups: what was logged since --since, then (--follow) what
+    comes, until Ctrl-C."""
+    from deployer import logs as tail
+    from deployer import rollback
+    from deployer.errors import DeployError
+    from deployer.params import Resolver
+
+    try:
+        since = tail.since_seconds(args.since)
+    except tail.LogsError as error:
+        raise DeployError(str(error)) from None
+    from deployer.params import UpstreamMissing
+
+    spec = rollback.image_stack(manifest)
+    try:
+        physical = Resolver(aws.cloudformation, manifest, {}, aws.client).physical_ids(spec.key)
+    except UpstreamMissing:
+        physical = {}
+    groups = tail.log_groups(spec.template, physical)
+    if not groups:
+        raise DeployError(
+            f"{spec.stack_name} has no log group deployed: "
+            f"make deploy ENV={manifest.environment} first"
+        )
+    client = aws.client("logs")
+    shown = print if args.output == "text" else (lambda _line: None)
+    seen = tail.show(client, groups, since, shown)
+    doc.update(log_groups=groups, events=[e.to_dict() for e in seen])
+    if args.follow:
+        from botocore.config import Config
+
+        once = Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=300)
+        live = aws.session.create_client("logs", region_name=aws.region, config=once)
+        tail.follow(client, groups, seen, lambda line: print(line, flush=True), live=live)
+    elif not seen:
+        say(f"(nothing logged in {', '.join(groups)} in the last {args.since})")
+    return EXIT_OK
+
+
+def reachable(aws: Any, _credentials: str) -> None:
+    """Where AWS_ENDPOINT_URL (or a service's) sends us elsewhere than AWS, something must
+    answer there: one quick call without botocore's retries, so that an emulator that is not
+    running is one line at once, not a traceback after a minute of retries. AWS's own
+    endpoints are not probed (their first real call says the same, at no extra cost)."""
+    from botocore.config import Config
+    from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
+
+    from deployer.errors import DeployError
+
+    endpoint = _emulator_endpoint(aws)
+    if endpoint is None:
+        return
+    quick = Config(connect_timeout=2, read_timeout=10, retries={"total_max_attempts": 1})
+    probe = aws.session.create_client("cloudformation", region_name=aws.region, config=quick)
+    try:
+        probe.describe_stacks(StackName="scalable-app-endpoint-probe")
+    except (EndpointConnectionError, ConnectTimeoutError):
+        raise DeployError(
+            f"nothing answers at {endpoint} (AWS_ENDPOINT_URL): start the emulator there "
+            "(make local-up, or make deploy, which starts one) or unset AWS_ENDPOINT_URL "
+            "to reach AWS"
+        ) from None
+    except Exception:  # it answered (a refusal is an answer); the real calls will say more
+        return
 
 
 def _emulator_endpoint(aws: Any) -> str | None:
@@ -458,11 +569,11 @@ def report_error(error: Exception, say: Callable[[str], None], doc: dict) -> int
     from botocore.exceptions import BotoCoreError, ClientError
     from botocore.parsers import ResponseParserError
 
-    from deployer.preflight import CREDENTIALS_HINT
+    from deployer.preflight import credentials_problem
     from deployer.status import is_credentials_error
 
     if is_credentials_error(error):
-        say(f"error: AWS credentials did not work: {str(error).strip()}. {CREDENTIALS_HINT}")
+        say(f"error: {credentials_problem(doc.get('region', '?'), error)}")
         doc["error"] = str(error)
         return EXIT_ERROR
     if isinstance(error, ClientError | BotoCoreError | ResponseParserError):

@@ -26,6 +26,7 @@ handle and report (it is in our process group); we pass on its exit status.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import itertools
 import json
@@ -47,6 +48,9 @@ STATE = Path(os.environ.get("LOCAL_AWS_STATE_DIR", ROOT / ".local"))
 PID_FILE = STATE / "moto.pid"
 LOG_FILE = STATE / "moto.log"
 LOCK_FILE = STATE / "moto.lock"
+# Written once the emulator's known limits were said in full (the alarms moto does not create);
+# removed with the emulator, whose state goes with it.
+KNOWN_LIMITS = STATE / "moto.limits-said"
 DEFAULT_PORT = int(os.environ.get("LOCAL_AWS_PORT", "5050"))
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -75,6 +79,17 @@ def answers(endpoint: str) -> bool:
         return False
 
 
+def endpoint_answers(endpoint: str) -> bool:
+    """Any HTTP answer at all (an emulator's refusal is an answer); quick, no retries."""
+    try:
+        with urllib.request.urlopen(endpoint, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
 def emulator_lock() -> lock.Lock:
     """Held while the emulator is checked, started or stopped and its account bootstrapped,
     so that two local_aws.py at once start one emulator and create each thing once."""
@@ -92,23 +107,128 @@ def up(port: int) -> str:
     if os.environ.get("AWS_ENDPOINT_URL"):
         return os.environ["AWS_ENDPOINT_URL"]
     endpoint = f"http://127.0.0.1:{port}"
-    if answers(endpoint):
+    if usable(port, endpoint):
         return endpoint
+    ours_elsewhere(port)
     STATE.mkdir(parents=True, exist_ok=True)
+    # The checkout is on the command line: whoever finds the port taken can tell whose it is.
     command = [sys.executable, str(ROOT / "local_aws.py"), "serve", "--port", str(port)]
+    command += ["--checkout", str(ROOT)]
     with LOG_FILE.open("ab") as log:
         process = subprocess.Popen(
             command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
         )
-    PID_FILE.write_text(f"{process.pid}\n")
     deadline = time.monotonic() + 15
     while not answers(endpoint):
         if process.poll() is not None or time.monotonic() > deadline:
-            PID_FILE.unlink(missing_ok=True)
+            process.kill()  # ours, and only ours: nothing of another emulator is touched
+            process.wait()
             sys.exit(f"[local-aws] the emulator did not start on port {port}; see {LOG_FILE}")
         time.sleep(0.1)
+    PID_FILE.write_text(f"{process.pid}\n")
+    KNOWN_LIMITS.unlink(missing_ok=True)  # a new emulator: its limits not said yet
     say(f"moto server started on {endpoint} (PID {process.pid}; make local-stop stops it)")
     return endpoint
+
+
+# ---- whose emulator (issue 17) ----------------------------------------------------------------
+
+
+def port_holder(port: int) -> tuple[int | None, str]:
+    """The process listening on 127.0.0.1:port (or all addresses) and its command line, read
+    from /proc (Linux); (None, "") when nothing listens, (None, "?") when it cannot be told."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # LISTEN
+                inodes.add(fields[9])
+    if not inodes:
+        return None, ""
+    sockets = {f"socket:[{inode}]" for inode in inodes}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in sockets for fd in (proc / "fd").iterdir()):
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                return int(proc.name), cmdline.strip()
+        except OSError:  # another user's process, or gone meanwhile
+            continue
+    return None, "?"
+
+
+def checkout_of(cmdline: str) -> Path | None:
+    """The checkout whose local_aws.py serves, from its command line."""
+    words = cmdline.split()
+    if "serve" not in words:
+        return None
+    if "--checkout" in words[:-1]:
+        return Path(words[words.index("--checkout") + 1])
+    script = next((w for w in words if w.endswith("local_aws.py")), None)
+    return Path(script).resolve().parent if script else None
+
+
+def usable(port: int, endpoint: str) -> bool:
+    """The emulator on `port` is this checkout's (or one nobody owns that answers): use it.
+    Another checkout's, or a port some other program holds, stops us with whose it is."""
+    pid, cmdline = port_holder(port)
+    if pid is None and cmdline == "":
+        return False  # nothing listens: start ours
+    owner = checkout_of(cmdline)
+    if owner is not None and owner.resolve() != ROOT:
+        sys.exit(
+            f"[local-aws] the emulator on 127.0.0.1:{port} belongs to the checkout {owner} "
+            f"(PID {pid}): deploying from here would change its stacks. Use another port "
+            f"(make deploy LOCAL_AWS_PORT={port + 1}), or stop it there "
+            f"(make -C {owner} local-stop LOCAL_AWS_PORT={port})"
+        )
+    if answers(endpoint):
+        return True
+    who = f"PID {pid} ({cmdline[:120]})" if pid else "a process we cannot see"
+    sys.exit(
+        f"[local-aws] port {port} is in use by {who}, not an emulator: choose another port "
+        f"(LOCAL_AWS_PORT={port + 1}); nothing was started or stopped"
+    )
+
+
+def ours_elsewhere(port: int) -> None:
+    """This checkout's emulator already runs on another port: one per checkout (its PID file
+    is the one make local-stop reads)."""
+    try:
+        pid = int(PID_FILE.read_text())
+    except (OSError, ValueError):
+        return
+    for listening in listening_ports(pid):
+        if listening != port:
+            sys.exit(
+                f"[local-aws] this checkout's emulator runs on port {listening} (PID {pid}): "
+                f"use LOCAL_AWS_PORT={listening}, or make local-stop "
+                f"LOCAL_AWS_PORT={listening} first"
+            )
+
+
+def listening_ports(pid: int) -> list[int]:
+    """The TCP ports process `pid` listens on, if it is still a local_aws.py serve."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return []
+    if "local_aws.py" not in cmdline or "serve" not in cmdline:
+        return []
+    words = cmdline.split("\0")
+    return [int(words[words.index("--port") + 1])] if "--port" in words else []
+
+
+def attach(port: int) -> str | None:
+    """For the verbs that only read (status, logs): the emulator's endpoint if one answers,
+    never started, no lock taken (a read-only checkout can run them)."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or f"http://127.0.0.1:{port}"
+    return endpoint if answers(endpoint) or os.environ.get("AWS_ENDPOINT_URL") else None
 
 
 def stop() -> int:
@@ -127,7 +247,11 @@ def stop() -> int:
             if not Path(f"/proc/{pid}").exists():
                 break
             time.sleep(0.1)
-        say(f"stopped the emulator (PID {pid})")
+        say(
+            f"stopped the emulator (PID {pid}): its state is lost (moto keeps it in memory: "
+            "every stack, image and parameter it held); the next make deploy starts afresh"
+        )
+        KNOWN_LIMITS.unlink(missing_ok=True)
     else:
         say(f"PID {pid} is no longer our emulator; nothing to stop")
     PID_FILE.unlink(missing_ok=True)
@@ -265,10 +389,16 @@ def push_stand_in(manifest: Any, ecr: Any) -> None:
 def prepare(port: int, manifest: Any) -> tuple[Any, dict[str, str]]:
     """One deployer session on the emulator, its account bootstrapped, and the environment
     for deploy.py."""
+    from deployer.errors import DeployError
     from deployer.session import Aws
 
     with emulator_lock():
         endpoint = up(port)
+        if not endpoint_answers(endpoint):
+            raise DeployError(
+                f"nothing answers at {endpoint} (AWS_ENDPOINT_URL): start the emulator there, "
+                f"or unset AWS_ENDPOINT_URL and this starts one on 127.0.0.1:{port}"
+            )
         started_here = not os.environ.get("AWS_ENDPOINT_URL")
         os.environ["AWS_ENDPOINT_URL"] = endpoint
         os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = manifest.region
@@ -310,7 +440,47 @@ def stack_args(specs: Any) -> list[str]:
 
 
 # deploy.py's verbs on what is deployed (make follow, cancel, continue-rollback, status, rollback)
-VERBS = ("follow", "cancel", "continue-rollback", "status", "rollback")
+VERBS = ("follow", "cancel", "continue-rollback", "status", "rollback", "logs")
+READ_ONLY = ("status", "logs")  # no lock, no emulator started, no bootstrap: they only read
+
+
+def read_only(command: str, port: int, manifest: Any, common: list[str], rest: list[str]) -> int:
+    """status and logs on the emulator that runs; when none does, say so (starting one would
+    show an empty account, and write to the checkout)."""
+    endpoint = attach(port)
+    if endpoint is None:
+        why = (
+            f"no emulator runs on 127.0.0.1:{port}, so nothing is deployed locally: "
+            "make deploy starts one and deploys"
+        )
+        say(why)
+        if output_of(rest) == "json":  # stdout is still one JSON document
+            print(json.dumps({"mode": command, "error": why, "exit_code": 1}, indent=2))
+        return 1
+    env = dict(os.environ, AWS_ENDPOINT_URL=endpoint)
+    env["AWS_DEFAULT_REGION"] = env["AWS_REGION"] = manifest.region
+    if not env.get("AWS_ACCESS_KEY_ID"):
+        env.pop("AWS_PROFILE", None)
+        env.update(DUMMY_CREDENTIALS)
+    return deploy_py([command, *common, *limits(rest)], env)
+
+
+def output_of(rest: list[str]) -> str:
+    """The --output deploy.py is given, text by default."""
+    return next((b for a, b in itertools.pairwise(rest) if a == "--output"), "text")
+
+
+def limits(rest: list[str]) -> list[str]:
+    """deploy.py's options, plus: the emulator's known limits were said in full already."""
+    return [*rest, "--emulator-limits-said"] if KNOWN_LIMITS.exists() else rest
+
+
+def limits_said(code: int) -> None:
+    """After a deploy that got to its checks, its known limits are said for this emulator
+    (a checkout that cannot be written to says them every time)."""
+    if code == 0:
+        with contextlib.suppress(OSError):
+            KNOWN_LIMITS.touch()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -328,6 +498,7 @@ def run(argv: list[str] | None) -> int:
     parser.add_argument("--env", default="local")
     parser.add_argument("--build-dir", type=Path)
     parser.add_argument("--stack", action="append", help="passed on to deploy.py")
+    parser.add_argument("--checkout", help="serve: the checkout that started it (recorded only)")
     args, rest = parser.parse_known_args(argv)
     if args.command == "serve":
         serve(args.port)
@@ -349,16 +520,20 @@ def run(argv: list[str] | None) -> int:
         name = manifest.environment
         common = ["--env", args.env]
         common += ["--build-dir", str(args.build_dir)] if args.build_dir else []
+        if args.command in READ_ONLY:
+            return read_only(args.command, args.port, manifest, common, rest)
         if args.command in VERBS:  # deploy.py's verbs on an operation under way take the lock
             _, env = prepare(args.port, manifest)  # themselves, where they change anything
-            return deploy_py([args.command, *common, *stack_args(chosen), *rest], env)
+            return deploy_py([args.command, *common, *stack_args(chosen), *limits(rest)], env)
         with lock.acquire(lock.deploy_lock_path(ROOT, name), f"deploy of {name}") as held:
             aws, env = prepare(args.port, manifest)
             env.update(held.child_env())
             asked = stack_args(chosen) if args.stack else []
             if args.command == "plan":
                 return deploy_py([*common, "--no-execute", *asked, *rest], env)
-            return deploy(manifest, aws, env, common, rest, chosen, asked)
+            code = deploy(manifest, aws, env, common, limits(rest), chosen, asked)
+            limits_said(code)
+            return code
     except (DeployError, ManifestError) as error:
         print(f"[local-aws] error: {error}", file=sys.stderr)
         return 1
@@ -412,7 +587,7 @@ def in_two_passes(
     runs that read as one (the second says no notice twice). With --output json or markdown,
     both runs write JSON, merged into one document, printed as asked: stdout still holds one
     document."""
-    form = next((b for a, b in itertools.pairwise(rest) if a == "--output"), "text")
+    form = output_of(rest)
     if form == "markdown":  # each run writes JSON; the merged document is rendered here
         at = rest.index("--output") + 1
         rest = [*rest[:at], "json", *rest[at + 1 :]]

@@ -20,6 +20,7 @@ from pathlib import Path
 from deployer.assets_push import push_assets
 from deployer.errors import ManifestError
 from deployer.manifest import Manifest, load
+from deployer.preflight import PreflightError, credentials, credentials_problem
 from deployer.registry_push import Docker, PushError, push_image
 from deployer.session import Aws
 
@@ -37,6 +38,7 @@ def read_manifest(directory: Path) -> Manifest:
 def push(args: argparse.Namespace, docker: Docker | None, say: Callable[[str], None]) -> None:
     manifest = read_manifest(args.build_dir / args.env)
     aws = Aws(manifest.region)
+    credentials(aws.session, manifest.region)  # missing ones said as plan and status say them
     assets = manifest.static_assets
     if assets is None:
         say(
@@ -68,13 +70,19 @@ def main(argv: list[str] | None = None, docker: Docker | None = None) -> int:
     args = parser.parse_args(argv)
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from deployer.status import is_credentials_error
+
     try:
         push(args, docker, lambda line: print(line, flush=True))
-    except PushError as error:
-        print(f"push: {error}", file=sys.stderr)
+    except (PushError, PreflightError) as error:
+        print(f"push: error: {error}", file=sys.stderr)
         return 1
     except (BotoCoreError, ClientError) as error:
-        print(f"push: AWS said: {error}", file=sys.stderr)
+        if is_credentials_error(error):
+            region = read_manifest(args.build_dir / args.env).region
+            print(f"push: error: {credentials_problem(region, error)}", file=sys.stderr)
+        else:
+            print(f"push: AWS said: {error}", file=sys.stderr)
         return 1
     return 0
 

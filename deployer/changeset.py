@@ -392,12 +392,24 @@ def delete_stale_plans(cf: Any, stack_id: str) -> list[str]:
     """After an execution, delete this tool's change sets still waiting on the stack (left by
     `make plan`): they describe changes against a state that no longer exists. AWS deletes
     them itself on execution; this makes sure of it. Returns the names deleted."""
-    deleted = []
+    deleted: dict[str, str] = {}  # by ID: a change set listed twice is deleted once
     for summary in list(summaries(cf, stack_id)):
+        if summary["ChangeSetId"] in deleted:
+            continue
         if is_ours(summary) and summary["ExecutionStatus"] != "EXECUTE_COMPLETE":
             cf.delete_change_set(ChangeSetName=summary["ChangeSetId"])
-            deleted.append(summary["ChangeSetName"])
-    return deleted
+            deleted[summary["ChangeSetId"]] = summary["ChangeSetName"]
+    return list(deleted.values())
+
+
+def deleted_text(names: list[str]) -> str:
+    """`deleted 2 older plan change set(s): A, B (x2)`: each name once, with its count when
+    several had it (names are content digests: a plan made again of the same content)."""
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    listed = ", ".join(f"{n} (x{c})" if c > 1 else n for n, c in counts.items())
+    return f"deleted {len(names)} older plan change set(s): {listed}"
 
 
 def is_ours(summary: dict[str, Any]) -> bool:

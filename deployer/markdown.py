@@ -27,6 +27,8 @@ def _code(text: str) -> str:
 
 def render(document: dict[str, Any]) -> str:
     """`document`: deploy.py's JSON document of the run (mode, environment, stacks...)."""
+    if document.get("mode") == "status":
+        return render_status(document)
     environment = document.get("environment", "?")
     region = document.get("region", "?")
     mode = document.get("mode", "plan")
@@ -134,3 +136,42 @@ def _details(stack_name: str, shown: Review) -> list[str]:
         lines += ["", where(shown)]
     lines += ["", "</details>"]
     return lines
+
+
+def render_status(document: dict[str, Any]) -> str:
+    """make status OUTPUT=markdown: the stacks' table, then the service's facts."""
+    found = document.get("status")
+    lines = [
+        f"### Status of `{document.get('environment', '?')}` in `{document.get('region', '?')}`",
+        "",
+    ]
+    if not found:
+        return "\n".join([*lines, f"Not read: {document.get('error', 'no status')}", ""])
+    lines += ["| stack | status | since |", "| --- | --- | --- |"]
+    for stack in found["stacks"]:
+        lines.append(
+            f"| `{stack['stack_name']}` | {_cell(stack['status'])} | {stack['last_update'] or ''} |"
+        )
+    service = found.get("service")
+    if service is None:
+        return "\n".join([*lines, "", "The service stack is not deployed.", ""])
+    from deployer import rollout
+
+    deployment = service["rollout"]
+    image = service["image"]
+    facts = [
+        ("rollout", rollout.Rollout(**deployment).line() if deployment else "no ECS service"),
+        ("image deployed", image["deployed"] or ""),
+        ("this checkout's image", image["checkout"]),
+        ("the ECS deployment runs", ", ".join(image["running"])),
+        ("rollback would go back to", service["rollback_to"] or "nothing recorded"),
+        (
+            "alarms",
+            ", ".join(f"{a['logical_id']} {a['state']}" for a in service["verify"]["alarms"]),
+        ),
+        ("url", service["url"] or ""),
+        ("dashboard", service["dashboard"] or ""),
+    ]
+    lines += ["", "| | |", "| --- | --- |"]
+    lines += [f"| {name} | {_cell(str(value))} |" for name, value in facts]
+    return "\n".join([*lines, ""])

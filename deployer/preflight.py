@@ -20,6 +20,19 @@ CREDENTIALS_HINT = (
 )
 
 
+def credentials_problem(region: str, error: Exception | None = None) -> str:
+    """The one wording for credentials that are missing (`error` None) or do not work, said
+    alike by push, plan, deploy and status."""
+    if error is None:
+        return (
+            f"no AWS credentials found for region {region} (none in the environment, the "
+            f"shared config and credentials files, or an instance or container role). "
+            f"{CREDENTIALS_HINT}"
+        )
+    detail = str(error).strip()
+    return f"AWS credentials did not work for region {region}: {detail}. {CREDENTIALS_HINT}"
+
+
 def credentials(session: Any, region: str) -> str:
     """Credentials resolve, through botocore's own chain (environment, profile, SSO, container
     or instance role), with no round trip of ours; returns where they came from.
@@ -32,15 +45,9 @@ def credentials(session: Any, region: str) -> str:
     try:
         found = session.get_credentials()
     except BotoCoreError as error:
-        raise PreflightError(
-            f"AWS credentials for region {region} did not resolve: {error}. {CREDENTIALS_HINT}"
-        ) from None
+        raise PreflightError(credentials_problem(region, error)) from None
     if found is None:
-        raise PreflightError(
-            f"no AWS credentials found for region {region} (none in the environment, the "
-            f"shared config and credentials files, or an instance or container role). "
-            f"{CREDENTIALS_HINT}"
-        )
+        raise PreflightError(credentials_problem(region))
     profile = session.profile
     return f"profile {profile}, {found.method}" if profile else found.method
 
@@ -53,9 +60,7 @@ def caller_account(sts: Any, region: str) -> str:
     try:
         found = sts.get_caller_identity()
     except (BotoCoreError, ClientError) as error:
-        raise PreflightError(
-            f"AWS credentials for region {region} did not work: {error}. {CREDENTIALS_HINT}"
-        ) from None
+        raise PreflightError(credentials_problem(region, error)) from None
     return found["Account"]
 
 

@@ -34,12 +34,28 @@ class Rollout:
     failed: int  # failedTasks: consecutive failures, what the circuit breaker counts
     replaced: int  # tasks still running for the deployments this one replaces
     task_definition: str
+    # The service's own desiredCount and runningCount (None where not read): UpdateService
+    # changes the service's at once, and ECS then the deployment's. Where they disagree the
+    # line says both, rather than a deployment's count that reads as all is well.
+    service_desired: int | None = None
+    service_running: int | None = None
 
     def line(self) -> str:
         older = f", {self.replaced} old still running" if self.replaced else ""
         return (
             f"rollout {self.state or 'state unknown'}: {self.running}/{self.desired} running, "
             f"{self.pending} pending, {self.failed} failed{older} ({self.deployment})"
+            + self.disagreement()
+        )
+
+    def disagreement(self) -> str:
+        if self.service_desired is None or self.service_desired == self.desired:
+            return ""
+        return (
+            f"; but the service wants {self.service_desired} tasks and counts "
+            f"{self.service_running} running: the deployment's counts were not updated after "
+            "the desired count changed (an emulator that runs no deployment keeps them as "
+            "created; on AWS, ECS catches up within seconds)"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -80,6 +96,8 @@ def read(ecs: Any, service_arn: str) -> Rollout | None:
         failed=primary.get("failedTasks", 0),
         replaced=sum(d.get("runningCount", 0) for d in deployments if d is not primary),
         task_definition=primary.get("taskDefinition", ""),
+        service_desired=found[0].get("desiredCount"),
+        service_running=found[0].get("runningCount"),
     )
 
 

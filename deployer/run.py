@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from deployer import advice, changeset, drift, outputs, preflight, rollout, states
 from deployer.errors import (
@@ -68,6 +68,16 @@ class StackResult:
         }
 
 
+class Planned(NamedTuple):
+    """A stack's change set, made and shown, not yet confirmed or executed."""
+
+    spec: StackSpec
+    stack: dict[str, Any] | None
+    change_set: changeset.ChangeSet
+    shown: review.Review
+    drifted: drift.Drift | None  # None: not asked (the stack did not exist yet)
+
+
 @dataclass(frozen=True)
 class Options:
     execute: bool
@@ -84,6 +94,7 @@ class Options:
     terminal: TextIO | None = None  # where a progress line may be redrawn; None: plain lines
     revert_drift: bool = False  # drift-aware change sets (DeploymentMode REVERT_DRIFT)
     drift_timeout: float = 300.0  # seconds drift detection may take before the plan goes on
+    confirm_each: bool = False  # one question per stack, not one for the environment
 
 
 class Deployer:
@@ -102,11 +113,26 @@ class Deployer:
             self.resolver.check_environment(spec)
         for line in preflight.prerequisites(self.aws.client, self.manifest, specs):
             self.say(f"  {line}")
+        if self.options.execute and not self.options.yes and not self.options.confirm_each:
+            from deployer import together  # every plan shown, then one question
+
+            together.run(self, specs)
+            return self.results
         for spec in specs:
             self.results.append(self.deploy_stack(spec))
         return self.results
 
     def deploy_stack(self, spec: StackSpec) -> StackResult:
+        """One stack from its plan to its end: planned, shown, asked, executed, followed."""
+        planned = self.prepare(spec)
+        if isinstance(planned, StackResult):
+            return planned
+        self.ask(planned)
+        return self.apply(planned)
+
+    def prepare(self, spec: StackSpec) -> StackResult | Planned:
+        """The stack's change set, made and shown: a Planned one to confirm, or the result
+        when there is nothing to execute (no changes, pending, a plan)."""
         name = spec.stack_name
         self.say(f"== {name}")
         stack = self._settled(spec, describe_stack(self.cf, name))
@@ -157,7 +183,12 @@ class Deployer:
             if not self.options.keep_plans and not change_set.empty:
                 changeset.discard(self.cf, change_set.arn, change_set.stack_id, stack is None)
             return StackResult(spec.key, name, CHANGES, review=shown, drift=drifted)
-        self._confirm_or_discard(spec, stack, change_set)
+        return Planned(spec, stack, change_set, shown, drifted)
+
+    def apply(self, planned: Planned) -> StackResult:
+        """Execute a planned change set (confirmed already) and follow it to its end."""
+        spec, stack, change_set, shown, drifted = planned
+        name = spec.stack_name
         if change_set.empty:  # only the stack's tags change: no change set to execute
             assert stack is not None
             final = self._update_tags(spec, stack)
@@ -483,6 +514,10 @@ class Deployer:
                 found[parameter] = f"{source.stack}'s {', '.join(hit)} {verb} replaced"
         return found
 
+    def ask(self, planned: Planned) -> None:
+        """This stack's own question (a no deletes its change set: Declined)."""
+        self._confirm_or_discard(planned.spec, planned.stack, planned.change_set)
+
     def _confirm_or_discard(
         self, spec: StackSpec, stack: dict[str, Any] | None, change_set: changeset.ChangeSet
     ) -> None:
@@ -540,7 +575,7 @@ class Deployer:
         self.resolver.forget(spec.key)
         stale = changeset.delete_stale_plans(self.cf, change_set.stack_id) if existed else []
         if stale:  # a stack this run created has no plans of ours waiting
-            self.say(f"  deleted {len(stale)} older plan change set(s): {', '.join(stale)}")
+            self.say(f"  {changeset.deleted_text(stale)}")
         if not is_success(final["StackStatus"]):
             report = failure_report(follower.events, final, follower.diagnostics)
             if final["StackStatus"] in FAILED_CREATES:

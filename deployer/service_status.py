@@ -38,11 +38,7 @@ def collect(aws: Any, manifest: Manifest, revision: str) -> dict[str, Any]:
                 "key": spec.key,
                 "stack_name": spec.stack_name,
                 "status": stack["StackStatus"] if stack else "NOT DEPLOYED",
-                "last_update": rollback.when_text(
-                    stack.get("LastUpdatedTime") or stack["CreationTime"]
-                )
-                if stack
-                else None,
+                "last_update": rollback.when_text(last_change(cf, stack)) if stack else None,
             }
         )
     spec = rollback.image_stack(manifest)
@@ -69,6 +65,19 @@ def collect(aws: Any, manifest: Manifest, revision: str) -> dict[str, Any]:
         "dashboard": outputs.get(DASHBOARD_OUTPUT),
     }
     return found
+
+
+def last_change(cf: Any, stack: dict[str, Any]) -> Any:
+    """When the stack last changed: LastUpdatedTime, which AWS sets on every update. A stack
+    that is not as created (an UPDATE_* or ROLLBACK status) but has none (an emulator that does
+    not set it) is dated by its newest stack-level event, not by its creation."""
+    if stack.get("LastUpdatedTime"):
+        return stack["LastUpdatedTime"]
+    if stack["StackStatus"].startswith("CREATE_"):
+        return stack["CreationTime"]
+    events = cf.describe_stack_events(StackName=stack["StackId"])["StackEvents"]
+    own = [e["Timestamp"] for e in events if e.get("LogicalResourceId") == stack["StackName"]]
+    return max(own, default=stack["CreationTime"])
 
 
 def render_text(found: dict[str, Any]) -> str:
@@ -107,6 +116,7 @@ def render_text(found: dict[str, Any]) -> str:
         [verify.AlarmState(**a) for a in checked["alarms"]],
         [verify.Subscription(**s) for s in checked["subscriptions"]],
         checked["silent_topics"],
+        checked.get("missing_known", False),
     )
     lines.extend(f"  {line}" for line in verification.lines())
     lines.append(f"  url:       {service['url'] or '(no Url output)'}")

@@ -6,6 +6,7 @@ import hashlib
 import ipaddress
 import re
 import tomllib
+from functools import cache
 from pathlib import Path
 
 from environments.model import (
@@ -98,6 +99,12 @@ def load(name_or_path: str | Path) -> Environment:
 
     root = Table(path, data)
     region = root.string("region", "an AWS region such as eu-west-1", check=REGION.match)
+    if region not in known_regions():
+        raise root.error(
+            "region",
+            f"{region} is not a region CloudFormation is offered in (botocore's list of "
+            f"partitions and regions); use one such as eu-west-1 or us-east-1",
+        )
     dns = _dns(root.table("dns"))
     environment = Environment(
         name=path.stem,
@@ -322,6 +329,20 @@ def _subnets(table: Table, key: str, region: str, why: str) -> tuple[Subnet, ...
             f"got {len(subnets)} in {len(zones)}",
         )
     return tuple(subnets)
+
+
+@cache
+def known_regions() -> frozenset[str]:
+    """Every region of every partition where CloudFormation runs, from the endpoint data
+    botocore ships (the list AWS's own SDK resolves against, updated with it)."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("cloudformation", partition)
+    )
 
 
 def _dns(table: Table) -> DnsConfig:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -52,7 +53,9 @@ def test_bad_environment_file_exits_1_naming_the_field_and_creates_nothing(
 ) -> None:
     text = (ROOT / "environments" / "local.toml").read_text()
     broken = tmp_path / "broken.toml"
-    broken.write_text(text.replace("desired_count = 1", 'desired_count = "two"'))
+    # whatever count the checkout's file has now (the README has people edit it)
+    broken.write_text(re.sub(r"(?m)^desired_count = \d+$", 'desired_count = "two"', text))
+    assert broken.read_text() != text
     build = support.write(tmp_path / "build")
     result = deploy(child_env, "--env", str(broken), "--build-dir", str(build), "--yes")
     assert result.returncode == 1
@@ -135,7 +138,7 @@ sso_region = us-east-1
         ("", {}, "error: no AWS credentials found for region us-east-1"),
         ("", {"AWS_PROFILE": "nope"}, "The config profile (nope) could not be found"),
         # resolves, but fails when first used: the first call is a read, before any change
-        (SSO_PROFILE, {"AWS_PROFILE": "prod"}, "credentials did not work: Error loading SSO"),
+        (SSO_PROFILE, {"AWS_PROFILE": "prod"}, "did not work for region us-east-1: Error loading"),
     ],
 )
 def test_without_usable_credentials_it_stops_before_any_change_and_says_how_to_fix_it(
@@ -299,8 +302,8 @@ def test_on_a_terminal_it_asks_and_no_means_nothing_changes(
         if process.poll() is None:
             process.kill()
     text = seen.decode()
-    assert "Execute change set deploy-" in text
-    assert "not executed" in text
+    assert "Execute the change sets above (test-registry) in account" in text
+    assert "not executed: 1 change set(s) deleted, nothing changed" in text
     assert stack_names(aws) == []  # the CREATE change set and its empty stack are gone
 
 
@@ -328,3 +331,32 @@ def test_the_change_sets_revision_is_read_in_a_git_worktree_too(
         assert deploy_py.git_revision() == git("rev-parse", "HEAD", cwd=checkout)[:10]
     git("pack-refs", "--all", cwd=main)  # refs packed: read from packed-refs in the main one
     assert deploy_py.git_revision() == git("rev-parse", "HEAD", cwd=tmp_path / "wt")[:10]
+
+
+def test_missing_credentials_are_said_alike_by_push_plan_and_status(
+    child_env: dict[str, str], aws: dict[str, str], tmp_path: Path
+) -> None:
+    """Before: plan said "no AWS credentials found...", status a credentials error with
+    botocore's words, push "AWS said: Unable to locate credentials"."""
+    from deployer.preflight import credentials_problem
+
+    build = support.write(tmp_path / "local")
+    keys = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"}
+    env = {k: v for k, v in child_env.items() if k not in keys}
+    env.update(
+        HOME=str(tmp_path),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    said = credentials_problem("us-east-1")
+    plan = deploy(env, "plan", "--env", "local", "--build-dir", str(build))
+    status = deploy(env, "status", "--env", "local", "--build-dir", str(build))
+    push = subprocess.run(
+        [sys.executable, str(ROOT / "push.py"), "--env", "local", "--build-dir", str(tmp_path)],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert f"error: {said}" in plan.stdout
+    assert f"error: {said}" in status.stdout
+    assert f"push: error: {said}" in push.stderr
+    assert (plan.returncode, status.returncode, push.returncode) == (1, 1, 1)

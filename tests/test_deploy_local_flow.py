@@ -344,7 +344,10 @@ def test_ctrl_c_at_deploy_pys_prompt_exits_130_without_a_traceback(
     # deploy.py was not killed under its feet: it cleaned up and said so, and nothing ran after;
     # local_aws.py left the Ctrl-C to it (had it taken it too, it would give up on deploy.py,
     # killing it after a quarter of a second, subprocess's grace, and say it was interrupted).
-    assert b"interrupted at the prompt: change set" in out, out.decode()
+    # one question for the environment: every change set made so far is deleted
+    assert b"interrupted at the prompt: 2 change set(s) deleted, nothing changed" in out, (
+        out.decode()
+    )
     assert b"[local-aws] interrupted" not in err
     assert b"stands in for make push" not in out
     stacks = boto3.client("cloudformation", **_endpoint(child_env)).describe_stacks()["Stacks"]

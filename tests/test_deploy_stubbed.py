@@ -460,7 +460,8 @@ def test_stubbed_rejected_credentials_stop_at_the_first_read_with_a_credentials_
     said: list[str] = []
     document: dict[str, Any] = {}
     assert deploy.report_error(rejected.value, said.append, document) == 1
-    assert said[0].startswith(f"error: AWS credentials did not work: An error occurred ({code})")
+    assert said[0].startswith("error: AWS credentials did not work for region ")
+    assert f"An error occurred ({code})" in said[0]
     assert "Set AWS_PROFILE (or the AWS_* variables)" in said[0]
     assert code in document["error"]
 

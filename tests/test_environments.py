@@ -395,3 +395,17 @@ def test_unknown_object_lock_mode(tmp_path: Path) -> None:
     error = error_of(write(tmp_path, PRODUCTION.replace('"governance"', '"legal-hold"')))
     assert error.field == "logs.object_lock"
     assert '"compliance" (nobody may' in error.message
+
+
+def test_an_unknown_region_is_refused_by_the_loader_not_by_cfn_lint(tmp_path: Path) -> None:
+    """us-east-9 has a region's shape; before the loader knew botocore's list it reached
+    cfn-lint, whose InvalidRegionException was a traceback."""
+    text = re.sub(r'(?m)^region = ".*"$', 'region = "us-east-9"', PRODUCTION)
+    error = error_of(write(tmp_path, text))
+    assert "region: us-east-9 is not a region" in str(error)
+    assert "eu-west-1" in str(error)  # the fix: a region that exists
+
+
+def test_every_partitions_regions_are_known() -> None:
+    known = environments.loader.known_regions()
+    assert {"eu-west-1", "us-gov-west-1", "cn-north-1"} <= known
