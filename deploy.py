@@ -298,7 +298,8 @@ def run(
     doc.update(environment=env.name, region=manifest.region)
     if args.verb in {"status", "logs"}:  # they only read: no lock
         aws = Aws(manifest.region)
-        reachable(aws, preflight.credentials(aws.session, manifest.region))
+        preflight.credentials(aws.session, manifest.region)
+        reachable(aws, manifest.stacks[0].stack_name)
         if args.verb == "logs":
             return logs(args, aws, manifest, say, doc)
         return status(aws, manifest, say, doc, args)
@@ -307,7 +308,7 @@ def run(
         holder = lock.acquire(lock.deploy_lock_path(ROOT, env.name), f"deploy of {env.name}")
     aws = Aws(manifest.region)
     source = preflight.credentials(aws.session, manifest.region)
-    reachable(aws, source)
+    reachable(aws, manifest.stacks[0].stack_name)
     endpoint = _emulator_endpoint(aws)
     doc.update(endpoint=endpoint or "aws")
     # Nobody can confirm without a terminal: a deploy without --yes shows every stack's plan,
@@ -445,13 +446,15 @@ def logs(
     return EXIT_OK
 
 
-def reachable(aws: Any, _credentials: str) -> None:
+def reachable(aws: Any, stack_name: str) -> None:
     """Where AWS_ENDPOINT_URL (or a service's) sends us elsewhere than AWS, something must
     answer there: one quick call without botocore's retries, so that an emulator that is not
     running is one line at once, not a traceback after a minute of retries. AWS's own
-    endpoints are not probed (their first real call says the same, at no extra cost)."""
+    endpoints are not probed (their first real call says the same, at no extra cost). The
+    call is one the verb makes anyway (DescribeStacks of one of its stacks), so the deploy and
+    plan roles allow it."""
     from botocore.config import Config
-    from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
+    from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 
     from deployer.errors import DeployError
 
@@ -461,14 +464,14 @@ def reachable(aws: Any, _credentials: str) -> None:
     quick = Config(connect_timeout=2, read_timeout=10, retries={"total_max_attempts": 1})
     probe = aws.session.create_client("cloudformation", region_name=aws.region, config=quick)
     try:
-        probe.describe_stacks(StackName="scalable-app-endpoint-probe")
+        probe.describe_stacks(StackName=stack_name)
     except (EndpointConnectionError, ConnectTimeoutError):
         raise DeployError(
             f"nothing answers at {endpoint} (AWS_ENDPOINT_URL): start the emulator there "
             "(make local-up, or make deploy, which starts one) or unset AWS_ENDPOINT_URL "
             "to reach AWS"
         ) from None
-    except Exception:  # it answered (a refusal is an answer); the real calls will say more
+    except ClientError:  # it answered (a refusal is an answer); the real calls will say more
         return
 
 
