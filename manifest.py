@@ -79,7 +79,6 @@ class Wiring:
     """How the deployer orders a stack and fills its parameters."""
 
     depends_on: tuple[str, ...] = ()
-    capabilities: tuple[str, ...] = ()
     parameters: dict[str, str] = field(default_factory=dict)
     parameters_from_stacks: dict[str, FromStack] = field(default_factory=dict)
     parameters_from_env: dict[str, str] = field(default_factory=dict)
@@ -92,6 +91,8 @@ class StackSpec(Wiring):
     key: str
     stack_name: str
     template_path: Path  # beside the manifest
+    # What its change sets acknowledge: derived from the template (templates/capabilities.py)
+    capabilities: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
     parameters_from_certificate: tuple[str, ...] = ()  # filled with the certificate's ARN
     prerequisites: tuple[str, ...] = ()  # some of PREREQUISITES

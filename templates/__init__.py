@@ -219,7 +219,6 @@ def _service_stack(
         key="service",
         template=template,
         depends_on=tuple(sorted({source.stack for source in from_stacks.values()})),
-        capabilities=("CAPABILITY_IAM",),
         parameters=parameters,
         parameters_from_stacks=from_stacks,
         parameters_from_env=from_env,
@@ -255,4 +254,4 @@ def build_ci(env: Environment, stacks: list[Stack]) -> Stack | None:
     )
     types = {resource.resource_type for s in stacks for resource in s.template.resources.values()}
     add_ci(template, env.ci, scope, types)
-    return Stack(key=CI_STACK, template=template, capabilities=("CAPABILITY_NAMED_IAM",))
+    return Stack(key=CI_STACK, template=template)

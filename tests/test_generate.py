@@ -62,6 +62,7 @@ def test_manifest_follows_the_contract() -> None:
         "resources": ["PublicSubnetA", "PublicSubnetB"],
     }
     assert service["capabilities"] == ["CAPABILITY_IAM"]
+    assert stacks["network"]["capabilities"] == ["CAPABILITY_IAM"]  # its flow-log role
     assert service["tags"] == {"team": "platform"}
     # local finds its certificate by domain: the deployer fills CertificateArn at deploy time.
     assert manifest["certificate"] == {"domain": "local.example.com", "arn": None}
