@@ -76,6 +76,8 @@ class Reply:
 
 
 Intercept = Callable[[Request], "Reply | None"]
+# Told of each request forwarded and the upstream's status, before the answer is relayed.
+After = Callable[[Request, int], None]
 
 
 def forward_all(_request: Request) -> Reply | None:
@@ -108,6 +110,8 @@ class _Handler(BaseHTTPRequestHandler):
             message = f"local proxy: upstream {self.server.upstream} failed: {error}\n"
             self._send(502, [("Content-Type", "text/plain")], message.encode())
             return
+        if self.server.after is not None:
+            self.server.after(request, status)
         self._send(status, headers, answer)
 
     def _read_body(self) -> bytes:
@@ -167,8 +171,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a client that keeps its connection open must not block shutdown
     block_on_close = False
 
-    def __init__(self, port: int, upstream: str, intercept: Intercept):
+    def __init__(self, port: int, upstream: str, intercept: Intercept, after: After | None):
         super().__init__(("127.0.0.1", port), _Handler)
+        self.after = after
         self.upstream = upstream
         parts = urlsplit(upstream)
         self.upstream_address = (parts.hostname or "127.0.0.1", parts.port or 80)
@@ -179,10 +184,15 @@ class Relay:
     """The relay on 127.0.0.1 (port 0: a free one), serving from a thread while in `with`."""
 
     def __init__(
-        self, upstream: str, intercept: Intercept = forward_all, port: int = 0, name: str = "relay"
+        self,
+        upstream: str,
+        intercept: Intercept = forward_all,
+        port: int = 0,
+        name: str = "relay",
+        after: After | None = None,
     ) -> None:
         self.upstream = upstream.rstrip("/")
-        self._server = _Server(port, self.upstream, intercept)
+        self._server = _Server(port, self.upstream, intercept, after)
         self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
 
     @property

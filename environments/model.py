@@ -40,9 +40,6 @@ class Placement:
 
     tasks: str  # PUBLIC or PRIVATE
     egress: str | None  # ENDPOINTS or NAT when private; None when public
-    # The AWS-managed prefix list of S3 in the region (com.amazonaws.<region>.s3): the only
-    # destination of the tasks' S3 traffic through the gateway endpoint. Private + endpoints.
-    s3_prefix_list_id: str | None = None
 
     @property
     def private(self) -> bool:

@@ -106,7 +106,7 @@ def build_registry(env: Environment) -> Stack:
 def build_static(env: Environment) -> Stack:
     template = _template(env, "static assets: private S3 bucket behind CloudFront")
     config = env.static_assets
-    hosted_zone_id = add_hosted_zone_parameter(template) if config.certificate_arn is None else None
+    hosted_zone_id = add_hosted_zone_parameter(template)
     access_logs = add_server_access_logs(template, env.logs)
     assets = add_static_assets(template, access_logs, config, env.dns, hosted_zone_id)
     template.add_output(Output("StaticAssetsBucketName", Value=assets.bucket.ref()))
@@ -115,7 +115,7 @@ def build_static(env: Environment) -> Stack:
     return Stack(
         key=STATIC_STACK,
         template=template,
-        parameters_from_hosted_zone=() if hosted_zone_id is None else (hosted_zone_id.title,),
+        parameters_from_hosted_zone=(hosted_zone_id.title,),
     )
 
 
@@ -206,11 +206,8 @@ def _service_stack(
             )
     if params.static_url is not None:
         from_stacks[params.static_url.title] = FromStack(STATIC_STACK, output=BASE_URL_OUTPUT)
-    from_hosted_zone: tuple[str, ...] = ()
     if isinstance(params.certificate, GivenCertificate):
         parameters[params.certificate.parameter.title] = params.certificate.arn
-    else:
-        from_hosted_zone = (params.certificate.hosted_zone_id.title,)
     if env.pagerduty.ssm_parameter is not None:
         parameters[params.pagerduty_url.title] = env.pagerduty.ssm_parameter
     elif env.pagerduty.env_var is not None:
@@ -222,7 +219,11 @@ def _service_stack(
         parameters=parameters,
         parameters_from_stacks=from_stacks,
         parameters_from_env=from_env,
-        parameters_from_hosted_zone=from_hosted_zone,
+        parameters_from_hosted_zone=(params.hosted_zone_id.title,),
+        parameters_from_stack_exists=(params.stack_exists.title,),
+        parameters_from_s3_prefix_list=tuple(
+            p.title for p in (params.s3_prefix_list_id,) if p is not None
+        ),
         needs_image=True,
     )
 

@@ -9,12 +9,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import AccountId, Join, Output, Region, Template, URLSuffix, cloudwatch, ecs, logs
+from troposphere import (
+    AccountId,
+    If,
+    Join,
+    NoValue,
+    Output,
+    Region,
+    Template,
+    URLSuffix,
+    cloudwatch,
+    ecs,
+    logs,
+)
 
 from environments.model import ServiceConfig
 from service import contract
 from templates.edge import Edge
 from templates.iam import Roles
+from templates.parameters import FIRST_CREATE
 
 MINIMUM_HEALTHY_PERCENT = 100
 MAXIMUM_PERCENT = 200
@@ -116,7 +129,13 @@ def add_ecs_service(
             Cluster=cluster.ref(),
             TaskDefinition=task_definition.ref(),
             LaunchType="FARGATE",
-            DesiredCount=config.desired_count,
+            # Application Auto Scaling owns the task count once the service exists (the
+            # ScalableTarget, templates/scaling.py), and a deploy must not reset a service it
+            # scaled out. AWS's AWS::ECS::Service reference, DesiredCount (the schema cfn-lint
+            # ships): "For existing services, if a desired count is not specified, it is
+            # omitted from the operation." So it is given on the first create only (the
+            # deployer's StackExists parameter) and left out of every update.
+            DesiredCount=If(FIRST_CREATE, config.desired_count, NoValue),
             HealthCheckGracePeriodSeconds=config.health_check_grace_seconds,
             PropagateTags="SERVICE",
             EnableECSManagedTags=True,

@@ -271,7 +271,6 @@ def test_production_runs_its_tasks_privately_through_endpoints() -> None:
     network = environments.load("production").network
     assert isinstance(network, CreateVpc)
     assert network.placement.private and network.placement.through_endpoints
-    assert network.placement.s3_prefix_list_id == "pl-6da54004"  # com.amazonaws.eu-west-1.s3
     public, private = set(network.subnet_cidrs), set(network.private_subnet_cidrs)
     assert len(public | private) == 4  # four distinct subnets
 
@@ -310,25 +309,23 @@ def test_unknown_placement(tmp_path: Path) -> None:
     assert '"private" (tasks in private subnets) or "public"' in error.message
 
 
-def test_nat_egress_needs_no_prefix_list(tmp_path: Path) -> None:
+def test_nat_egress_is_read(tmp_path: Path) -> None:
     env = environments.load(
         write(tmp_path, PRODUCTION.replace('egress = "endpoints"', 'egress = "nat"'), "nat")
     )
     assert env.network.placement.egress == "nat"
-    assert env.network.placement.s3_prefix_list_id is None
 
 
-def test_region_without_a_known_s3_prefix_list_asks_for_it(tmp_path: Path) -> None:
+def test_any_region_with_endpoints_loads_and_a_prefix_list_id_is_refused(tmp_path: Path) -> None:
+    """The S3 prefix list is read at deploy time (ec2:DescribePrefixLists), in every region:
+    none is written in the environment."""
     text = PRODUCTION.replace('region = "eu-west-1"', 'region = "eu-north-1"')
-    error = error_of(write(tmp_path, text))
-    assert error.field == "network.s3_prefix_list_id"
-    assert "com.amazonaws.eu-north-1.s3" in error.message
-    assert "describe-managed-prefix-lists" in error.message
+    assert environments.load(write(tmp_path, text, "north")).network.placement.through_endpoints
     given = text.replace(
         'egress = "endpoints"', 'egress = "endpoints"\ns3_prefix_list_id = "pl-c3aa4faa"'
     )
-    placement = environments.load(write(tmp_path, given, "north")).network.placement
-    assert placement.s3_prefix_list_id == "pl-c3aa4faa"
+    error = error_of(write(tmp_path, given, "given"))
+    assert error.field == "network.s3_prefix_list_id"
 
 
 def test_brought_vpc_with_private_placement_needs_private_subnets(tmp_path: Path) -> None:

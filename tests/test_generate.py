@@ -77,7 +77,8 @@ def test_manifest_follows_the_contract() -> None:
         assert set(stack) >= {
             "key", "stack_name", "template", "depends_on", "capabilities", "tags", "parameters",
             "parameters_from_stacks", "parameters_from_env", "parameters_from_hosted_zone",
-            "parameters_from_certificate", "prerequisites", "needs_image",
+            "parameters_from_certificate", "parameters_from_stack_exists",
+            "parameters_from_s3_prefix_list", "prerequisites", "needs_image",
         }  # fmt: skip
     # Every parameter a template declares without a default is filled by one source.
     for stack in manifest["stacks"]:
@@ -89,6 +90,8 @@ def test_manifest_follows_the_contract() -> None:
             | set(stack["parameters_from_env"])
             | set(stack["parameters_from_hosted_zone"])
             | set(stack["parameters_from_certificate"])
+            | set(stack["parameters_from_stack_exists"])
+            | set(stack["parameters_from_s3_prefix_list"])
         )
         assert declared == filled
 

@@ -84,7 +84,10 @@ def test_service_count_grace_period_and_target_group() -> None:
     env = load("production")
     service = properties("Service")
     assert service["LaunchType"] == "FARGATE"
-    assert service["DesiredCount"] == env.service.desired_count
+    # on the first create; autoscaling's afterwards (tests/test_templates_aws_rules.py)
+    assert service["DesiredCount"] == {
+        "Fn::If": ["FirstCreate", env.service.desired_count, {"Ref": "AWS::NoValue"}]
+    }
     assert service["HealthCheckGracePeriodSeconds"] == env.service.health_check_grace_seconds
     assert service["LoadBalancers"] == [
         {
