@@ -158,13 +158,7 @@ def serve(port: int) -> None:
 def conformant(endpoint: str, port: int = 0) -> Relay:
     """The conformance proxy in front of the emulator at `endpoint`, on `port` (0: a free
     one); serving while in `with`."""
-    return Relay(
-        endpoint,
-        local_conformance.hook(endpoint),
-        port,
-        name="conformance-proxy",
-        after=local_conformance.after(endpoint),
-    )
+    return Relay(endpoint, local_conformance.hook(endpoint), port, name="conformance-proxy")
 
 
 def enforcing(endpoint: str) -> str:

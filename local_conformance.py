@@ -15,12 +15,6 @@ deploy that AWS would refuse fails here first, with AWS's own error:
   400, "1 validation error detected: Value '...' at 'templateBody' failed to satisfy
   constraint: Member must have length less than or equal to 51200".
 
-And one of moto's gaps, bridged so that a deploy that changes nothing says so: moto applies an
-executed UPDATE change set to the resources but keeps the stack's template and parameters of
-its creation (../shared/EMULATOR.md), so after any update an identical change set is never
-"didn't contain changes". After such an ExecuteChangeSet, record_update() stores the change
-set's template and parameters on the stack through moto's UpdateStack (two more stack events).
-
 The template is read as AWS reads it: TemplateBody, or the object TemplateURL names, fetched
 from the emulator's S3; JSON or YAML (short-form tags such as !Ref read as plain values). It is
 written from AWS's documentation, apart from templates/capabilities.py (which derives what
@@ -189,55 +183,8 @@ def s3_fetch(endpoint: str) -> Fetch:
     return fetch
 
 
-def record_update(endpoint: str, request: Request, status: int) -> None:
-    """After moto executed an UPDATE change set: its template and parameters stored on the
-    stack, as AWS does (moto keeps the creation's; see the module's docstring)."""
-    if status != 200 or not request.is_cloudformation or request.action() != "ExecuteChangeSet":
-        return
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    form = request.form()
-    cf = emulator_client(endpoint, "cloudformation", _region(request))
-    named = {"ChangeSetName": form["ChangeSetName"][0]}
-    if "StackName" in form:
-        named["StackName"] = form["StackName"][0]
-    try:
-        change_set = cf.describe_change_set(**named)
-        stack_id = change_set["StackId"]
-        (stack,) = cf.describe_stacks(StackName=stack_id)["Stacks"]
-        if stack["StackStatus"] != "UPDATE_COMPLETE" or not change_set.get("Parameters"):
-            return  # a create stores both; moto does not roll back a failed update
-        body = cf.get_template(StackName=stack_id, ChangeSetName=change_set["ChangeSetId"])
-        template = body["TemplateBody"]
-        template = template if isinstance(template, dict) else parse(template) or {}
-        cf.update_stack(
-            StackName=stack_id,
-            # A rendering other than the one stored: moto refuses an UpdateStack whose text
-            # and parameters equal what its resources already have.
-            TemplateBody=json.dumps(template, indent=1),
-            Parameters=[
-                {"ParameterKey": p["ParameterKey"], "ParameterValue": p["ParameterValue"]}
-                for p in change_set["Parameters"]
-            ],
-            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-        )
-    except (BotoCoreError, ClientError):  # "No updates are to be performed": moto has them
-        return
-
-
-def _region(request: Request) -> str:
-    """The region of SigV4's credential scope (Credential=AKID/date/REGION/service/...)."""
-    scope = request.headers.get("authorization", "").split("Credential=", 1)[-1].split("/")
-    return scope[2] if len(scope) > 2 else "us-east-1"
-
-
 # Asked of an endpoint to tell this proxy from the emulator itself (is_proxy): answered here.
 PROBE_PATH = "/_local_conformance"
-
-
-def after(endpoint: str) -> Callable[[Request, int], None]:
-    """The relay's hook after each forwarded request: moto's gaps bridged."""
-    return lambda request, status: record_update(endpoint, request, status)
 
 
 def hook(endpoint: str) -> Callable[[Request], Reply | None]:

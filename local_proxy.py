@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
 # SigV4's Authorization header names the service in its credential scope:
@@ -76,8 +77,6 @@ class Reply:
 
 
 Intercept = Callable[[Request], "Reply | None"]
-# Told of each request forwarded and the upstream's status, before the answer is relayed.
-After = Callable[[Request, int], None]
 
 
 def forward_all(_request: Request) -> Reply | None:
@@ -110,8 +109,6 @@ class _Handler(BaseHTTPRequestHandler):
             message = f"local proxy: upstream {self.server.upstream} failed: {error}\n"
             self._send(502, [("Content-Type", "text/plain")], message.encode())
             return
-        if self.server.after is not None:
-            self.server.after(request, status)
         self._send(status, headers, answer)
 
     def _read_body(self) -> bytes:
@@ -171,9 +168,8 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a client that keeps its connection open must not block shutdown
     block_on_close = False
 
-    def __init__(self, port: int, upstream: str, intercept: Intercept, after: After | None):
+    def __init__(self, port: int, upstream: str, intercept: Intercept):
         super().__init__(("127.0.0.1", port), _Handler)
-        self.after = after
         self.upstream = upstream
         parts = urlsplit(upstream)
         self.upstream_address = (parts.hostname or "127.0.0.1", parts.port or 80)
@@ -189,10 +185,9 @@ class Relay:
         intercept: Intercept = forward_all,
         port: int = 0,
         name: str = "relay",
-        after: After | None = None,
     ) -> None:
         self.upstream = upstream.rstrip("/")
-        self._server = _Server(port, self.upstream, intercept, after)
+        self._server = _Server(port, self.upstream, intercept)
         self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
 
     @property
@@ -200,7 +195,7 @@ class Relay:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def __enter__(self) -> Relay:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

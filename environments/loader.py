@@ -159,19 +159,22 @@ def _service(table: Table) -> ServiceConfig:
         )
     min_count = table.integer("min_count", 1, 100, default=2)
     max_count = table.integer("max_count", 1, 100, default=max(min_count, 4))
-    desired = table.integer("desired_count", 1, 100, default=min_count)
-    if not min_count <= desired <= max_count:
+    if table.has("desired_count"):
         raise table.error(
             "desired_count",
-            f"expected min_count <= desired_count <= max_count, got {min_count} <= {desired} "
-            f"<= {max_count}",
+            "no longer read: Application Auto Scaling sets the task count between min_count "
+            "and max_count, and a deploy never resets it; remove it (a new service starts "
+            "at min_count)",
+        )
+    if min_count > max_count:
+        raise table.error(
+            "max_count", f"expected min_count <= max_count, got {min_count} > {max_count}"
         )
     service = ServiceConfig(
         name=name,
         image_tag=image_tag,
         cpu=cpu,
         memory=memory,
-        desired_count=desired,
         min_count=min_count,
         max_count=max_count,
         health_check_grace_seconds=table.integer(

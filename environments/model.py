@@ -16,7 +16,8 @@ class ServiceConfig:
     image_tag: str | None  # None: the git revision of the checkout, resolved by generate.py
     cpu: int  # Fargate CPU units (256, 512, 1024, 2048, 4096)
     memory: int  # MiB, a size Fargate accepts for that CPU
-    desired_count: int
+    # The task count is Application Auto Scaling's, between these (no DesiredCount: a deploy
+    # never resets what autoscaling scaled to).
     min_count: int
     max_count: int
     health_check_grace_seconds: int

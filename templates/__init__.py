@@ -127,6 +127,7 @@ def build_service(env: Environment, image_tag: str) -> Stack:
         certificate_arn=env.tls.certificate_arn,
         cdn=env.static_assets.cdn,
         placement=env.network.placement,
+        protect_load_balancer=env.termination_protection,
     )
     alerting = add_alerting(template, params.pagerduty_url)
     log_group = add_logs(template, env.log_retention_days, alerting.key).group
@@ -137,7 +138,6 @@ def build_service(env: Environment, image_tag: str) -> Stack:
         params,
         env.dns,
         access_logs,
-        deletion_protection=env.termination_protection,
         placement=env.network.placement,
     )
     deployment_alarms = add_load_balancer_alarms(
@@ -220,7 +220,9 @@ def _service_stack(
         parameters_from_stacks=from_stacks,
         parameters_from_env=from_env,
         parameters_from_hosted_zone=(params.hosted_zone_id.title,),
-        parameters_from_stack_exists=(params.stack_exists.title,),
+        parameters_from_stack_exists=tuple(
+            p.title for p in (params.stack_exists,) if p is not None
+        ),
         parameters_from_s3_prefix_list=tuple(
             p.title for p in (params.s3_prefix_list_id,) if p is not None
         ),

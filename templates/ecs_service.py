@@ -9,25 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import (
-    AccountId,
-    If,
-    Join,
-    NoValue,
-    Output,
-    Region,
-    Template,
-    URLSuffix,
-    cloudwatch,
-    ecs,
-    logs,
-)
+from troposphere import AccountId, Join, Output, Region, Template, URLSuffix, cloudwatch, ecs, logs
 
 from environments.model import ServiceConfig
 from service import contract
 from templates.edge import Edge
 from templates.iam import Roles
-from templates.parameters import FIRST_CREATE
 
 MINIMUM_HEALTHY_PERCENT = 100
 MAXIMUM_PERCENT = 200
@@ -129,13 +116,14 @@ def add_ecs_service(
             Cluster=cluster.ref(),
             TaskDefinition=task_definition.ref(),
             LaunchType="FARGATE",
-            # Application Auto Scaling owns the task count once the service exists (the
+            # No DesiredCount: the task count is Application Auto Scaling's (the
             # ScalableTarget, templates/scaling.py), and a deploy must not reset a service it
-            # scaled out. AWS's AWS::ECS::Service reference, DesiredCount (the schema cfn-lint
-            # ships): "For existing services, if a desired count is not specified, it is
-            # omitted from the operation." So it is given on the first create only (the
-            # deployer's StackExists parameter) and left out of every update.
-            DesiredCount=If(FIRST_CREATE, config.desired_count, NoValue),
+            # scaled out. AWS's AWS::ECS::Service reference (DesiredCount, in the schema
+            # cfn-lint ships): "For new services, if a desired count is not specified, a
+            # default value of 1 is used ... For existing services, if a desired count is not
+            # specified, it is omitted from the operation." And RegisterScalableTarget, on a
+            # new target: "it changes the resource's current capacity to a value that is
+            # inside of this range", so a new service is brought to min_count at once.
             HealthCheckGracePeriodSeconds=config.health_check_grace_seconds,
             PropagateTags="SERVICE",
             EnableECSManagedTags=True,

@@ -208,12 +208,13 @@ def _certificate_arn(
     ).ref()
 
 
-def _deletion_protection(wanted: bool) -> object:
-    """Off on the stack's first create, on afterwards: a protected load balancer cannot be
+def _deletion_protection(params: ServiceParameters) -> object:
+    """Where the environment protects it (params.stack_exists is there), off on the stack's
+    first create and on afterwards: a protected load balancer cannot be
     deleted, so a failed first create would end ROLLBACK_FAILED (the rollback cannot delete
     it) instead of ROLLBACK_COMPLETE, and the stack could only be deleted by hand. The update
     after a successful first create turns it on."""
-    if not wanted:
+    if params.stack_exists is None:
         return "false"
     return If(FIRST_CREATE, "false", "true")
 
@@ -223,7 +224,6 @@ def add_edge(
     params: ServiceParameters,
     dns: DnsConfig,
     access_logs: AccessLogs,
-    deletion_protection: bool,
     placement: Placement,
 ) -> Edge:
     vpc_id = params.vpc_id
@@ -243,7 +243,7 @@ def add_edge(
                 ),
                 elbv2.LoadBalancerAttributes(
                     Key="deletion_protection.enabled",
-                    Value=_deletion_protection(deletion_protection),
+                    Value=_deletion_protection(params),
                 ),
                 elbv2.LoadBalancerAttributes(Key="access_logs.s3.enabled", Value="true"),
                 elbv2.LoadBalancerAttributes(

@@ -44,7 +44,6 @@ class ServiceParameters:
     pagerduty_url: Parameter
     hosted_zone_id: Parameter  # the domain's zone: its records, the certificate's validation
     certificate: GivenCertificate | CreatedCertificate
-    stack_exists: Parameter  # "true" once the stack exists; FIRST_CREATE is its "false"
     static_url: Parameter | None  # only when the assets are behind the static stack's CDN
     # The tasks' private subnets; None when they are placed in the public ones (subnet_ids).
     task_subnet_ids: Parameter | None = None
@@ -53,6 +52,9 @@ class ServiceParameters:
     endpoint_security_group_id: Parameter | None = None
     # The region's S3 prefix list, which the tasks may reach (through endpoints only).
     s3_prefix_list_id: Parameter | None = None
+    # "true" once the stack exists (FIRST_CREATE is its "false"); only where the load
+    # balancer is protected from deletion.
+    stack_exists: Parameter | None = None
 
     @property
     def tasks_subnet_ids(self) -> Parameter:
@@ -65,8 +67,10 @@ def add_service_parameters(
     certificate_arn: str | None,
     cdn: bool,
     placement: Placement,
+    protect_load_balancer: bool = False,
 ) -> ServiceParameters:
-    """`certificate_arn`: the environment's certificate, or None for one the template creates."""
+    """`certificate_arn`: the environment's certificate, or None for one the template creates.
+    `protect_load_balancer`: it is protected from deletion once the stack exists."""
     image_tag = template.add_parameter(
         Parameter(
             "ImageTag",
@@ -157,7 +161,7 @@ def add_service_parameters(
         task_subnet_ids=task_subnet_ids,
         endpoint_security_group_id=endpoint_security_group_id,
         s3_prefix_list_id=s3_prefix_list_id,
-        stack_exists=add_stack_exists(template),
+        stack_exists=add_stack_exists(template) if protect_load_balancer else None,
     )
 
 

@@ -52,11 +52,11 @@ def test_bad_environment_file_exits_1_naming_the_field_and_creates_nothing(
 ) -> None:
     text = (ROOT / "environments" / "local.toml").read_text()
     broken = tmp_path / "broken.toml"
-    broken.write_text(text.replace("desired_count = 1", 'desired_count = "two"'))
+    broken.write_text(text.replace("min_count = 1", 'min_count = "two"'))
     build = support.write(tmp_path / "build")
     result = deploy(child_env, "--env", str(broken), "--build-dir", str(build), "--yes")
     assert result.returncode == 1
-    assert "desired_count" in result.stdout
+    assert "min_count" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
     assert stack_names(aws) == []
 

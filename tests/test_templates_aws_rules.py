@@ -1,7 +1,7 @@
 """Issue 16's stack fixes, read off every environment's generated templates and manifest:
 records name their zone by ID, the load balancer is protected only once the stack exists, the
-service's DesiredCount is given on its first create only, the S3 prefix list is a parameter
-the deployer reads from EC2, never an ID written in a template."""
+service has no DesiredCount (autoscaling's), the S3 prefix list is a parameter the deployer
+reads from EC2, never an ID written in a template."""
 
 from __future__ import annotations
 
@@ -62,25 +62,32 @@ def test_every_record_names_its_zone_by_the_id_the_deployer_fills(name: str) -> 
 @pytest.mark.parametrize("name", ENVIRONMENTS)
 def test_load_balancer_protection_is_off_on_the_first_create_only(name: str) -> None:
     spec, template = stack(name, "service")
-    (exists,) = spec["parameters_from_stack_exists"]
     attributes = template["Resources"]["LoadBalancer"]["Properties"]["LoadBalancerAttributes"]
     (protection,) = [a["Value"] for a in attributes if a["Key"] == "deletion_protection.enabled"]
-    wanted = "true" if load(name).termination_protection else "false"
+    if not load(name).termination_protection:
+        assert protection == "false"
+        assert spec["parameters_from_stack_exists"] == []  # nothing differs on the first create
+        return
+    (exists,) = spec["parameters_from_stack_exists"]
     assert resolve(protection, template, {exists: "false"}) == "false"  # rollback can delete it
-    assert resolve(protection, template, {exists: "true"}) == wanted
+    assert resolve(protection, template, {exists: "true"}) == "true"
 
 
 @pytest.mark.parametrize("name", ENVIRONMENTS)
-def test_desired_count_is_set_on_the_first_create_and_left_to_autoscaling_after(
-    name: str,
-) -> None:
-    spec, template = stack(name, "service")
-    (exists,) = spec["parameters_from_stack_exists"]
-    count = template["Resources"]["Service"]["Properties"]["DesiredCount"]
-    assert resolve(count, template, {exists: "false"}) == load(name).service.desired_count
-    assert resolve(count, template, {exists: "true"}) is None  # left out of the update
-    kinds = {r["Type"] for r in template["Resources"].values()}
-    assert "AWS::ApplicationAutoScaling::ScalableTarget" in kinds
+def test_the_task_count_is_left_to_autoscaling(name: str) -> None:
+    """No DesiredCount: an update leaves the count autoscaling set; a new service starts at 1
+    and its new scalable target brings it inside [min_count, max_count]."""
+    _, template = stack(name, "service")
+    assert "DesiredCount" not in template["Resources"]["Service"]["Properties"]
+    service = load(name).service
+    targets = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget"
+    ]
+    assert [(t["ScalableDimension"], t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [
+        ("ecs:service:DesiredCount", service.min_count, service.max_count)
+    ]
 
 
 @pytest.mark.parametrize("name", ENVIRONMENTS)

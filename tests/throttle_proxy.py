@@ -33,7 +33,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, too
 from local_proxy import CLOUDFORMATION_ERROR, Relay, Reply, Request
@@ -98,7 +97,7 @@ def _silent(_line: str) -> None:
     pass
 
 
-class ThrottleProxy:
+class ThrottleProxy(Relay):
     """The proxy on 127.0.0.1 (port 0: a free one), serving from a thread while in `with`."""
 
     def __init__(
@@ -110,7 +109,7 @@ class ThrottleProxy:
     ) -> None:
         self.tally = Tally(policy)
         self._log = log or _silent
-        self._relay = Relay(upstream, self._intercept, port, name="throttle-proxy")
+        super().__init__(upstream, self._intercept, port, name="throttle-proxy")
 
     def _intercept(self, request: Request) -> Reply | None:
         if not request.is_cloudformation:
@@ -122,24 +121,8 @@ class ThrottleProxy:
         self._log(f"forwarded {action}")
         return None
 
-    @property
-    def url(self) -> str:
-        return self._relay.url
-
     def throttled_total(self) -> int:
         return self.tally.snapshot()[1].total()
-
-    def __enter__(self) -> ThrottleProxy:
-        self._relay.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._relay.__exit__(kind, error, traceback)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
