@@ -443,6 +443,14 @@ def _manage_resources(scope: Scope, resource_types: set[str]) -> PolicyDocument:
                 "ecs-tasks.amazonaws.com",
             )
         )
+    if "AWS::ElasticLoadBalancingV2::LoadBalancer" in resource_types:
+        statements.append(  # its access logs' replication role (templates/access_logs.py)
+            _pass_role(
+                "PassReplicationRole",
+                _arn("iam", f"role/{scope.prefix}-*", regional=False),
+                "s3.amazonaws.com",
+            )
+        )
     if "AWS::EC2::FlowLog" in resource_types:
         statements.append(
             _pass_role(

@@ -273,6 +273,9 @@ BY_TYPE: dict[str, tuple[str, ...]] = {
         "s3:GetBucketTagging",
         "s3:PutBucketObjectLockConfiguration",
         "s3:GetBucketObjectLockConfiguration",
+        # the access logs' replication into the locked bucket (templates/access_logs.py)
+        "s3:PutReplicationConfiguration",
+        "s3:GetReplicationConfiguration",
     ),
     "AWS::S3::BucketPolicy": ("s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:DeleteBucketPolicy"),
     "AWS::SNS::Topic": (

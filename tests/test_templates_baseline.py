@@ -204,6 +204,7 @@ def test_each_remaining_accepted_risk_is_declared_beside_its_resource(env: str) 
         "TaskExecutionRole",  # ecr:GetAuthorizationToken on *
         "AlertingKey",  # the key policy's root statement
         "AccessLogsBucket",  # the log bucket does not log itself
+        "AccessLogsDeliveryBucket",  # nor does the load balancer's delivery bucket
         "StaticAssetsDistribution",  # no WAF, no CloudFront access logs
     }
     if env == "production":
