@@ -295,6 +295,7 @@ def test_checkov_skips_are_few_in_metadata_and_carry_a_reason() -> None:
     assert skips == {
         ("LoadBalancerSecurityGroup", "CKV_AWS_260"),  # public ALB: port 80 from anywhere
         ("AccessLogsBucket", "CKV_AWS_18"),  # the log bucket does not log into itself
+        ("AccessLogsDeliveryBucket", "CKV_AWS_18"),  # nor the load balancer's delivery bucket
         ("StaticAssetsDistribution", "CKV_AWS_68"),  # no WAF in front of immutable files
         ("FlowLogGroup", "CKV_AWS_158"),  # flow records: metadata, CloudWatch's own key
         ("StaticAssetsDistribution", "CKV_AWS_86"),  # logging: ACLs or us-east-1 only
