@@ -33,6 +33,7 @@ from manifest import (
 )
 from service.contract import STATIC_SOURCE
 from templates import Stack, build_ci, build_stacks, stack_name
+from templates.capabilities import capabilities
 from templates.ci import cloudformation_role_arn
 from templates.declared import accepted_risks
 from templates.registry import repository_name
@@ -89,6 +90,7 @@ def manifest_entry(env: Environment, stack: Stack, template: dict[str, Any]) -> 
         key=stack.key,
         stack_name=stack_name(env, stack.key),
         template_path=Path(f"{stack.key}.json"),
+        capabilities=capabilities(stack.template),
         tags=dict(env.tags),
         prerequisites=prerequisites(env, stack, template),
         role_arn=role_arn(env),

@@ -41,7 +41,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import local_conformance
 from deployer import lock
+from local_proxy import Relay
 
 ROOT = Path(__file__).resolve().parent
 STATE = Path(os.environ.get("LOCAL_AWS_STATE_DIR", ROOT / ".local"))
@@ -259,19 +261,38 @@ def stop() -> int:
 
 
 def serve(port: int) -> None:
-    """Run moto's server in this process (bound to 127.0.0.1) until SIGTERM."""
+    """Run moto's server in this process (on a free port of 127.0.0.1) behind the conformance
+    proxy on `port` (local_conformance.py: AWS's rules moto does not enforce), until SIGTERM."""
     from moto.server import ThreadedMotoServer
 
     # moto's documented setting for the tasks an ECS service reports running (0 otherwise,
     # a rollout that never ends): local.toml runs one task.
     os.environ.setdefault("MOTO_ECS_SERVICE_RUNNING", "1")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    host, moto_port = server.get_host_and_port()
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
-    done.wait()
+    with conformant(f"http://{host}:{moto_port}", port):
+        done.wait()
     server.stop()
+
+
+def conformant(endpoint: str, port: int = 0) -> Relay:
+    """The conformance proxy in front of the emulator at `endpoint`, on `port` (0: a free
+    one); serving while in `with`."""
+    return Relay(endpoint, local_conformance.hook(endpoint), port, name="conformance-proxy")
+
+
+def enforcing(endpoint: str) -> str:
+    """An endpoint that enforces AWS's rules: `endpoint` when it is our proxy already, else a
+    proxy in front of it (a person's own moto), serving until this process ends."""
+    if local_conformance.is_proxy(endpoint):
+        return endpoint
+    relay = conformant(endpoint).__enter__()  # a daemon thread: it goes with the process
+    say(f"AWS's rules (capabilities, template size) enforced by a proxy at {relay.url}")
+    return relay.url
 
 
 # ---- what a real account already has -------------------------------------------------------
@@ -393,13 +414,15 @@ def prepare(port: int, manifest: Any) -> tuple[Any, dict[str, str]]:
     from deployer.session import Aws
 
     with emulator_lock():
+        started_here = not os.environ.get("AWS_ENDPOINT_URL")
         endpoint = up(port)
         if not endpoint_answers(endpoint):
             raise DeployError(
                 f"nothing answers at {endpoint} (AWS_ENDPOINT_URL): start the emulator there, "
                 f"or unset AWS_ENDPOINT_URL and this starts one on 127.0.0.1:{port}"
             )
-        started_here = not os.environ.get("AWS_ENDPOINT_URL")
+        if not started_here:  # a person's own emulator: AWS's rules in front of it too
+            endpoint = enforcing(endpoint)
         os.environ["AWS_ENDPOINT_URL"] = endpoint
         os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = manifest.region
         if started_here or not os.environ.get("AWS_ACCESS_KEY_ID"):

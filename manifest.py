@@ -79,12 +79,18 @@ class Wiring:
     """How the deployer orders a stack and fills its parameters."""
 
     depends_on: tuple[str, ...] = ()
-    capabilities: tuple[str, ...] = ()
     parameters: dict[str, str] = field(default_factory=dict)
     parameters_from_stacks: dict[str, FromStack] = field(default_factory=dict)
     parameters_from_env: dict[str, str] = field(default_factory=dict)
     parameters_from_hosted_zone: tuple[str, ...] = ()  # filled with the hosted zone's ID
     parameters_from_certificate: tuple[str, ...] = ()  # filled with the certificate's ARN
+    # Filled with "true" when the stack exists (an UPDATE change set), "false" on its first
+    # create: what the template may do only once it exists (the load balancer's deletion
+    # protection) or only when it is created (the service's DesiredCount).
+    parameters_from_stack_exists: tuple[str, ...] = ()
+    # Filled with the ID of the region's S3 prefix list (com.amazonaws.<region>.s3), read
+    # with ec2:DescribePrefixLists at deploy time.
+    parameters_from_s3_prefix_list: tuple[str, ...] = ()
     needs_image: bool = False
 
 
@@ -93,6 +99,8 @@ class StackSpec(Wiring):
     key: str
     stack_name: str
     template_path: Path  # beside the manifest
+    # What its change sets acknowledge: derived from the template (templates/capabilities.py)
+    capabilities: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
     prerequisites: tuple[str, ...] = ()  # some of PREREQUISITES
     # The CloudFormation service role the change sets run as (the ci stack's); None: the
@@ -274,6 +282,8 @@ def _stack_dict(spec: StackSpec) -> dict[str, Any]:
         "parameters_from_env": dict(spec.parameters_from_env),
         "parameters_from_hosted_zone": list(spec.parameters_from_hosted_zone),
         "parameters_from_certificate": list(spec.parameters_from_certificate),
+        "parameters_from_stack_exists": list(spec.parameters_from_stack_exists),
+        "parameters_from_s3_prefix_list": list(spec.parameters_from_s3_prefix_list),
         "prerequisites": list(spec.prerequisites),
         "needs_image": spec.needs_image,
         "role_arn": spec.role_arn,
@@ -443,6 +453,8 @@ def _stack(directory: Path, raw: _Fields) -> StackSpec:
         parameters_from_env=raw.mapping("parameters_from_env"),
         parameters_from_hosted_zone=raw.strings("parameters_from_hosted_zone"),
         parameters_from_certificate=raw.strings("parameters_from_certificate"),
+        parameters_from_stack_exists=raw.strings("parameters_from_stack_exists"),
+        parameters_from_s3_prefix_list=raw.strings("parameters_from_s3_prefix_list"),
         prerequisites=raw.strings("prerequisites"),
         needs_image=raw.boolean("needs_image"),
         role_arn=raw.nullable_string("role_arn"),

@@ -90,31 +90,53 @@ def change_set_name(revision: str, content_digest: str) -> str:
     return f"deploy-{rev}-{content_digest[:12]}"
 
 
+def minified(body: str) -> str:
+    """The template as compact JSON: what CloudFormation is sent. build/ keeps it indented for
+    people and diffs; CloudFormation's limits count bytes (staging's service template is
+    about 56 KB indented and 30 KB minified)."""
+    return json.dumps(json.loads(body), separators=(",", ":"), sort_keys=True)
+
+
 def template_argument(
     aws: Any, stack_name: str, body: str, account: Callable[[], str], say: Any
 ) -> dict[str, str]:
-    """TemplateBody when it fits, else upload to an S3 bucket and pass TemplateURL.
+    """TemplateBody when the minified template fits AWS's 51,200 bytes, else an upload to the
+    account's template bucket and TemplateURL.
 
-    The account (for the bucket's name) and the S3 client are only asked for then."""
-    size = len(body.encode())
+    TemplateBody whenever it fits: it needs no bucket, no S3 permission (the plan role of a
+    pull request has none) and no object left behind, and CloudFormation reads the same
+    template either way. The account (the bucket's name and its expected owner) and the S3
+    client are only asked for a larger one. Every read and write of the bucket passes
+    ExpectedBucketOwner: its name is predictable, and a bucket of that name in someone else's
+    account must be refused (403), not written to or read from."""
+    compact = minified(body)
+    size = len(compact.encode())
     if size <= TEMPLATE_BODY_LIMIT:
-        return {"TemplateBody": body}
+        return {"TemplateBody": compact}
     s3 = aws.client("s3")
-    bucket = TEMPLATE_BUCKET.format(account=account(), region=aws.region)
-    key = f"{stack_name}/{hashlib.sha256(body.encode()).hexdigest()}.json"
-    _ensure_bucket(s3, bucket, aws.region)
+    owner = account()
+    bucket = TEMPLATE_BUCKET.format(account=owner, region=aws.region)
+    key = f"{stack_name}/{hashlib.sha256(compact.encode()).hexdigest()}.json"
+    _ensure_bucket(s3, bucket, aws.region, owner)
     say(
-        f"  template is {size:,} bytes (> {TEMPLATE_BODY_LIMIT:,}): uploading to s3://{bucket}/{key}"
+        f"  template is {size:,} bytes minified (> {TEMPLATE_BODY_LIMIT:,}): uploading to "
+        f"s3://{bucket}/{key}"
     )
-    s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
+    s3.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=compact.encode(),
+        ContentType="application/json",
+        ExpectedBucketOwner=owner,
+    )
     return {"TemplateURL": f"https://{bucket}.s3.{aws.region}.amazonaws.com/{key}"}
 
 
-def _ensure_bucket(s3: Any, bucket: str, region: str) -> None:
+def _ensure_bucket(s3: Any, bucket: str, region: str, owner: str) -> None:
     from botocore.exceptions import ClientError
 
     try:
-        s3.head_bucket(Bucket=bucket)
+        s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=owner)
         return
     except ClientError as error:
         if error_code(error) not in {"404", "NoSuchBucket", "NotFound"}:
@@ -122,9 +144,10 @@ def _ensure_bucket(s3: Any, bucket: str, region: str) -> None:
     create: dict[str, Any] = {"Bucket": bucket}
     if region != "us-east-1":
         create["CreateBucketConfiguration"] = {"LocationConstraint": region}
-    s3.create_bucket(**create)
+    s3.create_bucket(**create)  # CreateBucket takes no expected owner: a new bucket is ours
     s3.put_public_access_block(
         Bucket=bucket,
+        ExpectedBucketOwner=owner,
         PublicAccessBlockConfiguration={
             "BlockPublicAcls": True,
             "IgnorePublicAcls": True,

@@ -1,6 +1,7 @@
 """Stack parameters: the manifest's values, other stacks' resources or outputs, the hosted
 zone's ID, the certificate's ARN (given, or the ISSUED ACM certificate that covers the domain,
-found at deploy time), and NoEcho values from the environment (never written to git or build/).
+found at deploy time), the region's S3 prefix list (ec2:DescribePrefixLists), whether the stack
+exists yet, and NoEcho values from the environment (never written to git or build/).
 
 An output is read as deploy.py reports it (deployer/outputs.py): from DescribeStacks, or, where
 that gives none (moto, for stacks created through change sets), evaluated from the template's
@@ -42,6 +43,7 @@ class Resolver:
         self._outputs: dict[str, dict[str, outputs.Output]] = {}
         self._zone_id: str | None = None
         self._certificate_arn: str | None = None
+        self._s3_prefix_list_id: str | None = None
 
     def forget(self, stack_key: str) -> None:
         """The stack was just updated: its physical IDs and outputs may have changed."""
@@ -57,8 +59,13 @@ class Resolver:
                 "never stored in git): export it and run again"
             )
 
-    def parameters(self, spec: StackSpec) -> list[dict[str, Any]]:
+    def parameters(self, spec: StackSpec, exists: bool) -> list[dict[str, Any]]:
+        """`exists`: the stack exists (its change set is an UPDATE), not its first create."""
         values = dict(spec.parameters)
+        for name in spec.parameters_from_stack_exists:
+            values[name] = "true" if exists else "false"
+        for name in spec.parameters_from_s3_prefix_list:
+            values[name] = self.s3_prefix_list_id()
         for name, ref in spec.parameters_from_stacks.items():
             values[name] = self.from_stack(ref)
         for name in spec.parameters_from_hosted_zone:
@@ -114,6 +121,22 @@ class Resolver:
                     f"hosted zone {name} does not exist in this account: the stacks need it"
                 )
         return self._zone_id
+
+    def s3_prefix_list_id(self) -> str:
+        """The ID of the AWS-managed prefix list com.amazonaws.<region>.s3 (each region has
+        its own ID), looked up once per run."""
+        if self._s3_prefix_list_id is None:
+            name = f"com.amazonaws.{self.manifest.region}.s3"
+            found = self.client("ec2").describe_prefix_lists(
+                Filters=[{"Name": "prefix-list-name", "Values": [name]}]
+            )["PrefixLists"]
+            if not found:
+                raise PreflightError(
+                    f"ec2:DescribePrefixLists knows no prefix list {name} in "
+                    f"{self.manifest.region}: the tasks' security group needs S3's"
+                )
+            self._s3_prefix_list_id = str(found[0]["PrefixListId"])
+        return self._s3_prefix_list_id
 
     def certificate_arn(self) -> str:
         """The manifest's certificate: its given ARN, else the one found by domain (looked up

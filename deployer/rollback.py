@@ -146,13 +146,13 @@ class PreviousValues(Resolver):
         # what a deploy passes, without the NoEcho values it takes from the environment
         self.original = replace(original, parameters_from_env={})
 
-    def parameters(self, spec: StackSpec) -> list[dict[str, Any]]:
+    def parameters(self, spec: StackSpec, exists: bool = True) -> list[dict[str, Any]]:
+        """`exists`: a rollback's stack always does."""
         declared = spec.template.get("Parameters", {})
         types = changeset.parameter_types(spec.template)
         running = changeset.parameter_values(self.stack, types)
-        planned = {
-            p["ParameterKey"]: p["ParameterValue"] for p in super().parameters(self.original)
-        }
+        resolved = super().parameters(self.original, exists)
+        planned = {p["ParameterKey"]: p["ParameterValue"] for p in resolved}
         found: list[dict[str, Any]] = []
         for key in sorted(declared):
             kind = types.get(key, "")

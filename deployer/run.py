@@ -144,7 +144,8 @@ class Deployer:
         if pending:
             return pending
         try:
-            parameters = self.resolver.parameters(spec)
+            exists = stack is not None and stack["StackStatus"] != "REVIEW_IN_PROGRESS"
+            parameters = self.resolver.parameters(spec, exists)
         except UpstreamMissing as why:
             if self.options.execute:
                 raise PreflightError(f"stack {name}: {why}") from None

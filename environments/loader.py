@@ -43,11 +43,6 @@ IMAGE_TAG = re.compile(rf"^{IMAGE_TAG_PATTERN}$")
 VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
-PREFIX_LIST_ID = re.compile(r"^pl-[0-9a-f]{8,17}$")
-# The AWS-managed prefix list com.amazonaws.<region>.s3 by region, as `aws ec2
-# describe-managed-prefix-lists --filters Name=prefix-list-name,Values=com.amazonaws.<region>.s3`
-# shows it; another region's is given as [network] s3_prefix_list_id.
-S3_PREFIX_LISTS = {"us-east-1": "pl-63a5400a", "eu-west-1": "pl-6da54004"}
 # CloudFront takes certificates from ACM in this region only.
 CLOUDFRONT_CERTIFICATE_REGION = "us-east-1"
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -171,19 +166,22 @@ def _service(table: Table) -> ServiceConfig:
         )
     min_count = table.integer("min_count", 1, 100, default=2)
     max_count = table.integer("max_count", 1, 100, default=max(min_count, 4))
-    desired = table.integer("desired_count", 1, 100, default=min_count)
-    if not min_count <= desired <= max_count:
+    if table.has("desired_count"):
         raise table.error(
             "desired_count",
-            f"expected min_count <= desired_count <= max_count, got {min_count} <= {desired} "
-            f"<= {max_count}",
+            "no longer read: Application Auto Scaling sets the task count between min_count "
+            "and max_count, and a deploy never resets it; remove it (a new service starts "
+            "at min_count)",
+        )
+    if min_count > max_count:
+        raise table.error(
+            "max_count", f"expected min_count <= max_count, got {min_count} > {max_count}"
         )
     service = ServiceConfig(
         name=name,
         image_tag=image_tag,
         cpu=cpu,
         memory=memory,
-        desired_count=desired,
         min_count=min_count,
         max_count=max_count,
         health_check_grace_seconds=table.integer(
@@ -196,7 +194,7 @@ def _service(table: Table) -> ServiceConfig:
 
 def _network(table: Table, region: str) -> CreateVpc | ExistingVpc:
     chosen = one_of(table, ("cidr", "vpc_id"), "create a VPC or bring one")
-    placement = _placement(table, region)
+    placement = _placement(table)
     if chosen == "cidr":
         network: CreateVpc | ExistingVpc = _create_vpc(table, placement)
     else:
@@ -205,7 +203,7 @@ def _network(table: Table, region: str) -> CreateVpc | ExistingVpc:
     return network
 
 
-def _placement(table: Table, region: str) -> Placement:
+def _placement(table: Table) -> Placement:
     tasks = table.string(
         "placement",
         f'"{PRIVATE}" (tasks in private subnets) or "{PUBLIC}" (tasks with public addresses)',
@@ -213,7 +211,7 @@ def _placement(table: Table, region: str) -> Placement:
         check=lambda value: value in (PUBLIC, PRIVATE),
     )
     if tasks == PUBLIC:
-        _only_with(table, ("egress", "s3_prefix_list_id"), f'placement = "{PRIVATE}"')
+        _only_with(table, ("egress",), f'placement = "{PRIVATE}"')
         return Placement(tasks=PUBLIC, egress=None)
     egress = table.string(
         "egress",
@@ -221,18 +219,9 @@ def _placement(table: Table, region: str) -> Placement:
         default=ENDPOINTS,
         check=lambda value: value in (ENDPOINTS, NAT),
     )
-    if egress == NAT:
-        _only_with(table, ("s3_prefix_list_id",), f'egress = "{ENDPOINTS}"')
-        return Placement(tasks=PRIVATE, egress=NAT)
-    prefix_list = table.string(
-        "s3_prefix_list_id",
-        f"the ID of the prefix list com.amazonaws.{region}.s3 (pl-...), as `aws ec2 "
-        "describe-managed-prefix-lists --filters Name=prefix-list-name,Values="
-        f"com.amazonaws.{region}.s3` shows it (known here for {', '.join(S3_PREFIX_LISTS)})",
-        default=S3_PREFIX_LISTS.get(region),
-        check=PREFIX_LIST_ID.match,
-    )
-    return Placement(tasks=PRIVATE, egress=ENDPOINTS, s3_prefix_list_id=prefix_list)
+    # The S3 prefix list the tasks reach with endpoints is the region's, read by the deployer
+    # at deploy time (ec2:DescribePrefixLists), never written here.
+    return Placement(tasks=PRIVATE, egress=egress)
 
 
 def _only_with(table: Table, keys: tuple[str, ...], condition: str) -> None:

@@ -16,7 +16,8 @@ class ServiceConfig:
     image_tag: str | None  # None: the git revision of the checkout, resolved by generate.py
     cpu: int  # Fargate CPU units (256, 512, 1024, 2048, 4096)
     memory: int  # MiB, a size Fargate accepts for that CPU
-    desired_count: int
+    # The task count is Application Auto Scaling's, between these (no DesiredCount: a deploy
+    # never resets what autoscaling scaled to).
     min_count: int
     max_count: int
     health_check_grace_seconds: int
@@ -40,9 +41,6 @@ class Placement:
 
     tasks: str  # PUBLIC or PRIVATE
     egress: str | None  # ENDPOINTS or NAT when private; None when public
-    # The AWS-managed prefix list of S3 in the region (com.amazonaws.<region>.s3): the only
-    # destination of the tasks' S3 traffic through the gateway endpoint. Private + endpoints.
-    s3_prefix_list_id: str | None = None
 
     @property
     def private(self) -> bool:

@@ -140,7 +140,7 @@ def build_registry(env: Environment) -> Stack:
 def build_static(env: Environment) -> Stack:
     template = _template(env, "static assets: private S3 bucket behind CloudFront")
     config = env.static_assets
-    hosted_zone_id = add_hosted_zone_parameter(template) if config.certificate_arn is None else None
+    hosted_zone_id = add_hosted_zone_parameter(template)
     access_logs = add_server_access_logs(template, env.logs)
     assets = add_static_assets(template, access_logs, config, env.dns, hosted_zone_id)
     template.add_output(Output("StaticAssetsBucketName", Value=assets.bucket.ref()))
@@ -149,7 +149,7 @@ def build_static(env: Environment) -> Stack:
     return Stack(
         key=STATIC_STACK,
         template=template,
-        parameters_from_hosted_zone=() if hosted_zone_id is None else (hosted_zone_id.title,),
+        parameters_from_hosted_zone=(hosted_zone_id.title,),
     )
 
 
@@ -161,17 +161,18 @@ def build_service(env: Environment, image_tag: str) -> Stack:
         certificate_given=not env.tls.create_certificate,
         cdn=env.static_assets.cdn,
         placement=env.network.placement,
+        protect_load_balancer=env.termination_protection,
     )
     alerting = add_alerting(template, params.pagerduty_url)
     log_group = add_logs(template, env.log_retention_days, alerting.key).group
-    access_logs = add_load_balancer_logs(template, env.logs)
-    roles = add_roles(template, params.repository_name.ref(), log_group, _boundary(env, template))
+    boundary = _boundary(env, template)
+    access_logs = add_load_balancer_logs(template, env.logs, boundary)
+    roles = add_roles(template, params.repository_name.ref(), log_group, boundary)
     edge = add_edge(
         template,
         params,
         env.dns,
         access_logs,
-        deletion_protection=env.termination_protection,
         placement=env.network.placement,
     )
     deployment_alarms = add_load_balancer_alarms(
@@ -240,12 +241,9 @@ def _service_stack(
             )
     if params.static_url is not None:
         from_stacks[params.static_url.title] = FromStack(STATIC_STACK, output=BASE_URL_OUTPUT)
-    from_hosted_zone: tuple[str, ...] = ()
     from_certificate: tuple[str, ...] = ()
     if isinstance(params.certificate, GivenCertificate):  # the manifest's certificate fills it
         from_certificate = (params.certificate.parameter.title,)
-    else:
-        from_hosted_zone = (params.certificate.hosted_zone_id.title,)
     if env.pagerduty.ssm_parameter is not None:
         parameters[params.pagerduty_url.title] = env.pagerduty.ssm_parameter
     elif env.pagerduty.env_var is not None:
@@ -254,12 +252,17 @@ def _service_stack(
         key=SERVICE_STACK,
         template=template,
         depends_on=tuple(sorted({source.stack for source in from_stacks.values()})),
-        capabilities=("CAPABILITY_IAM",),
         parameters=parameters,
         parameters_from_stacks=from_stacks,
         parameters_from_env=from_env,
-        parameters_from_hosted_zone=from_hosted_zone,
+        parameters_from_hosted_zone=(params.hosted_zone_id.title,),
         parameters_from_certificate=from_certificate,
+        parameters_from_stack_exists=tuple(
+            p.title for p in (params.stack_exists,) if p is not None
+        ),
+        parameters_from_s3_prefix_list=tuple(
+            p.title for p in (params.s3_prefix_list_id,) if p is not None
+        ),
         needs_image=True,
     )
 
@@ -292,4 +295,4 @@ def build_ci(env: Environment, stacks: list[Stack]) -> Stack | None:
     )
     types = {resource.resource_type for s in stacks for resource in s.template.resources.values()}
     add_ci(template, env.ci, scope, types)
-    return Stack(key=CI_STACK, template=template, capabilities=("CAPABILITY_NAMED_IAM",))
+    return Stack(key=CI_STACK, template=template)

@@ -23,6 +23,7 @@ import awacs.logs as alogs
 from awacs.aws import Action, Allow, ArnNotEquals, Condition, Deny, PolicyDocument, Statement
 from troposphere import Sub, Template, iam
 
+from templates.access_logs import REPLICATION_ACTIONS
 from templates.declared import accepts, declare, permits
 from templates.iam import PULL_ACTIONS, pull_image, registry_token
 
@@ -51,11 +52,14 @@ def workload_boundary_arn(prefix: str) -> Sub:
 
 
 def workload_boundary_document(prefix: str, repository: str) -> PolicyDocument:
-    """What the app's roles may do at most: the union of what the execution role and the
-    flow-log role use, on this environment's repository and log groups only."""
+    """What the app's roles may do at most: the union of what the execution role, the
+    flow-log role and the access logs' replication role use, on this environment's repository,
+    log groups and buckets only."""
     log_groups = Sub(
         f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{prefix}-*"
     )
+    # CloudFormation names a bucket after its stack: <prefix>-<stack>-<logical id>-<random>.
+    buckets = Sub(f"arn:${{AWS::Partition}}:s3:::{prefix}-*")
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[
@@ -66,6 +70,14 @@ def workload_boundary_document(prefix: str, repository: str) -> PolicyDocument:
                 Effect=Allow,
                 Action=[alogs.CreateLogStream, alogs.PutLogEvents, alogs.DescribeLogStreams],
                 Resource=[log_groups],
+            ),
+            # A boundary also caps what a bucket policy grants to the role's ARN: the
+            # replication role's reads of the delivery bucket need to be inside it.
+            Statement(
+                Sid="ReplicateThisEnvironmentsAccessLogs",
+                Effect=Allow,
+                Action=REPLICATION_ACTIONS,
+                Resource=[buckets, Sub(f"arn:${{AWS::Partition}}:s3:::{prefix}-*/*")],
             ),
         ],
     )
@@ -83,6 +95,7 @@ def _declared(policy: iam.ManagedPolicy) -> iam.ManagedPolicy:
             [alogs.CreateLogStream, alogs.PutLogEvents, alogs.DescribeLogStreams],
             f"{cap} writing this environment's log groups",
         ),
+        permits(REPLICATION_ACTIONS, f"{cap} replicating this environment's access logs"),
     )
     return policy
 

@@ -45,7 +45,7 @@ EXCLUDED_SERVICES: dict[str, str] = {
 # Single actions left out, each with why.
 EXCLUDED: dict[str, str] = {
     # Handled by their own statements with conditions (templates/ci.py), never ungated.
-    "iam:PassRole": "granted per service: iam:PassedToService (ecs-tasks, vpc-flow-logs)",
+    "iam:PassRole": "granted per service: iam:PassedToService (ecs-tasks, vpc-flow-logs, s3)",
     "iam:CreateServiceLinkedRole": "granted for ECS, ELB and Application Auto Scaling only",
     # A stack never removes a role's boundary: the boundary is what makes role creation safe.
     "iam:DeleteRolePermissionsBoundary": "a role's permissions boundary is never removed",
@@ -316,6 +316,9 @@ def _pass_roles(scope: Scope, types: set[str]) -> list[Statement]:
         statements.append(pass_role("PassTaskRoles", roles, "ecs-tasks.amazonaws.com"))
     if "AWS::EC2::FlowLog" in types:
         statements.append(pass_role("PassFlowLogRole", roles, "vpc-flow-logs.amazonaws.com"))
+    if "AWS::ElasticLoadBalancingV2::LoadBalancer" in types:
+        # its access logs' replication into the locked bucket (templates/access_logs.py)
+        statements.append(pass_role("PassReplicationRole", roles, "s3.amazonaws.com"))
     return statements
 
 

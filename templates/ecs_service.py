@@ -116,7 +116,14 @@ def add_ecs_service(
             Cluster=cluster.ref(),
             TaskDefinition=task_definition.ref(),
             LaunchType="FARGATE",
-            DesiredCount=config.desired_count,
+            # No DesiredCount: the task count is Application Auto Scaling's (the
+            # ScalableTarget, templates/scaling.py), and a deploy must not reset a service it
+            # scaled out. AWS's AWS::ECS::Service reference (DesiredCount, in the schema
+            # cfn-lint ships): "For new services, if a desired count is not specified, a
+            # default value of 1 is used ... For existing services, if a desired count is not
+            # specified, it is omitted from the operation." And RegisterScalableTarget, on a
+            # new target: "it changes the resource's current capacity to a value that is
+            # inside of this range", so a new service is brought to min_count at once.
             HealthCheckGracePeriodSeconds=config.health_check_grace_seconds,
             PropagateTags="SERVICE",
             EnableECSManagedTags=True,

@@ -17,14 +17,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import Output, Parameter, Ref, Template, certificatemanager, ec2, route53
+from troposphere import If, Output, Parameter, Ref, Template, certificatemanager, ec2, route53
 from troposphere import elasticloadbalancingv2 as elbv2
 
 from environments.model import DnsConfig, Placement
 from service import contract
 from templates.access_logs import AccessLogs
 from templates.declared import declare, inbound, outbound
-from templates.parameters import CreatedCertificate, GivenCertificate, ServiceParameters
+from templates.parameters import (
+    FIRST_CREATE,
+    CreatedCertificate,
+    GivenCertificate,
+    ServiceParameters,
+)
 from templates.vpc_endpoints import HTTPS
 
 # TLS 1.3 and 1.2 only, forward-secret ciphers.
@@ -52,9 +57,9 @@ def _rule(port: int, description: str, **peer: object) -> ec2.SecurityGroupRule:
 
 
 def _task_egress(
-    placement: Placement, endpoint_group: Parameter | None
+    endpoint_group: Parameter | None, s3_prefix_list: Parameter | None
 ) -> list[ec2.SecurityGroupRule]:
-    if endpoint_group is None:
+    if endpoint_group is None or s3_prefix_list is None:
         return [_rule(HTTPS, "HTTPS to ECR, CloudWatch Logs and S3", CidrIp=ANYWHERE)]
     return [
         _rule(
@@ -65,7 +70,7 @@ def _task_egress(
         _rule(
             HTTPS,
             "HTTPS to S3 through the gateway endpoint (ECR's image layers)",
-            DestinationPrefixListId=placement.s3_prefix_list_id,
+            DestinationPrefixListId=s3_prefix_list.ref(),
         ),
     ]
 
@@ -75,12 +80,13 @@ def add_security_groups(
 ) -> tuple[ec2.SecurityGroup, ec2.SecurityGroup]:
     """Every rule is explicit: a group given inline egress loses AWS's default allow-all."""
     vpc_id, endpoint_group = params.vpc_id, params.endpoint_security_group_id
+    s3_prefix_list = params.s3_prefix_list_id
     service_sg = template.add_resource(
         ec2.SecurityGroup(
             "ServiceSecurityGroup",
             GroupDescription=f"Service tasks: port {contract.PORT} from the load balancer only",
             VpcId=vpc_id.ref(),
-            SecurityGroupEgress=_task_egress(placement, endpoint_group),
+            SecurityGroupEgress=_task_egress(endpoint_group, s3_prefix_list),
         )
     )
     alb_sg = template.add_resource(
@@ -112,7 +118,7 @@ def add_security_groups(
         inbound(443, ANYWHERE, "the public load balancer: HTTPS, the service's way in"),
         outbound(contract.PORT, service_sg.ref(), "to the service tasks, on their port only"),
     )
-    if endpoint_group is None:
+    if endpoint_group is None or s3_prefix_list is None:
         declare(
             service_sg,
             outbound(
@@ -128,7 +134,7 @@ def add_security_groups(
         declare(
             service_sg,
             outbound(HTTPS, endpoint_group.ref(), "the tasks reach ECR and Logs by endpoint"),
-            outbound(HTTPS, placement.s3_prefix_list_id, "the tasks pull image layers from S3"),
+            outbound(HTTPS, s3_prefix_list.ref(), "the tasks pull image layers from S3"),
         )
     # A rule of its own: the two groups name each other, and inline rules both ways would be
     # a dependency cycle.
@@ -194,12 +200,22 @@ def _certificate_arn(
     ).ref()
 
 
+def _deletion_protection(params: ServiceParameters) -> object:
+    """Where the environment protects it (params.stack_exists is there), off on the stack's
+    first create and on afterwards: a protected load balancer cannot be
+    deleted, so a failed first create would end ROLLBACK_FAILED (the rollback cannot delete
+    it) instead of ROLLBACK_COMPLETE, and the stack could only be deleted by hand. The update
+    after a successful first create turns it on."""
+    if params.stack_exists is None:
+        return "false"
+    return If(FIRST_CREATE, "false", "true")
+
+
 def add_edge(
     template: Template,
     params: ServiceParameters,
     dns: DnsConfig,
     access_logs: AccessLogs,
-    deletion_protection: bool,
     placement: Placement,
 ) -> Edge:
     vpc_id = params.vpc_id
@@ -218,7 +234,8 @@ def add_edge(
                     Key="routing.http.drop_invalid_header_fields.enabled", Value="true"
                 ),
                 elbv2.LoadBalancerAttributes(
-                    Key="deletion_protection.enabled", Value=str(deletion_protection).lower()
+                    Key="deletion_protection.enabled",
+                    Value=_deletion_protection(params),
                 ),
                 elbv2.LoadBalancerAttributes(Key="access_logs.s3.enabled", Value="true"),
                 elbv2.LoadBalancerAttributes(
@@ -285,7 +302,7 @@ def add_edge(
     template.add_resource(
         route53.RecordSetType(
             "DnsRecord",
-            HostedZoneName=dns.hosted_zone_name,
+            HostedZoneId=params.hosted_zone_id.ref(),
             Name=dns.domain_name,
             Type="A",
             AliasTarget=route53.AliasTarget(

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import Parameter, Template
+from troposphere import Equals, Parameter, Template
 
 from environments.model import IMAGE_TAG_PATTERN, PagerDutyConfig, Placement
 
+# The condition true on the stack's first create only (StackExists, filled by the deployer).
+FIRST_CREATE = "FirstCreate"
 # The service stack's certificate parameter: generate.py lists it in the manifest as the one
 # the deployer fills with the environment's certificate (given, or found at deploy time).
 CERTIFICATE_ARN = "CertificateArn"
@@ -40,6 +42,7 @@ class ServiceParameters:
     vpc_id: Parameter
     subnet_ids: Parameter  # the load balancer's public subnets
     pagerduty_url: Parameter
+    hosted_zone_id: Parameter  # the domain's zone: its records, the certificate's validation
     certificate: GivenCertificate | CreatedCertificate
     static_url: Parameter | None  # only when the assets are behind the static stack's CDN
     # The tasks' private subnets; None when they are placed in the public ones (subnet_ids).
@@ -47,6 +50,11 @@ class ServiceParameters:
     # The interface endpoints' security group, which the tasks may reach (private placement
     # through endpoints only).
     endpoint_security_group_id: Parameter | None = None
+    # The region's S3 prefix list, which the tasks may reach (through endpoints only).
+    s3_prefix_list_id: Parameter | None = None
+    # "true" once the stack exists (FIRST_CREATE is its "false"); only where the load
+    # balancer is protected from deletion.
+    stack_exists: Parameter | None = None
 
     @property
     def tasks_subnet_ids(self) -> Parameter:
@@ -59,9 +67,10 @@ def add_service_parameters(
     certificate_given: bool,
     cdn: bool,
     placement: Placement,
+    protect_load_balancer: bool = False,
 ) -> ServiceParameters:
     """`certificate_given`: the environment brings the certificate (False: the template
-    creates one)."""
+    creates one). `protect_load_balancer`: it is protected from deletion once the stack exists."""
     image_tag = template.add_parameter(
         Parameter(
             "ImageTag",
@@ -112,8 +121,22 @@ def add_service_parameters(
         if placement.through_endpoints
         else None
     )
+    s3_prefix_list_id = (
+        template.add_parameter(
+            Parameter(
+                "S3PrefixListId",
+                Type="String",
+                Description="The region's S3 prefix list (com.amazonaws.<region>.s3), read by "
+                "the deployer with ec2:DescribePrefixLists",
+                AllowedPattern=r"pl-[0-9a-f]+",
+            )
+        )
+        if placement.through_endpoints
+        else None
+    )
     pagerduty_url = template.add_parameter(_pagerduty_parameter(pagerduty))
-    certificate = _certificate_parameter(template, certificate_given)
+    hosted_zone_id = add_hosted_zone_parameter(template)
+    certificate = _certificate_parameter(template, certificate_given, hosted_zone_id)
     static_url = (
         template.add_parameter(
             Parameter(
@@ -132,18 +155,36 @@ def add_service_parameters(
         vpc_id=vpc_id,
         subnet_ids=subnet_ids,
         pagerduty_url=pagerduty_url,
+        hosted_zone_id=hosted_zone_id,
         certificate=certificate,
         static_url=static_url,
         task_subnet_ids=task_subnet_ids,
         endpoint_security_group_id=endpoint_security_group_id,
+        s3_prefix_list_id=s3_prefix_list_id,
+        stack_exists=add_stack_exists(template) if protect_load_balancer else None,
     )
 
 
+def add_stack_exists(template: Template) -> Parameter:
+    """StackExists, which the deployer fills ("false" on the stack's first create, "true"
+    afterwards), and the FIRST_CREATE condition on it."""
+    parameter: Parameter = template.add_parameter(
+        Parameter(
+            "StackExists",
+            Type="String",
+            Description="Filled by the deployer: false on the stack's first create, else true",
+            AllowedValues=["true", "false"],
+        )
+    )
+    template.add_condition(FIRST_CREATE, Equals(parameter.ref(), "false"))
+    return parameter
+
+
 def _certificate_parameter(
-    template: Template, given: bool
+    template: Template, given: bool, hosted_zone_id: Parameter
 ) -> GivenCertificate | CreatedCertificate:
     if not given:
-        return CreatedCertificate(hosted_zone_id=add_hosted_zone_parameter(template))
+        return CreatedCertificate(hosted_zone_id=hosted_zone_id)
     parameter = Parameter(
         CERTIFICATE_ARN,
         Type="String",
@@ -154,12 +195,14 @@ def _certificate_parameter(
 
 
 def add_hosted_zone_parameter(template: Template) -> Parameter:
-    """The ID of the environment's hosted zone, which the deployer looks up by name."""
+    """The ID of the environment's hosted zone, which the deployer looks up by name. Records
+    name their zone by this ID: by name (HostedZoneName), a zone name shared by a public and a
+    private zone, or by two zones, is ambiguous."""
     parameter: Parameter = template.add_parameter(
         Parameter(
             "HostedZoneId",
             Type="AWS::Route53::HostedZone::Id",
-            Description="The hosted zone that validates the certificate by DNS",
+            Description="The domain's hosted zone: its records, the certificate's DNS validation",
         )
     )
     return parameter

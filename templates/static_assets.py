@@ -99,10 +99,10 @@ def add_static_assets(
     access_logs: AccessLogs,
     config: StaticAssetsConfig,
     dns: DnsConfig,
-    hosted_zone_id: Parameter | None,
+    hosted_zone_id: Parameter,
 ) -> StaticAssets:
-    """`hosted_zone_id`: where the certificate the stack creates is validated; None when the
-    environment gives the certificate's ARN."""
+    """`hosted_zone_id`: the domain's zone, where the records go (and the certificate the
+    stack creates, if it creates one, is validated)."""
     assert config.domain_name is not None  # the loader sets it whenever cdn is true
     domain = config.domain_name
     bucket = template.add_resource(
@@ -168,7 +168,7 @@ def add_static_assets(
         template.add_resource(
             route53.RecordSetType(
                 f"StaticAssetsDnsRecord{kind}",
-                HostedZoneName=dns.hosted_zone_name,
+                HostedZoneId=hosted_zone_id.ref(),
                 Name=domain,
                 Type=kind,
                 AliasTarget=route53.AliasTarget(
@@ -202,11 +202,10 @@ def base_url(config: StaticAssetsConfig) -> str:
 
 
 def _certificate_arn(
-    template: Template, config: StaticAssetsConfig, hosted_zone_id: Parameter | None
+    template: Template, config: StaticAssetsConfig, hosted_zone_id: Parameter
 ) -> object:
     if config.certificate_arn is not None:
         return config.certificate_arn
-    assert hosted_zone_id is not None  # the loader allows a created one in us-east-1 only
     return add_dns_validated_certificate(
         template, "StaticAssetsCertificate", str(config.domain_name), hosted_zone_id
     ).ref()

@@ -1,4 +1,6 @@
-"""Shared fixtures: one moto server per test session, on 127.0.0.1 and a free port.
+"""Shared fixtures: one moto server per test session, on 127.0.0.1 and a free port, behind
+the conformance proxy (local_conformance.py: AWS's capability and template-size rules, which
+moto does not enforce), as every local deploy is.
 
 Tests talk to it over HTTP through the standard AWS_ENDPOINT_URL, the same path the deployer
 takes against real AWS. State is wiped before each test that asks for `aws`.
@@ -15,6 +17,8 @@ from pathlib import Path
 import pytest
 from moto.server import ThreadedMotoServer
 
+from local_aws import conformant
+
 REGION = "us-east-1"
 
 
@@ -23,7 +27,8 @@ def moto_endpoint() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    with conformant(f"http://{host}:{port}") as proxy:
+        yield proxy.url
     server.stop()
 
 

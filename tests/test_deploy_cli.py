@@ -54,12 +54,12 @@ def test_bad_environment_file_exits_1_naming_the_field_and_creates_nothing(
     text = (ROOT / "environments" / "local.toml").read_text()
     broken = tmp_path / "broken.toml"
     # whatever count the checkout's file has now (the README has people edit it)
-    broken.write_text(re.sub(r"(?m)^desired_count = \d+$", 'desired_count = "two"', text))
+    broken.write_text(re.sub(r"(?m)^min_count = \d+$", 'min_count = "two"', text))
     assert broken.read_text() != text
     build = support.write(tmp_path / "build")
     result = deploy(child_env, "--env", str(broken), "--build-dir", str(build), "--yes")
     assert result.returncode == 1
-    assert "desired_count" in result.stdout
+    assert "min_count" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
     assert stack_names(aws) == []
 

@@ -219,7 +219,7 @@ def test_a_given_certificate_fills_its_parameter_without_asking_acm(tmp_path: Pa
         raise AssertionError(f"no {service} client wanted")
 
     resolver = Resolver(None, manifest, {}, no_client)
-    assert resolver.parameters(manifest.stack("service")) == [
+    assert resolver.parameters(manifest.stack("service"), exists=True) == [
         {"ParameterKey": "CertificateArn", "ParameterValue": arn},
         {"ParameterKey": "ImageTag", "ParameterValue": "t"},
     ]
@@ -235,7 +235,8 @@ def test_the_certificate_that_covers_the_domain_is_found(
     manifest = _certificate_manifest(tmp_path, Certificate("local.example.com", None))
     resolver = Resolver(None, manifest, {}, boto3.client)
     values = {
-        p["ParameterKey"]: p["ParameterValue"] for p in resolver.parameters(manifest.stacks[0])
+        p["ParameterKey"]: p["ParameterValue"]
+        for p in resolver.parameters(manifest.stacks[0], exists=True)
     }
     assert values["CertificateArn"] == by_san
 
@@ -253,7 +254,7 @@ def test_no_certificate_covering_the_domain_says_how_to_get_one(
     manifest = _certificate_manifest(tmp_path, Certificate("local.example.com", None))
     resolver = Resolver(None, manifest, {}, boto3.client)
     with pytest.raises(PreflightError) as caught:
-        resolver.parameters(manifest.stacks[0])
+        resolver.parameters(manifest.stacks[0], exists=True)
     message = str(caught.value)
     assert message.startswith("no ISSUED ACM certificate in us-east-1 covers local.example.com")
     assert "aws acm request-certificate --region us-east-1 --domain-name local.example.com" in (
@@ -348,3 +349,36 @@ def test_a_template_that_is_not_utf8_names_the_file_the_byte_and_the_fix(tmp_pat
         "generate.py writes UTF-8, so the file was changed after it: regenerate it "
         "(make templates ENV=...)"
     )
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-north-1"])
+def test_the_s3_prefix_list_and_whether_the_stack_exists_are_filled_at_deploy_time(
+    aws: dict[str, str], tmp_path: Path, region: str
+) -> None:
+    """The prefix list is the region's, as EC2 names it (each region has its own ID: none is
+    written in the environment or the template); StackExists is "false" on a first create."""
+    manifest = support.manifest_of(
+        tmp_path,
+        region=region,
+        image=Image("r", "t"),
+        stacks=(
+            StackSpec(
+                "service",
+                "test-service",
+                tmp_path / "service.json",
+                parameters_from_stack_exists=("StackExists",),
+                parameters_from_s3_prefix_list=("S3PrefixListId",),
+            ),
+        ),
+    )
+    support.save(tmp_path, manifest)
+    loaded = manifest_module.load(tmp_path)
+    (expected,) = boto3.client("ec2", region_name=region).describe_prefix_lists(
+        Filters=[{"Name": "prefix-list-name", "Values": [f"com.amazonaws.{region}.s3"]}]
+    )["PrefixLists"]
+    resolver = Resolver(None, loaded, {}, lambda name: boto3.client(name, region_name=region))
+    for exists, word in ((False, "false"), (True, "true")):
+        assert resolver.parameters(loaded.stacks[0], exists=exists) == [
+            {"ParameterKey": "S3PrefixListId", "ParameterValue": expected["PrefixListId"]},
+            {"ParameterKey": "StackExists", "ParameterValue": word},
+        ]

@@ -31,7 +31,7 @@ def error_of(path: Path) -> ConfigError:
 def test_every_shipped_environment_loads(name: str) -> None:
     env = environments.load(name)
     assert env.name == name
-    assert env.service.min_count <= env.service.desired_count <= env.service.max_count
+    assert env.service.min_count <= env.service.max_count
 
 
 def test_production_is_the_worked_example() -> None:
@@ -67,10 +67,10 @@ def test_staging_brings_its_vpc() -> None:
 
 
 def test_unknown_key_names_it_and_suggests_the_right_one(tmp_path: Path) -> None:
-    path = write(tmp_path, PRODUCTION.replace("desired_count = 2", "desired_cuont = 2"))
+    path = write(tmp_path, PRODUCTION.replace("min_count = 2", "min_cuont = 2"))
     error = error_of(path)
-    assert error.field == "service.desired_cuont"
-    assert 'unknown key; did you mean "desired_count"?' in str(error)
+    assert error.field == "service.min_cuont"
+    assert 'unknown key; did you mean "min_count"?' in str(error)
 
 
 def test_unknown_top_level_table(tmp_path: Path) -> None:
@@ -80,12 +80,8 @@ def test_unknown_top_level_table(tmp_path: Path) -> None:
 
 
 def test_wrong_type(tmp_path: Path) -> None:
-    error = error_of(
-        write(tmp_path, PRODUCTION.replace("desired_count = 2", 'desired_count = "two"'))
-    )
-    assert str(error).endswith(
-        'service.desired_count: expected an integer from 1 to 100, got "two"'
-    )
+    error = error_of(write(tmp_path, PRODUCTION.replace("min_count = 2", 'min_count = "two"')))
+    assert str(error).endswith('service.min_count: expected an integer from 1 to 100, got "two"')
 
 
 def test_missing_required_field(tmp_path: Path) -> None:
@@ -212,10 +208,20 @@ def test_vpc_created_and_brought_at_once(tmp_path: Path) -> None:
     assert "set network.cidr or network.vpc_id (both are set)" in error.message
 
 
-def test_desired_count_outside_min_and_max(tmp_path: Path) -> None:
-    error = error_of(write(tmp_path, PRODUCTION.replace("desired_count = 2", "desired_count = 9")))
+def test_desired_count_is_refused_with_what_replaces_it(tmp_path: Path) -> None:
+    """Application Auto Scaling owns the task count: a DesiredCount in the template would
+    reset it on every deploy."""
+    text = PRODUCTION.replace("min_count = 2", "desired_count = 2\nmin_count = 2")
+    error = error_of(write(tmp_path, text))
     assert error.field == "service.desired_count"
-    assert "min_count <= desired_count <= max_count, got 2 <= 9 <= 6" in error.message
+    assert "between min_count and max_count" in error.message
+    assert "remove it" in error.message
+
+
+def test_min_count_above_max_count(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, PRODUCTION.replace("min_count = 2", "min_count = 9")))
+    assert error.field == "service.max_count"
+    assert "min_count <= max_count, got 9 > 6" in error.message
 
 
 def test_memory_fargate_cannot_give_that_cpu(tmp_path: Path) -> None:
@@ -271,7 +277,6 @@ def test_production_runs_its_tasks_privately_through_endpoints() -> None:
     network = environments.load("production").network
     assert isinstance(network, CreateVpc)
     assert network.placement.private and network.placement.through_endpoints
-    assert network.placement.s3_prefix_list_id == "pl-6da54004"  # com.amazonaws.eu-west-1.s3
     public, private = set(network.subnet_cidrs), set(network.private_subnet_cidrs)
     assert len(public | private) == 4  # four distinct subnets
 
@@ -310,25 +315,23 @@ def test_unknown_placement(tmp_path: Path) -> None:
     assert '"private" (tasks in private subnets) or "public"' in error.message
 
 
-def test_nat_egress_needs_no_prefix_list(tmp_path: Path) -> None:
+def test_nat_egress_is_read(tmp_path: Path) -> None:
     env = environments.load(
         write(tmp_path, PRODUCTION.replace('egress = "endpoints"', 'egress = "nat"'), "nat")
     )
     assert env.network.placement.egress == "nat"
-    assert env.network.placement.s3_prefix_list_id is None
 
 
-def test_region_without_a_known_s3_prefix_list_asks_for_it(tmp_path: Path) -> None:
+def test_any_region_with_endpoints_loads_and_a_prefix_list_id_is_refused(tmp_path: Path) -> None:
+    """The S3 prefix list is read at deploy time (ec2:DescribePrefixLists), in every region:
+    none is written in the environment."""
     text = PRODUCTION.replace('region = "eu-west-1"', 'region = "eu-north-1"')
-    error = error_of(write(tmp_path, text))
-    assert error.field == "network.s3_prefix_list_id"
-    assert "com.amazonaws.eu-north-1.s3" in error.message
-    assert "describe-managed-prefix-lists" in error.message
+    assert environments.load(write(tmp_path, text, "north")).network.placement.through_endpoints
     given = text.replace(
         'egress = "endpoints"', 'egress = "endpoints"\ns3_prefix_list_id = "pl-c3aa4faa"'
     )
-    placement = environments.load(write(tmp_path, given, "north")).network.placement
-    assert placement.s3_prefix_list_id == "pl-c3aa4faa"
+    error = error_of(write(tmp_path, given, "given"))
+    assert error.field == "network.s3_prefix_list_id"
 
 
 def test_brought_vpc_with_private_placement_needs_private_subnets(tmp_path: Path) -> None:

@@ -62,6 +62,7 @@ def test_manifest_follows_the_contract() -> None:
         "resources": ["PublicSubnetA", "PublicSubnetB"],
     }
     assert service["capabilities"] == ["CAPABILITY_IAM"]
+    assert stacks["network"]["capabilities"] == ["CAPABILITY_IAM"]  # its flow-log role
     assert service["tags"] == {"team": "platform"}
     # local finds its certificate by domain: the deployer fills CertificateArn at deploy time.
     assert manifest["certificate"] == {"domain": "local.example.com", "arn": None}
@@ -76,7 +77,8 @@ def test_manifest_follows_the_contract() -> None:
         assert set(stack) >= {
             "key", "stack_name", "template", "depends_on", "capabilities", "tags", "parameters",
             "parameters_from_stacks", "parameters_from_env", "parameters_from_hosted_zone",
-            "parameters_from_certificate", "prerequisites", "needs_image",
+            "parameters_from_certificate", "parameters_from_stack_exists",
+            "parameters_from_s3_prefix_list", "prerequisites", "needs_image",
         }  # fmt: skip
     # Every parameter a template declares without a default is filled by one source.
     for stack in manifest["stacks"]:
@@ -88,6 +90,8 @@ def test_manifest_follows_the_contract() -> None:
             | set(stack["parameters_from_env"])
             | set(stack["parameters_from_hosted_zone"])
             | set(stack["parameters_from_certificate"])
+            | set(stack["parameters_from_stack_exists"])
+            | set(stack["parameters_from_s3_prefix_list"])
         )
         assert declared == filled
 
@@ -294,6 +298,7 @@ def test_checkov_skips_are_few_in_metadata_and_carry_a_reason() -> None:
     assert skips == {
         ("LoadBalancerSecurityGroup", "CKV_AWS_260"),  # public ALB: port 80 from anywhere
         ("AccessLogsBucket", "CKV_AWS_18"),  # the log bucket does not log into itself
+        ("AccessLogsDeliveryBucket", "CKV_AWS_18"),  # nor the load balancer's delivery bucket
         ("StaticAssetsDistribution", "CKV_AWS_68"),  # no WAF in front of immutable files
         ("FlowLogGroup", "CKV_AWS_158"),  # flow records: metadata, CloudWatch's own key
         ("StaticAssetsDistribution", "CKV_AWS_86"),  # logging: ACLs or us-east-1 only

@@ -110,7 +110,8 @@ def first_create_of(template: dict[str, Any]) -> review.Review:
 
 def test_a_new_grant_to_a_declared_principal_with_more_actions_is_risky() -> None:
     template = copy.deepcopy(templates_support.stack_template("local", "service"))
-    policy = template["Resources"]["AccessLogsBucketPolicy"]["Properties"]["PolicyDocument"]
+    resources = template["Resources"]
+    policy = resources["AccessLogsDeliveryBucketPolicy"]["Properties"]["PolicyDocument"]
     policy["Statement"][0]["Action"].append("s3:DeleteObject")
     (risk,) = first_create_of(template).risks
     assert risk.code == "resource-policy"

@@ -208,6 +208,7 @@ def test_each_remaining_accepted_risk_is_declared_beside_its_resource(env: str) 
     assert "allows ecr:GetAuthorizationToken on *" in declared["TaskExecutionRole"]
     assert any("root" in risk for risk in declared["AlertingKey"])
     assert any("no server access logging" in risk for risk in declared["AccessLogsBucket"])
+    assert any("no server access logging" in r for r in declared["AccessLogsDeliveryBucket"])
     assert {r.split(" ")[1] for r in declared["StaticAssetsDistribution"]} >= {"WAF", "CloudFront"}
     assert ("FlowLogGroup" in declared) == (env == "production")  # the network stack's
     for template in _stacks(env).values():

@@ -18,6 +18,7 @@ import boto3
 import pytest
 
 import generate
+from deployer.changeset import minified
 from environments import load
 
 PAGERDUTY = "https://events.pagerduty.com/integration/0000/enqueue"
@@ -39,6 +40,14 @@ def _physical_ids(cf: Any, stack_id: str) -> dict[str, str]:
         for r in resources
         if r.get("LogicalResourceId") and r.get("PhysicalResourceId")
     }
+
+
+def s3_prefix_list_id() -> str:
+    """The region's S3 prefix list as the emulator's EC2 has it (as the deployer reads it)."""
+    (found,) = boto3.client("ec2").describe_prefix_lists(
+        Filters=[{"Name": "prefix-list-name", "Values": ["com.amazonaws.us-east-1.s3"]}]
+    )["PrefixLists"]
+    return str(found["PrefixListId"])
 
 
 def _create_stacks(env_path: str | Path, tmp_path: Path) -> dict[str, str]:
@@ -66,6 +75,10 @@ def _create_stacks(env_path: str | Path, tmp_path: Path) -> dict[str, str]:
             values[name] = ",".join(ids[r] for r in source["resources"])
         for name in spec["parameters_from_hosted_zone"]:
             values[name] = zone.split("/")[-1]
+        for name in spec["parameters_from_stack_exists"]:
+            values[name] = "false"  # the first create (production's; local has none)
+        for name in spec["parameters_from_s3_prefix_list"]:
+            values[name] = s3_prefix_list_id()
         body = (tmp_path / spec["template"]).read_text()
         if "CertificateArn" in json.loads(body).get("Parameters", {}):  # found by domain
             values["CertificateArn"] = certificate
@@ -73,7 +86,7 @@ def _create_stacks(env_path: str | Path, tmp_path: Path) -> dict[str, str]:
             StackName=spec["stack_name"],
             ChangeSetName="create",
             ChangeSetType="CREATE",
-            TemplateBody=body,
+            TemplateBody=minified(body),  # as the deployer sends it: under 51,200 bytes
             Capabilities=spec["capabilities"],
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
             Tags=[{"Key": k, "Value": v} for k, v in spec["tags"].items()],
@@ -163,3 +176,34 @@ def test_private_placement_is_created_on_moto_and_reaches_only_the_endpoints(
     assert admitted["IpRanges"] == []
     # The tasks' egress (443 to the endpoints' group and S3's prefix list only) is read off the
     # template in test_templates_placement.py: moto creates no inline SecurityGroupEgress.
+
+
+@pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
+def test_an_update_leaves_the_desired_count_that_autoscaling_set(
+    aws: dict[str, str], tmp_path: Path
+) -> None:
+    """The service scaled out to 3 (by Application Auto Scaling, which moto does not run: an
+    UpdateService stands in for it); a deploy of a new image leaves it at 3, where a
+    DesiredCount in the template would reset it."""
+    created = _create_stacks("local", tmp_path)
+    cf, ecs = boto3.client("cloudformation"), boto3.client("ecs")
+    (cluster,) = ecs.list_clusters()["clusterArns"]
+    (service,) = ecs.list_services(cluster=cluster)["serviceArns"]
+    # (moto starts it at 0 where AWS starts it at 1: nothing to read before the scale-out)
+    ecs.update_service(cluster=cluster, service=service, desiredCount=3)
+    stack = cf.describe_stacks(StackName=created["service"])["Stacks"][0]
+    values = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    del values["PagerDutyUrl"]  # its default names the SSM parameter; DescribeStacks, its value
+    values.update(ImageTag="fedcba987654")
+    change_set = cf.create_change_set(
+        StackName=stack["StackName"],
+        ChangeSetName="update",
+        ChangeSetType="UPDATE",
+        TemplateBody=minified((tmp_path / "service.json").read_text()),
+        Capabilities=["CAPABILITY_IAM"],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
+    )
+    cf.execute_change_set(ChangeSetName=change_set["Id"])
+    assert _wait(cf, change_set["StackId"])["StackStatus"] == "UPDATE_COMPLETE"
+    described = ecs.describe_services(cluster=cluster, services=[service])["services"][0]
+    assert described["desiredCount"] == 3

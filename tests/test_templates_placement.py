@@ -15,7 +15,7 @@ from service import contract
 from templates import build_stacks
 
 ANYWHERE = "0.0.0.0/0"
-S3_EU_WEST_1 = "pl-6da54004"
+S3_PREFIX_LIST = "S3PrefixListId"  # the parameter the deployer fills from EC2
 
 
 def _stacks(env: str | Path) -> dict[str, dict[str, Any]]:
@@ -69,7 +69,7 @@ def reach(
 def test_production_tasks_reach_the_endpoints_and_s3_only() -> None:
     _, egress = reach(_stacks("production"))
     tasks_out = {(to, port) for source, to, port in egress if source == "ServiceSecurityGroup"}
-    assert tasks_out == {("EndpointSecurityGroupId", 443), (S3_EU_WEST_1, 443)}
+    assert tasks_out == {("EndpointSecurityGroupId", 443), (S3_PREFIX_LIST, 443)}
     # Nothing in the VPC sends to the internet: only the load balancer's group sends at all,
     # to the tasks; the endpoints' group has a rule that matches nothing.
     assert {(s, t, p) for s, t, p in egress if t == ANYWHERE} == set()
@@ -214,7 +214,7 @@ def test_staging_tasks_reach_the_brought_vpcs_endpoints_only() -> None:
     ingress, egress = reach({"service": service.template.to_dict()})
     assert {(t, p) for s, t, p in egress if s == "ServiceSecurityGroup"} == {
         ("EndpointSecurityGroupId", 443),
-        (S3_EU_WEST_1, 443),
+        (S3_PREFIX_LIST, 443),
     }
     assert ("ServiceSecurityGroup", "EndpointSecurityGroupId", 443) in ingress
     awsvpc = _resources(service.template.to_dict(), "AWS::ECS::Service")["Service"][

@@ -58,22 +58,55 @@ def test_access_log_buckets_are_one_shape_differing_only_in_who_writes_and_the_l
     assert service["AccessLogsBucket"]["Properties"]["ObjectLockEnabled"] is True
     rule = service["AccessLogsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"][0]
     assert rule["ExpirationInDays"] == load("production").log_retention_days
-    writers = {
-        key: [
-            s
-            for s in resources["AccessLogsBucketPolicy"]["Properties"]["PolicyDocument"][
-                "Statement"
-            ]
-            if s["Effect"] == "Allow"
-        ]
-        for key, resources in (("static", static), ("service", service))
-    }
-    assert [s["Principal"] for s in writers["static"]] == [{"Service": "logging.s3.amazonaws.com"}]
-    (elb,) = writers["service"]
+
+    def writers(resources: dict[str, Any], policy: str) -> list[dict[str, Any]]:
+        statements = resources[policy]["Properties"]["PolicyDocument"]["Statement"]
+        return [s for s in statements if s["Effect"] == "Allow" and "s3:PutObject" in s["Action"]]
+
+    static_writers = writers(static, "AccessLogsBucketPolicy")
+    assert [s["Principal"] for s in static_writers] == [{"Service": "logging.s3.amazonaws.com"}]
+    assert writers(service, "AccessLogsBucketPolicy") == []  # only replication writes the lock
+    (elb,) = writers(service, "AccessLogsDeliveryBucketPolicy")
     assert "ElbLogDeliveryAccount" in str(elb["Principal"])
-    for statements in writers.values():
-        for statement in statements:
-            assert statement["Action"] == ["s3:PutObject"]
+    assert elb["Action"] == ["s3:PutObject"]
+
+
+def test_the_load_balancer_logs_into_a_plain_bucket_replicated_into_the_locked_one() -> None:
+    """S3 refuses a put without a checksum into a bucket with default Object Lock retention,
+    and ELB log delivery is documented to send none: it writes into a plain SSE-S3 bucket,
+    which S3 replication copies into the locked one."""
+    resources = _stack("service")["Resources"]
+    delivery = resources["AccessLogsDeliveryBucket"]["Properties"]
+    assert "ObjectLockEnabled" not in delivery
+    (encryption,) = delivery["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert delivery["VersioningConfiguration"] == {"Status": "Enabled"}  # replication needs it
+    replication = delivery["ReplicationConfiguration"]
+    assert replication["Role"] == {"Fn::GetAtt": ["AccessLogsReplicationRole", "Arn"]}
+    (rule,) = replication["Rules"]
+    assert rule["Status"] == "Enabled"
+    assert rule["Destination"]["Bucket"] == {"Fn::GetAtt": ["AccessLogsBucket", "Arn"]}
+    assert rule["DeleteMarkerReplication"] == {"Status": "Disabled"}  # no delete is copied
+    role = resources["AccessLogsReplicationRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "s3.amazonaws.com"}
+    (policy,) = role["Policies"]
+    (write,) = policy["PolicyDocument"]["Statement"]
+    assert write["Resource"] == [
+        {"Fn::Join": ["", [{"Fn::GetAtt": ["AccessLogsBucket", "Arn"]}, "/*"]]}
+    ]
+    assert set(write["Action"]) == {"s3:ReplicateObject", "s3:ReplicateTags"}
+    statements = resources["AccessLogsDeliveryBucketPolicy"]["Properties"]["PolicyDocument"]
+    reads = [
+        s
+        for s in statements["Statement"]
+        if s.get("Principal") == {"AWS": {"Fn::GetAtt": ["AccessLogsReplicationRole", "Arn"]}}
+    ]
+    assert {a for s in reads for a in s["Action"]} >= {
+        "s3:GetObjectVersionForReplication",
+        "s3:GetObjectRetention",
+        "s3:GetObjectLegalHold",
+    }
 
 
 def test_assets_bucket_logs_its_access_and_the_load_balancer_too() -> None:
@@ -89,12 +122,14 @@ def test_assets_bucket_logs_its_access_and_the_load_balancer_too() -> None:
         a["Key"]: a["Value"]
         for a in resources["LoadBalancer"]["Properties"]["LoadBalancerAttributes"]
     }
-    assert alb["access_logs.s3.bucket"] == {"Ref": "AccessLogsBucket"}
+    assert alb["access_logs.s3.bucket"] == {"Ref": "AccessLogsDeliveryBucket"}
     assert alb["access_logs.s3.prefix"] == "load-balancer"
 
 
 @pytest.mark.parametrize("env_name", ["production", "local", "staging"])
 def test_the_service_stack_has_no_assets_bucket_and_no_cdn(env_name: str) -> None:
     types = [r["Type"] for r in _stack("service", env_name)["Resources"].values()]
-    assert types.count("AWS::S3::Bucket") == 1  # the load balancer's access logs
+    assert (
+        types.count("AWS::S3::Bucket") == 2
+    )  # the load balancer's access logs, delivered and kept
     assert not any(t.startswith("AWS::CloudFront::") for t in types)

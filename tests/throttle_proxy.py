@@ -25,7 +25,6 @@ Stdlib only: it must run wherever moto does, with nothing else installed.
 from __future__ import annotations
 
 import argparse
-import http.client
 import random
 import signal
 import sys
@@ -33,33 +32,13 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from urllib.parse import parse_qs, urlsplit
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, too
+from local_proxy import CLOUDFORMATION_ERROR, Relay, Reply, Request
 
 # Decides, for the n-th CloudFormation call (n from 1, in arrival order), whether to throttle it.
 Policy = Callable[[int], bool]
-
-CLOUDFORMATION_SCOPE = "/cloudformation/aws4_request"
-THROTTLING_BODY = (
-    '<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">'
-    "<Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
-    "<RequestId>{request_id}</RequestId></ErrorResponse>"
-)
-# Headers about this one connection, not the message: never passed on (RFC 9110, 7.6.1).
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
 
 
 def every(n: int) -> Policy:
@@ -73,18 +52,6 @@ def randomly(rate: float, seed: int = 0) -> Policy:
     the same order of calls throttle the same calls."""
     generator = random.Random(seed)
     return lambda _call: generator.random() < rate
-
-
-def is_cloudformation(authorization: str) -> bool:
-    """SigV4's Authorization header names the service in its credential scope:
-    Credential=AKID/20240101/us-east-1/cloudformation/aws4_request, SignedHeaders=..."""
-    return CLOUDFORMATION_SCOPE in authorization
-
-
-def action_of(body: bytes) -> str:
-    """The query protocol's action (Action=DescribeStacks&...), or "?" when there is none."""
-    form = parse_qs(body.decode("utf-8", errors="replace"))
-    return form.get("Action", ["?"])[0]
 
 
 class Tally:
@@ -119,109 +86,18 @@ class Tally:
         return "\n".join(lines)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """Relays one request at a time on a kept-alive connection, as botocore's pool expects."""
-
-    protocol_version = "HTTP/1.1"  # keep-alive: every answer carries its Content-Length
-    server: _Server
-
-    def do_GET(self) -> None:
-        self._relay()
-
-    do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = do_GET
-
-    def _relay(self) -> None:
-        body = self._read_body()
-        if is_cloudformation(self.headers.get("Authorization", "")):
-            action = action_of(body)
-            if self.server.tally.decide(action):
-                self.server.log(f"throttled {action}")
-                self._send(400, [("Content-Type", "text/xml")], _throttling_body())
-                return
-            self.server.log(f"forwarded {action}")
-        try:
-            status, headers, answer = self._forward(body)
-        except (OSError, http.client.HTTPException) as error:  # say so rather than hang up
-            message = f"throttle proxy: upstream {self.server.upstream} failed: {error}\n"
-            self._send(502, [("Content-Type", "text/plain")], message.encode())
-            return
-        self._send(status, headers, answer)
-
-    def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            return self._read_chunked()
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-    def _read_chunked(self) -> bytes:
-        parts = []
-        while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
-            parts.append(self.rfile.read(size))
-            self.rfile.readline()  # the CRLF after each chunk
-        while self.rfile.readline() not in (b"\r\n", b"\n", b""):  # trailers
-            pass
-        return b"".join(parts)
-
-    def _forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        """The same method, path, headers (Host included: what the client signed, and what
-        moto builds URLs from) and body, to the upstream; its status, headers and body."""
-        host, port = self.server.upstream_address
-        connection = http.client.HTTPConnection(host, port, timeout=120)
-        try:
-            connection.putrequest(
-                self.command, self.path, skip_host=True, skip_accept_encoding=True
-            )
-            for name, value in self.headers.items():
-                if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
-                    connection.putheader(name, value)
-            connection.putheader("Content-Length", str(len(body)))
-            connection.endheaders(body)
-            response = connection.getresponse()
-            answer = response.read()
-            headers = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP]
-            return response.status, headers, answer
-        finally:
-            connection.close()
-
-    def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-        self.send_response(status)
-        for name, value in headers:
-            if name.lower() not in {"content-length", "server", "date"}:
-                self.send_header(name, value)
-        # HEAD: the length the GET would have had, and no body
-        length = next((v for k, v in headers if k.lower() == "content-length"), None)
-        self.send_header(
-            "Content-Length", length if self.command == "HEAD" and length else str(len(body))
-        )
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass  # the access log would bury what matters: what was throttled
-
-
-def _throttling_body() -> bytes:
-    return THROTTLING_BODY.format(request_id=uuid.uuid4()).encode()
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True  # a client that keeps its connection open must not block shutdown
-    block_on_close = False
-
-    def __init__(self, port: int, upstream: str, tally: Tally, log: Callable[[str], None]):
-        super().__init__(("127.0.0.1", port), _Handler)
-        self.upstream = upstream
-        parts = urlsplit(upstream)
-        self.upstream_address = (parts.hostname or "127.0.0.1", parts.port or 80)
-        self.tally = tally
-        self.log = log
+def _throttling_reply() -> Reply:
+    body = CLOUDFORMATION_ERROR.format(
+        code="Throttling", message="Rate exceeded", request_id=uuid.uuid4()
+    )
+    return Reply(400, body.encode(), [("Content-Type", "text/xml")])
 
 
 def _silent(_line: str) -> None:
     pass
 
 
-class ThrottleProxy:
+class ThrottleProxy(Relay):
     """The proxy on 127.0.0.1 (port 0: a free one), serving from a thread while in `with`."""
 
     def __init__(
@@ -232,32 +108,21 @@ class ThrottleProxy:
         log: Callable[[str], None] | None = None,
     ) -> None:
         self.tally = Tally(policy)
-        self._server = _Server(port, upstream.rstrip("/"), self.tally, log or _silent)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="throttle-proxy", daemon=True
-        )
+        self._log = log or _silent
+        super().__init__(upstream, self._intercept, port, name="throttle-proxy")
 
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def _intercept(self, request: Request) -> Reply | None:
+        if not request.is_cloudformation:
+            return None
+        action = request.action()
+        if self.tally.decide(action):
+            self._log(f"throttled {action}")
+            return _throttling_reply()
+        self._log(f"forwarded {action}")
+        return None
 
     def throttled_total(self) -> int:
         return self.tally.snapshot()[1].total()
-
-    def __enter__(self) -> ThrottleProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
