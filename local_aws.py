@@ -378,8 +378,13 @@ def self_signed(domain: str, days: int = 365) -> tuple[bytes, bytes]:
 
 
 def push_stand_in(manifest: Any, ecr: Any) -> None:
-    """Register the image tag in the emulator's ECR (no Docker engine here)."""
-    image = manifest.image
+    """Register every service's image tag in the emulator's ECR (no Docker engine here)."""
+    images = {service.image for service in manifest.services if service.image is not None}
+    for image in sorted(images, key=lambda image: (image.repository_name, image.tag)):
+        _register(image, ecr)
+
+
+def _register(image: Any, ecr: Any) -> None:
     config = {
         "mediaType": "application/vnd.docker.container.image.v1+json",
         "size": 2,
@@ -576,13 +581,13 @@ def deploy(
     that runs it are deployed first (once: the second pass leaves them out)."""
     from deployer import preflight
 
-    first_needing_image = next((s for s in chosen if s.needs_image), None)
+    first_needing_image = next((s for s in chosen if manifest.image_of(s) is not None), None)
     if first_needing_image is None:
         return deploy_py([*common, *asked, *rest], env)
     # Nobody can confirm (no terminal, no --yes): one deploy.py shows every stack's plan and
     # refuses; nothing is created, so there is no repository to register the image in yet.
     confirmable = "--yes" in rest or sys.stdin.isatty()
-    image, ecr = manifest.image, aws.client("ecr")
+    image, ecr = manifest.image_of(first_needing_image), aws.client("ecr")
     state = preflight.image_state(ecr, image.repository_name, image.tag)
     if state == preflight.IMAGE_PRESENT:
         say(f"{image.repository_name}:{image.tag} is already in the emulator's ECR")

@@ -29,7 +29,8 @@ class Checks:
 
 def run(deployer: Any, checks: Checks, kind: str = rollback.DEPLOY) -> dict[str, Any] | None:
     """The checks after `deployer` ran: None when it did not deploy the image's stack."""
-    spec = next((s for s in deployer.manifest.stacks if s.needs_image), None)
+    manifest = deployer.manifest
+    spec = next((s for s in manifest.stacks if manifest.image_of(s) is not None), None)
     result = next(
         (r for r in deployer.results if spec and r.key == spec.key and r.outcome in DEPLOYED),
         None,
@@ -37,7 +38,9 @@ def run(deployer: Any, checks: Checks, kind: str = rollback.DEPLOY) -> dict[str,
     if spec is None or result is None:
         return None
     say, aws = deployer.say, deployer.aws
-    tag = deployer.manifest.image.tag
+    image = manifest.image_of(spec)
+    assert image is not None  # spec was chosen for it
+    tag = image.tag
     runs_tag(deployer.cf, spec.stack_name, tag)
     say("")
     say(f"After the {kind} of {spec.stack_name} (image {tag}):")

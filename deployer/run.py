@@ -151,8 +151,8 @@ class Deployer:
                 raise PreflightError(f"stack {name}: {why}") from None
             self.say(f"  {why}: {name} is planned once it exists")
             return StackResult(spec.key, name, PENDING_UPSTREAM, note=str(why))
-        if spec.needs_image:
-            image = self.manifest.image
+        image = self.manifest.image_of(spec)
+        if image is not None:
             try:
                 preflight.image_exists(self.aws.client("ecr"), image.repository_name, image.tag)
                 self.say(f"  image {image.repository_name}:{image.tag} is in ECR")
@@ -620,7 +620,7 @@ class Deployer:
             rollout.watch(
                 self.aws, stack["StackId"], spec.template, self.say, self.options.terminal
             )
-            if spec.needs_image and kind in {"CREATE", "UPDATE"}
+            if spec.service is not None and kind in {"CREATE", "UPDATE"}
             else None
         )
         follower = Follower(

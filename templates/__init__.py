@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from troposphere import Join, Output, Template
 
-from environments.model import CreateVpc, Environment, ExistingVpc
-from manifest import FromStack, Wiring
+from environments.model import CreateVpc, Environment, ExistingVpc, ServiceConfig
+from manifest import FromStack, Wiring, service_stack_key
 from service.contract import STATIC_PATH
 from templates.access_logs import add_load_balancer_logs, add_server_access_logs
 from templates.boundary import add_workload_boundary, workload_boundary_arn
@@ -67,12 +67,17 @@ class Stack(Wiring):
     template: Template
 
 
-SERVICE_STACK = "service"
+def only_service(env: Environment) -> ServiceConfig:
+    """The environment's one service: until the environment stack (cluster, load balancer)
+    is split from the service stacks, every service would bring its own load balancer and its
+    own record for the same name, so the templates build one service per environment and a
+    second is refused by generate.py."""
+    return env.services[0]
 
 
 def stack_name(env: Environment, key: str) -> str:
     """The CloudFormation stack's name of the environment's stack `key`."""
-    return f"{env.service.name}-{env.name}-{key}"
+    return f"{env.app}-{env.name}-{key}"
 
 
 def tasks_use(env: Environment) -> TasksUse:
@@ -80,25 +85,25 @@ def tasks_use(env: Environment) -> TasksUse:
     repository, and the service stack's log group (its name CloudFormation's: the stack's
     name, the logical ID, a random suffix)."""
     return TasksUse(
-        repository=repository_name(env.service.name, env.name),
-        log_group_prefix=f"{stack_name(env, SERVICE_STACK)}-{LOG_GROUP}-",
+        repository=repository_name(env.app, env.name),
+        log_group_prefix=f"{stack_name(env, service_stack_key(only_service(env).name))}-{LOG_GROUP}-",
     )
 
 
 def _template(env: Environment, what: str) -> Template:
-    template = Template(Description=f"{env.service.name} ({env.name}): {what}")
+    template = Template(Description=f"{env.app} ({env.name}): {what}")
     template.set_version(TEMPLATE_FORMAT_VERSION)
     return template
 
 
 def _prefix(env: Environment) -> str:
-    return f"{env.service.name}-{env.name}"
+    return f"{env.app}-{env.name}"
 
 
 def _boundary(env: Environment, template: Template) -> object:
     """The permissions boundary this stack's roles carry: the ci stack's workload boundary, or,
     with no ci stack, this stack's own copy of it (templates/boundary.py says why)."""
-    repository = repository_name(env.service.name, env.name)
+    repository = repository_name(env.app, env.name)
     if env.ci is not None:
         return workload_boundary_arn(_prefix(env))
     return add_workload_boundary(template, _prefix(env), repository)
@@ -131,7 +136,7 @@ def build_network(env: Environment, config: CreateVpc) -> Stack:
 
 def build_registry(env: Environment) -> Stack:
     template = _template(env, "ECR repository")
-    registry = add_registry(template, repository_name(env.service.name, env.name))
+    registry = add_registry(template, repository_name(env.app, env.name))
     template.add_output(Output("RepositoryName", Value=registry.repository.ref()))
     template.add_output(Output("RepositoryUri", Value=registry.repository.get_att("RepositoryUri")))
     return Stack(key="registry", template=template)
@@ -180,7 +185,7 @@ def build_service(env: Environment, image_tag: str) -> Stack:
     )
     service = add_ecs_service(
         template,
-        env.service,
+        only_service(env),
         image=image_uri(params.repository_name.ref(), params.image_tag.ref()),
         environment={"STATIC_URL": _static_url(params)},
         log_group=log_group,
@@ -190,7 +195,7 @@ def build_service(env: Environment, image_tag: str) -> Stack:
         deployment_alarms=deployment_alarms.alarms,
         public_address=not env.network.placement.private,
     )
-    add_scaling(template, env.service, env.scaling, service, edge)
+    add_scaling(template, only_service(env), env.scaling, service, edge)
     running_tasks_alarm = add_running_tasks_alarm(
         template, alerting, env.alarms, service.cluster, service.service
     )
@@ -249,7 +254,8 @@ def _service_stack(
     elif env.pagerduty.env_var is not None:
         from_env[params.pagerduty_url.title] = env.pagerduty.env_var
     return Stack(
-        key=SERVICE_STACK,
+        key=service_stack_key(only_service(env).name),
+        service=only_service(env).name,
         template=template,
         depends_on=tuple(sorted({source.stack for source in from_stacks.values()})),
         parameters=parameters,
@@ -263,7 +269,6 @@ def _service_stack(
         parameters_from_s3_prefix_list=tuple(
             p.title for p in (params.s3_prefix_list_id,) if p is not None
         ),
-        needs_image=True,
     )
 
 
@@ -289,7 +294,7 @@ def build_ci(env: Environment, stacks: list[Stack]) -> Stack | None:
     scope = Scope(
         prefix=_prefix(env),
         environment=env.name,
-        repository=repository_name(env.service.name, env.name),
+        repository=repository_name(env.app, env.name),
         ssm_parameters=tuple(p for p in (env.pagerduty.ssm_parameter,) if p is not None),
         region=env.region,
     )
