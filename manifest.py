@@ -544,7 +544,9 @@ def _check_order(manifest: Manifest) -> None:
                 raise _Malformed(f"stack {spec.key!r} depends on {name!r}, which is not before it")
     for service in manifest.services:
         if service.stack not in keys:
-            raise _Malformed(f"service {service.name!r} is in stack {service.stack!r}, which is not listed")
+            raise _Malformed(
+                f"service {service.name!r} is in stack {service.stack!r}, which is not listed"
+            )
     assets = manifest.static_assets
     if assets is not None and assets.stack not in keys:
         raise _Malformed(f"static_assets are in stack {assets.stack!r}, which is not listed")

@@ -57,7 +57,11 @@ def collect(aws: Any, manifest: Manifest, revision: str) -> dict[str, Any]:
     found["service"] = {
         "stack_name": spec.stack_name,
         "rollout": deployment.to_dict() if deployment else None,
-        "image": {"deployed": deployed, "checkout": _tag(manifest.image_of(spec)), "running": running},
+        "image": {
+            "deployed": deployed,
+            "checkout": _tag(manifest.image_of(spec)),
+            "running": running,
+        },
         "rollback_to": rollback.previous(entries, deployed) if deployed else None,
         "recorded": [asdict(entry) for entry in entries[-RECORDED_SHOWN:]],
         "verify": verify.verify(aws.client, spec.template, physical).to_dict(),

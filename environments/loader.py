@@ -52,7 +52,6 @@ ENV_VAR = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
 
 
-
 def path_of(name_or_path: str | Path) -> Path:
     """`local` means environments/local.toml; anything with a slash or suffix is a path."""
     text = str(name_or_path)

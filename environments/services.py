@@ -41,7 +41,9 @@ PATH_PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+){1,4}$")
 HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~/-]{0,127}$")
 ENV_VAR = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 SSM_NAME = re.compile(r"^(/[A-Za-z0-9_.-]+)+$")
-SECRET_ARN = re.compile(r"^arn:aws(-[a-z]+)*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
+SECRET_ARN = re.compile(
+    r"^arn:aws(-[a-z]+)*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$"
+)
 
 # Fargate's CPU units and the memory sizes (MiB) each accepts.
 FARGATE_MEMORY = {
@@ -112,7 +114,7 @@ def _services(root: Table, dns: DnsConfig) -> tuple[ServiceConfig, ...]:
     table = root.table("services")
     if not table.data:
         raise table.error(
-            "", 'missing; declare at least one service, e.g. [services.web] with cpu = 256'
+            "", "missing; declare at least one service, e.g. [services.web] with cpu = 256"
         )
     if len(table.data) > MAX_SERVICES:
         raise ConfigError(
@@ -190,7 +192,10 @@ def _service(name: str, table: Table, dns: DnsConfig) -> ServiceConfig:
 
 def _moved(key: str) -> str:
     if key == "name":
-        return "the service's name is its table's: [services.<name>]; the top-level `app` names the application"
+        return (
+            "the service's name is its table's, [services.<name>]; the top-level `app` "
+            "names the application"
+        )
     if key == "image_tag":
         return "image_tag is the environment's: move it to the top of the file"
     return (

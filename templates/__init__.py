@@ -86,7 +86,9 @@ def tasks_use(env: Environment) -> TasksUse:
     name, the logical ID, a random suffix)."""
     return TasksUse(
         repository=repository_name(env.app, env.name),
-        log_group_prefix=f"{stack_name(env, service_stack_key(only_service(env).name))}-{LOG_GROUP}-",
+        log_group_prefix=(
+            f"{stack_name(env, service_stack_key(only_service(env).name))}-{LOG_GROUP}-"
+        ),
     )
 
 
@@ -179,6 +181,8 @@ def build_service(env: Environment, image_tag: str) -> Stack:
         env.dns,
         access_logs,
         placement=env.network.placement,
+        port=only_service(env).port,
+        health_path=only_service(env).health_path,
     )
     deployment_alarms = add_load_balancer_alarms(
         template, alerting, env.alarms, edge.load_balancer, edge.target_group
@@ -186,8 +190,8 @@ def build_service(env: Environment, image_tag: str) -> Stack:
     service = add_ecs_service(
         template,
         only_service(env),
-        image=image_uri(params.repository_name.ref(), params.image_tag.ref()),
-        environment={"STATIC_URL": _static_url(params)},
+        image=_image(only_service(env), params),
+        environment={**only_service(env).environment, "STATIC_URL": _static_url(params)},
         log_group=log_group,
         roles=roles,
         edge=edge,
@@ -206,6 +210,13 @@ def build_service(env: Environment, image_tag: str) -> Stack:
         (*deployment_alarms.alarms, running_tasks_alarm),
     )
     return _service_stack(env, template, params, image_tag)
+
+
+def _image(service: ServiceConfig, params: ServiceParameters) -> object:
+    """This repository's image in the registry at the revision's tag, or the URI the file names."""
+    if service.image.uri is not None:
+        return service.image.uri
+    return image_uri(params.repository_name.ref(), params.image_tag.ref())
 
 
 def _static_url(params: ServiceParameters) -> object:

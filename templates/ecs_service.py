@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import AccountId, Join, Output, Region, Template, URLSuffix, cloudwatch, ecs, logs
+from troposphere import (
+    AccountId,
+    Join,
+    NoValue,
+    Output,
+    Region,
+    Template,
+    URLSuffix,
+    cloudwatch,
+    ecs,
+    logs,
+)
 
 from environments.model import ServiceConfig
 from service import contract
@@ -18,11 +29,16 @@ from templates.iam import Roles
 
 MINIMUM_HEALTHY_PERCENT = 100
 MAXIMUM_PERCENT = 200
-# The container checks itself with the interpreter the image already has: no curl needed.
-HEALTH_COMMAND = (
-    "import urllib.request; "
-    f"urllib.request.urlopen('http://127.0.0.1:{contract.PORT}{contract.HEALTH_PATH}', timeout=3)"
-)
+
+
+def health_command(port: int, path: str) -> str:
+    """The container checks itself with the interpreter this repository's image already has:
+    no curl needed."""
+    return (
+        f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=3)"
+    )
+
+
 SCRATCH_VOLUME = "tmp"  # the one writable path of a read-only root filesystem
 
 
@@ -39,8 +55,25 @@ def image_uri(repository_name: object, image_tag: object) -> Join:
     )
 
 
+def _health_check(config: ServiceConfig) -> ecs.HealthCheck | object:
+    """The container's own health check, where the image is this repository's (it has Python);
+    an image the file names by URI may have no interpreter: the target group's check alone."""
+    if config.image.uri is not None:
+        return NoValue
+    return ecs.HealthCheck(
+        Command=["CMD", "python", "-c", health_command(config.port, config.health_path)],
+        Interval=15,
+        Timeout=5,
+        Retries=3,
+        StartPeriod=10,
+    )
+
+
 def _container(
-    image: Join, log_group: logs.LogGroup, environment: dict[str, object]
+    config: ServiceConfig,
+    image: object,
+    log_group: logs.LogGroup,
+    environment: dict[str, object],
 ) -> ecs.ContainerDefinition:
     return ecs.ContainerDefinition(
         Name=contract.CONTAINER_NAME,
@@ -49,18 +82,12 @@ def _container(
         # Stated here, not left to the image: a task definition alone shows it runs as non-root.
         User=contract.USER,
         ReadonlyRootFilesystem=True,
-        PortMappings=[ecs.PortMapping(ContainerPort=contract.PORT, Protocol="tcp")],
+        PortMappings=[ecs.PortMapping(ContainerPort=config.port, Protocol="tcp")],
         Environment=[ecs.Environment(Name=k, Value=v) for k, v in sorted(environment.items())],
         MountPoints=[
             ecs.MountPoint(SourceVolume=SCRATCH_VOLUME, ContainerPath="/tmp", ReadOnly=False)
         ],
-        HealthCheck=ecs.HealthCheck(
-            Command=["CMD", "python", "-c", HEALTH_COMMAND],
-            Interval=15,
-            Timeout=5,
-            Retries=3,
-            StartPeriod=10,
-        ),
+        HealthCheck=_health_check(config),
         LogConfiguration=ecs.LogConfiguration(
             LogDriver="awslogs",
             Options={
@@ -75,7 +102,7 @@ def _container(
 def add_ecs_service(
     template: Template,
     config: ServiceConfig,
-    image: Join,
+    image: object,
     environment: dict[str, object],
     log_group: logs.LogGroup,
     roles: Roles,
@@ -105,7 +132,7 @@ def add_ecs_service(
                 OperatingSystemFamily="LINUX", CpuArchitecture="X86_64"
             ),
             Volumes=[ecs.Volume(Name=SCRATCH_VOLUME)],
-            ContainerDefinitions=[_container(image, log_group, environment)],
+            ContainerDefinitions=[_container(config, image, log_group, environment)],
         )
     )
     service = template.add_resource(
@@ -149,7 +176,7 @@ def add_ecs_service(
             LoadBalancers=[
                 ecs.LoadBalancer(
                     ContainerName=contract.CONTAINER_NAME,
-                    ContainerPort=contract.PORT,
+                    ContainerPort=config.port,
                     TargetGroupArn=edge.target_group.ref(),
                 )
             ],

@@ -76,15 +76,16 @@ def _task_egress(
 
 
 def add_security_groups(
-    template: Template, params: ServiceParameters, placement: Placement
+    template: Template, params: ServiceParameters, placement: Placement, port: int = contract.PORT
 ) -> tuple[ec2.SecurityGroup, ec2.SecurityGroup]:
-    """Every rule is explicit: a group given inline egress loses AWS's default allow-all."""
+    """Every rule is explicit: a group given inline egress loses AWS's default allow-all.
+    `port`: the one the service's container listens on."""
     vpc_id, endpoint_group = params.vpc_id, params.endpoint_security_group_id
     s3_prefix_list = params.s3_prefix_list_id
     service_sg = template.add_resource(
         ec2.SecurityGroup(
             "ServiceSecurityGroup",
-            GroupDescription=f"Service tasks: port {contract.PORT} from the load balancer only",
+            GroupDescription=f"Service tasks: port {port} from the load balancer only",
             VpcId=vpc_id.ref(),
             SecurityGroupEgress=_task_egress(endpoint_group, s3_prefix_list),
         )
@@ -100,7 +101,7 @@ def add_security_groups(
             ],
             SecurityGroupEgress=[
                 _rule(
-                    contract.PORT,
+                    port,
                     "To the service tasks only",
                     DestinationSecurityGroupId=service_sg.ref(),
                 ),
@@ -116,7 +117,7 @@ def add_security_groups(
             checkov=("CKV_AWS_260",),
         ),
         inbound(443, ANYWHERE, "the public load balancer: HTTPS, the service's way in"),
-        outbound(contract.PORT, service_sg.ref(), "to the service tasks, on their port only"),
+        outbound(port, service_sg.ref(), "to the service tasks, on their port only"),
     )
     if endpoint_group is None or s3_prefix_list is None:
         declare(
@@ -143,8 +144,8 @@ def add_security_groups(
             "ServiceFromLoadBalancerIngress",
             GroupId=service_sg.ref(),
             IpProtocol="tcp",
-            FromPort=contract.PORT,
-            ToPort=contract.PORT,
+            FromPort=port,
+            ToPort=port,
             SourceSecurityGroupId=alb_sg.ref(),
             Description="From the load balancer",
         )
@@ -165,7 +166,7 @@ def add_security_groups(
         declare(to_endpoints, inbound(HTTPS, service_sg.ref(), "the endpoints serve the tasks"))
     declare(
         from_load_balancer,
-        inbound(contract.PORT, alb_sg.ref(), "the tasks take traffic from the load balancer only"),
+        inbound(port, alb_sg.ref(), "the tasks take traffic from the load balancer only"),
     )
     return alb_sg, service_sg
 
@@ -217,9 +218,12 @@ def add_edge(
     dns: DnsConfig,
     access_logs: AccessLogs,
     placement: Placement,
+    port: int = contract.PORT,
+    health_path: str = contract.HEALTH_PATH,
 ) -> Edge:
+    """`port` and `health_path`: the service's ([services.<name>] port, health_path)."""
     vpc_id = params.vpc_id
-    alb_sg, service_sg = add_security_groups(template, params, placement)
+    alb_sg, service_sg = add_security_groups(template, params, placement, port)
     load_balancer = template.add_resource(
         elbv2.LoadBalancer(
             "LoadBalancer",
@@ -249,10 +253,10 @@ def add_edge(
         elbv2.TargetGroup(
             "TargetGroup",
             VpcId=vpc_id.ref(),
-            Port=contract.PORT,
+            Port=port,
             Protocol="HTTP",
             TargetType="ip",
-            HealthCheckPath=contract.HEALTH_PATH,
+            HealthCheckPath=health_path,
             HealthCheckProtocol="HTTP",
             HealthCheckIntervalSeconds=15,
             HealthCheckTimeoutSeconds=5,

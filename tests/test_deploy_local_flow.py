@@ -33,7 +33,7 @@ import generate
 import local_aws
 from deployer import lock, preflight
 from deployer import manifest as manifests
-from deployer.manifest import Image, Manifest, StackSpec
+from deployer.manifest import Image, Manifest, ServiceSpec, StackSpec
 from deployer.params import Resolver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,11 +57,14 @@ def local_env(tmp_path: Path) -> dict[str, str]:
 def three_stack_manifest(tmp_path: Path) -> Manifest:
     """network, registry and service of app v2, the service needing the image."""
     stacks = tuple(
-        StackSpec(key, f"app-{key}", tmp_path / f"{key}.json", needs_image=key == "service")
+        StackSpec(
+            key, f"app-{key}", tmp_path / f"{key}.json", service="web" if key == "service" else None
+        )
         for key in ("network", "registry", "service")
     )
     return Manifest(
-        tmp_path / "manifest.json", "local", "", "us-east-1", False, Image("app", "v2"),
+        tmp_path / "manifest.json", "local", "", "us-east-1", False,
+        (ServiceSpec("web", "service", Image("app", "v2"), "https://x", "/_health"),),
         None, {}, stacks,
     )  # fmt: skip
 
@@ -95,14 +98,14 @@ def test_local_deploy_runs_the_whole_flow_then_reports_no_changes(tmp_path: Path
         assert "imported a self-signed certificate for local.example.com" in first.stderr
         assert "ISSUED for local.example.com" not in first.stderr
         assert "(stands in for make push)" in first.stderr
-        assert "scalable-app-local-service: created" in first.stdout
+        assert "scalable-app-local-svc-web: created" in first.stdout
         assert "Url" in first.stdout and "https://local.example.com/" in first.stdout
 
         second = run()
         assert second.returncode == 0, second.stdout + second.stderr
         assert "moto server started" not in second.stderr  # the same emulator, still running
         assert "imported" not in second.stderr  # found again by its domain
-        for stack in ("network", "registry", "service"):
+        for stack in ("network", "registry", "svc-web"):
             assert f"scalable-app-local-{stack}: no changes" in second.stdout
         assert "executing" not in second.stdout
 
@@ -294,7 +297,7 @@ def test_bootstrap_makes_what_is_missing_once_and_preflight_then_passes(
 
     lines = preflight.prerequisites(boto3.client, manifest, list(manifest.stacks))
     assert lines[0] == f"certificate {arn} ISSUED for local.example.com (found by its domain)"
-    assert manifest.stack("service").parameters_from_certificate == ("CertificateArn",)
+    assert manifest.stack("svc-web").parameters_from_certificate == ("CertificateArn",)
     assert Resolver(None, manifest, {}, boto3.client).certificate_arn() == arn
 
 

@@ -26,7 +26,7 @@ from troposphere import (
 )
 from troposphere import elasticloadbalancingv2 as elbv2
 
-from manifest import FromStack, Image, Manifest, StackSpec
+from manifest import FromStack, Image, Manifest, ServiceSpec, StackSpec
 
 ENV = "local"  # environments/local.toml: its region (us-east-1) matches the emulator's
 REPOSITORY = "scalable-app-local"
@@ -118,6 +118,11 @@ def service(desired_count: int, threshold: int) -> Template:
     return template
 
 
+def web_service(image: Image | None, stack: str = "service") -> tuple[ServiceSpec, ...]:
+    """The one service `web`, run by the stack `stack` from `image`."""
+    return (ServiceSpec("web", stack, image, "https://local.example.com", "/_health"),)
+
+
 def manifest_of(directory: Path, stacks: tuple[StackSpec, ...], **fields: Any) -> Manifest:
     """A manifest of `stacks` for the local environment in directory; `fields` override."""
     defaults: dict[str, Any] = {
@@ -125,7 +130,7 @@ def manifest_of(directory: Path, stacks: tuple[StackSpec, ...], **fields: Any) -
         "source": f"environments/{ENV}.toml",
         "region": "us-east-1",
         "termination_protection": False,
-        "image": Image(REPOSITORY, "v1"),
+        "services": web_service(Image(REPOSITORY, "v1")),
         "hosted_zone_name": None,
         "ssm_parameters": {},
     }
@@ -176,7 +181,7 @@ def write(
     manifest = manifest_of(
         directory,
         termination_protection=termination_protection,
-        image=Image(REPOSITORY, image_tag),
+        services=web_service(Image(REPOSITORY, image_tag)),
         hosted_zone_name="example.com.",
         ssm_parameters={"/scalable-app/local/pagerduty-url": "PagerDuty URL"},
         stacks=(
@@ -185,7 +190,7 @@ def write(
             spec(
                 "service",
                 depends_on=("network", "registry"),
-                needs_image=True,
+                service="web",
                 parameters={"ImageTag": image_tag},
                 parameters_from_stacks={
                     "SubnetIds": FromStack("network", ("PublicSubnetA", "PublicSubnetB")),

@@ -42,7 +42,7 @@ def argument(aws: RecordingAws, body: str) -> dict[str, str]:
 def test_staging_service_template_goes_minified_in_the_request(aws: dict[str, str]) -> None:
     """The pretty template is over the limit; minified it fits, so no bucket is needed (the
     plan role of a pull request can use none)."""
-    pretty = generate(load("staging"), "test")["service.json"]
+    pretty = generate(load("staging"), "test")["svc-web.json"]
     assert len(pretty.encode()) > changeset.TEMPLATE_BODY_LIMIT
     recording = RecordingAws()
     sent = argument(recording, pretty)

@@ -81,7 +81,9 @@ def test_unknown_top_level_table(tmp_path: Path) -> None:
 
 def test_wrong_type(tmp_path: Path) -> None:
     error = error_of(write(tmp_path, PRODUCTION.replace("min_count = 2", 'min_count = "two"')))
-    assert str(error).endswith('services.web.min_count: expected an integer from 1 to 100, got "two"')
+    assert str(error).endswith(
+        'services.web.min_count: expected an integer from 1 to 100, got "two"'
+    )
 
 
 def test_missing_required_field(tmp_path: Path) -> None:

@@ -153,7 +153,7 @@ def write_manifest(build: Path, env: str = "local", cdn: bool = False) -> None:
         tuple(stacks),
         environment=env,
         source=f"environments/{env}.toml",
-        image=Image(REPOSITORY, TAG),
+        services=support.web_service(Image(REPOSITORY, TAG)),
         static_assets=assets,
     )
     support.save(directory, manifest)

@@ -114,7 +114,7 @@ def test_production_creates_a_dns_validated_certificate() -> None:
 
 def test_a_configured_certificate_is_a_parameter_and_none_is_created() -> None:
     env = load("staging")
-    (stack,) = [s for s in build_stacks(env, "test") if s.key == "service"]
+    (stack,) = [s for s in build_stacks(env, "test") if s.key == "svc-web"]
     template = stack.template.to_dict()
     assert "Certificate" not in template["Resources"]
     listener = template["Resources"]["HttpsListener"]["Properties"]

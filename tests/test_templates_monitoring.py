@@ -20,7 +20,7 @@ def test_pagerduty_url_comes_from_ssm_or_a_noecho_parameter_never_from_git() -> 
     production = stack_template()["Parameters"]["PagerDutyUrl"]
     assert production["Type"] == "AWS::SSM::Parameter::Value<String>"
     assert production["Default"] == load("production").pagerduty.ssm_parameter
-    (staging,) = [s for s in build_stacks(load("staging"), "test") if s.key == "service"]
+    (staging,) = [s for s in build_stacks(load("staging"), "test") if s.key == "svc-web"]
     assert staging.template.to_dict()["Parameters"]["PagerDutyUrl"]["NoEcho"] is True
     assert staging.parameters_from_env == {"PagerDutyUrl": "PAGERDUTY_URL"}
 

@@ -110,7 +110,7 @@ def test_local_stacks_are_created_on_moto_through_change_sets(
     repository = boto3.client("ecr").describe_repositories()["repositories"][0]
     assert repository["repositoryName"] == "scalable-app-local"
     assert repository["imageTagMutability"] == "IMMUTABLE"
-    service = _physical_ids(cf, created["service"])
+    service = _physical_ids(cf, created["svc-web"])
     assert {"LoadBalancer", "TargetGroup", "HttpsListener", "Service", "TaskDefinition"} <= set(
         service
     )
@@ -167,7 +167,7 @@ def test_private_placement_is_created_on_moto_and_reaches_only_the_endpoints(
     (flow_log,) = ec2.describe_flow_logs()["FlowLogs"]
     assert (flow_log["ResourceId"], flow_log["TrafficType"]) == (network["Vpc"], "ALL")
 
-    service = _physical_ids(cf, created["service"])
+    service = _physical_ids(cf, created["svc-web"])
     tasks, endpoint_group = service["ServiceSecurityGroup"], network["EndpointSecurityGroup"]
     (group,) = ec2.describe_security_groups(GroupIds=[endpoint_group])["SecurityGroups"]
     (admitted,) = group["IpPermissions"]
@@ -191,7 +191,7 @@ def test_an_update_leaves_the_desired_count_that_autoscaling_set(
     (service,) = ecs.list_services(cluster=cluster)["serviceArns"]
     # (moto starts it at 0 where AWS starts it at 1: nothing to read before the scale-out)
     ecs.update_service(cluster=cluster, service=service, desiredCount=3)
-    stack = cf.describe_stacks(StackName=created["service"])["Stacks"][0]
+    stack = cf.describe_stacks(StackName=created["svc-web"])["Stacks"][0]
     values = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
     del values["PagerDutyUrl"]  # its default names the SSM parameter; DescribeStacks, its value
     values.update(ImageTag="fedcba987654")

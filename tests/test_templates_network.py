@@ -56,7 +56,7 @@ def test_only_public_subnets_route_to_the_internet_gateway() -> None:
 
 
 def test_service_takes_the_network_from_the_network_stack() -> None:
-    service = _stacks("production")["service"]
+    service = _stacks("production")["svc-web"]
     assert service.depends_on == ("network", "registry", "static")
     assert service.parameters_from_stacks["VpcId"].stack == "network"
     assert service.parameters_from_stacks["SubnetIds"].resources == (
@@ -69,7 +69,7 @@ def test_no_network_stack_when_the_environment_brings_a_vpc() -> None:
     env = load("staging")
     stacks = _stacks("staging")
     assert "network" not in stacks
-    service = stacks["service"]
+    service = stacks["svc-web"]
     assert service.depends_on == ("registry", "static")
     assert service.parameters["VpcId"] == env.network.vpc_id
     assert service.parameters["SubnetIds"] == ",".join(s.id for s in env.network.subnets)

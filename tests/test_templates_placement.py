@@ -97,18 +97,18 @@ def test_production_endpoints_are_reached_by_the_tasks_only() -> None:
         ("LoadBalancerSecurityGroup", "ServiceSecurityGroup"),
         ("ServiceSecurityGroup", "EndpointSecurityGroupId"),
     }
-    (service,) = [s for s in build_stacks(load("production"), "t") if s.key == "service"]
+    (service,) = [s for s in build_stacks(load("production"), "t") if s.key == "svc-web"]
     source = service.parameters_from_stacks["EndpointSecurityGroupId"]
     assert (source.stack, source.resources) == ("network", ("EndpointSecurityGroup",))
 
 
 def test_production_tasks_have_no_public_address_and_run_in_private_subnets() -> None:
     stacks = _stacks("production")
-    config = _resources(stacks["service"], "AWS::ECS::Service")["Service"]["NetworkConfiguration"]
+    config = _resources(stacks["svc-web"], "AWS::ECS::Service")["Service"]["NetworkConfiguration"]
     awsvpc = config["AwsvpcConfiguration"]
     assert awsvpc["AssignPublicIp"] == "DISABLED"
     assert awsvpc["Subnets"] == {"Ref": "TaskSubnetIds"}
-    (service,) = [s for s in build_stacks(load("production"), "t") if s.key == "service"]
+    (service,) = [s for s in build_stacks(load("production"), "t") if s.key == "svc-web"]
     assert service.parameters_from_stacks["TaskSubnetIds"].resources == (
         "PrivateSubnetA",
         "PrivateSubnetB",
@@ -118,7 +118,7 @@ def test_production_tasks_have_no_public_address_and_run_in_private_subnets() ->
         "PublicSubnetA",
         "PublicSubnetB",
     )
-    load_balancer = _resources(stacks["service"], "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    load_balancer = _resources(stacks["svc-web"], "AWS::ElasticLoadBalancingV2::LoadBalancer")
     assert load_balancer["LoadBalancer"]["Subnets"] == {"Ref": "SubnetIds"}
 
 
@@ -174,7 +174,7 @@ def _grants(policy: dict[str, Any]) -> set[tuple[str, str]]:
 def test_endpoint_policies_allow_what_the_tasks_use_on_this_accounts_resources_only() -> None:
     stacks = build_stacks(load("production"), "test")
     network = next(s for s in stacks if s.key == "network").template.to_dict()
-    service = next(s for s in stacks if s.key == "service").template.to_dict()
+    service = next(s for s in stacks if s.key == "svc-web").template.to_dict()
     endpoints = _resources(network, "AWS::EC2::VPCEndpoint")
     repository = "arn:${Partition}:ecr:${Region}:${AccountId}:repository/scalable-app-production"
     ecr = {
@@ -206,12 +206,12 @@ def test_endpoint_policies_allow_what_the_tasks_use_on_this_accounts_resources_o
 
 def test_staging_tasks_reach_the_brought_vpcs_endpoints_only() -> None:
     env = load("staging")
-    (service,) = [s for s in build_stacks(env, "t") if s.key == "service"]
+    (service,) = [s for s in build_stacks(env, "t") if s.key == "svc-web"]
     assert service.parameters["EndpointSecurityGroupId"] == "sg-0123456789abcdef0"
     assert (
         service.parameters["TaskSubnetIds"] == "subnet-0aaaaaaaaaaaaaaa1,subnet-0bbbbbbbbbbbbbbb2"
     )
-    ingress, egress = reach({"service": service.template.to_dict()})
+    ingress, egress = reach({"svc-web": service.template.to_dict()})
     assert {(t, p) for s, t, p in egress if s == "ServiceSecurityGroup"} == {
         ("EndpointSecurityGroupId", 443),
         (S3_PREFIX_LIST, 443),
@@ -249,8 +249,8 @@ def test_nat_egress_gives_each_zone_its_own_nat_gateway(nat_environment: Path) -
 
 
 def test_nat_egress_lets_the_tasks_out_on_443_as_a_declared_risk(nat_environment: Path) -> None:
-    service = _stacks(nat_environment)["service"]
-    _, egress = reach({"service": service})
+    service = _stacks(nat_environment)["svc-web"]
+    _, egress = reach({"svc-web": service})
     assert {(t, p) for s, t, p in egress if s == "ServiceSecurityGroup"} == {(ANYWHERE, 443)}
     group = service["Resources"]["ServiceSecurityGroup"]
     (risk,) = entries(group)
@@ -259,7 +259,7 @@ def test_nat_egress_lets_the_tasks_out_on_443_as_a_declared_risk(nat_environment
 
 
 def test_local_tasks_are_public_and_declare_it() -> None:
-    service = _stacks("local")["service"]
+    service = _stacks("local")["svc-web"]
     awsvpc = service["Resources"]["Service"]["Properties"]["NetworkConfiguration"][
         "AwsvpcConfiguration"
     ]
