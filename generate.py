@@ -209,13 +209,6 @@ def build(env: Environment, image_tag: str) -> list[Stack]:
     """The environment's stacks. A certificate the environment names or the deployer finds
     is the service stack's CertificateArn parameter either way (its Wiring lists it under
     parameters_from_certificate); the manifest's certificate says which."""
-    if len(env.services) > 1:
-        raise ConfigError(
-            env.path,
-            f"services.{env.services[1].name}",
-            "this version builds one service per environment (one load balancer and one "
-            "record per service stack); declare one [services.<name>] table",
-        )
     return build_stacks(env, image_tag)
 
 

@@ -78,7 +78,9 @@ PREREQUISITES = (HOSTED_ZONE, SSM_PARAMETERS, VPC)
 # names it (an orphan).
 ENVIRONMENT_TAG = "scalable-app:environment"
 SERVICE_TAG = "scalable-app:service"
-# A service's stack key: svc-<name>.
+# The stack every service shares (cluster, load balancer, alert topic), and a service's stack
+# key: svc-<name>.
+ENVIRONMENT_STACK = "environment"
 SERVICE_STACK_PREFIX = "svc-"
 
 

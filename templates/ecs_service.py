@@ -26,6 +26,7 @@ from environments.model import ServiceConfig
 from service import contract
 from templates.edge import Edge
 from templates.iam import Roles
+from templates.imported import CLUSTER, Imported
 
 MINIMUM_HEALTHY_PERCENT = 100
 MAXIMUM_PERCENT = 200
@@ -44,9 +45,20 @@ SCRATCH_VOLUME = "tmp"  # the one writable path of a read-only root filesystem
 
 @dataclass(frozen=True)
 class EcsService:
-    cluster: ecs.Cluster
+    cluster: ecs.Cluster | Imported  # the environment stack's
     task_definition: ecs.TaskDefinition
     service: ecs.Service
+
+
+def add_cluster(template: Template) -> ecs.Cluster:
+    """The environment's cluster, which every service's tasks run in."""
+    cluster: ecs.Cluster = template.add_resource(
+        ecs.Cluster(
+            CLUSTER,
+            ClusterSettings=[ecs.ClusterSetting(Name="containerInsights", Value="enabled")],
+        )
+    )
+    return cluster
 
 
 def image_uri(repository_name: object, image_tag: object) -> Join:
@@ -102,6 +114,7 @@ def _container(
 def add_ecs_service(
     template: Template,
     config: ServiceConfig,
+    cluster: ecs.Cluster | Imported,
     image: object,
     environment: dict[str, object],
     log_group: logs.LogGroup,
@@ -113,12 +126,6 @@ def add_ecs_service(
 ) -> EcsService:
     """`public_address`: the tasks run in public subnets and reach AWS through the internet
     gateway; otherwise they run in private subnets (through VPC endpoints or a NAT gateway)."""
-    cluster = template.add_resource(
-        ecs.Cluster(
-            "Cluster",
-            ClusterSettings=[ecs.ClusterSetting(Name="containerInsights", Value="enabled")],
-        )
-    )
     task_definition = template.add_resource(
         ecs.TaskDefinition(
             "TaskDefinition",
@@ -139,7 +146,7 @@ def add_ecs_service(
         ecs.Service(
             "Service",
             # The target group must belong to a load balancer before a service may use it.
-            DependsOn=[edge.https_listener],
+            DependsOn=[edge.listener_rule],
             Cluster=cluster.ref(),
             TaskDefinition=task_definition.ref(),
             LaunchType="FARGATE",

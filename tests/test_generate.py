@@ -52,17 +52,41 @@ def test_manifest_follows_the_contract() -> None:
             "image": {"repository_name": "scalable-app-local", "tag": "abc123"},
             "url": "https://local.example.com",
             "health_path": "/_health",
-        }
+        },
+        {
+            "name": "api",
+            "stack": "svc-api",
+            "image": {"repository_name": "scalable-app-local", "tag": "abc123"},
+            "url": "https://local.example.com/api",
+            "health_path": "/_health",
+        },
     ]
     assert manifest["hosted_zone"] == {"name": "example.com."}
     assert list(manifest["ssm_parameters"]) == ["/scalable-app/local/pagerduty-url"]
     assert manifest["static_assets"] is None  # local: no CDN, nothing to upload
     stacks = {s["key"]: s for s in manifest["stacks"]}
-    assert [s["key"] for s in manifest["stacks"]] == ["network", "registry", "svc-web"]
-    service = stacks["svc-web"]
+    assert [s["key"] for s in manifest["stacks"]] == [
+        "network",
+        "registry",
+        "environment",
+        "svc-web",
+        "svc-api",
+    ]
+    service, environment = stacks["svc-web"], stacks["environment"]
     assert service["stack_name"] == "scalable-app-local-svc-web"
     assert service["template"] == "svc-web.json"
-    assert service["depends_on"] == ["network", "registry"]
+    assert service["depends_on"] == ["environment", "network", "registry"]
+    assert environment["depends_on"] == ["network"]
+    # The environment stack's resources reach the services as parameters of physical IDs.
+    assert service["parameters_from_stacks"]["HttpsListenerArn"] == {
+        "stack": "environment",
+        "resources": ["HttpsListener"],
+    }
+    assert service["parameters_from_stacks"]["ClusterName"] == {
+        "stack": "environment",
+        "resources": ["Cluster"],
+    }
+    assert stacks["svc-api"]["service"] == "api" and environment["service"] is None
     assert service["service"] == "web"
     assert stacks["registry"]["service"] is None
     assert service["parameters"]["ImageTag"] == "abc123"
@@ -70,7 +94,7 @@ def test_manifest_follows_the_contract() -> None:
         "stack": "network",
         "resources": ["PublicSubnetA", "PublicSubnetB"],
     }
-    assert service["capabilities"] == ["CAPABILITY_IAM"]
+    assert service["capabilities"] == environment["capabilities"] == ["CAPABILITY_IAM"]
     assert stacks["network"]["capabilities"] == ["CAPABILITY_IAM"]  # its flow-log role
     assert service["tags"] == {
         "team": "platform",
@@ -80,9 +104,10 @@ def test_manifest_follows_the_contract() -> None:
     assert stacks["network"]["tags"] == {"team": "platform", "scalable-app:environment": "local"}
     # local finds its certificate by domain: the deployer fills CertificateArn at deploy time.
     assert manifest["certificate"] == {"domain": "local.example.com", "arn": None}
-    assert service["parameters_from_certificate"] == ["CertificateArn"]
-    assert "CertificateArn" not in service["parameters"]
-    assert service["prerequisites"] == ["hosted_zone", "ssm_parameters"]
+    assert environment["parameters_from_certificate"] == ["CertificateArn"]
+    assert "CertificateArn" not in environment["parameters"]
+    assert environment["prerequisites"] == ["hosted_zone", "ssm_parameters"]
+    assert service["prerequisites"] == []
     assert stacks["registry"]["prerequisites"] == stacks["network"]["prerequisites"] == []
     assert manifest["vpc"] is None  # the network stack creates it
     local_toml = (ROOT / "environments" / "local.toml").read_bytes()
@@ -122,11 +147,12 @@ def test_manifest_names_a_given_certificate_and_the_vpc_the_environment_brings()
         ],
     }
     stacks = {s["key"]: s for s in manifest["stacks"]}
-    service = stacks["svc-web"]
-    assert service["parameters_from_certificate"] == ["CertificateArn"]
-    assert "CertificateArn" not in service["parameters"]  # one ARN: the manifest's certificate
+    environment = stacks["environment"]
+    assert environment["parameters_from_certificate"] == ["CertificateArn"]
+    assert "CertificateArn" not in environment["parameters"]  # one ARN: the manifest's
     # The PagerDuty URL comes from a variable here: no SSM parameter to check.
-    assert service["prerequisites"] == ["hosted_zone", "vpc"]
+    assert environment["prerequisites"] == ["hosted_zone", "vpc"]
+    assert stacks["svc-web"]["prerequisites"] == ["vpc"]
     assert stacks["registry"]["prerequisites"] == []
     assert stacks["static"]["prerequisites"] == ["hosted_zone"]  # the CDN's alias records
 
@@ -134,14 +160,14 @@ def test_manifest_names_a_given_certificate_and_the_vpc_the_environment_brings()
 def test_manifest_of_a_created_certificate_names_none() -> None:
     manifest = json.loads(generate.generate(load("production"), "t")["manifest.json"])
     assert manifest["certificate"] is None
-    service = next(s for s in manifest["stacks"] if s["key"] == "svc-web")
+    service = next(s for s in manifest["stacks"] if s["key"] == "environment")
     assert service["parameters_from_certificate"] == []
     assert service["parameters_from_hosted_zone"] == ["HostedZoneId"]  # it validates by DNS
     assert service["prerequisites"] == ["hosted_zone", "ssm_parameters"]
 
 
 def test_a_found_certificate_builds_the_templates_of_a_given_one() -> None:
-    """The service stack takes a CertificateArn parameter either way, from its wiring's
+    """The environment stack takes a CertificateArn parameter either way, from its wiring's
     parameters_from_certificate; only the manifest says where its value comes from."""
     found = load("local")
     arn = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
@@ -151,7 +177,7 @@ def test_a_found_certificate_builds_the_templates_of_a_given_one() -> None:
     for name in found_files.keys() - {"manifest.json"}:
         assert found_files[name] == given_files[name], name
     for env in (found, given):
-        (service,) = [s for s in generate.build(env, "t") if s.key == "svc-web"]
+        (service,) = [s for s in generate.build(env, "t") if s.key == "environment"]
         assert service.parameters_from_certificate == ("CertificateArn",)
         assert "CertificateArn" not in service.parameters
     assert json.loads(given_files["manifest.json"])["certificate"]["arn"] == arn
@@ -191,7 +217,13 @@ def test_manifest_tells_whether_the_environment_file_changed_since(tmp_path: Pat
 
 def test_manifest_with_a_cdn_says_where_assets_go_and_where_the_url_comes_from() -> None:
     manifest = json.loads(generate.generate(load("production"), "abc123")["manifest.json"])
-    assert [s["key"] for s in manifest["stacks"]] == ["network", "registry", "static", "svc-web"]
+    assert [s["key"] for s in manifest["stacks"]] == [
+        "network",
+        "registry",
+        "static",
+        "environment",
+        "svc-web",
+    ]
     assert manifest["static_assets"] == {
         "stack": "static",
         "resource": "StaticAssetsBucket",
@@ -271,6 +303,7 @@ def test_cli_writes_the_build_directory(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "ci.json",
+        "environment.json",
         "manifest.json",
         "registry.json",
         "static.json",
@@ -326,9 +359,11 @@ def test_checkov_skips_are_few_in_metadata_and_carry_a_reason() -> None:
 def test_write_removes_a_stack_that_is_gone_and_nothing_else(tmp_path: Path) -> None:
     generate.write(tmp_path, generate.generate(load("local"), "t"))
     (tmp_path / "notes.json").write_text("{}")
-    generate.write(tmp_path, generate.generate(load("staging"), "t"))  # no network stack
+    # staging has no network stack and no api service: both templates go.
+    generate.write(tmp_path, generate.generate(load("staging"), "t"))
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "ci.json",
+        "environment.json",
         "manifest.json",
         "notes.json",
         "registry.json",

@@ -89,12 +89,12 @@ def test_an_unknown_key_anywhere_is_refused(place: str) -> None:
     service = data["stacks"][-1]
     target, named = {
         "top": (data, "extra"),
-        "stack": (service, "stacks[2].extra"),
+        "stack": (service, "stacks[3].extra"),
         "service": (data["services"][0], "services[0].extra"),
         "image": (data["services"][0]["image"], "services[0].image.extra"),
         "from_stack": (
             service["parameters_from_stacks"]["RepositoryName"],
-            "stacks[2].parameters_from_stacks.RepositoryName.extra",
+            "stacks[3].parameters_from_stacks.RepositoryName.extra",
         ),
         "certificate": (data["certificate"], "certificate.extra"),
         "vpc_subnet": (data["vpc"]["subnets"][1], "vpc.subnets[1].extra"),
@@ -120,7 +120,7 @@ def test_an_unknown_key_anywhere_is_refused(place: str) -> None:
         (lambda d: d["stacks"][0].update(depends_on="registry"), "must be a list of strings"),
         (lambda d: d["stacks"][0].update(role_arn=["arn"]), "must be a string or null"),
         (lambda d: d.update(stacks={}), "stacks must be a list of objects"),
-        (lambda d: d["stacks"].reverse(), "depends on 'network', which is not before it"),
+        (lambda d: d["stacks"].reverse(), "depends on 'environment', which is not before it"),
     ],
 )
 def test_a_value_of_another_type_or_order_is_refused(change: Any, complaint: str) -> None:
