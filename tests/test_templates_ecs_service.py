@@ -16,7 +16,7 @@ def _container() -> dict[str, Any]:
 
 
 def test_cluster_has_container_insights() -> None:
-    assert properties("Cluster")["ClusterSettings"] == [
+    assert properties("Cluster", key="environment")["ClusterSettings"] == [
         {"Name": "containerInsights", "Value": "enabled"}
     ]
 

@@ -57,7 +57,8 @@ def test_only_public_subnets_route_to_the_internet_gateway() -> None:
 
 def test_service_takes_the_network_from_the_network_stack() -> None:
     service = _stacks("production")["svc-web"]
-    assert service.depends_on == ("network", "registry", "static")
+    assert service.depends_on == ("environment", "network", "registry", "static")
+    assert _stacks("production")["environment"].depends_on == ("network",)
     assert service.parameters_from_stacks["VpcId"].stack == "network"
     assert service.parameters_from_stacks["SubnetIds"].resources == (
         "PublicSubnetA",
@@ -70,7 +71,12 @@ def test_no_network_stack_when_the_environment_brings_a_vpc() -> None:
     stacks = _stacks("staging")
     assert "network" not in stacks
     service = stacks["svc-web"]
-    assert service.depends_on == ("registry", "static")
+    assert service.depends_on == ("environment", "registry", "static")
     assert service.parameters["VpcId"] == env.network.vpc_id
-    assert service.parameters["SubnetIds"] == ",".join(s.id for s in env.network.subnets)
+    # staging's tasks run in the brought VPC's private subnets, its load balancer in the others.
+    assert service.parameters["TaskSubnetIds"] == ",".join(
+        s.id for s in env.network.private_subnets
+    )
+    environment = stacks["environment"]
+    assert environment.parameters["SubnetIds"] == ",".join(s.id for s in env.network.subnets)
     assert "VpcId" not in service.parameters_from_stacks

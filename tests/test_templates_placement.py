@@ -26,25 +26,31 @@ def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]
     return {k: v["Properties"] for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
+# A service stack names the environment stack's group by the parameter its ID fills.
+SAME_GROUP = {"LoadBalancerSecurityGroupId": "LoadBalancerSecurityGroup"}
+
+
 def _peer(rule: dict[str, Any], *keys: str) -> str:
     """The other end of a rule: a security group's logical ID or parameter, a prefix list, a
     CIDR block."""
     for key in keys:
         if key in rule:
             value = rule[key]
-            return value["Ref"] if isinstance(value, dict) else value
+            peer = value["Ref"] if isinstance(value, dict) else value
+            return SAME_GROUP.get(peer, peer)
     raise AssertionError(f"no peer in {rule}")
 
 
 def _group_of(rule: dict[str, Any]) -> str:
-    return str(rule["GroupId"]["Ref"])
+    group = str(rule["GroupId"]["Ref"])
+    return SAME_GROUP.get(group, group)
 
 
 def reach(
     stacks: dict[str, dict[str, Any]],
 ) -> tuple[set[tuple[str, str, int]], set[tuple[str, str, int]]]:
-    """(ingress, egress) of every security group of the stacks, as (from, to, port): ingress
-    inline and in SecurityGroupIngress resources; egress inline (the only form used)."""
+    """(ingress, egress) of every security group of the stacks, as (from, to, port): inline
+    and in SecurityGroupIngress and SecurityGroupEgress resources alike."""
     ingress, egress = set(), set()
     for template in stacks.values():
         for name, group in _resources(template, "AWS::EC2::SecurityGroup").items():
@@ -63,6 +69,10 @@ def reach(
             ingress.add(
                 (_peer(rule, "CidrIp", "SourceSecurityGroupId"), _group_of(rule), rule["FromPort"])
             )
+        for rule in _resources(template, "AWS::EC2::SecurityGroupEgress").values():
+            assert rule["FromPort"] == rule["ToPort"]
+            peer = _peer(rule, "CidrIp", "DestinationSecurityGroupId", "DestinationPrefixListId")
+            egress.add((_group_of(rule), peer, rule["FromPort"]))
     return ingress, egress
 
 
@@ -113,12 +123,15 @@ def test_production_tasks_have_no_public_address_and_run_in_private_subnets() ->
         "PrivateSubnetA",
         "PrivateSubnetB",
     )
-    # The load balancer stays in the public subnets.
-    assert service.parameters_from_stacks["SubnetIds"].resources == (
+    # The load balancer (the environment stack's) stays in the public subnets.
+    (environment,) = [s for s in build_stacks(load("production"), "t") if s.key == "environment"]
+    assert environment.parameters_from_stacks["SubnetIds"].resources == (
         "PublicSubnetA",
         "PublicSubnetB",
     )
-    load_balancer = _resources(stacks["svc-web"], "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    load_balancer = _resources(
+        stacks["environment"], "AWS::ElasticLoadBalancingV2::LoadBalancer"
+    )
     assert load_balancer["LoadBalancer"]["Subnets"] == {"Ref": "SubnetIds"}
 
 
