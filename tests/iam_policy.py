@@ -135,8 +135,8 @@ def principal(
 
 
 def arns(template: Mapping[str, Any], stack: str, pseudo: Mapping[str, str]) -> dict[str, str]:
-    """What Ref and Fn::GetAtt Arn of the template's IAM resources, log groups and buckets resolve to
-    once deployed as `stack`: the given names, else the names CloudFormation generates
+    """What Ref and Fn::GetAtt Arn of the template's IAM resources, log groups and buckets
+    resolve to once deployed as `stack`: the given names, else the names CloudFormation generates
     (<stack>-<logical ID>-<suffix>)."""
     partition, region, account = (pseudo[k] for k in PSEUDO_KEYS)
     found = {}
