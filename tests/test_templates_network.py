@@ -60,7 +60,12 @@ def test_service_takes_the_network_from_the_network_stack() -> None:
     assert service.depends_on == ("environment", "network", "registry", "static")
     assert _stacks("production")["environment"].depends_on == ("network",)
     assert service.parameters_from_stacks["VpcId"].stack == "network"
-    assert service.parameters_from_stacks["SubnetIds"].resources == (
+    # production's tasks run in the private subnets, its load balancer in the public ones.
+    assert service.parameters_from_stacks["TaskSubnetIds"].resources == (
+        "PrivateSubnetA",
+        "PrivateSubnetB",
+    )
+    assert _stacks("production")["environment"].parameters_from_stacks["SubnetIds"].resources == (
         "PublicSubnetA",
         "PublicSubnetB",
     )

@@ -129,9 +129,7 @@ def test_production_tasks_have_no_public_address_and_run_in_private_subnets() ->
         "PublicSubnetA",
         "PublicSubnetB",
     )
-    load_balancer = _resources(
-        stacks["environment"], "AWS::ElasticLoadBalancingV2::LoadBalancer"
-    )
+    load_balancer = _resources(stacks["environment"], "AWS::ElasticLoadBalancingV2::LoadBalancer")
     assert load_balancer["LoadBalancer"]["Subnets"] == {"Ref": "SubnetIds"}
 
 
@@ -198,13 +196,11 @@ def test_endpoint_policies_allow_what_the_tasks_use_on_this_accounts_resources_o
     }
     assert _grants(endpoints["EcrApiEndpoint"]["PolicyDocument"]) == ecr
     assert _grants(endpoints["EcrDockerEndpoint"]["PolicyDocument"]) == ecr
-    # The service stack's log group, named by CloudFormation after the stack and its logical ID.
+    # Every service stack's log group, named by CloudFormation after the stack (svc-<name>) and
+    # its logical ID.
     assert "LogGroup" in service["Resources"]
     assert "LogGroupName" not in service["Resources"]["LogGroup"]["Properties"]
-    group = (
-        "arn:${Partition}:logs:${Region}:${AccountId}:log-group:"
-        "scalable-app-production-service-LogGroup-*"
-    )
+    group = "arn:${Partition}:logs:${Region}:${AccountId}:log-group:scalable-app-production-svc-*"
     assert _grants(endpoints["LogsEndpoint"]["PolicyDocument"]) == {
         ("logs:CreateLogStream", group),
         ("logs:PutLogEvents", group),
