@@ -11,7 +11,6 @@ from environments import load
 from service import contract
 from templates import build_stacks
 
-
 ENV = "environment"
 
 

@@ -1,0 +1,77 @@
+"""Services side by side (issue 18): generating twice, a change to one service's table changes
+its template only; a new service leaves the others' templates byte-identical."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import generate
+from environments import load
+
+LOCAL = (Path(__file__).parent.parent / "environments/local.toml").read_text()
+SHARED = LOCAL[: LOCAL.index("[services.")]
+THREE = """
+[services.web]
+min_count = 1
+
+[services.api]
+path = "/api"
+min_count = 1
+max_count = 2
+
+[services.admin]
+host = "admin.example.com"
+min_count = 1
+"""
+FOURTH = """
+[services.jobs]
+path = "/jobs"
+min_count = 1
+"""
+
+
+def _files(tmp_path: Path, services: str, name: str = "many") -> dict[str, str]:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(SHARED + services)
+    return generate.generate(load(path), "0123456789ab")
+
+
+def _changed(before: dict[str, str], after: dict[str, str]) -> set[str]:
+    """The files that differ. The manifest always does when the file does (it records the
+    file's SHA-256): it is named only where more than that changes."""
+    changed = {n for n in before.keys() | after.keys() if before.get(n) != after.get(n)}
+    return changed - {"manifest.json"}
+
+
+def test_a_fourth_service_leaves_the_other_services_templates_byte_identical(
+    tmp_path: Path,
+) -> None:
+    before = _files(tmp_path, THREE)
+    after = _files(tmp_path, THREE + FOURTH)
+    # Its own stack is new; the environment stack gains nothing for a path on the domain. No
+    # other service's template changes by a byte.
+    assert _changed(before, after) == {"svc-jobs.json"}
+    # Reordering the tables changes no template.
+    reordered = FOURTH + THREE
+    assert _changed(after, _files(tmp_path, reordered)) == set()
+
+
+def test_a_service_on_a_host_of_its_own_adds_its_record_to_the_environment_stack(
+    tmp_path: Path,
+) -> None:
+    before = _files(tmp_path, THREE)
+    after = _files(tmp_path, THREE + '\n[services.shop]\nhost = "shop.example.com"\n')
+    assert _changed(before, after) == {"svc-shop.json", "environment.json"}
+    assert "DnsRecordShop" in after["environment.json"]
+
+
+def test_changing_one_services_counts_changes_only_its_template(tmp_path: Path) -> None:
+    before = _files(tmp_path, THREE)
+    after = _files(tmp_path, THREE.replace("max_count = 2", "max_count = 5"))
+    assert _changed(before, after) == {"svc-api.json"}
+
+
+def test_removing_a_service_changes_no_other_services_template(tmp_path: Path) -> None:
+    before = _files(tmp_path, THREE + FOURTH)
+    after = _files(tmp_path, THREE)
+    assert _changed(before, after) == {"svc-jobs.json"}
