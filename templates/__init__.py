@@ -103,13 +103,15 @@ def _prefix(env: Environment) -> str:
     return f"{env.app}-{env.name}"
 
 
-def _boundary(env: Environment, template: Template) -> object:
+def _boundary(
+    env: Environment, template: Template, secrets: dict[str, str] | None = None
+) -> object:
     """The permissions boundary this stack's roles carry: the ci stack's workload boundary, or,
     with no ci stack, this stack's own copy of it (templates/boundary.py says why)."""
     repository = repository_name(env.app, env.name)
     if env.ci is not None:
         return workload_boundary_arn(_prefix(env))
-    return add_workload_boundary(template, _prefix(env), repository)
+    return add_workload_boundary(template, _prefix(env), repository, secrets)
 
 
 def build_network(env: Environment, config: CreateVpc) -> Stack:
@@ -224,7 +226,13 @@ def build_service(env: Environment, service: ServiceConfig, image_tag: str) -> S
     shared = add_environment_parameters(template)
     alerting = Alerting(key=shared.key, topic=shared.topic)
     log_group = add_logs(template, env.log_retention_days, alerting.key).group
-    roles = add_roles(template, params.repository_name.ref(), log_group, _boundary(env, template))
+    roles = add_roles(
+        template,
+        params.repository_name.ref(),
+        log_group,
+        _boundary(env, template, service.secrets),
+        service.secrets,
+    )
     edge = add_route(template, params, shared, service)
     deployment_alarms = add_load_balancer_alarms(
         template, alerting, env.alarms, edge.load_balancer, edge.target_group
@@ -344,6 +352,9 @@ def build_ci(env: Environment, stacks: list[Stack]) -> Stack | None:
         repository=repository_name(env.app, env.name),
         ssm_parameters=tuple(p for p in (env.pagerduty.ssm_parameter,) if p is not None),
         region=env.region,
+        secrets=tuple(
+            sorted({(n, v) for service in env.services for n, v in service.secrets.items()})
+        ),
     )
     types = {resource.resource_type for s in stacks for resource in s.template.resources.values()}
     add_ci(template, env.ci, scope, types)

@@ -99,7 +99,9 @@ def partition_of(region: str) -> str:
 
 def add_ci(template: Template, config: CiConfig, scope: Scope, resource_types: set[str]) -> Ci:
     provider = _oidc_provider(template, config)
-    workload_boundary = add_named_workload_boundary(template, scope.prefix, scope.repository)
+    workload_boundary = add_named_workload_boundary(
+        template, scope.prefix, scope.repository, dict(scope.secrets)
+    )
     cloudformation_policies = split(
         cloudformation_statements(scope, resource_types, workload_boundary)
     )

@@ -27,6 +27,7 @@ from service import contract
 from templates.edge import Edge
 from templates.iam import Roles
 from templates.imported import CLUSTER, Imported
+from templates.secrets import source_arn
 
 MINIMUM_HEALTHY_PERCENT = 100
 MAXIMUM_PERCENT = 200
@@ -95,6 +96,11 @@ def _container(
         User=contract.USER,
         ReadonlyRootFilesystem=True,
         PortMappings=[ecs.PortMapping(ContainerPort=config.port, Protocol="tcp")],
+        Secrets=[
+            ecs.Secret(Name=name, ValueFrom=source_arn(source))
+            for name, source in sorted(config.secrets.items())
+        ]
+        or NoValue,
         Environment=[ecs.Environment(Name=k, Value=v) for k, v in sorted(environment.items())],
         MountPoints=[
             ecs.MountPoint(SourceVolume=SCRATCH_VOLUME, ContainerPath="/tmp", ReadOnly=False)

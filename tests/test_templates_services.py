@@ -3,6 +3,7 @@ its template only; a new service leaves the others' templates byte-identical."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import generate
@@ -75,3 +76,35 @@ def test_removing_a_service_changes_no_other_services_template(tmp_path: Path) -
     before = _files(tmp_path, THREE + FOURTH)
     after = _files(tmp_path, THREE)
     assert _changed(before, after) == {"svc-jobs.json"}
+
+
+def test_secrets_reach_the_task_definition_and_the_execution_role_alone(tmp_path: Path) -> None:
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:shop/api-AbCdEf"
+    secrets = f'\n[services.web.secrets]\nDB_PASSWORD = "/shop/db"\nAPI_KEY = "{arn}"\n'
+    files = _files(tmp_path, THREE + secrets)
+    template = json.loads(files["svc-web.json"])["Resources"]
+    (container,) = template["TaskDefinition"]["Properties"]["ContainerDefinitions"]
+    parameter = {
+        "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/shop/db"
+    }
+    assert container["Secrets"] == [
+        {"Name": "API_KEY", "ValueFrom": arn},
+        {"Name": "DB_PASSWORD", "ValueFrom": parameter},
+    ]
+    (execution,) = template["TaskExecutionRole"]["Properties"]["Policies"]
+    reads = {
+        (tuple(s["Action"]), json.dumps(s["Resource"]))
+        for s in execution["PolicyDocument"]["Statement"]
+        if s["Sid"].startswith("ReadServiceSecrets")
+    }
+    assert reads == {
+        (("ssm:GetParameters",), json.dumps([parameter])),
+        (("secretsmanager:GetSecretValue",), json.dumps([arn])),
+    }
+    assert "Policies" not in template["TaskRole"]["Properties"]  # the app's role reads none
+    # The boundary every role of the stack carries admits those reads, and no others.
+    boundary = template["WorkloadBoundary"]["Properties"]["PolicyDocument"]["Statement"]
+    allowed = {json.dumps(s["Resource"]) for s in boundary if "Secrets" in s["Sid"]}
+    assert allowed == {json.dumps([parameter]), json.dumps([arn])}
+    # The other services' templates do not change for web's secrets.
+    assert _changed(_files(tmp_path, THREE), files) == {"svc-web.json"}
