@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from environments import ConfigError, Environment, ExistingVpc, ServiceConfig, load
+from environments.model import DEFAULT_DOCKERFILE
 from manifest import (
     ENVIRONMENT_TAG,
     HOSTED_ZONE,
@@ -209,6 +210,18 @@ def build(env: Environment, image_tag: str) -> list[Stack]:
     """The environment's stacks. A certificate the environment names or the deployer finds
     is the service stack's CertificateArn parameter either way (its Wiring lists it under
     parameters_from_certificate); the manifest's certificate says which."""
+    for service in env.services:
+        if service.image.dockerfile not in (None, DEFAULT_DOCKERFILE):
+            # One registry repository holds this repository's image; `make push` builds the
+            # one Dockerfile. A repository per Dockerfile is not built yet: refused, not
+            # pushed as the wrong image.
+            raise ConfigError(
+                env.path,
+                f"services.{service.name}.dockerfile",
+                f"only {DEFAULT_DOCKERFILE} is built and pushed for now: build and push "
+                f"{service.image.dockerfile} yourself and give its URI as image = "
+                '"<registry>/<name>:<tag>"',
+            )
     return build_stacks(env, image_tag)
 
 

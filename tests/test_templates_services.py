@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 import generate
-from environments import load
+from environments import ConfigError, load
 
 LOCAL = (Path(__file__).parent.parent / "environments/local.toml").read_text()
 SHARED = LOCAL[: LOCAL.index("[services.")]
@@ -108,3 +110,14 @@ def test_secrets_reach_the_task_definition_and_the_execution_role_alone(tmp_path
     assert allowed == {json.dumps([parameter]), json.dumps([arn])}
     # The other services' templates do not change for web's secrets.
     assert _changed(_files(tmp_path, THREE), files) == {"svc-web.json"}
+
+
+def test_another_dockerfile_is_refused_until_it_is_built(tmp_path: Path) -> None:
+    """One registry repository and one `make push` build: a second Dockerfile would be pushed
+    as this repository's image. The error says how to deploy it today (an image URI)."""
+    path = tmp_path / "other.toml"
+    path.write_text(SHARED + '\n[services.web]\ndockerfile = "worker/Dockerfile"\n')
+    with pytest.raises(ConfigError) as caught:
+        generate.build(load(path), "t")
+    assert caught.value.field == "services.web.dockerfile"
+    assert 'image = "<registry>/<name>:<tag>"' in caught.value.message
