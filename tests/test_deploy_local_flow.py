@@ -297,7 +297,7 @@ def test_bootstrap_makes_what_is_missing_once_and_preflight_then_passes(
 
     lines = preflight.prerequisites(boto3.client, manifest, list(manifest.stacks))
     assert lines[0] == f"certificate {arn} ISSUED for local.example.com (found by its domain)"
-    assert manifest.stack("svc-web").parameters_from_certificate == ("CertificateArn",)
+    assert manifest.stack("environment").parameters_from_certificate == ("CertificateArn",)
     assert Resolver(None, manifest, {}, boto3.client).certificate_arn() == arn
 
 
