@@ -82,6 +82,17 @@ def _health_check(config: ServiceConfig) -> ecs.HealthCheck | object:
     )
 
 
+def _secrets(config: ServiceConfig) -> dict[str, object]:
+    """The container's Secrets (read by ECS with the execution role), when it has any."""
+    if not config.secrets:
+        return {}
+    secrets = [
+        ecs.Secret(Name=name, ValueFrom=source_arn(source))
+        for name, source in sorted(config.secrets.items())
+    ]
+    return {"Secrets": secrets}
+
+
 def _container(
     config: ServiceConfig,
     image: object,
@@ -96,11 +107,7 @@ def _container(
         User=contract.USER,
         ReadonlyRootFilesystem=True,
         PortMappings=[ecs.PortMapping(ContainerPort=config.port, Protocol="tcp")],
-        Secrets=[
-            ecs.Secret(Name=name, ValueFrom=source_arn(source))
-            for name, source in sorted(config.secrets.items())
-        ]
-        or NoValue,
+        **_secrets(config),
         Environment=[ecs.Environment(Name=k, Value=v) for k, v in sorted(environment.items())],
         MountPoints=[
             ecs.MountPoint(SourceVolume=SCRATCH_VOLUME, ContainerPath="/tmp", ReadOnly=False)

@@ -134,6 +134,15 @@ def add_load_balancer_security_group(template: Template, vpc_id: Parameter) -> e
     return alb_sg
 
 
+def _port_rule(
+    template: Template, rule: ec2.SecurityGroupIngress | ec2.SecurityGroupEgress, port: int
+) -> ec2.SecurityGroupIngress | ec2.SecurityGroupEgress:
+    """A rule of its own (not inline) on one TCP port."""
+    rule.IpProtocol, rule.FromPort, rule.ToPort = "tcp", port, port
+    added: ec2.SecurityGroupIngress | ec2.SecurityGroupEgress = template.add_resource(rule)
+    return added
+
+
 def add_service_security_group(
     template: Template, params: ServiceParameters, load_balancer_group: Imported, port: int
 ) -> ec2.SecurityGroup:
@@ -168,36 +177,33 @@ def add_service_security_group(
         )
     # Rules of their own: the two groups name each other, and the load balancer's group is
     # the environment stack's.
-    from_load_balancer = template.add_resource(
-        ec2.SecurityGroupIngress(
-            "ServiceFromLoadBalancerIngress",
-            GroupId=service_sg.ref(),
-            IpProtocol="tcp",
-            FromPort=port,
-            ToPort=port,
-            SourceSecurityGroupId=load_balancer_group.ref(),
-            Description="From the load balancer",
-        )
-    )
     declare(
-        from_load_balancer,
+        _port_rule(
+            template,
+            ec2.SecurityGroupIngress(
+                "ServiceFromLoadBalancerIngress",
+                GroupId=service_sg.ref(),
+                SourceSecurityGroupId=load_balancer_group.ref(),
+                Description="From the load balancer",
+            ),
+            port,
+        ),
         inbound(
             port, load_balancer_group.ref(), "the tasks take traffic from the load balancer only"
         ),
     )
-    to_service = template.add_resource(
-        ec2.SecurityGroupEgress(
-            "LoadBalancerToServiceEgress",
-            GroupId=load_balancer_group.ref(),
-            IpProtocol="tcp",
-            FromPort=port,
-            ToPort=port,
-            DestinationSecurityGroupId=service_sg.ref(),
-            Description="To this service's tasks",
-        )
-    )
     declare(
-        to_service, outbound(port, service_sg.ref(), "to the service tasks, on their port only")
+        _port_rule(
+            template,
+            ec2.SecurityGroupEgress(
+                "LoadBalancerToServiceEgress",
+                GroupId=load_balancer_group.ref(),
+                DestinationSecurityGroupId=service_sg.ref(),
+                Description="To this service's tasks",
+            ),
+            port,
+        ),
+        outbound(port, service_sg.ref(), "to the service tasks, on their port only"),
     )
     if endpoint_group is not None:
         # The endpoints' group (network stack, or the brought VPC's) admits this stack's tasks.

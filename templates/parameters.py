@@ -79,6 +79,17 @@ def add_vpc_parameter(template: Template) -> Parameter:
     return parameter
 
 
+def _subnets(template: Template, title: str, which: str) -> Parameter:
+    parameter: Parameter = template.add_parameter(
+        Parameter(
+            title,
+            Type="List<AWS::EC2::Subnet::Id>",
+            Description=f"{which}, in two availability zones",
+        )
+    )
+    return parameter
+
+
 def add_environment_stack_parameters(
     template: Template,
     pagerduty: PagerDutyConfig,
@@ -88,13 +99,7 @@ def add_environment_stack_parameters(
     """`certificate_given`: the environment brings the certificate (False: the template
     creates one). `protect_load_balancer`: it is protected from deletion once the stack exists."""
     vpc_id = add_vpc_parameter(template)
-    subnet_ids = template.add_parameter(
-        Parameter(
-            "SubnetIds",
-            Type="List<AWS::EC2::Subnet::Id>",
-            Description="The load balancer's two public subnets, in two availability zones",
-        )
-    )
+    subnet_ids = _subnets(template, "SubnetIds", "The load balancer's two public subnets")
     pagerduty_url = template.add_parameter(_pagerduty_parameter(pagerduty))
     hosted_zone_id = add_hosted_zone_parameter(template)
     return EnvironmentParameters(
@@ -127,18 +132,10 @@ def add_service_parameters(
         )
     )
     vpc_id = add_vpc_parameter(template)
-    subnet_ids = template.add_parameter(
-        Parameter(
-            "TaskSubnetIds",
-            Type="List<AWS::EC2::Subnet::Id>",
-            Description="The tasks' two private subnets, in two availability zones",
-        )
+    subnet_ids = (
+        _subnets(template, "TaskSubnetIds", "The tasks' two private subnets")
         if placement.private
-        else Parameter(
-            "SubnetIds",
-            Type="List<AWS::EC2::Subnet::Id>",
-            Description="The tasks' two public subnets, in two availability zones",
-        )
+        else _subnets(template, "SubnetIds", "The tasks' two public subnets")
     )
     endpoint_security_group_id = (
         template.add_parameter(

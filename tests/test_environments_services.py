@@ -7,9 +7,9 @@ import itertools
 from pathlib import Path
 
 import pytest
+from test_environments import error_of
 
 import environments
-from environments import ConfigError
 from environments.model import Route
 from environments.services import BAND, MAX_SERVICES, default_priority
 
@@ -22,13 +22,6 @@ def write(tmp_path: Path, services: str, shared: str = SHARED) -> Path:
     path = tmp_path / "many.toml"
     path.write_text(shared + services)
     return path
-
-
-def error_of(path: Path) -> ConfigError:
-    with pytest.raises(ConfigError) as caught:
-        environments.load(path)
-    assert str(caught.value).startswith(f"{path}: ")
-    return caught.value
 
 
 def service(name: str, **fields: object) -> str:
