@@ -247,5 +247,5 @@ def test_the_readme_lists_every_accepted_risk_the_templates_declare() -> None:
     readme = generate.README.read_text()
     assert generate.readme_with_accepted_risks(readme) == readme, "run make accepted-risks"
     listed = readme[readme.index(generate.RISKS_BEGIN) : readme.index(generate.RISKS_END)]
-    assert "`service` `TaskExecutionRole`: allows ecr:GetAuthorizationToken on *" in listed
+    assert "`svc-web` `TaskExecutionRole`: allows ecr:GetAuthorizationToken on *" in listed
     assert "`static` `StaticAssetsDistribution`: No WAF web ACL" in listed
