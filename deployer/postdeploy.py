@@ -14,6 +14,7 @@ from typing import Any
 from deployer import rollback, rollout, smoke, verify
 from deployer.errors import DeployFailed
 from deployer.follow import describe_stack
+from deployer.manifest import StackSpec
 from deployer.run import CREATED, NO_CHANGES, UPDATED
 
 # The outcomes after which the stack is as deployed: executed, or already so.
@@ -25,6 +26,19 @@ class Checks:
     verify: bool = True  # the alarms and the paging; --no-verify skips them
     smoke_seconds: float = 300.0
     missing_alarms_known: bool = False  # verify.Verification.missing_known
+
+
+def upstream_topics(deployer: Any, spec: StackSpec) -> dict[str, str | None]:
+    """The topics of other stacks that `spec`'s parameters take (the environment stack's alert
+    topic, which a service stack's alarms page), by logical ID -> physical ID."""
+    found: dict[str, str | None] = {}
+    for source in spec.parameters_from_stacks.values():
+        upstream = deployer.manifest.stack(source.stack)
+        topics = set(source.resources) & set(verify.of_type(upstream.template, verify.TOPIC_TYPE))
+        if topics:
+            physical = deployer.resolver.physical_ids(upstream.key)
+            found.update({topic: physical.get(topic) for topic in sorted(topics)})
+    return found
 
 
 def run(deployer: Any, checks: Checks, kind: str = rollback.DEPLOY) -> dict[str, Any] | None:
@@ -55,7 +69,9 @@ def run(deployer: Any, checks: Checks, kind: str = rollback.DEPLOY) -> dict[str,
             say(f"    {rollout.stopped_line(task)}")
     verified = None
     if checks.verify:
-        verified = verify.verify(aws.client, spec.template, physical)
+        verified = verify.verify(
+            aws.client, spec.template, physical, upstream_topics(deployer, spec)
+        )
         verified = replace(verified, missing_known=checks.missing_alarms_known)
         report["verify"] = verified.to_dict()
         for line in verified.lines():

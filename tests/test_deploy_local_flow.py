@@ -99,6 +99,9 @@ def test_local_deploy_runs_the_whole_flow_then_reports_no_changes(tmp_path: Path
         assert "ISSUED for local.example.com" not in first.stderr
         assert "(stands in for make push)" in first.stderr
         assert "scalable-app-local-svc-web: created" in first.stdout
+        assert "scalable-app-local-svc-api: created" in first.stdout
+        # The service's alarms page the environment stack's topic: its subscription is checked.
+        assert "paging: 1 of 1 subscriptions confirmed" in first.stdout
         assert "Url" in first.stdout and "https://local.example.com/" in first.stdout
 
         second = run()
