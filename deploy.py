@@ -71,6 +71,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "allows deleting a stack left in ROLLBACK_COMPLETE by a failed create",
     )
     parser.add_argument(
+        "--service",
+        action="append",
+        metavar="NAME",
+        help="only this [services.NAME] of the environment: its stacks, plus the shared "
+        "stacks (applied only when they change); repeatable; default: every service",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        metavar="N",
+        help="deploy: apply at most N stacks at once, each once the stacks it depends on have "
+        "deployed (default 4; 1: one after the other)",
+    )
+    parser.add_argument(
         "--confirm-each",
         action="store_true",
         help="ask for each stack as its plan is shown (default: every plan first, then one "
@@ -150,6 +165,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.verb == "plan":  # the verb the JSON document's "mode" names
         args.no_execute = True
+    if args.concurrency < 1:
+        parser.error(f"--concurrency {args.concurrency}: at least 1 (1: one stack at a time)")
     if args.verb == "logs" and args.follow and args.output != "text":
         parser.error("logs --follow writes lines as they come: --output text only")
     return args
@@ -278,9 +295,13 @@ def run(
     from deployer import lock, preflight
     from deployer import manifest as manifests
     from deployer.errors import ManifestError
+    from deployer.graph import GraphFailed
+    from deployer.output import Output
     from deployer.run import CHANGED, Deployer, Options
     from deployer.session import Aws
 
+    output = Output(say)  # one lock around every line: stacks may be applied side by side
+    say = output.say
     env = environments.load(args.env)
     build_dir = args.build_dir or ROOT / "build" / env.name
     manifest = manifests.load(build_dir)
@@ -338,10 +359,12 @@ def run(
         terminal=progress if progress.isatty() else None,
         revert_drift=args.revert_drift,
         confirm_each=args.confirm_each,
+        concurrency=args.concurrency,
+        output=output,
     )
     deployer = Deployer(aws, manifest, options, say)
     started()
-    specs = manifest.select(args.stack)
+    specs = selected(manifest, args)
     try:
         if args.verb not in {"deploy", "rollback"}:
             operate(args, deployer, specs, confirm)
@@ -351,6 +374,9 @@ def run(
                 deployer = roll_back(aws, manifest, options, say)
             else:
                 deployer.run(specs)
+        except GraphFailed:  # the others ran to their end: the table says what each did
+            summarize(deployer.results, say, notices=not args.continues)
+            raise
         finally:
             results.extend(deployer.results)
     finally:
@@ -367,6 +393,25 @@ def run(
     if execute:
         after_deploy(args, deployer, doc)
     return EXIT_OK
+
+
+def selected(manifest: Any, args: argparse.Namespace) -> list[Any]:
+    """The stacks --service and --stack choose, in the manifest's order. --service NAME: that
+    service's stacks and the shared ones (a shared stack that does not change is a plan of
+    no changes, nothing more)."""
+    from deployer.errors import DeployError
+
+    specs = manifest.select(args.stack)
+    if not args.service:
+        return list(specs)
+    known = sorted({spec.service for spec in manifest.stacks if spec.service})
+    unknown = sorted(set(args.service) - set(known))
+    if unknown:
+        raise DeployError(
+            f"no service {', '.join(unknown)} in environments/{manifest.environment}.toml: "
+            f"its services are {', '.join(known) or 'none (no [services.NAME] table)'}"
+        )
+    return [spec for spec in specs if spec.service is None or spec.service in args.service]
 
 
 def roll_back(aws: Any, manifest: Any, options: Any, say: Callable[[str], None]) -> Any:
@@ -523,8 +568,8 @@ def summarize(results: list[Any], say: Callable[[str], None], notices: bool = Tr
     from deployer import outputs
 
     say("")
-    for result in results:
-        extra = f" ({result.note})" if result.note else ""
+    for result in results:  # every stack of the run, in the manifest's order, and its outcome
+        extra = f" ({result.note.splitlines()[0]})" if result.note else ""
         say(f"{result.stack_name}: {result.outcome}{extra}")
     evaluated = []
     for result in results:  # only an execution reads outputs

@@ -21,6 +21,12 @@ from environments.model import Subnet  # the brought VPC's subnets, as the envir
 # region; the ci stack's deploy role is granted it by the same name.
 TEMPLATE_BUCKET = "cfn-templates-{account}-{region}"
 
+# The stack tags that say which environment (every stack) and which `[services.<name>]` (a
+# service's stacks) a stack belongs to: how a deploy finds the stacks of services no longer in
+# the environment file (orphans), and how `destroy` finds what to delete.
+ENVIRONMENT_TAG = "scalable-app:environment"
+SERVICE_TAG = "scalable-app:service"
+
 
 class ManifestError(Exception):
     """The manifest (or a template it names) is missing, unreadable or malformed."""
@@ -92,6 +98,8 @@ class Wiring:
     # with ec2:DescribePrefixLists at deploy time.
     parameters_from_s3_prefix_list: tuple[str, ...] = ()
     needs_image: bool = False
+    # The `[services.<name>]` the stack belongs to; None for the environment's shared stacks.
+    service: str | None = None
 
 
 @dataclass(frozen=True)
@@ -287,6 +295,7 @@ def _stack_dict(spec: StackSpec) -> dict[str, Any]:
         "prerequisites": list(spec.prerequisites),
         "needs_image": spec.needs_image,
         "role_arn": spec.role_arn,
+        "service": spec.service,
     }
 
 
@@ -458,6 +467,7 @@ def _stack(directory: Path, raw: _Fields) -> StackSpec:
         prerequisites=raw.strings("prerequisites"),
         needs_image=raw.boolean("needs_image"),
         role_arn=raw.nullable_string("role_arn"),
+        service=raw.nullable_string("service"),
     )
     unknown = sorted(set(spec.prerequisites) - set(PREREQUISITES))
     if unknown:
