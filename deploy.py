@@ -163,8 +163,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="where generate.py wrote the manifest and templates (default: build/NAME)",
     )
     args = parser.parse_args(argv)
-    if args.verb == "plan":  # the verb the JSON document's "mode" names
-        args.no_execute = True
+    if args.verb == "plan":  # a deploy that executes nothing (the document's "mode" says plan)
+        args.verb, args.no_execute = "deploy", True
     if args.concurrency < 1:
         parser.error(f"--concurrency {args.concurrency}: at least 1 (1: one stack at a time)")
     if args.verb == "logs" and args.follow and args.output != "text":
@@ -364,8 +364,10 @@ def run(
     )
     deployer = Deployer(aws, manifest, options, say)
     started()
-    specs = selected(manifest, args)
     try:
+        specs = selected(manifest, args)
+        if args.verb == "deploy":
+            show_orphans(aws, manifest, say, doc)
         if args.verb not in {"deploy", "rollback"}:
             operate(args, deployer, specs, confirm)
             return EXIT_OK
@@ -393,6 +395,24 @@ def run(
     if execute:
         after_deploy(args, deployer, doc)
     return EXIT_OK
+
+
+def show_orphans(aws: Any, manifest: Any, say: Callable[[str], None], doc: dict) -> None:
+    """The stacks of services no longer in the environment file, shown with the plan (a role
+    that may not list the account's stacks gets a note, not a failed plan)."""
+    from botocore.exceptions import ClientError
+
+    from deployer import orphans
+
+    try:
+        found = orphans.find(aws.cloudformation, manifest)
+    except ClientError as error:
+        say(f"  note: orphaned stacks not looked for: {str(error).strip()}")
+        doc["orphans"] = None
+        return
+    for line in orphans.lines(found, manifest):
+        say(line)
+    doc["orphans"] = [orphan.to_dict() for orphan in found]
 
 
 def selected(manifest: Any, args: argparse.Namespace) -> list[Any]:

@@ -20,47 +20,11 @@ from typing import Any
 import boto3
 import pytest
 import test_deploy_support as support
-from troposphere import Output, Parameter, Template, ssm
 
 import deploy as deploy_py
 from local_proxy import CLOUDFORMATION_ERROR, Relay, Reply, Request
-from manifest import ENVIRONMENT_TAG, FromStack, StackSpec
 
 HOLD = 0.6  # seconds each ExecuteChangeSet is held before moto executes it
-
-
-def template(key: str, upstream: bool) -> Template:
-    """One SSM parameter; with `upstream`, its value is read from another stack's output."""
-    t = Template()
-    value = t.add_parameter(Parameter("Upstream", Type="String")).ref() if upstream else "v"
-    parameter = t.add_resource(
-        ssm.Parameter("Parameter", Name=f"/test/{key}", Type="String", Value=value)
-    )
-    t.add_output(Output("Name", Value=parameter.ref()))
-    return t
-
-
-def build(directory: Path, stacks: dict[str, tuple[str, ...]]) -> Path:
-    """A manifest of independent stacks (key: the keys it depends on, whose outputs it reads),
-    written through the manifest module as generate.py writes it."""
-    directory.mkdir(parents=True, exist_ok=True)
-    specs = []
-    for key, upstream in stacks.items():
-        path = directory / f"{key}.json"
-        path.write_text(json.dumps(template(key, bool(upstream)).to_dict()))
-        specs.append(
-            StackSpec(
-                key,
-                f"test-{key}",
-                path,
-                tags={ENVIRONMENT_TAG: support.ENV},
-                depends_on=upstream,
-                parameters_from_stacks={"Upstream": FromStack(upstream[0], output="Name")}
-                if upstream
-                else {},
-            )
-        )
-    return support.save(directory, support.manifest_of(directory, tuple(specs)))
 
 
 @dataclass
@@ -127,7 +91,7 @@ def test_independent_stacks_run_side_by_side_and_a_dependant_after_its_upstream(
     executions: Executions, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stacks = {"a": (), "b": (), "c": (), "d": ("a",)}
-    code, log, document = deploy(build(tmp_path / "local", stacks), capsys)
+    code, log, document = deploy(support.write_graph(tmp_path / "local", stacks), capsys)
     assert code == 0, log
     windows = executions.windows
     assert overlap(windows["test-a"], windows["test-b"])
@@ -142,7 +106,9 @@ def test_concurrency_bounds_how_many_run_at_once(
     executions: Executions, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stacks = {"a": (), "b": (), "c": (), "d": (), "e": ()}
-    code, log, _ = deploy(build(tmp_path / "local", stacks), capsys, "--concurrency", "2")
+    code, log, _ = deploy(
+        support.write_graph(tmp_path / "local", stacks), capsys, "--concurrency", "2"
+    )
     assert code == 0, log
     assert executions.most_at_once == 2
 
@@ -151,7 +117,7 @@ def test_concurrency_1_runs_one_stack_after_the_other(
     executions: Executions, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, log, _ = deploy(
-        build(tmp_path / "local", {"a": (), "b": ()}), capsys, "--concurrency", "1"
+        support.write_graph(tmp_path / "local", {"a": (), "b": ()}), capsys, "--concurrency", "1"
     )
     assert code == 0, log
     assert executions.most_at_once == 1
@@ -163,7 +129,7 @@ def test_a_failing_stack_stops_only_its_dependants(
 ) -> None:
     executions.fail = {"test-a"}
     stacks = {"a": (), "b": (), "c": ("a",), "d": ("b",)}
-    code, log, document = deploy(build(tmp_path / "local", stacks), capsys)
+    code, log, document = deploy(support.write_graph(tmp_path / "local", stacks), capsys)
     assert code == 1
     outcomes = {s["key"]: (s["outcome"], s["note"]) for s in document["stacks"]}
     assert outcomes["a"][0] == "failed"
