@@ -8,6 +8,7 @@
     python deploy.py status --env production [--output json]  # the service on one screen
     python deploy.py rollback --env production   # the previous image, as a reviewed change set
     python deploy.py logs --env production [--follow] [--since 10m]   # the service's logs
+    python deploy.py destroy --env staging [--service api]   # delete, after typing the name
 
 It deploys what generate.py wrote to build/<env>/ (what was linted is what ships) and reaches
 AWS only through boto3's standard resolution (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL...).
@@ -25,7 +26,17 @@ from typing import Any, TextIO
 
 ROOT = Path(__file__).resolve().parent
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
-VERBS = ("deploy", "plan", "follow", "cancel", "continue-rollback", "status", "rollback", "logs")
+VERBS = (
+    "deploy",
+    "plan",
+    "follow",
+    "cancel",
+    "continue-rollback",
+    "status",
+    "rollback",
+    "logs",
+    "destroy",
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -42,7 +53,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             "continue-rollback continues a rollback that failed (UPDATE_ROLLBACK_FAILED). "
             "status shows the deployed service; rollback deploys the image that ran before "
             "the one running now, changing nothing else. logs shows the service's CloudWatch "
-            "Logs (--follow keeps tailing)."
+            "Logs (--follow keeps tailing). destroy deletes the environment's stacks (or "
+            "--service's) in reverse dependency order, after their review and once the "
+            "environment's name is typed (--yes: without asking)."
         )
     )
     parser.add_argument("verb", nargs="?", choices=VERBS, default="deploy", help="default: deploy")
@@ -209,6 +222,15 @@ def ask(stream: TextIO) -> Callable[[str], bool]:
     return confirm
 
 
+def typed(stream: TextIO) -> Callable[[str], str]:
+    def answer(question: str) -> str:
+        stream.write(f"{question} ")
+        stream.flush()
+        return sys.stdin.readline().strip()
+
+    return answer
+
+
 REFUSAL = (
     "refusing to execute, stdin is not a terminal, so nobody can confirm. Pass --yes "
     "(make deploy YES=1) to execute without asking, or --no-execute (make plan) to review only."
@@ -365,9 +387,12 @@ def run(
     deployer = Deployer(aws, manifest, options, say)
     started()
     try:
-        specs = selected(manifest, args)
+        # destroy finds its stacks itself (a removed service's are no longer in the manifest)
+        specs = selected(manifest, args) if args.verb != "destroy" else []
         if args.verb == "deploy":
             show_orphans(aws, manifest, say, doc)
+        if args.verb == "destroy":
+            return destroy(args, deployer, progress, say, results)
         if args.verb not in {"deploy", "rollback"}:
             operate(args, deployer, specs, confirm)
             return EXIT_OK
@@ -432,6 +457,31 @@ def selected(manifest: Any, args: argparse.Namespace) -> list[Any]:
             f"its services are {', '.join(known) or 'none (no [services.NAME] table)'}"
         )
     return [spec for spec in specs if spec.service is None or spec.service in args.service]
+
+
+def destroy(
+    args: argparse.Namespace,
+    deployer: Any,
+    progress: TextIO,
+    say: Callable[[str], None],
+    results: list[Any],
+) -> int:
+    """Delete the environment's stacks (or --service's) after their review."""
+    from deployer import destroy as verb
+    from deployer.errors import Declined
+
+    def refuse(_question: str) -> str:
+        raise Declined(
+            "nothing deleted: stdin is not a terminal, so nobody can type the environment's "
+            "name. Pass --yes (make destroy ENV=NAME YES=1, ENV named on the command line)."
+        )
+
+    try:
+        verb.run(deployer, args.service, typed(progress) if sys.stdin.isatty() else refuse)
+    finally:
+        results.extend(deployer.results)
+    summarize(deployer.results, say)
+    return EXIT_OK
 
 
 def roll_back(aws: Any, manifest: Any, options: Any, say: Callable[[str], None]) -> Any:
