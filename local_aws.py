@@ -462,8 +462,9 @@ def stack_args(specs: Any) -> list[str]:
     return [arg for spec in specs for arg in ("--stack", spec.key)]
 
 
-# deploy.py's verbs on what is deployed (make follow, cancel, continue-rollback, status, rollback)
-VERBS = ("follow", "cancel", "continue-rollback", "status", "rollback", "logs")
+# deploy.py's verbs on what is deployed (make follow, cancel, continue-rollback, status, rollback,
+# destroy)
+VERBS = ("follow", "cancel", "continue-rollback", "status", "rollback", "logs", "destroy")
 READ_ONLY = ("status", "logs")  # no lock, no emulator started, no bootstrap: they only read
 
 
@@ -547,7 +548,8 @@ def run(argv: list[str] | None) -> int:
             return read_only(args.command, args.port, manifest, common, rest)
         if args.command in VERBS:  # deploy.py's verbs on an operation under way take the lock
             _, env = prepare(args.port, manifest)  # themselves, where they change anything
-            return deploy_py([args.command, *common, *stack_args(chosen), *limits(rest)], env)
+            stacks = [] if args.command == "destroy" else stack_args(chosen)  # it finds its own
+            return deploy_py([args.command, *common, *stacks, *limits(rest)], env)
         with lock.acquire(lock.deploy_lock_path(ROOT, name), f"deploy of {name}") as held:
             aws, env = prepare(args.port, manifest)
             env.update(held.child_env())

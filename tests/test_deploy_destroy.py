@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -143,3 +145,15 @@ def test_termination_protection_is_explained_not_lifted(
     assert "test-network has termination protection on" in document["error"]
     assert "--no-enable-termination-protection --stack-name test-network" in document["error"]
     assert deletes == []
+
+
+def test_make_destroy_yes_needs_env_named_on_the_command_line() -> None:
+    """A default ENV (or one a shell exported) never destroys an environment unasked."""
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "ENV": "local"}  # exported: not the command line
+    result = subprocess.run(
+        ["make", "-s", "destroy", "YES=1"], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "name the environment on the command line" in result.stderr
+    assert "local_aws.py destroy" not in result.stderr  # nothing was run
