@@ -113,9 +113,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "summary for a pull-request comment, risky changes first. With json and markdown, "
         "stdout holds that document only, and progress goes to stderr",
     )
-    # local_aws.py's second deploy.py of one deploy (after it registers the image): the
-    # run's notices were said by the first, and are not repeated.
-    parser.add_argument("--continues", action="store_true", help=argparse.SUPPRESS)
     # local_aws.py: the emulator's known limits (no alarms) were said in full on its first run.
     parser.add_argument("--emulator-limits-said", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
@@ -247,7 +244,14 @@ def refuse(say: Callable[[str], None]) -> Callable[[str], bool]:
     return confirm
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    before_stack: Callable[[Any], None] | None = None,
+    lock_held: bool = False,
+) -> int:
+    """`before_stack(spec)`: called before each stack of a deploy is planned (local_aws.py
+    registers the image once its registry exists). `lock_held`: the caller holds this
+    environment's deploy lock (local_aws.py, around its own steps)."""
     args = parse_args(argv)
     as_json = args.output == "json"
     progress = sys.stdout if args.output == "text" else sys.stderr
@@ -267,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     code = EXIT_ERROR
     try:
         interrupt_on_termination()
-        code = run(args, say, results, document, progress)
+        code = run(args, say, results, document, progress, before_stack, lock_held)
     except KeyboardInterrupt:
         say("\ninterrupted: nothing more was started")
         document["error"] = "interrupted"
@@ -310,6 +314,8 @@ def run(
     results: list[Any],
     doc: dict,
     progress: TextIO,
+    before_stack: Callable[[Any], None] | None = None,
+    lock_held: bool = False,
 ) -> int:
     import os
 
@@ -332,7 +338,7 @@ def run(
             f"{manifest.path} was generated for {manifest.environment} in {manifest.region}, "
             f"not {env.name} in {env.region}: run make templates ENV={env.name}"
         )
-    if manifests.stale_environment(manifest, env.path) and not args.continues:
+    if manifests.stale_environment(manifest, env.path):
         say(
             f"warning: {env.path.name} changed after {manifest.path} was generated; "
             f"run make templates ENV={env.name} to deploy the change"
@@ -347,7 +353,8 @@ def run(
             return logs(args, aws, manifest, say, doc)
         return status(aws, manifest, say, doc, args)
     holder = None
-    if args.verb != "follow":  # one change at a time: a second deploy says who is deploying
+    if args.verb != "follow" and not lock_held:  # one change at a time: a second deploy says
+        # who is deploying
         holder = lock.acquire(lock.deploy_lock_path(ROOT, env.name), f"deploy of {env.name}")
     aws = Aws(manifest.region)
     source = preflight.credentials(aws.session, manifest.region)
@@ -359,8 +366,7 @@ def run(
     unconfirmable = execute and not args.yes and not sys.stdin.isatty() and args.verb == "deploy"
     doing = {"deploy": "Deploying" if execute else "Planning"}.get(args.verb, args.verb)
     where = f" on {endpoint} (not AWS: no console links)" if endpoint else ""
-    if not args.continues:
-        say(f"{doing.capitalize()} {env.name} in {manifest.region}{where} (credentials: {source})")
+    say(f"{doing.capitalize()} {env.name} in {manifest.region}{where} (credentials: {source})")
     if unconfirmable:
         execute = False
         say("  stdin is not a terminal and --yes was not given: every plan is shown, nothing runs")
@@ -383,6 +389,7 @@ def run(
         confirm_each=args.confirm_each,
         concurrency=args.concurrency,
         output=output,
+        before_stack=before_stack,
     )
     deployer = Deployer(aws, manifest, options, say)
     started()
@@ -402,14 +409,14 @@ def run(
             else:
                 deployer.run(specs)
         except GraphFailed:  # the others ran to their end: the table says what each did
-            summarize(deployer.results, say, notices=not args.continues)
+            summarize(deployer.results, say)
             raise
         finally:
             results.extend(deployer.results)
     finally:
         if holder is not None:
             holder.release()
-    summarize(deployer.results, say, notices=not args.continues)
+    summarize(deployer.results, say)
     changed = any(r.outcome in CHANGED for r in deployer.results)
     if unconfirmable and changed:
         say(f"\nNot deployed: {REFUSAL}")

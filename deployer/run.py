@@ -98,6 +98,9 @@ class Options:
     confirm_each: bool = False  # one question per stack, not one for the environment
     concurrency: int = 4  # stacks applied at once, over the dependency graph
     output: Output | None = None  # the run's lines (one lock); None: `say` as given
+    # Called before each stack is planned for execution (local_aws.py registers the image
+    # there once its registry exists); from the thread that deploys the stack.
+    before_stack: Callable[[StackSpec], None] | None = None
 
 
 class Deployer:
@@ -138,6 +141,8 @@ class Deployer:
         when there is nothing to execute (no changes, pending, a plan)."""
         name = spec.stack_name
         self.say(f"== {name}")
+        if self.options.execute and self.options.before_stack is not None:
+            self.options.before_stack(spec)
         stack = self._settled(spec, describe_stack(self.cf, name))
         self._not_stuck(spec, stack)
         stack, recreate = self._recreatable(spec, stack)
