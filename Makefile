@@ -103,7 +103,7 @@ bench-health: $(VENV)/.installed ## Benchmark /_health vs bare ASGI vs Flask (ne
 	$(PY) bench/health.py
 
 # ---- deploy (issue 4) ----------------------------------------------------------------
-.PHONY: plan deploy destroy follow cancel continue-rollback status rollback logs local-up local-stop test-deploy bench-deploy bench-follow bench-drift
+.PHONY: plan deploy destroy follow cancel continue-rollback status rollback logs local-up local-stop test-deploy bench-deploy bench-concurrency bench-follow bench-drift
 # ENV=local runs against moto's server on 127.0.0.1:$(LOCAL_AWS_PORT) (started if
 # AWS_ENDPOINT_URL is unset and nothing answers there); other environments reach AWS through
 # boto3's standard resolution (AWS_PROFILE, AWS_REGION...). The variables, as make help lists them:
@@ -201,6 +201,9 @@ test-deploy: $(VENV)/.installed ## The deployer's tests (moto over HTTP, Stubber
 
 bench-deploy: $(VENV)/.installed templates ## Time deploy.py vs aws cloudformation deploy on moto
 	$(PY) bench/deploy.py --env $(ENV)
+
+bench-concurrency: $(VENV)/.installed ## A first local deploy of ENV: CONCURRENCY (default 4) vs 1, HOLD=s per stack
+	$(PY) bench/concurrency.py --env $(ENV) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY)) $(if $(HOLD),--hold $(HOLD))
 
 bench-follow: $(VENV)/.installed ## Follower: latency after a stack settles, CloudFormation calls/min (~1 min)
 	$(PY) bench/follow.py
