@@ -18,6 +18,7 @@ import pytest
 import test_deploy_support as support
 
 import deploy as deploy_py
+from deployer import destroy
 from local_proxy import Relay, Reply, Request
 
 STACKS = {"network": (), "svc-api": ("network",), "svc-web": ("network",)}
@@ -157,3 +158,25 @@ def test_make_destroy_yes_needs_env_named_on_the_command_line() -> None:
     assert result.returncode == 2
     assert "name the environment on the command line" in result.stderr
     assert "local_aws.py destroy" not in result.stderr  # nothing was run
+
+
+def test_a_kept_bucket_under_object_lock_is_explained_not_emptied(aws: dict[str, str]) -> None:
+    """What the review says of a bucket a Retain policy keeps (the access-log bucket's case)."""
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="logs-locked", ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(
+        Bucket="logs-locked",
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 365}},
+        },
+    )
+    s3.put_object(Bucket="logs-locked", Key="a.log", Body=b"x")
+    said = " ".join(destroy.bucket_left(s3, "logs-locked"))
+    assert "stay after the stack is deleted" in said
+    assert "S3 Object Lock (COMPLIANCE, 365 days" in said
+    assert "aws s3api delete-bucket --bucket logs-locked" in said
+    assert s3.list_objects_v2(Bucket="logs-locked")["KeyCount"] == 1  # nothing was deleted
+    s3.create_bucket(Bucket="plain")
+    plain = " ".join(destroy.bucket_left(s3, "plain"))
+    assert "Object Lock" not in plain and "stay after the stack is deleted" in plain

@@ -9,7 +9,14 @@ and records when, which makes the overlap (or its absence) observable.
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,8 +29,12 @@ import pytest
 import test_deploy_support as support
 
 import deploy as deploy_py
+from deployer.graph import Node
+from deployer.output import Output
 from local_proxy import CLOUDFORMATION_ERROR, Relay, Reply, Request
+from manifest import StackSpec
 
+ROOT = Path(__file__).resolve().parent.parent
 HOLD = 0.6  # seconds each ExecuteChangeSet is held before moto executes it
 
 
@@ -145,3 +156,84 @@ def test_a_failing_stack_stops_only_its_dependants(
     table = log[log.rindex("test-a: failed") :]  # the end: every stack and its outcome
     for line in ("test-b: created", "test-c: skipped", "test-d: created"):
         assert line in table
+
+
+def test_ctrl_c_while_stacks_run_says_for_each_how_to_follow_or_cancel_it(
+    aws: dict[str, str], tmp_path: Path
+) -> None:
+    """deploy.py in its own process, two stacks held in ExecuteChangeSet (running, as far as
+    the deploy knows), then SIGINT, as a terminal's Ctrl-C sends it."""
+    build = support.write_graph(tmp_path / "local", {"a": (), "b": ()})
+    executing = threading.Semaphore(0)
+
+    def intercept(request: Request) -> Reply | None:
+        if request.is_cloudformation and request.action() == "ExecuteChangeSet":
+            executing.release()
+            time.sleep(5)
+        return None
+
+    with Relay(aws["AWS_ENDPOINT_URL"], intercept, name="hold") as relay:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(aws, AWS_ENDPOINT_URL=relay.url)
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "deploy.py"), "--env", "local", "--yes",
+             "--build-dir", str(build)],
+            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            for _ in range(2):
+                assert executing.acquire(timeout=60)
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 130, out + err
+    assert "Traceback" not in out + err
+    for key in ("a", "b"):
+        assert f"test-{key}: its create goes on in CloudFormation" in out
+        assert f"make follow ENV=local STACK={key}" in out
+        assert f"make cancel ENV=local STACK={key} (deletes the new stack)" in out
+
+
+def test_lines_said_from_stacks_side_by_side_are_never_torn() -> None:
+    """Output: every line whole and prefixed with its stack, however many threads say."""
+    written: list[str] = []
+    output = Output(written.append)
+
+    def say_many(key: str) -> None:
+        with output.stack(key):
+            for i in range(200):
+                output.say(f"line {i} of {key}\nits second line")
+
+    threads = [threading.Thread(target=say_many, args=(k,)) for k in ("api", "web", "network")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    lines = "\n".join(written).splitlines()
+    assert len(lines) == 3 * 200 * 2
+    for line in lines:
+        assert re.fullmatch(r"\[(api|web|network)\] (line \d+ of \1|its second line)", line), line
+    # each say's two lines stay together
+    for first, second in itertools.pairwise(lines):
+        if first.endswith(("of api", "of web", "of network")):
+            assert second == first.split(" ")[0] + " its second line"
+
+
+def test_a_terminal_keeps_one_redrawn_line_per_stack_below_the_lines() -> None:
+    written: list[str] = []
+    board = io.StringIO()
+    output = Output(written.append)
+    nodes = [Node(StackSpec(k, f"test-{k}", Path("x")), None) for k in ("api", "web")]
+    nodes[0].state, nodes[0].started = "running", time.monotonic() - 65
+    output.track(nodes, board)
+    with output.stack("api"):
+        output.say("CREATE_IN_PROGRESS Service")
+    drawn = board.getvalue()
+    assert "\x1b[2F\x1b[J" in drawn  # the board is erased before a line is written...
+    last = drawn.rsplit("\x1b[J", 1)[1].splitlines()  # ...and redrawn below it
+    assert re.fullmatch(r"  api  running \s+1:0\d  CREATE_IN_PROGRESS Service", last[0]), last
+    assert re.fullmatch(r"  web  waiting\s*", last[1]), last
+    assert written == ["[api] CREATE_IN_PROGRESS Service"]
