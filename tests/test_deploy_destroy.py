@@ -6,7 +6,6 @@ terminal is a stdin that says it is one."""
 from __future__ import annotations
 
 import io
-import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -17,7 +16,6 @@ import boto3
 import pytest
 import test_deploy_support as support
 
-import deploy as deploy_py
 from deployer import destroy
 from local_proxy import Relay, Reply, Request
 
@@ -46,14 +44,7 @@ def deletes(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[li
         yield seen
 
 
-def run(
-    build_dir: Path, capsys: pytest.CaptureFixture[str], *args: str
-) -> tuple[int, str, dict[str, Any]]:
-    code = deploy_py.main(
-        ["--env", "local", "--build-dir", str(build_dir), "--output", "json", *args]
-    )
-    captured = capsys.readouterr()
-    return code, captured.err, json.loads(captured.out)
+run = support.run_json
 
 
 def deployed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
@@ -68,15 +59,17 @@ def live() -> set[str]:
     return {s["StackName"] for s in summaries if s["StackStatus"] != "DELETE_COMPLETE"}
 
 
-def test_a_wrong_name_deletes_nothing(
-    deletes: list[str],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def typed(answer: str, tmp_path: Path, capsys: Any, monkeypatch: Any) -> Any:
+    """Deploy the stacks, then destroy them, `answer` typed at the terminal."""
     build = deployed(tmp_path, capsys)
-    monkeypatch.setattr("sys.stdin", Terminal("staging\n"))
-    code, log, document = run(build, capsys, "destroy")
+    monkeypatch.setattr("sys.stdin", Terminal(f"{answer}\n"))
+    return run(build, capsys, "destroy")
+
+
+def test_a_wrong_name_deletes_nothing(
+    deletes: list[str], tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, log, document = typed("staging", tmp_path, capsys, monkeypatch)
     assert code == 1
     assert "Type the environment's name (local)" in log
     assert "typed 'staging', not 'local': nothing deleted" in document["error"]
@@ -87,14 +80,9 @@ def test_a_wrong_name_deletes_nothing(
 
 
 def test_the_name_deletes_every_stack_in_reverse_dependency_order(
-    deletes: list[str],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    deletes: list[str], tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    build = deployed(tmp_path, capsys)
-    monkeypatch.setattr("sys.stdin", Terminal("local\n"))
-    code, log, document = run(build, capsys, "destroy")
+    code, log, document = typed("local", tmp_path, capsys, monkeypatch)
     assert code == 0, log
     assert deletes == ["test-svc-web", "test-svc-api", "test-network"]
     assert [s["outcome"] for s in document["stacks"]] == ["deleted"] * 3

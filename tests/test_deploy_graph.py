@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import json
 import os
 import re
 import signal
@@ -28,7 +27,6 @@ import boto3
 import pytest
 import test_deploy_support as support
 
-import deploy as deploy_py
 from deployer.graph import Node
 from deployer.output import Output
 from local_proxy import CLOUDFORMATION_ERROR, Relay, Reply, Request
@@ -87,11 +85,7 @@ def executions(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator
 def deploy(
     build_dir: Path, capsys: pytest.CaptureFixture[str], *args: str
 ) -> tuple[int, str, dict[str, Any]]:
-    code = deploy_py.main(
-        ["--env", "local", "--build-dir", str(build_dir), "--yes", "--output", "json", *args]
-    )
-    captured = capsys.readouterr()
-    return code, captured.err, json.loads(captured.out)
+    return support.run_json(build_dir, capsys, "--yes", *args)
 
 
 def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:

@@ -3,27 +3,16 @@ service removed from the file shown as orphans in the plan. On moto over HTTP, i
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 import test_deploy_support as support
-
-import deploy as deploy_py
 
 STACKS = {"network": (), "svc-api": ("network",), "svc-web": ("network",)}
 SERVICES = {"svc-api": "api", "svc-web": "web"}
 
 
-def run(
-    build_dir: Path, capsys: pytest.CaptureFixture[str], *args: str
-) -> tuple[int, str, dict[str, Any]]:
-    code = deploy_py.main(
-        ["--env", "local", "--build-dir", str(build_dir), "--output", "json", *args]
-    )
-    captured = capsys.readouterr()
-    return code, captured.err, json.loads(captured.out)
+run = support.run_json
 
 
 def test_service_selects_its_stacks_and_the_shared_ones(

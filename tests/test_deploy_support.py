@@ -245,3 +245,13 @@ def write_graph(
             )
         )
     return save(directory, manifest_of(directory, tuple(specs)))
+
+
+def run_json(build_dir: Path, capture: Any, *args: str) -> tuple[int, str, dict[str, Any]]:
+    """deploy.main in this process with --output json: its exit code, its progress (stderr),
+    its document (stdout), as pytest's `capture` (capsys) caught them."""
+    import deploy
+
+    code = deploy.main(["--env", ENV, "--build-dir", str(build_dir), "--output", "json", *args])
+    captured = capture.readouterr()
+    return code, captured.err, json.loads(captured.out)
