@@ -42,10 +42,16 @@ class Rollout:
 
     def line(self) -> str:
         older = f", {self.replaced} old still running" if self.replaced else ""
+        # ECS never counts a negative pending; an emulator that runs no task may (moto: a
+        # service created without DesiredCount wants 0 and counts 1 running).
+        pending = (
+            f"{self.pending} pending"
+            if self.pending >= 0
+            else f"pending {self.pending} (counts no ECS gives: an emulator's)"
+        )
         return (
             f"rollout {self.state or 'state unknown'}: {self.running}/{self.desired} running, "
-            f"{self.pending} pending, {self.failed} failed{older} ({self.deployment})"
-            + self.disagreement()
+            f"{pending}, {self.failed} failed{older} ({self.deployment})" + self.disagreement()
         )
 
     def disagreement(self) -> str:

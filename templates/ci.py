@@ -49,7 +49,12 @@ from troposphere import Output, Sub, Template, encode_to_dict, iam
 from environments.model import CiConfig
 from manifest import TEMPLATE_BUCKET
 from templates.boundary import add_ci_boundary, add_named_workload_boundary
-from templates.ci_permissions import UNSCOPED_SID, cloudformation_statements, pass_role
+from templates.ci_permissions import (
+    UNSCOPED_SID,
+    cloudformation_statements,
+    drift_read_statements,
+    pass_role,
+)
 from templates.ci_scope import Scope, arn
 from templates.declared import accepts, declare
 from templates.iam import registry_token, repository_arn
@@ -102,16 +107,35 @@ def add_ci(template: Template, config: CiConfig, scope: Scope, resource_types: s
         f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{ROLE_PATH}"
         f"{cloudformation_role_name(scope.prefix)}"
     )
-    deploy_policy = _deploy_policy(scope, cloudformation_arn)
-    plan_policy = _plan_policy(scope, cloudformation_arn) if config.pull_request_plans else None
+    plan_statements = _plan_statements(scope, cloudformation_arn)
+    deploy_policy = _deploy_policy(scope, cloudformation_arn, plan_statements)
+    plan_policy = _plan_policy(scope, plan_statements) if config.pull_request_plans else None
+    drift_reads = PolicyDocument(
+        Version="2012-10-17", Statement=drift_read_statements(scope, resource_types)
+    )
     services = _services(
-        [*cloudformation_policies, deploy_policy, *([plan_policy] if plan_policy else [])]
+        [
+            *cloudformation_policies,
+            deploy_policy,
+            drift_reads,
+            *([plan_policy] if plan_policy else []),
+        ]
     )
     ci_boundary = add_ci_boundary(template, scope.prefix, services, workload_boundary)
     policies = [
         _cloudformation_policy(template, scope.prefix, index, cloudformation_policies)
         for index in range(1, len(cloudformation_policies) + 1)
     ]
+    # A managed policy of its own, shared by the deploy and plan roles: it is the larger part
+    # of what they read, and their inline policies share IAM's 10,240 characters.
+    drift_policy = template.add_resource(
+        iam.ManagedPolicy(
+            "DriftReadPolicy",
+            Description=f"{scope.prefix}: what drift detection reads of the stacks' resources",
+            Path=ROLE_PATH,
+            PolicyDocument=drift_reads,
+        )
+    )
     cloudformation = template.add_resource(
         iam.Role(
             "CloudFormationRole",
@@ -129,6 +153,7 @@ def add_ci(template: Template, config: CiConfig, scope: Scope, resource_types: s
         "deploy",
         deploy_policy,
         ci_boundary,
+        drift_policy,
     )
     template.add_output(Output(DEPLOY_ROLE_OUTPUT, Value=deploy.get_att("Arn")))
     plan = None
@@ -141,6 +166,7 @@ def add_ci(template: Template, config: CiConfig, scope: Scope, resource_types: s
             "plan",
             plan_policy,
             ci_boundary,
+            drift_policy,
         )
         template.add_output(Output(PLAN_ROLE_OUTPUT, Value=plan.get_att("Arn")))
     template.add_output(Output(CLOUDFORMATION_ROLE_OUTPUT, Value=cloudformation.get_att("Arn")))
@@ -246,6 +272,7 @@ def _ci_role(
     policy_name: str,
     policy: PolicyDocument,
     boundary: object,
+    drift_policy: iam.ManagedPolicy,
 ) -> iam.Role:
     return template.add_resource(
         iam.Role(
@@ -254,6 +281,7 @@ def _ci_role(
             MaxSessionDuration=3600,
             AssumeRolePolicyDocument=trust,
             Policies=[iam.Policy(PolicyName=policy_name, PolicyDocument=policy)],
+            ManagedPolicyArns=[drift_policy.ref()],
             PermissionsBoundary=boundary,
         )
     )
@@ -288,7 +316,8 @@ def _runs_as(cloudformation: object) -> Condition:
 
 def _plan_statements(scope: Scope, cloudformation: object) -> list[Statement]:
     """What `make plan` calls: read the stacks, make and discard change sets that run as the
-    CloudFormation role, upload a large template, and the preflight's reads of the account."""
+    CloudFormation role, upload a large template, and the preflight's reads of the account
+    (what drift detection reads of the stacks' resources is the DriftReadPolicy)."""
     bucket, templates = _template_bucket(scope)
     statements = [
         Statement(
@@ -303,8 +332,10 @@ def _plan_statements(scope: Scope, cloudformation: object) -> list[Statement]:
                 acfn.DescribeChangeSet,
                 acfn.DeleteChangeSet,
                 Action("cloudformation", "DescribeEvents"),
-                # the plan's drift (deployer/drift.py)
+                # the plan's drift (deployer/drift.py); AWS also authorizes the per-resource
+                # detection a stack's detection makes
                 acfn.DetectStackDrift,
+                acfn.DetectStackResourceDrift,
                 acfn.DescribeStackResourceDrifts,
             ],
             Resource=[_app_stacks(scope)],
@@ -376,14 +407,16 @@ def _plan_statements(scope: Scope, cloudformation: object) -> list[Statement]:
     return statements
 
 
-def _plan_policy(scope: Scope, cloudformation: object) -> PolicyDocument:
+def _plan_policy(scope: Scope, plan_statements: list[Statement]) -> PolicyDocument:
     return PolicyDocument(
         Version="2012-10-17",
-        Statement=[*_plan_statements(scope, cloudformation), _not_the_ci_stack(scope)],
+        Statement=[*plan_statements, _not_the_ci_stack(scope)],
     )
 
 
-def _deploy_policy(scope: Scope, cloudformation: object) -> PolicyDocument:
+def _deploy_policy(
+    scope: Scope, cloudformation: object, plan_statements: list[Statement]
+) -> PolicyDocument:
     """The plan's, and: execute, follow, cancel and recover the stacks; push the image and the
     static assets; read the service's state when a deployment fails, and check and record it
     after one succeeds."""
@@ -392,7 +425,7 @@ def _deploy_policy(scope: Scope, cloudformation: object) -> PolicyDocument:
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[
-            *_plan_statements(scope, cloudformation),
+            *plan_statements,
             Statement(
                 Sid="OperateAppStacks",
                 Effect=Allow,

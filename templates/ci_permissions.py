@@ -120,16 +120,20 @@ def excluded(action: str, resource_type: str = "") -> bool:
     )
 
 
-def handler_actions(types: set[str], region: str) -> set[tuple[str, str]]:
-    """Every handler permission of the types' schemas, as (type, action), exclusions included."""
+def handler_actions(
+    types: set[str], region: str, handlers: tuple[str, ...] = cfn_schemas.HANDLERS
+) -> set[tuple[str, str]]:
+    """Every permission of the types' schemas' `handlers`, as (type, action), exclusions
+    included."""
     found: set[tuple[str, str]] = set()
     missing = []
     for kind in sorted(types):
         permissions = cfn_schemas.handler_permissions(kind, region)
         if not permissions:
             missing.append(kind)
-        for names in permissions.values():
-            found.update((kind, name) for name in names)
+        for handler, names in permissions.items():
+            if handler in handlers:
+                found.update((kind, name) for name in names)
     if missing:
         raise UnknownResourceType(
             f"no resource schema with handler permissions for {', '.join(missing)} in cfn-lint "
@@ -138,12 +142,15 @@ def handler_actions(types: set[str], region: str) -> set[tuple[str, str]]:
     return found
 
 
-def actions_for(types: set[str], region: str) -> dict[str, list[str]]:
-    """The actions CloudFormation needs for these resource types, by service prefix, sorted."""
+def actions_for(
+    types: set[str], region: str, handlers: tuple[str, ...] = cfn_schemas.HANDLERS
+) -> dict[str, list[str]]:
+    """The actions CloudFormation needs for these resource types' `handlers`, by service
+    prefix, sorted."""
     names = sorted(
         {
             AUTHORIZED_AS.get(action, action)
-            for kind, action in handler_actions(types, region)
+            for kind, action in handler_actions(types, region, handlers)
             if not excluded(action, kind)
         }
     )
@@ -262,6 +269,25 @@ def cloudformation_statements(
         # AWS's reference lists no resource type for these: "*" is the only Resource IAM
         # accepts (describes, lists, and creates that name no resource yet).
         statements.append(_allow(UNSCOPED_SID, sorted(unscoped), ["*"]))
+    return statements
+
+
+def drift_read_statements(scope: Scope, types: set[str]) -> list[Statement]:
+    """What drift detection reads: DetectStackDrift reads each resource's live state with the
+    caller's own credentials (not the stack's CloudFormation role), so a plan that detects drift
+    needs the read handlers' permissions of the stacks' types, scoped as the CloudFormation
+    role's are. Reads only: a describe, a get, a list."""
+    by_service = actions_for(types, scope.region, handlers=("read",))
+    names = [name for names in by_service.values() for name in names]
+    scoped = [n for n in names if not iam_reference.takes_no_resource(n)]
+    unscoped = [n for n in names if iam_reference.takes_no_resource(n)]
+    resources = [r for prefix in by_service for r in _resources_of(prefix, scope)]
+    statements = []
+    if scoped:
+        statements.append(_allow("DriftReadsTheStacksResources", scoped, resources))
+    if unscoped:
+        # AWS's reference lists no resource type for these reads: "*" only.
+        statements.append(_allow("DriftReadsWithNoResourceLevelPermission", unscoped, ["*"]))
     return statements
 
 

@@ -135,8 +135,8 @@ def principal(
 
 
 def arns(template: Mapping[str, Any], stack: str, pseudo: Mapping[str, str]) -> dict[str, str]:
-    """What Ref and Fn::GetAtt Arn of the template's IAM resources and log groups resolve to
-    once deployed as `stack`: the given names, else the names CloudFormation generates
+    """What Ref and Fn::GetAtt Arn of the template's IAM resources, log groups and buckets
+    resolve to once deployed as `stack`: the given names, else the names CloudFormation generates
     (<stack>-<logical ID>-<suffix>)."""
     partition, region, account = (pseudo[k] for k in PSEUDO_KEYS)
     found = {}
@@ -156,4 +156,7 @@ def arns(template: Mapping[str, Any], stack: str, pseudo: Mapping[str, str]) -> 
                 found[logical] = f"arn:{partition}:iam::{account}:oidc-provider/{host}"
             case "AWS::Logs::LogGroup":
                 found[logical] = f"arn:{partition}:logs:{region}:{account}:log-group:{generated}:*"
+            case "AWS::S3::Bucket":  # CloudFormation's bucket names are lowercase
+                name = properties.get("BucketName", generated.lower())
+                found[logical] = f"arn:{partition}:s3:::{name}"
     return found

@@ -36,6 +36,29 @@ def test_the_service_desired_count_is_shown_beside_a_deployment_that_did_not_fol
     assert rollout.Rollout(**found.to_dict()).line() == found.line()  # status renders the dict
 
 
+def test_a_negative_pending_count_is_not_shown_as_if_ecs_gave_it() -> None:
+    """The service stack gives no DesiredCount (autoscaling owns it); a service moto's
+    CloudFormation creates so reads as 0 desired, 1 running and -1 pending (seen in the quick
+    start: "1/0 running, -1 pending"). ECS never counts a negative pending: the line says whose
+    counts these are."""
+    moto_like = rollout.Rollout(
+        service="s",
+        deployment="ecs-svc/1",
+        state="COMPLETED",
+        reason="",
+        running=1,
+        pending=-1,
+        desired=0,
+        failed=0,
+        replaced=0,
+        task_definition="arn:aws:ecs:us-east-1:123456789012:task-definition/f:1",
+    )
+    assert "-1 pending" not in moto_like.line()
+    assert "pending -1 (counts no ECS gives: an emulator's)" in moto_like.line()
+    settled = rollout.Rollout(**{**moto_like.to_dict(), "pending": 0, "desired": 1})
+    assert "1/1 running, 0 pending, 0 failed" in settled.line()
+
+
 def test_since_is_the_last_update_not_the_creation(aws: dict[str, str]) -> None:
     """moto sets no LastUpdatedTime; before, make status showed the creation time after an
     update. The newest stack event dates it (AWS's LastUpdatedTime is used where given)."""

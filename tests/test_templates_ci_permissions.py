@@ -129,6 +129,37 @@ def test_every_handler_permission_of_every_type_is_allowed_on_the_resource_it_na
     assert denied == [], "\n".join(denied)
 
 
+@pytest.mark.parametrize("env_name", WITH_CI)
+def test_the_ci_roles_read_what_drift_detection_reads_and_change_nothing_with_it(
+    env_name: str,
+) -> None:
+    """DetectStackDrift reads each resource's live state with the caller's credentials, not
+    the stack's CloudFormation role: the roles that plan (deploy, and plan where there is one)
+    are allowed every read handler permission of the stacks' types, and the policy granting
+    them holds reads only."""
+    ci = stacks(env_name)["ci"]["Resources"]
+    types = {
+        r["Type"]
+        for key, t in stacks(env_name).items()
+        if key != "ci"
+        for r in t["Resources"].values()
+    }
+    for role_name in [name for name in ("DeployRole", "PlanRole") if name in ci]:
+        role = role_of(env_name, "ci", role_name)
+        denied = []
+        for kind, name in sorted(handler_actions(types, load(env_name).region, ("read",))):
+            if excluded(name, kind):
+                continue
+            action = AUTHORIZED_AS.get(name, name)
+            resources = [fill(f, env_name) for f in resource_formats(action)] or ["*"]
+            if not any(role.allowed(action, resource) for resource in resources):
+                denied.append(f"{kind}: {action}")
+        assert denied == [], f"{role_name}: " + "\n".join(denied)
+    drift_reads = ci["DriftReadPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    verbs = {a.split(":", 1)[1] for s in drift_reads for a in listed(s["Action"])}
+    assert verbs and all(v.startswith(("Describe", "Get", "List")) for v in verbs), verbs
+
+
 def test_every_exclusion_says_why() -> None:
     reasons = [*EXCLUDED.values(), *EXCLUDED_SERVICES.values(), *EXCLUDED_FOR.values()]
     assert all(reason.strip() for reason in reasons)
