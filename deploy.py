@@ -173,8 +173,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="where generate.py wrote the manifest and templates (default: build/NAME)",
     )
     args = parser.parse_args(argv)
-    if args.verb == "plan":  # a deploy that executes nothing (the document's "mode" says plan)
-        args.verb, args.no_execute = "deploy", True
+    if args.verb == "plan":  # the verb the JSON document's "mode" names
+        args.no_execute = True
     if args.concurrency < 1:
         parser.error(f"--concurrency {args.concurrency}: at least 1 (1: one stack at a time)")
     if args.verb == "logs" and args.follow and args.output != "text":
@@ -396,11 +396,11 @@ def run(
     try:
         # destroy finds its stacks itself (a removed service's are no longer in the manifest)
         specs = selected(manifest, args) if args.verb != "destroy" else []
-        if args.verb == "deploy":
+        if args.verb in {"deploy", "plan"}:
             show_orphans(aws, manifest, say, doc)
         if args.verb == "destroy":
             return destroy(args, deployer, progress, say, results)
-        if args.verb not in {"deploy", "rollback"}:
+        if args.verb not in {"deploy", "plan", "rollback"}:  # plan: a deploy executing nothing
             operate(args, deployer, specs, confirm)
             return EXIT_OK
         try:
