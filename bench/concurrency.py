@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,6 +50,10 @@ def first_deploy(env_name: str, build: Path, concurrency: int, hold: float) -> f
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    # moto's state is the process's, shared by every server it starts: emptied, so that each
+    # deploy is a first one
+    reset = urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset).close()
     try:
         with (
             conformant(f"http://{host}:{port}") as proxy,
