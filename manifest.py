@@ -21,6 +21,12 @@ from environments.model import Subnet  # the brought VPC's subnets, as the envir
 # region; the ci stack's deploy role is granted it by the same name.
 TEMPLATE_BUCKET = "cfn-templates-{account}-{region}"
 
+# The stack tags that say which environment (every stack) and which `[services.<name>]` (a
+# service's stacks) a stack belongs to: how a deploy finds the stacks of services no longer in
+# the environment file (orphans), and how `destroy` finds what to delete.
+ENVIRONMENT_TAG = "scalable-app:environment"
+SERVICE_TAG = "scalable-app:service"
+
 
 class ManifestError(Exception):
     """The manifest (or a template it names) is missing, unreadable or malformed."""

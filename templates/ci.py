@@ -390,6 +390,9 @@ def _plan_statements(scope: Scope, cloudformation: object) -> list[Statement]:
                 aec2.DescribeSubnets,
                 # the plan's drift: a detection's status names no stack
                 acfn.DescribeStackDriftDetectionStatus,
+                # the plan's orphans: the stacks of services no longer in the environment file
+                # (deployer/orphans.py, which then describes only this app's stacks)
+                acfn.ListStacks,
             ],
             Resource=["*"],
         ),
