@@ -103,13 +103,15 @@ bench-health: $(VENV)/.installed ## Benchmark /_health vs bare ASGI vs Flask (ne
 	$(PY) bench/health.py
 
 # ---- deploy (issue 4) ----------------------------------------------------------------
-.PHONY: plan deploy follow cancel continue-rollback status rollback logs local-up local-stop test-deploy bench-deploy bench-follow bench-drift
+.PHONY: plan deploy destroy follow cancel continue-rollback status rollback logs local-up local-stop test-deploy bench-deploy bench-concurrency bench-follow bench-drift
 # ENV=local runs against moto's server on 127.0.0.1:$(LOCAL_AWS_PORT) (started if
 # AWS_ENDPOINT_URL is unset and nothing answers there); other environments reach AWS through
 # boto3's standard resolution (AWS_PROFILE, AWS_REGION...). The variables, as make help lists them:
 # ENV=local              #: environments/<ENV>.toml (default local: the emulator on this machine)
 # YES=1                  #: execute without asking (1, yes or true; 0, no, false or unset: ask)
 # STACK=registry         #: only these stacks (STACK="registry static"); default: every stack
+# SERVICE=api            #: only these services' stacks (SERVICE="api web"), plus the shared ones
+# CONCURRENCY=4          #: deploy: stacks applied at once over their dependencies (default 4)
 # OUTPUT=json            #: text (default), json (stdout: one JSON document) or markdown
 # DETAILED=1             #: make plan fails (exit 2) when something would change
 # TIMEOUT=MINUTES        #: how long a stack operation is followed (default 60)
@@ -121,6 +123,7 @@ bench-health: $(VENV)/.installed ## Benchmark /_health vs bare ASGI vs Flask (ne
 LOCAL_AWS_PORT ?= 5050
 comma := ,
 STACK_ARGS := $(foreach stack,$(subst $(comma), ,$(STACK)),--stack $(stack))
+SERVICE_ARGS := $(foreach service,$(subst $(comma), ,$(SERVICE)),--service $(service))
 
 # YES: only an explicit yes skips the confirmation; anything but the accepted words is refused
 # (YES=0 must never execute without asking). Checked when a target that reads it is asked for.
@@ -129,7 +132,7 @@ YES_WORD := $(if $(strip $(YES)),$(call lower,$(strip $(YES))))
 YES_FLAG := $(if $(filter 1 yes true,$(YES_WORD)),--yes)
 YES_OK := $(if $(YES_WORD),$(and $(filter 1,$(words $(YES_WORD))),$(filter 1 yes true 0 no false,$(YES_WORD))),unset)
 OUTPUTS := text json markdown
-ifneq ($(filter plan deploy cancel rollback status,$(MAKECMDGOALS)),)
+ifneq ($(filter plan deploy cancel rollback status destroy,$(MAKECMDGOALS)),)
 ifeq ($(YES_OK),)
 $(error YES=$(YES) is not understood: YES=1, yes or true executes without asking; 0, no, false or unset asks)
 endif
@@ -139,7 +142,8 @@ endif
 endif
 DEPLOY_ARGS := $(YES_FLAG) $(if $(OUTPUT),--output $(OUTPUT)) \
 	$(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(NO_VERIFY),--no-verify) \
-	$(if $(REVERT_DRIFT),--revert-drift) $(STACK_ARGS)
+	$(if $(REVERT_DRIFT),--revert-drift) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY)) \
+	$(STACK_ARGS) $(SERVICE_ARGS)
 # ENV=local goes through local_aws.py (the emulator, bootstrapped), which runs deploy.py with
 # the same verb and options; elsewhere deploy.py itself.
 DEPLOY := $(if $(filter local,$(ENV)),LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) $(PY) local_aws.py,$(PY) deploy.py)
@@ -160,6 +164,13 @@ plan: templates ## Show the change sets of build/<ENV>, execute nothing (DETAILE
 
 deploy: templates ## Plan, confirm, execute and follow every stack of ENV (YES=1: no prompt)
 	$(call shown,$(DEPLOY) deploy --env $(ENV) $(DEPLOY_ARGS))
+
+# YES=1 deletes without asking only when ENV is named on make's command line: a default (or an
+# ENV exported by a shell) never destroys an environment unasked.
+destroy: $(VENV)/.installed ## Delete ENV's stacks in reverse order once ENV's name is typed (SERVICE=x: its own)
+	@if [ -n "$(YES_FLAG)" ] && [ "$(origin ENV)" != "command line" ]; then \
+		echo "make destroy YES=1: name the environment on the command line (make destroy ENV=NAME YES=1)" >&2; exit 1; fi
+	$(call shown,$(DEPLOY) destroy --env $(ENV) $(YES_FLAG) $(if $(OUTPUT),--output $(OUTPUT)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(SERVICE_ARGS))
 
 follow: $(VENV)/.installed ## Follow ENV's stack operations under way to their end (STACK= one)
 	$(call shown,$(DEPLOY) follow --env $(ENV) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(STACK_ARGS))
@@ -190,6 +201,9 @@ test-deploy: $(VENV)/.installed ## The deployer's tests (moto over HTTP, Stubber
 
 bench-deploy: $(VENV)/.installed templates ## Time deploy.py vs aws cloudformation deploy on moto
 	$(PY) bench/deploy.py --env $(ENV)
+
+bench-concurrency: $(VENV)/.installed ## A first local deploy of ENV: CONCURRENCY (default 4) vs 1, HOLD=s per stack
+	$(PY) bench/concurrency.py --env $(ENV) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY)) $(if $(HOLD),--hold $(HOLD))
 
 bench-follow: $(VENV)/.installed ## Follower: latency after a stack settles, CloudFormation calls/min (~1 min)
 	$(PY) bench/follow.py

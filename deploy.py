@@ -8,6 +8,7 @@
     python deploy.py status --env production [--output json]  # the service on one screen
     python deploy.py rollback --env production   # the previous image, as a reviewed change set
     python deploy.py logs --env production [--follow] [--since 10m]   # the service's logs
+    python deploy.py destroy --env staging [--service api]   # delete, after typing the name
 
 It deploys what generate.py wrote to build/<env>/ (what was linted is what ships) and reaches
 AWS only through boto3's standard resolution (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL...).
@@ -25,7 +26,17 @@ from typing import Any, TextIO
 
 ROOT = Path(__file__).resolve().parent
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
-VERBS = ("deploy", "plan", "follow", "cancel", "continue-rollback", "status", "rollback", "logs")
+VERBS = (
+    "deploy",
+    "plan",
+    "follow",
+    "cancel",
+    "continue-rollback",
+    "status",
+    "rollback",
+    "logs",
+    "destroy",
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -42,7 +53,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             "continue-rollback continues a rollback that failed (UPDATE_ROLLBACK_FAILED). "
             "status shows the deployed service; rollback deploys the image that ran before "
             "the one running now, changing nothing else. logs shows the service's CloudWatch "
-            "Logs (--follow keeps tailing)."
+            "Logs (--follow keeps tailing). destroy deletes the environment's stacks (or "
+            "--service's) in reverse dependency order, after their review and once the "
+            "environment's name is typed (--yes: without asking)."
         )
     )
     parser.add_argument("verb", nargs="?", choices=VERBS, default="deploy", help="default: deploy")
@@ -71,6 +84,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "allows deleting a stack left in ROLLBACK_COMPLETE by a failed create",
     )
     parser.add_argument(
+        "--service",
+        action="append",
+        metavar="NAME",
+        help="only this [services.NAME] of the environment: its stacks, plus the shared "
+        "stacks (applied only when they change); repeatable; default: every service",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        metavar="N",
+        help="deploy: apply at most N stacks at once, each once the stacks it depends on have "
+        "deployed (default 4; 1: one after the other)",
+    )
+    parser.add_argument(
         "--confirm-each",
         action="store_true",
         help="ask for each stack as its plan is shown (default: every plan first, then one "
@@ -85,9 +113,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "summary for a pull-request comment, risky changes first. With json and markdown, "
         "stdout holds that document only, and progress goes to stderr",
     )
-    # local_aws.py's second deploy.py of one deploy (after it registers the image): the
-    # run's notices were said by the first, and are not repeated.
-    parser.add_argument("--continues", action="store_true", help=argparse.SUPPRESS)
     # local_aws.py: the emulator's known limits (no alarms) were said in full on its first run.
     parser.add_argument("--emulator-limits-said", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
@@ -150,6 +175,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.verb == "plan":  # the verb the JSON document's "mode" names
         args.no_execute = True
+    if args.concurrency < 1:
+        parser.error(f"--concurrency {args.concurrency}: at least 1 (1: one stack at a time)")
     if args.verb == "logs" and args.follow and args.output != "text":
         parser.error("logs --follow writes lines as they come: --output text only")
     return args
@@ -192,6 +219,15 @@ def ask(stream: TextIO) -> Callable[[str], bool]:
     return confirm
 
 
+def typed(stream: TextIO) -> Callable[[str], str]:
+    def answer(question: str) -> str:
+        stream.write(f"{question} ")
+        stream.flush()
+        return sys.stdin.readline().strip()
+
+    return answer
+
+
 REFUSAL = (
     "refusing to execute, stdin is not a terminal, so nobody can confirm. Pass --yes "
     "(make deploy YES=1) to execute without asking, or --no-execute (make plan) to review only."
@@ -208,7 +244,14 @@ def refuse(say: Callable[[str], None]) -> Callable[[str], bool]:
     return confirm
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    before_stack: Callable[[Any], None] | None = None,
+    lock_held: bool = False,
+) -> int:
+    """`before_stack(spec)`: called before each stack of a deploy is planned (local_aws.py
+    registers the image once its registry exists). `lock_held`: the caller holds this
+    environment's deploy lock (local_aws.py, around its own steps)."""
     args = parse_args(argv)
     as_json = args.output == "json"
     progress = sys.stdout if args.output == "text" else sys.stderr
@@ -228,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     code = EXIT_ERROR
     try:
         interrupt_on_termination()
-        code = run(args, say, results, document, progress)
+        code = run(args, say, results, document, progress, before_stack, lock_held)
     except KeyboardInterrupt:
         say("\ninterrupted: nothing more was started")
         document["error"] = "interrupted"
@@ -271,6 +314,8 @@ def run(
     results: list[Any],
     doc: dict,
     progress: TextIO,
+    before_stack: Callable[[Any], None] | None = None,
+    lock_held: bool = False,
 ) -> int:
     import os
 
@@ -278,9 +323,13 @@ def run(
     from deployer import lock, preflight
     from deployer import manifest as manifests
     from deployer.errors import ManifestError
+    from deployer.graph import GraphFailed
+    from deployer.output import Output
     from deployer.run import CHANGED, Deployer, Options
     from deployer.session import Aws
 
+    output = Output(say)  # one lock around every line: stacks may be applied side by side
+    say = output.say
     env = environments.load(args.env)
     build_dir = args.build_dir or ROOT / "build" / env.name
     manifest = manifests.load(build_dir)
@@ -289,7 +338,7 @@ def run(
             f"{manifest.path} was generated for {manifest.environment} in {manifest.region}, "
             f"not {env.name} in {env.region}: run make templates ENV={env.name}"
         )
-    if manifests.stale_environment(manifest, env.path) and not args.continues:
+    if manifests.stale_environment(manifest, env.path):
         say(
             f"warning: {env.path.name} changed after {manifest.path} was generated; "
             f"run make templates ENV={env.name} to deploy the change"
@@ -304,7 +353,8 @@ def run(
             return logs(args, aws, manifest, say, doc)
         return status(aws, manifest, say, doc, args)
     holder = None
-    if args.verb != "follow":  # one change at a time: a second deploy says who is deploying
+    if args.verb != "follow" and not lock_held:  # one change at a time: a second deploy says
+        # who is deploying
         holder = lock.acquire(lock.deploy_lock_path(ROOT, env.name), f"deploy of {env.name}")
     aws = Aws(manifest.region)
     source = preflight.credentials(aws.session, manifest.region)
@@ -316,8 +366,7 @@ def run(
     unconfirmable = execute and not args.yes and not sys.stdin.isatty() and args.verb == "deploy"
     doing = {"deploy": "Deploying" if execute else "Planning"}.get(args.verb, args.verb)
     where = f" on {endpoint} (not AWS: no console links)" if endpoint else ""
-    if not args.continues:
-        say(f"{doing.capitalize()} {env.name} in {manifest.region}{where} (credentials: {source})")
+    say(f"{doing.capitalize()} {env.name} in {manifest.region}{where} (credentials: {source})")
     if unconfirmable:
         execute = False
         say("  stdin is not a terminal and --yes was not given: every plan is shown, nothing runs")
@@ -338,12 +387,20 @@ def run(
         terminal=progress if progress.isatty() else None,
         revert_drift=args.revert_drift,
         confirm_each=args.confirm_each,
+        concurrency=args.concurrency,
+        output=output,
+        before_stack=before_stack,
     )
     deployer = Deployer(aws, manifest, options, say)
     started()
-    specs = manifest.select(args.stack)
     try:
-        if args.verb not in {"deploy", "rollback"}:
+        # destroy finds its stacks itself (a removed service's are no longer in the manifest)
+        specs = selected(manifest, args) if args.verb != "destroy" else []
+        if args.verb in {"deploy", "plan"}:
+            show_orphans(aws, manifest, say, doc)
+        if args.verb == "destroy":
+            return destroy(args, deployer, progress, say, results)
+        if args.verb not in {"deploy", "plan", "rollback"}:  # plan: a deploy executing nothing
             operate(args, deployer, specs, confirm)
             return EXIT_OK
         try:
@@ -351,12 +408,15 @@ def run(
                 deployer = roll_back(aws, manifest, options, say)
             else:
                 deployer.run(specs)
+        except GraphFailed:  # the others ran to their end: the table says what each did
+            summarize(deployer.results, say)
+            raise
         finally:
             results.extend(deployer.results)
     finally:
         if holder is not None:
             holder.release()
-    summarize(deployer.results, say, notices=not args.continues)
+    summarize(deployer.results, say)
     changed = any(r.outcome in CHANGED for r in deployer.results)
     if unconfirmable and changed:
         say(f"\nNot deployed: {REFUSAL}")
@@ -366,6 +426,68 @@ def run(
         return EXIT_CHANGES
     if execute:
         after_deploy(args, deployer, doc)
+    return EXIT_OK
+
+
+def show_orphans(aws: Any, manifest: Any, say: Callable[[str], None], doc: dict) -> None:
+    """The stacks of services no longer in the environment file, shown with the plan (a role
+    that may not list the account's stacks gets a note, not a failed plan)."""
+    from botocore.exceptions import ClientError
+
+    from deployer import orphans
+
+    try:
+        found = orphans.find(aws.cloudformation, manifest)
+    except ClientError as error:
+        say(f"  note: orphaned stacks not looked for: {str(error).strip()}")
+        doc["orphans"] = None
+        return
+    for line in orphans.lines(found, manifest):
+        say(line)
+    doc["orphans"] = [orphan.to_dict() for orphan in found]
+
+
+def selected(manifest: Any, args: argparse.Namespace) -> list[Any]:
+    """The stacks --service and --stack choose, in the manifest's order. --service NAME: that
+    service's stacks and the shared ones (a shared stack that does not change is a plan of
+    no changes, nothing more)."""
+    from deployer.errors import DeployError
+
+    specs = manifest.select(args.stack)
+    if not args.service:
+        return list(specs)
+    known = sorted({spec.service for spec in manifest.stacks if spec.service})
+    unknown = sorted(set(args.service) - set(known))
+    if unknown:
+        raise DeployError(
+            f"no service {', '.join(unknown)} in environments/{manifest.environment}.toml: "
+            f"its services are {', '.join(known) or 'none (no [services.NAME] table)'}"
+        )
+    return [spec for spec in specs if spec.service is None or spec.service in args.service]
+
+
+def destroy(
+    args: argparse.Namespace,
+    deployer: Any,
+    progress: TextIO,
+    say: Callable[[str], None],
+    results: list[Any],
+) -> int:
+    """Delete the environment's stacks (or --service's) after their review."""
+    from deployer import destroy as verb
+    from deployer.errors import Declined
+
+    def refuse(_question: str) -> str:
+        raise Declined(
+            "nothing deleted: stdin is not a terminal, so nobody can type the environment's "
+            "name. Pass --yes (make destroy ENV=NAME YES=1, ENV named on the command line)."
+        )
+
+    try:
+        verb.run(deployer, args.service, typed(progress) if sys.stdin.isatty() else refuse)
+    finally:
+        results.extend(deployer.results)
+    summarize(deployer.results, say)
     return EXIT_OK
 
 
@@ -523,8 +645,8 @@ def summarize(results: list[Any], say: Callable[[str], None], notices: bool = Tr
     from deployer import outputs
 
     say("")
-    for result in results:
-        extra = f" ({result.note})" if result.note else ""
+    for result in results:  # every stack of the run, in the manifest's order, and its outcome
+        extra = f" ({result.note.splitlines()[0]})" if result.note else ""
         say(f"{result.stack_name}: {result.outcome}{extra}")
     evaluated = []
     for result in results:  # only an execution reads outputs

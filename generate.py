@@ -17,19 +17,24 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from environments import ConfigError, Environment, ExistingVpc, load
+from environments import ConfigError, Environment, ExistingVpc, ServiceConfig, load
+from environments.model import DEFAULT_DOCKERFILE
 from manifest import (
+    ENVIRONMENT_TAG,
     HOSTED_ZONE,
+    SERVICE_TAG,
     SSM_PARAMETERS,
     VPC,
     Certificate,
     CiStack,
     Image,
     Manifest,
+    ServiceSpec,
     StackSpec,
     StaticAssets,
     Vpc,
     Wiring,
+    service_stack_key,
 )
 from service.contract import STATIC_SOURCE
 from templates import Stack, build_ci, build_stacks, stack_name
@@ -67,12 +72,12 @@ def git_revision(cwd: Path | None = None) -> str | None:
 
 def resolve_image_tag(env: Environment, revision: str | None) -> str:
     """The configured tag, else the checkout's revision, else NO_GIT_TAG, saying so on stderr."""
-    if env.service.image_tag is not None:
-        return env.service.image_tag
+    if env.image_tag is not None:
+        return env.image_tag
     if revision is not None:
         return revision
     print(
-        f"generate.py: not a git checkout and no service.image_tag in {env.path}: "
+        f"generate.py: not a git checkout and no image_tag in {env.path}: "
         f'using image tag "{NO_GIT_TAG}"',
         file=sys.stderr,
     )
@@ -91,10 +96,33 @@ def manifest_entry(env: Environment, stack: Stack, template: dict[str, Any]) -> 
         stack_name=stack_name(env, stack.key),
         template_path=Path(f"{stack.key}.json"),
         capabilities=capabilities(stack.template),
-        tags=dict(env.tags),
+        tags=stack_tags(env, stack),
         prerequisites=prerequisites(env, stack, template),
         role_arn=role_arn(env),
         **wiring,
+    )
+
+
+def stack_tags(env: Environment, stack: Stack) -> dict[str, str]:
+    """The environment's [tags], and the tags that find the stack again: its environment and,
+    on a service's stack, its service (an orphan once the file drops the service)."""
+    tags = {**env.tags, ENVIRONMENT_TAG: env.name}
+    if stack.service is not None:
+        tags[SERVICE_TAG] = stack.service
+    return tags
+
+
+def service_spec(env: Environment, service: ServiceConfig, image_tag: str) -> ServiceSpec:
+    """The service as the deployer reads it: its stack, its image, where it answers."""
+    image = None
+    if service.image.uri is None:
+        image = Image(repository_name(env.app, env.name), image_tag)
+    return ServiceSpec(
+        name=service.name,
+        stack=service_stack_key(service.name),
+        image=image,
+        url=f"https://{service.route.host}{service.route.path or ''}",
+        health_path=service.health_path,
     )
 
 
@@ -103,7 +131,7 @@ def role_arn(env: Environment) -> str | None:
     passes as the change sets' RoleARN; None without a ci stack (the caller's credentials)."""
     if env.ci is None:
         return None
-    return cloudformation_role_arn(env.ci, env.region, f"{env.service.name}-{env.name}")
+    return cloudformation_role_arn(env.ci, env.region, f"{env.app}-{env.name}")
 
 
 def prerequisites(env: Environment, stack: Stack, template: dict[str, Any]) -> tuple[str, ...]:
@@ -167,7 +195,7 @@ def manifest(
         source_sha256=env.sha256,
         region=env.region,
         termination_protection=env.termination_protection,
-        image=Image(repository_name(env.service.name, env.name), image_tag),
+        services=tuple(service_spec(env, service, image_tag) for service in env.services),
         hosted_zone_name=env.dns.hosted_zone_name,
         ssm_parameters=ssm,
         certificate=certificate(env),
@@ -182,6 +210,18 @@ def build(env: Environment, image_tag: str) -> list[Stack]:
     """The environment's stacks. A certificate the environment names or the deployer finds
     is the service stack's CertificateArn parameter either way (its Wiring lists it under
     parameters_from_certificate); the manifest's certificate says which."""
+    for service in env.services:
+        if service.image.dockerfile not in (None, DEFAULT_DOCKERFILE):
+            # One registry repository holds this repository's image; `make push` builds the
+            # one Dockerfile. A repository per Dockerfile is not built yet: refused, not
+            # pushed as the wrong image.
+            raise ConfigError(
+                env.path,
+                f"services.{service.name}.dockerfile",
+                f"only {DEFAULT_DOCKERFILE} is built and pushed for now: build and push "
+                f"{service.image.dockerfile} yourself and give its URI as image = "
+                '"<registry>/<name>:<tag>"',
+            )
     return build_stacks(env, image_tag)
 
 
@@ -319,7 +359,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     image_tag = resolve_image_tag(env, git_revision())
     out_dir = args.out or BUILD_DIR / env.name
-    files = generate(env, image_tag)
+    try:
+        files = generate(env, image_tag)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
     write(out_dir, files)
     templates = {out_dir / name: content for name, content in files.items() if name != MANIFEST}
     # Progress goes to stderr: `make -s plan OUTPUT=json` keeps stdout for the JSON document.

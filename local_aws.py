@@ -38,6 +38,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -378,8 +379,13 @@ def self_signed(domain: str, days: int = 365) -> tuple[bytes, bytes]:
 
 
 def push_stand_in(manifest: Any, ecr: Any) -> None:
-    """Register the image tag in the emulator's ECR (no Docker engine here)."""
-    image = manifest.image
+    """Register every service's image tag in the emulator's ECR (no Docker engine here)."""
+    images = {service.image for service in manifest.services if service.image is not None}
+    for image in sorted(images, key=lambda image: (image.repository_name, image.tag)):
+        _register(image, ecr)
+
+
+def _register(image: Any, ecr: Any) -> None:
     config = {
         "mediaType": "application/vnd.docker.container.image.v1+json",
         "size": 2,
@@ -462,8 +468,9 @@ def stack_args(specs: Any) -> list[str]:
     return [arg for spec in specs for arg in ("--stack", spec.key)]
 
 
-# deploy.py's verbs on what is deployed (make follow, cancel, continue-rollback, status, rollback)
-VERBS = ("follow", "cancel", "continue-rollback", "status", "rollback", "logs")
+# deploy.py's verbs on what is deployed (make follow, cancel, continue-rollback, status, rollback,
+# destroy)
+VERBS = ("follow", "cancel", "continue-rollback", "status", "rollback", "logs", "destroy")
 READ_ONLY = ("status", "logs")  # no lock, no emulator started, no bootstrap: they only read
 
 
@@ -547,14 +554,16 @@ def run(argv: list[str] | None) -> int:
             return read_only(args.command, args.port, manifest, common, rest)
         if args.command in VERBS:  # deploy.py's verbs on an operation under way take the lock
             _, env = prepare(args.port, manifest)  # themselves, where they change anything
-            return deploy_py([args.command, *common, *stack_args(chosen), *limits(rest)], env)
-        with lock.acquire(lock.deploy_lock_path(ROOT, name), f"deploy of {name}") as held:
-            aws, env = prepare(args.port, manifest)
-            env.update(held.child_env())
+            stacks = [] if args.command == "destroy" else stack_args(chosen)  # it finds its own
+            return deploy_py([args.command, *common, *stacks, *limits(rest)], env)
+        with lock.acquire(lock.deploy_lock_path(ROOT, name), f"deploy of {name}"):
+            aws, _ = prepare(args.port, manifest)
             asked = stack_args(chosen) if args.stack else []
             if args.command == "plan":
-                return deploy_py([*common, "--no-execute", *asked, *rest], env)
-            code = deploy(manifest, aws, env, common, limits(rest), chosen, asked)
+                import deploy as deploy_cli
+
+                return deploy_cli.main([*common, "--no-execute", *asked, *rest], lock_held=True)
+            code = deploy(manifest, aws, [*common, *asked, *limits(rest)])
             limits_said(code)
             return code
     except (DeployError, ManifestError) as error:
@@ -562,94 +571,43 @@ def run(argv: list[str] | None) -> int:
         return 1
 
 
-def deploy(
-    manifest: Any,
-    aws: Any,
-    env: dict[str, str],
-    common: list[str],
-    rest: list[str],
-    chosen: list[Any],
-    asked: list[str],
-) -> int:
-    """Deploy the chosen stacks; the image they run is registered first (standing in for
-    make push), and when its repository does not exist yet, the stacks before the first one
-    that runs it are deployed first (once: the second pass leaves them out)."""
+def deploy(manifest: Any, aws: Any, argv: list[str]) -> int:
+    """One deploy.py run, in this process (it holds the deploy lock): the image the stacks run
+    is registered (standing in for make push) just before the first stack that runs it is
+    planned, once its repository exists. On a fresh emulator the registry is created first and
+    the service planned after it, within the one run: one question for the whole deploy."""
+    import deploy as deploy_cli
+
+    hook = registrar(manifest, aws.client("ecr"))
+    return deploy_cli.main(argv, before_stack=hook, lock_held=True)
+
+
+def registrar(manifest: Any, ecr: Any) -> Callable[[Any], None]:
+    """deploy.py's before_stack hook: before a stack that runs the image, register the image
+    if its repository exists and lacks the tag. Stacks may be planned from several threads;
+    the image is registered once."""
     from deployer import preflight
 
-    first_needing_image = next((s for s in chosen if s.needs_image), None)
-    if first_needing_image is None:
-        return deploy_py([*common, *asked, *rest], env)
-    # Nobody can confirm (no terminal, no --yes): one deploy.py shows every stack's plan and
-    # refuses; nothing is created, so there is no repository to register the image in yet.
-    confirmable = "--yes" in rest or sys.stdin.isatty()
-    image, ecr = manifest.image, aws.client("ecr")
-    state = preflight.image_state(ecr, image.repository_name, image.tag)
-    if state == preflight.IMAGE_PRESENT:
-        say(f"{image.repository_name}:{image.tag} is already in the emulator's ECR")
-        return deploy_py([*common, *asked, *rest], env)
-    if state == preflight.REPOSITORY_MISSING:
-        before = list(manifest.stacks[: manifest.stacks.index(first_needing_image)])
-        if before and not confirmable:
-            return deploy_py([*common, *asked, *rest], env)
-        if before:  # the registry must exist before the image can be registered in it
-            return in_two_passes(manifest, ecr, env, common, rest, before, chosen)
-    push_stand_in(manifest, ecr)
-    return deploy_py([*common, *asked, *rest], env)
+    guard = threading.Lock()
+    done: set[Any] = set()
 
+    def before_stack(spec: Any) -> None:
+        image = manifest.image_of(spec)
+        if image is None:  # a shared stack, or a service whose file names an image URI
+            return
+        with guard:
+            if image in done:
+                return
+            state = preflight.image_state(ecr, image.repository_name, image.tag)
+            if state == preflight.IMAGE_PRESENT:
+                say(f"{image.repository_name}:{image.tag} is already in the emulator's ECR")
+            elif state == preflight.TAG_MISSING:
+                _register(image, ecr)
+            else:  # its registry is not deployed yet: the stack's own check says so
+                return
+            done.add(image)
 
-def in_two_passes(
-    manifest: Any,
-    ecr: Any,
-    env: dict[str, str],
-    common: list[str],
-    rest: list[str],
-    before: list[Any],
-    chosen: list[Any],
-) -> int:
-    """The stacks up to the registry, the image registered, then the others: two deploy.py
-    runs that read as one (the second says no notice twice). With --output json or markdown,
-    both runs write JSON, merged into one document, printed as asked: stdout still holds one
-    document."""
-    form = output_of(rest)
-    if form == "markdown":  # each run writes JSON; the merged document is rendered here
-        at = rest.index("--output") + 1
-        rest = [*rest[:at], "json", *rest[at + 1 :]]
-    first_pass = [*common, *stack_args(before), *rest]
-    later = [*common, *stack_args(s for s in chosen if s not in before), *rest, "--continues"]
-    if form == "text":
-        code = deploy_py(first_pass, env)
-        if code == 0:
-            push_stand_in(manifest, ecr)
-            code = deploy_py(later, env)
-        return code
-    code, out = captured(first_pass, env)
-    document = json.loads(out)
-    if code == 0:
-        push_stand_in(manifest, ecr)
-        code, out = captured(later, env)
-        document = merged_documents(document, json.loads(out))
-    if form == "markdown":
-        from deployer import markdown
-
-        print(markdown.render(document))
-    else:
-        print(json.dumps(document, indent=2))
-    return code
-
-
-def captured(args: list[str], env: dict[str, str]) -> tuple[int, str]:
-    """deploy_py, its stdout kept (a file, not a pipe: deploy.py may write a lot)."""
-    import tempfile
-
-    with tempfile.TemporaryFile("w+") as out:
-        code = deploy_py(args, env, out)
-        out.seek(0)
-        return code, out.read().strip()
-
-
-def merged_documents(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
-    """One JSON document of the two deploy.py runs: the stacks of both, the second's end."""
-    return {**first, **second, "stacks": [*first.get("stacks", []), *second.get("stacks", [])]}
+    return before_stack
 
 
 if __name__ == "__main__":

@@ -21,6 +21,12 @@ from environments.model import Subnet  # the brought VPC's subnets, as the envir
 # region; the ci stack's deploy role is granted it by the same name.
 TEMPLATE_BUCKET = "cfn-templates-{account}-{region}"
 
+# The stack tags that say which environment (every stack) and which `[services.<name>]` (a
+# service's stacks) a stack belongs to: how a deploy finds the stacks of services no longer in
+# the environment file (orphans), and how `destroy` finds what to delete.
+ENVIRONMENT_TAG = "scalable-app:environment"
+SERVICE_TAG = "scalable-app:service"
+
 
 class ManifestError(Exception):
     """The manifest (or a template it names) is missing, unreadable or malformed."""
@@ -73,6 +79,20 @@ class Vpc:
 HOSTED_ZONE, SSM_PARAMETERS, VPC = "hosted_zone", "ssm_parameters", "vpc"
 PREREQUISITES = (HOSTED_ZONE, SSM_PARAMETERS, VPC)
 
+# The stack tags every stack carries (StackSpec.tags): which environment it belongs to, and, on a
+# service's stack, which [services.<name>]: what finds a service's stack once the file no longer
+# names it (an orphan).
+ENVIRONMENT_TAG = "scalable-app:environment"
+SERVICE_TAG = "scalable-app:service"
+# The stack every service shares (cluster, load balancer, alert topic), and a service's stack
+# key: svc-<name>.
+ENVIRONMENT_STACK = "environment"
+SERVICE_STACK_PREFIX = "svc-"
+
+
+def service_stack_key(service: str) -> str:
+    return f"{SERVICE_STACK_PREFIX}{service}"
+
 
 @dataclass(frozen=True, kw_only=True)
 class Wiring:
@@ -91,7 +111,9 @@ class Wiring:
     # Filled with the ID of the region's S3 prefix list (com.amazonaws.<region>.s3), read
     # with ec2:DescribePrefixLists at deploy time.
     parameters_from_s3_prefix_list: tuple[str, ...] = ()
-    needs_image: bool = False
+    # The [services.<name>] the stack belongs to; None for the environment's shared stacks
+    # (network, environment, registry, static).
+    service: str | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +162,19 @@ class Image:
 
 
 @dataclass(frozen=True)
+class ServiceSpec:
+    """One [services.<name>] of the environment, as the deployer reads it."""
+
+    name: str  # the [services.<name>] key
+    stack: str  # its stack's key in the manifest
+    # The ECR image (repository_name, tag) the deployer checks before deploying; None: an
+    # image URI the file names, which nothing here builds or checks.
+    image: Image | None
+    url: str  # where the service answers: "https://<host><path prefix>"
+    health_path: str  # its health check is url + health_path
+
+
+@dataclass(frozen=True)
 class CiStack:
     """The ci stack: deployed once by a person (README, "CI"), never by the deployer."""
 
@@ -154,7 +189,7 @@ class Manifest:
     source: str
     region: str
     termination_protection: bool
-    image: Image
+    services: tuple[ServiceSpec, ...]
     hosted_zone_name: str | None
     ssm_parameters: dict[str, str]
     stacks: tuple[StackSpec, ...]
@@ -171,6 +206,21 @@ class Manifest:
         known = ", ".join(spec.key for spec in self.stacks)
         raise ManifestError(f"{self.path}: no stack {key!r}; the stacks are: {known}")
 
+    def service(self, name: str) -> ServiceSpec:
+        for spec in self.services:
+            if spec.name == name:
+                return spec
+        known = ", ".join(spec.name for spec in self.services)
+        raise ManifestError(f"{self.path}: no service {name!r}; the services are: {known}")
+
+    def image_of(self, spec: StackSpec) -> Image | None:
+        """The ECR image `spec`'s stack runs: its service's; None for a shared stack, or for a
+        service whose file names an image URI (nothing here builds or checks it)."""
+        for service in self.services:
+            if service.stack == spec.key:
+                return service.image
+        return None
+
     def select(self, keys: list[str] | None) -> list[StackSpec]:
         """The chosen stacks (all when none are named), always in the manifest's order."""
         if not keys:
@@ -186,7 +236,7 @@ class Manifest:
             "source_sha256": self.source_sha256,
             "region": self.region,
             "termination_protection": self.termination_protection,
-            "image": {"repository_name": self.image.repository_name, "tag": self.image.tag},
+            "services": [_service_dict(service) for service in self.services],
             "hosted_zone": None
             if self.hosted_zone_name is None
             else {"name": self.hosted_zone_name},
@@ -261,6 +311,19 @@ def _static_assets_dict(assets: StaticAssets | None) -> dict[str, str] | None:
     }
 
 
+def _service_dict(service: ServiceSpec) -> dict[str, Any]:
+    image = service.image
+    return {
+        "name": service.name,
+        "stack": service.stack,
+        "image": None
+        if image is None
+        else {"repository_name": image.repository_name, "tag": image.tag},
+        "url": service.url,
+        "health_path": service.health_path,
+    }
+
+
 def _from_stack_dict(source: FromStack) -> dict[str, Any]:
     if source.output is not None:
         return {"stack": source.stack, "output": source.output}
@@ -285,7 +348,7 @@ def _stack_dict(spec: StackSpec) -> dict[str, Any]:
         "parameters_from_stack_exists": list(spec.parameters_from_stack_exists),
         "parameters_from_s3_prefix_list": list(spec.parameters_from_s3_prefix_list),
         "prerequisites": list(spec.prerequisites),
-        "needs_image": spec.needs_image,
+        "service": spec.service,
         "role_arn": spec.role_arn,
     }
 
@@ -369,7 +432,7 @@ def _manifest(path: Path, root: _Fields) -> Manifest:
         source_sha256=root.nullable_string("source_sha256"),
         region=root.string("region"),
         termination_protection=root.boolean("termination_protection"),
-        image=_image(root.table("image")),
+        services=tuple(_service(raw) for raw in root.tables("services")),
         hosted_zone_name=None if zone is None else _finished(zone, zone.string("name")),
         ssm_parameters=root.mapping("ssm_parameters"),
         certificate=_certificate(root.nullable_table("certificate")),
@@ -389,6 +452,18 @@ def _finished(fields: _Fields, value: Any) -> Any:
 
 def _image(raw: _Fields) -> Image:
     return _finished(raw, Image(raw.string("repository_name"), raw.string("tag")))
+
+
+def _service(raw: _Fields) -> ServiceSpec:
+    image = raw.nullable_table("image")
+    service = ServiceSpec(
+        name=raw.string("name"),
+        stack=raw.string("stack"),
+        image=None if image is None else _image(image),
+        url=raw.string("url"),
+        health_path=raw.string("health_path"),
+    )
+    return _finished(raw, service)
 
 
 def _certificate(raw: _Fields | None) -> Certificate | None:
@@ -456,7 +531,7 @@ def _stack(directory: Path, raw: _Fields) -> StackSpec:
         parameters_from_stack_exists=raw.strings("parameters_from_stack_exists"),
         parameters_from_s3_prefix_list=raw.strings("parameters_from_s3_prefix_list"),
         prerequisites=raw.strings("prerequisites"),
-        needs_image=raw.boolean("needs_image"),
+        service=raw.nullable_string("service"),
         role_arn=raw.nullable_string("role_arn"),
     )
     unknown = sorted(set(spec.prerequisites) - set(PREREQUISITES))
@@ -475,6 +550,11 @@ def _check_order(manifest: Manifest) -> None:
         for name in (*spec.depends_on, *(f.stack for f in spec.parameters_from_stacks.values())):
             if name not in keys[:index]:
                 raise _Malformed(f"stack {spec.key!r} depends on {name!r}, which is not before it")
+    for service in manifest.services:
+        if service.stack not in keys:
+            raise _Malformed(
+                f"service {service.name!r} is in stack {service.stack!r}, which is not listed"
+            )
     assets = manifest.static_assets
     if assets is not None and assets.stack not in keys:
         raise _Malformed(f"static_assets are in stack {assets.stack!r}, which is not listed")

@@ -48,14 +48,18 @@ def push(args: argparse.Namespace, docker: Docker | None, say: Callable[[str], N
     else:
         say(push_assets(manifest, assets, aws.client, args.root).summary())
     if not args.assets_only:
-        pushed = push_image(
-            aws.client("ecr"),
-            docker or Docker(),
-            local_image=args.local_image,
-            repository_name=manifest.image.repository_name,
-            tag=manifest.image.tag,
-        )
-        say(f"pushed {pushed}")
+        # Every service built from this repository's Dockerfile runs the same image: one push
+        # per repository and tag. A service whose file names an image URI has none to push.
+        images = {service.image for service in manifest.services if service.image is not None}
+        for image in sorted(images, key=lambda image: (image.repository_name, image.tag)):
+            pushed = push_image(
+                aws.client("ecr"),
+                docker or Docker(),
+                local_image=args.local_image,
+                repository_name=image.repository_name,
+                tag=image.tag,
+            )
+            say(f"pushed {pushed}")
 
 
 def main(argv: list[str] | None = None, docker: Docker | None = None) -> int:

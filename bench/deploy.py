@@ -138,7 +138,7 @@ def main() -> int:
 
     manifest = manifests.load(ROOT / "build" / args.env)
     spec = manifest.stack(args.stack)
-    if spec.parameters_from_stacks or spec.parameters_from_hosted_zone or spec.needs_image:
+    if spec.parameters_from_stacks or spec.parameters_from_hosted_zone or spec.service:
         sys.exit(f"stack {spec.key} needs other stacks or an image: pick a standalone one")
     bench_python = ensure_awscli()
     load = os.getloadavg()[0]

@@ -14,6 +14,7 @@ from typing import Any
 from deployer import rollback, rollout, smoke, verify
 from deployer.errors import DeployFailed
 from deployer.follow import describe_stack
+from deployer.manifest import StackSpec
 from deployer.run import CREATED, NO_CHANGES, UPDATED
 
 # The outcomes after which the stack is as deployed: executed, or already so.
@@ -27,9 +28,23 @@ class Checks:
     missing_alarms_known: bool = False  # verify.Verification.missing_known
 
 
+def upstream_topics(deployer: Any, spec: StackSpec) -> dict[str, str | None]:
+    """The topics of other stacks that `spec`'s parameters take (the environment stack's alert
+    topic, which a service stack's alarms page), by logical ID -> physical ID."""
+    found: dict[str, str | None] = {}
+    for source in spec.parameters_from_stacks.values():
+        upstream = deployer.manifest.stack(source.stack)
+        topics = set(source.resources) & set(verify.of_type(upstream.template, verify.TOPIC_TYPE))
+        if topics:
+            physical = deployer.resolver.physical_ids(upstream.key)
+            found.update({topic: physical.get(topic) for topic in sorted(topics)})
+    return found
+
+
 def run(deployer: Any, checks: Checks, kind: str = rollback.DEPLOY) -> dict[str, Any] | None:
     """The checks after `deployer` ran: None when it did not deploy the image's stack."""
-    spec = next((s for s in deployer.manifest.stacks if s.needs_image), None)
+    manifest = deployer.manifest
+    spec = next((s for s in manifest.stacks if manifest.image_of(s) is not None), None)
     result = next(
         (r for r in deployer.results if spec and r.key == spec.key and r.outcome in DEPLOYED),
         None,
@@ -37,7 +52,9 @@ def run(deployer: Any, checks: Checks, kind: str = rollback.DEPLOY) -> dict[str,
     if spec is None or result is None:
         return None
     say, aws = deployer.say, deployer.aws
-    tag = deployer.manifest.image.tag
+    image = manifest.image_of(spec)
+    assert image is not None  # spec was chosen for it
+    tag = image.tag
     runs_tag(deployer.cf, spec.stack_name, tag)
     say("")
     say(f"After the {kind} of {spec.stack_name} (image {tag}):")
@@ -52,7 +69,9 @@ def run(deployer: Any, checks: Checks, kind: str = rollback.DEPLOY) -> dict[str,
             say(f"    {rollout.stopped_line(task)}")
     verified = None
     if checks.verify:
-        verified = verify.verify(aws.client, spec.template, physical)
+        verified = verify.verify(
+            aws.client, spec.template, physical, upstream_topics(deployer, spec)
+        )
         verified = replace(verified, missing_known=checks.missing_alarms_known)
         report["verify"] = verified.to_dict()
         for line in verified.lines():

@@ -56,7 +56,7 @@ def parameter_name(spec: StackSpec) -> str:
 def image_stack(manifest: Manifest) -> StackSpec:
     """The stack that runs the image (the service stack)."""
     for spec in manifest.stacks:
-        if spec.needs_image:
+        if manifest.image_of(spec) is not None:
             return spec
     raise DeployError(f"{manifest.path}: no stack runs the image, so there is nothing to roll back")
 
@@ -213,8 +213,18 @@ def plan(cf: Any, ssm: Any, manifest: Manifest, workdir: Path) -> Plan:
         prerequisites=(),
     )
     deployed.template_body()  # read now: the directory goes once the rollback is deployed
-    image = Image(manifest.image.repository_name, target)
-    return Plan(deployed, spec, replace(manifest, image=image), stack, current, target)
+    return Plan(deployed, spec, with_tag(manifest, spec, target), stack, current, target)
+
+
+def with_tag(manifest: Manifest, spec: StackSpec, tag: str) -> Manifest:
+    """The manifest with `spec`'s service running image `tag` (the rollback's target)."""
+    services = tuple(
+        replace(service, image=Image(service.image.repository_name, tag))
+        if service.stack == spec.key and service.image is not None
+        else service
+        for service in manifest.services
+    )
+    return replace(manifest, services=services)
 
 
 class RollbackDeployer(Deployer):

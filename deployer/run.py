@@ -35,6 +35,7 @@ from deployer.status import (
 
 if TYPE_CHECKING:  # review (and its risk rules) load only when something changes
     from deployer import review
+    from deployer.output import Output
 
 # What happened to one stack. Plan outcomes that mean "something would change" are CHANGED.
 NO_CHANGES = "no changes"
@@ -95,6 +96,11 @@ class Options:
     revert_drift: bool = False  # drift-aware change sets (DeploymentMode REVERT_DRIFT)
     drift_timeout: float = 300.0  # seconds drift detection may take before the plan goes on
     confirm_each: bool = False  # one question per stack, not one for the environment
+    concurrency: int = 4  # stacks applied at once, over the dependency graph
+    output: Output | None = None  # the run's lines (one lock); None: `say` as given
+    # Called before each stack is planned for execution (local_aws.py registers the image
+    # there once its registry exists); from the thread that deploys the stack.
+    before_stack: Callable[[StackSpec], None] | None = None
 
 
 class Deployer:
@@ -113,8 +119,8 @@ class Deployer:
             self.resolver.check_environment(spec)
         for line in preflight.prerequisites(self.aws.client, self.manifest, specs):
             self.say(f"  {line}")
-        if self.options.execute and not self.options.yes and not self.options.confirm_each:
-            from deployer import together  # every plan shown, then one question
+        if self.options.execute and not self.options.confirm_each:
+            from deployer import together  # every plan shown, one question, then the graph
 
             together.run(self, specs)
             return self.results
@@ -135,6 +141,8 @@ class Deployer:
         when there is nothing to execute (no changes, pending, a plan)."""
         name = spec.stack_name
         self.say(f"== {name}")
+        if self.options.execute and self.options.before_stack is not None:
+            self.options.before_stack(spec)
         stack = self._settled(spec, describe_stack(self.cf, name))
         self._not_stuck(spec, stack)
         stack, recreate = self._recreatable(spec, stack)
@@ -151,8 +159,8 @@ class Deployer:
                 raise PreflightError(f"stack {name}: {why}") from None
             self.say(f"  {why}: {name} is planned once it exists")
             return StackResult(spec.key, name, PENDING_UPSTREAM, note=str(why))
-        if spec.needs_image:
-            image = self.manifest.image
+        image = self.manifest.image_of(spec)
+        if image is not None:
             try:
                 preflight.image_exists(self.aws.client("ecr"), image.repository_name, image.tag)
                 self.say(f"  image {image.repository_name}:{image.tag} is in ECR")
@@ -620,7 +628,7 @@ class Deployer:
             rollout.watch(
                 self.aws, stack["StackId"], spec.template, self.say, self.options.terminal
             )
-            if spec.needs_image and kind in {"CREATE", "UPDATE"}
+            if spec.service is not None and kind in {"CREATE", "UPDATE"}
             else None
         )
         follower = Follower(

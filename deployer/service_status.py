@@ -14,7 +14,7 @@ from typing import Any
 
 from deployer import rollback, rollout, smoke, verify
 from deployer.follow import describe_stack
-from deployer.manifest import Manifest
+from deployer.manifest import Image, Manifest
 from deployer.params import Resolver
 
 DASHBOARD_OUTPUT = "DashboardUrl"  # the service stack's Output (templates/dashboard.py)
@@ -57,7 +57,11 @@ def collect(aws: Any, manifest: Manifest, revision: str) -> dict[str, Any]:
     found["service"] = {
         "stack_name": spec.stack_name,
         "rollout": deployment.to_dict() if deployment else None,
-        "image": {"deployed": deployed, "checkout": manifest.image.tag, "running": running},
+        "image": {
+            "deployed": deployed,
+            "checkout": _tag(manifest.image_of(spec)),
+            "running": running,
+        },
         "rollback_to": rollback.previous(entries, deployed) if deployed else None,
         "recorded": [asdict(entry) for entry in entries[-RECORDED_SHOWN:]],
         "verify": verify.verify(aws.client, spec.template, physical).to_dict(),
@@ -131,3 +135,7 @@ def running_images(ecs: Any, task_definition: str) -> list[str]:
         return []
     found = ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
     return [c["image"] for c in found.get("containerDefinitions", []) if c.get("image")]
+
+
+def _tag(image: Image | None) -> str | None:
+    return None if image is None else image.tag

@@ -11,6 +11,7 @@ only the clients it calls (a first client costs ~0.1 s of model loading, each fu
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 RETRIES = {"mode": "adaptive", "max_attempts": 8}
@@ -21,6 +22,9 @@ class Aws:
         self.region = region
         self._session: Any = None
         self._clients: dict[str, Any] = {}
+        # Stacks are applied from several threads: a botocore client is thread-safe, making
+        # one from the shared session is not.
+        self._lock = threading.Lock()
 
     @property
     def session(self) -> Any:
@@ -32,6 +36,10 @@ class Aws:
         return self._session
 
     def client(self, service: str) -> Any:
+        with self._lock:
+            return self._client(service)
+
+    def _client(self, service: str) -> Any:
         if service not in self._clients:
             from botocore.config import Config
 

@@ -1,5 +1,6 @@
 """One confirmation for the whole environment: every stack's change set is made and shown
-first, then one question, then they execute in the manifest's order.
+first, in the manifest's order, then one question, then they execute over the dependency graph
+(deployer/graph.py: independent stacks side by side, at most --concurrency at a time).
 
 A stack whose upstream changes in this run is planned only once that upstream is deployed (its
 parameters are the upstream's outputs, which the execution may change): the question says so.
@@ -13,16 +14,15 @@ deleted (and the empty stacks their creates made), so nothing is left waiting.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from deployer import changeset, preflight
+from deployer import changeset, graph, preflight
 from deployer.errors import Declined, Interrupted
+from deployer.graph import upstream_of
 from deployer.manifest import StackSpec
+from deployer.output import Output
 from deployer.run import Planned, StackResult
-
-
-def upstream_of(spec: StackSpec) -> set[str]:
-    return {*spec.depends_on, *(f.stack for f in spec.parameters_from_stacks.values())}
 
 
 def run(deployer: Any, specs: list[StackSpec]) -> None:
@@ -45,23 +45,18 @@ def run(deployer: Any, specs: list[StackSpec]) -> None:
             changing.add(spec.key)
     if not planned and not waiting:
         return
-    confirmed(deployer, planned, waiting)
-    remaining = list(planned)
+    if not deployer.options.yes:
+        confirmed(deployer, planned, waiting)
+    options, say = deployer.options, deployer.say
+    output = options.output or Output(say)
+    # While stacks run side by side, every line goes through the output's lock, prefixed with
+    # its stack; the terminal's redrawn lines are the output's board, no stack's own.
+    deployer.say = output.say
+    deployer.options = replace(options, terminal=None)
     try:
-        while remaining:
-            deployer.results.append(deployer.apply(remaining[0]))
-            remaining.pop(0)
-    except BaseException:
-        discard(deployer, remaining[1:])  # the first one ran (or failed) on its own
-        raise
-    for spec in waiting:
-        prepared = deployer.prepare(spec)
-        if isinstance(prepared, StackResult):
-            deployer.results.append(prepared)
-            continue
-        if prepared.change_set.change_set_type != "CREATE":  # an update not yet seen: ask
-            deployer.ask(prepared)
-        deployer.results.append(deployer.apply(prepared))
+        graph.apply(deployer, planned, waiting, output, options.concurrency, options.terminal)
+    finally:
+        deployer.options, deployer.say = options, say
 
 
 def confirmed(deployer: Any, planned: list[Planned], waiting: list[StackSpec]) -> None:

@@ -103,11 +103,19 @@ def of_type(template: dict[str, Any], kind: str) -> list[str]:
     )
 
 
-def verify(client: Any, template: dict[str, Any], physical: dict[str, str]) -> Verification:
-    """The states of the template's alarms and the subscriptions of its topics; `client(name)`
-    gives a boto client, `physical` the stack's logical -> physical IDs."""
+def verify(
+    client: Any,
+    template: dict[str, Any],
+    physical: dict[str, str],
+    upstream_topics: dict[str, str | None] | None = None,
+) -> Verification:
+    """The states of the template's alarms and the subscriptions of its topics and of
+    `upstream_topics` (the topics of other stacks its alarms page: a service stack's are the
+    environment stack's); `client(name)` gives a boto client, `physical` the stack's logical ->
+    physical IDs."""
     alarms = {logical: physical.get(logical) for logical in of_type(template, ALARM_TYPE)}
     topics = {logical: physical.get(logical) for logical in of_type(template, TOPIC_TYPE)}
+    topics.update(upstream_topics or {})
     states = alarm_states(client("cloudwatch"), alarms) if alarms else []
     found, silent = topic_subscriptions(client("sns"), topics) if topics else ([], [])
     return Verification(states, found, silent)

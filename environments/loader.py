@@ -13,7 +13,6 @@ from environments.model import (
     COMPLIANCE,
     ENDPOINTS,
     GOVERNANCE,
-    IMAGE_TAG_PATTERN,
     NAT,
     PRIVATE,
     PUBLIC,
@@ -27,25 +26,22 @@ from environments.model import (
     PagerDutyConfig,
     Placement,
     ScalingConfig,
-    ServiceConfig,
     StaticAssetsConfig,
     Subnet,
     TlsConfig,
 )
 from environments.reader import ConfigError, Table, one_of
+from environments.services import HOSTNAME, _app, _image_tag, _services
 
 DIRECTORY = Path(__file__).resolve().parent
 
 REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$")
 ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
-IMAGE_TAG = re.compile(rf"^{IMAGE_TAG_PATTERN}$")
 VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
 # CloudFront takes certificates from ACM in this region only.
 CLOUDFRONT_CERTIFICATE_REGION = "us-east-1"
-HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 CERTIFICATE_ARN = re.compile(
     r"^arn:aws(-[a-z]+)*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[0-9a-f-]{36}$"
 )
@@ -54,15 +50,6 @@ ENV_VAR = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
-
-# Fargate's CPU units and the memory sizes (MiB) each accepts.
-FARGATE_MEMORY = {
-    256: (512, 1024, 2048),
-    512: tuple(range(1024, 4097, 1024)),
-    1024: tuple(range(2048, 8193, 1024)),
-    2048: tuple(range(4096, 16385, 1024)),
-    4096: tuple(range(8192, 30721, 1024)),
-}
 
 
 def path_of(name_or_path: str | Path) -> Path:
@@ -106,7 +93,9 @@ def load(name_or_path: str | Path) -> Environment:
         path=path,
         region=region,
         termination_protection=root.boolean("termination_protection", default=True),
-        service=_service(root.table("service")),
+        app=_app(root),
+        image_tag=_image_tag(root),
+        services=_services(root, dns),
         network=_network(root.table("network"), region),
         dns=dns,
         tls=_tls(root.table("tls"), region),
@@ -137,59 +126,6 @@ def _decode(path: Path, content: bytes) -> str:
             f"({error.reason}): TOML files are UTF-8; save the file as UTF-8, or replace "
             "that character",
         ) from None
-
-
-def _service(table: Table) -> ServiceConfig:
-    name = table.string(
-        "name",
-        "2 to 24 lowercase letters, digits and hyphens, starting with a letter",
-        check=SERVICE_NAME.match,
-    )
-    image_tag = table.string(
-        "image_tag",
-        'an image tag other than "latest" (letters, digits, ".", "_", "-")',
-        required=False,
-        check=lambda tag: bool(IMAGE_TAG.match(tag)) and tag != "latest",
-    )
-    cpu = table.integer("cpu", 256, 4096, default=512, unit=" Fargate CPU units")
-    if cpu not in FARGATE_MEMORY:
-        raise table.error(
-            "cpu", f"expected one of {', '.join(map(str, FARGATE_MEMORY))}, got {cpu}"
-        )
-    memory = table.integer("memory", 512, 30720, default=1024, unit=" MiB")
-    if memory not in FARGATE_MEMORY[cpu]:
-        sizes = FARGATE_MEMORY[cpu]
-        raise table.error(
-            "memory",
-            f"Fargate with cpu = {cpu} takes {sizes[0]} to {sizes[-1]} MiB "
-            f"in steps of {sizes[1] - sizes[0]}, got {memory}",
-        )
-    min_count = table.integer("min_count", 1, 100, default=2)
-    max_count = table.integer("max_count", 1, 100, default=max(min_count, 4))
-    if table.has("desired_count"):
-        raise table.error(
-            "desired_count",
-            "no longer read: Application Auto Scaling sets the task count between min_count "
-            "and max_count, and a deploy never resets it; remove it (a new service starts "
-            "at min_count)",
-        )
-    if min_count > max_count:
-        raise table.error(
-            "max_count", f"expected min_count <= max_count, got {min_count} > {max_count}"
-        )
-    service = ServiceConfig(
-        name=name,
-        image_tag=image_tag,
-        cpu=cpu,
-        memory=memory,
-        min_count=min_count,
-        max_count=max_count,
-        health_check_grace_seconds=table.integer(
-            "health_check_grace_seconds", 0, 600, default=60, unit=" seconds"
-        ),
-    )
-    table.finish()
-    return service
 
 
 def _network(table: Table, region: str) -> CreateVpc | ExistingVpc:

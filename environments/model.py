@@ -10,10 +10,33 @@ from pathlib import Path
 IMAGE_TAG_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 
 
+# The service's own image: this repository's Dockerfile (the default) or another one, built
+# and pushed to the service's ECR repository by `make push`; or an image URI the file names,
+# which nothing builds or pushes.
+DEFAULT_DOCKERFILE = "Dockerfile"
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    dockerfile: str | None  # a path relative to the repository; None: `uri` names the image
+    uri: str | None = None  # "registry/name:tag" or "...@sha256:...", deployed as it is
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where the load balancer sends a request to the service: its host (inside dns.hosted_zone),
+    and, optionally, a path prefix under it ("/api" matches /api and /api/...)."""
+
+    host: str
+    path: str | None = None  # None: every path of the host
+
+
 @dataclass(frozen=True)
 class ServiceConfig:
-    name: str  # lowercase letters, digits and hyphens; prefixes every stack and resource name
-    image_tag: str | None  # None: the git revision of the checkout, resolved by generate.py
+    """One `[services.<name>]` table."""
+
+    name: str  # DNS-safe; names its stack (svc-<name>), target group, log group and roles
+    image: ImageSource
     cpu: int  # Fargate CPU units (256, 512, 1024, 2048, 4096)
     memory: int  # MiB, a size Fargate accepts for that CPU
     # The task count is Application Auto Scaling's, between these (no DesiredCount: a deploy
@@ -21,6 +44,16 @@ class ServiceConfig:
     min_count: int
     max_count: int
     health_check_grace_seconds: int
+    route: Route
+    # The listener rule's priority (1-50000): assigned from the route's specificity and a hash
+    # of the name unless the file sets it (`priority`, to settle a collision).
+    priority: int
+    port: int = 8448
+    health_path: str = "/_health"
+    environment: dict[str, str] = field(default_factory=dict)
+    # Environment variable -> an SSM parameter name ("/a/b") or a Secrets Manager secret ARN:
+    # the task definition's Secrets, readable by the execution role alone.
+    secrets: dict[str, str] = field(default_factory=dict)
 
 
 # Where the tasks run ([network] placement).
@@ -184,7 +217,9 @@ class Environment:
     path: Path
     region: str
     termination_protection: bool
-    service: ServiceConfig
+    app: str  # prefixes every stack and resource name ("scalable-app")
+    image_tag: str | None  # None: the git revision of the checkout, resolved by generate.py
+    services: tuple[ServiceConfig, ...]
     network: CreateVpc | ExistingVpc
     dns: DnsConfig
     tls: TlsConfig
@@ -198,6 +233,9 @@ class Environment:
     # tell whether the file changed after the templates were generated.
     sha256: str = ""
     ci: CiConfig | None = None  # None: no ci stack, deploys use the caller's own credentials
+
+    def service(self, name: str) -> ServiceConfig:
+        return next(service for service in self.services if service.name == name)
 
     @property
     def log_retention_days(self) -> int:

@@ -6,7 +6,12 @@ Stacks are split by lifecycle:
 - `registry`: the ECR repository, which must exist before the first image is pushed;
 - `static`: the static assets bucket behind a CloudFront distribution, slow to change and
   holding data, absent when the environment has no CDN (`[static_assets] cdn = false`);
-- `service`: everything that serves and watches traffic, updated on every deployment;
+- `environment`: what every service shares: the ECS cluster, the load balancer (its access
+  logs, its HTTP redirect, its HTTPS listener answering 404 to what no service routes, the
+  records of the services' hosts), the alert topic to PagerDuty and its KMS key;
+- `svc-<name>`, one per [services.<name>]: its target group and listener rule, task
+  definition, ECS service, scaling, log group, roles, alarms and dashboard, updated on every
+  deployment of it; it takes the environment stack's resources as parameters (imported.py);
 - `ci` (when the environment has a [ci] table): the roles GitHub Actions deploys with, made
   once by a person and never by CI itself, so it is not among build_stacks' stacks.
 
@@ -20,18 +25,22 @@ from dataclasses import dataclass
 
 from troposphere import Join, Output, Template
 
-from environments.model import CreateVpc, Environment, ExistingVpc
-from manifest import FromStack, Wiring
+from environments.model import CreateVpc, Environment, ExistingVpc, ServiceConfig
+from manifest import ENVIRONMENT_STACK, FromStack, Wiring, service_stack_key
 from service.contract import STATIC_PATH
 from templates.access_logs import add_load_balancer_logs, add_server_access_logs
 from templates.boundary import add_workload_boundary, workload_boundary_arn
 from templates.ci import CI_STACK, Scope, add_ci
 from templates.dashboard import add_dashboard
-from templates.ecs_service import add_ecs_service, image_uri
-from templates.edge import add_edge
+from templates.ecs_service import add_cluster, add_ecs_service, image_uri
+from templates.edge import add_load_balancer, add_route
 from templates.iam import add_roles
-from templates.logs import LOG_GROUP, add_logs
+from templates.imported import Environment as ImportedEnvironment
+from templates.imported import add_environment_parameters
+from templates.imported import sources as environment_sources
+from templates.logs import add_logs
 from templates.monitoring import (
+    Alerting,
     add_alerting,
     add_load_balancer_alarms,
     add_running_tasks_alarm,
@@ -42,6 +51,7 @@ from templates.network import PRIVATE_SUBNETS, PUBLIC_SUBNETS, VPC, add_network
 from templates.parameters import (
     GivenCertificate,
     ServiceParameters,
+    add_environment_stack_parameters,
     add_hosted_zone_parameter,
     add_service_parameters,
 )
@@ -67,12 +77,9 @@ class Stack(Wiring):
     template: Template
 
 
-SERVICE_STACK = "service"
-
-
 def stack_name(env: Environment, key: str) -> str:
     """The CloudFormation stack's name of the environment's stack `key`."""
-    return f"{env.service.name}-{env.name}-{key}"
+    return f"{env.app}-{env.name}-{key}"
 
 
 def tasks_use(env: Environment) -> TasksUse:
@@ -80,28 +87,31 @@ def tasks_use(env: Environment) -> TasksUse:
     repository, and the service stack's log group (its name CloudFormation's: the stack's
     name, the logical ID, a random suffix)."""
     return TasksUse(
-        repository=repository_name(env.service.name, env.name),
-        log_group_prefix=f"{stack_name(env, SERVICE_STACK)}-{LOG_GROUP}-",
+        repository=repository_name(env.app, env.name),
+        # Every service stack's: <app>-<env>-svc-<name>-LogGroup-<random>.
+        log_group_prefix=stack_name(env, service_stack_key("")),
     )
 
 
 def _template(env: Environment, what: str) -> Template:
-    template = Template(Description=f"{env.service.name} ({env.name}): {what}")
+    template = Template(Description=f"{env.app} ({env.name}): {what}")
     template.set_version(TEMPLATE_FORMAT_VERSION)
     return template
 
 
 def _prefix(env: Environment) -> str:
-    return f"{env.service.name}-{env.name}"
+    return f"{env.app}-{env.name}"
 
 
-def _boundary(env: Environment, template: Template) -> object:
+def _boundary(
+    env: Environment, template: Template, secrets: dict[str, str] | None = None
+) -> object:
     """The permissions boundary this stack's roles carry: the ci stack's workload boundary, or,
     with no ci stack, this stack's own copy of it (templates/boundary.py says why)."""
-    repository = repository_name(env.service.name, env.name)
+    repository = repository_name(env.app, env.name)
     if env.ci is not None:
         return workload_boundary_arn(_prefix(env))
-    return add_workload_boundary(template, _prefix(env), repository)
+    return add_workload_boundary(template, _prefix(env), repository, secrets)
 
 
 def build_network(env: Environment, config: CreateVpc) -> Stack:
@@ -131,7 +141,7 @@ def build_network(env: Environment, config: CreateVpc) -> Stack:
 
 def build_registry(env: Environment) -> Stack:
     template = _template(env, "ECR repository")
-    registry = add_registry(template, repository_name(env.service.name, env.name))
+    registry = add_registry(template, repository_name(env.app, env.name))
     template.add_output(Output("RepositoryName", Value=registry.repository.ref()))
     template.add_output(Output("RepositoryUri", Value=registry.repository.get_att("RepositoryUri")))
     return Stack(key="registry", template=template)
@@ -153,36 +163,86 @@ def build_static(env: Environment) -> Stack:
     )
 
 
-def build_service(env: Environment, image_tag: str) -> Stack:
-    template = _template(env, "load balancer, ECS service, scaling, logs, alarms, dashboard")
-    params = add_service_parameters(
+def build_environment(env: Environment) -> Stack:
+    """What every service shares: the cluster, the load balancer (its access logs, its HTTPS
+    listener's default 404, the records of every service's host), the alert topic and its key."""
+    template = _template(env, "cluster, load balancer, access logs, alert topic")
+    params = add_environment_stack_parameters(
         template,
         env.pagerduty,
         certificate_given=not env.tls.create_certificate,
-        cdn=env.static_assets.cdn,
-        placement=env.network.placement,
         protect_load_balancer=env.termination_protection,
     )
-    alerting = add_alerting(template, params.pagerduty_url)
-    log_group = add_logs(template, env.log_retention_days, alerting.key).group
-    boundary = _boundary(env, template)
-    access_logs = add_load_balancer_logs(template, env.logs, boundary)
-    roles = add_roles(template, params.repository_name.ref(), log_group, boundary)
-    edge = add_edge(
+    add_alerting(template, params.pagerduty_url)
+    access_logs = add_load_balancer_logs(template, env.logs, _boundary(env, template))
+    add_load_balancer(
         template,
         params,
         env.dns,
         access_logs,
-        placement=env.network.placement,
+        hosts=tuple(service.route.host for service in env.services),
     )
+    cluster = add_cluster(template)
+    template.add_output(Output("ClusterName", Value=cluster.ref()))
+    from_stacks: dict[str, FromStack] = {}
+    parameters: dict[str, str] = {}
+    if isinstance(env.network, ExistingVpc):
+        parameters[params.vpc_id.title] = env.network.vpc_id
+        parameters[params.subnet_ids.title] = ",".join(s.id for s in env.network.subnets)
+    else:
+        from_stacks[params.vpc_id.title] = FromStack("network", (VPC,))
+        from_stacks[params.subnet_ids.title] = FromStack("network", PUBLIC_SUBNETS)
+    from_env: dict[str, str] = {}
+    if env.pagerduty.ssm_parameter is not None:
+        parameters[params.pagerduty_url.title] = env.pagerduty.ssm_parameter
+    elif env.pagerduty.env_var is not None:
+        from_env[params.pagerduty_url.title] = env.pagerduty.env_var
+    from_certificate: tuple[str, ...] = ()
+    if isinstance(params.certificate, GivenCertificate):  # the manifest's certificate fills it
+        from_certificate = (params.certificate.parameter.title,)
+    return Stack(
+        key=ENVIRONMENT_STACK,
+        template=template,
+        depends_on=tuple(sorted({source.stack for source in from_stacks.values()})),
+        parameters=parameters,
+        parameters_from_stacks=from_stacks,
+        parameters_from_env=from_env,
+        parameters_from_hosted_zone=(params.hosted_zone_id.title,),
+        parameters_from_certificate=from_certificate,
+        parameters_from_stack_exists=tuple(
+            p.title for p in (params.stack_exists,) if p is not None
+        ),
+    )
+
+
+def build_service(env: Environment, service: ServiceConfig, image_tag: str) -> Stack:
+    """One service: its route on the shared listener, its tasks, scaling, alarms, dashboard."""
+    template = _template(
+        env, f"service {service.name}: target group, listener rule, ECS service, scaling, alarms"
+    )
+    params = add_service_parameters(
+        template, cdn=env.static_assets.cdn, placement=env.network.placement
+    )
+    shared = add_environment_parameters(template)
+    alerting = Alerting(key=shared.key, topic=shared.topic)
+    log_group = add_logs(template, env.log_retention_days, alerting.key).group
+    roles = add_roles(
+        template,
+        params.repository_name.ref(),
+        log_group,
+        _boundary(env, template, service.secrets),
+        service.secrets,
+    )
+    edge = add_route(template, params, shared, service)
     deployment_alarms = add_load_balancer_alarms(
         template, alerting, env.alarms, edge.load_balancer, edge.target_group
     )
-    service = add_ecs_service(
+    ecs_service = add_ecs_service(
         template,
-        env.service,
-        image=image_uri(params.repository_name.ref(), params.image_tag.ref()),
-        environment={"STATIC_URL": _static_url(params)},
+        service,
+        shared.cluster,
+        image=_image(service, params),
+        environment={**service.environment, "STATIC_URL": _static_url(params)},
         log_group=log_group,
         roles=roles,
         edge=edge,
@@ -190,17 +250,24 @@ def build_service(env: Environment, image_tag: str) -> Stack:
         deployment_alarms=deployment_alarms.alarms,
         public_address=not env.network.placement.private,
     )
-    add_scaling(template, env.service, env.scaling, service, edge)
+    add_scaling(template, service, env.scaling, ecs_service, edge)
     running_tasks_alarm = add_running_tasks_alarm(
-        template, alerting, env.alarms, service.cluster, service.service
+        template, alerting, env.alarms, ecs_service.cluster, ecs_service.service
     )
     add_dashboard(
         template,
         load_balancer_metrics(edge.load_balancer, edge.target_group),
-        service_metrics(service.cluster, service.service),
+        service_metrics(ecs_service.cluster, ecs_service.service),
         (*deployment_alarms.alarms, running_tasks_alarm),
     )
-    return _service_stack(env, template, params, image_tag)
+    return _service_stack(env, service, template, params, shared, image_tag)
+
+
+def _image(service: ServiceConfig, params: ServiceParameters) -> object:
+    """This repository's image in the registry at the revision's tag, or the URI the file names."""
+    if service.image.uri is not None:
+        return service.image.uri
+    return image_uri(params.repository_name.ref(), params.image_tag.ref())
 
 
 def _static_url(params: ServiceParameters) -> object:
@@ -212,19 +279,24 @@ def _static_url(params: ServiceParameters) -> object:
 
 
 def _service_stack(
-    env: Environment, template: Template, params: ServiceParameters, image_tag: str
+    env: Environment,
+    service: ServiceConfig,
+    template: Template,
+    params: ServiceParameters,
+    shared: ImportedEnvironment,
+    image_tag: str,
 ) -> Stack:
     """The service stack with where each of its parameters comes from, in the manifest's terms."""
     parameters = {params.image_tag.title: image_tag}
     from_stacks = {params.repository_name.title: FromStack("registry", (REPOSITORY,))}
-    from_env: dict[str, str] = {}
+    for parameter, logical_id in environment_sources(shared).items():
+        from_stacks[parameter] = FromStack(ENVIRONMENT_STACK, (logical_id,))
     if isinstance(env.network, ExistingVpc):
         parameters[params.vpc_id.title] = env.network.vpc_id
-        parameters[params.subnet_ids.title] = ",".join(s.id for s in env.network.subnets)
-        if params.task_subnet_ids is not None:
-            parameters[params.task_subnet_ids.title] = ",".join(
-                s.id for s in env.network.private_subnets
-            )
+        subnets = (
+            env.network.private_subnets if env.network.placement.private else env.network.subnets
+        )
+        parameters[params.subnet_ids.title] = ",".join(s.id for s in subnets)
         if params.endpoint_security_group_id is not None:
             assert env.network.endpoint_security_group is not None  # the loader requires it
             parameters[params.endpoint_security_group_id.title] = (
@@ -232,38 +304,25 @@ def _service_stack(
             )
     else:
         from_stacks[params.vpc_id.title] = FromStack("network", (VPC,))
-        from_stacks[params.subnet_ids.title] = FromStack("network", PUBLIC_SUBNETS)
-        if params.task_subnet_ids is not None:
-            from_stacks[params.task_subnet_ids.title] = FromStack("network", PRIVATE_SUBNETS)
+        from_stacks[params.subnet_ids.title] = FromStack(
+            "network", PRIVATE_SUBNETS if env.network.placement.private else PUBLIC_SUBNETS
+        )
         if params.endpoint_security_group_id is not None:
             from_stacks[params.endpoint_security_group_id.title] = FromStack(
                 "network", (ENDPOINT_SECURITY_GROUP,)
             )
     if params.static_url is not None:
         from_stacks[params.static_url.title] = FromStack(STATIC_STACK, output=BASE_URL_OUTPUT)
-    from_certificate: tuple[str, ...] = ()
-    if isinstance(params.certificate, GivenCertificate):  # the manifest's certificate fills it
-        from_certificate = (params.certificate.parameter.title,)
-    if env.pagerduty.ssm_parameter is not None:
-        parameters[params.pagerduty_url.title] = env.pagerduty.ssm_parameter
-    elif env.pagerduty.env_var is not None:
-        from_env[params.pagerduty_url.title] = env.pagerduty.env_var
     return Stack(
-        key=SERVICE_STACK,
+        key=service_stack_key(service.name),
+        service=service.name,
         template=template,
         depends_on=tuple(sorted({source.stack for source in from_stacks.values()})),
         parameters=parameters,
         parameters_from_stacks=from_stacks,
-        parameters_from_env=from_env,
-        parameters_from_hosted_zone=(params.hosted_zone_id.title,),
-        parameters_from_certificate=from_certificate,
-        parameters_from_stack_exists=tuple(
-            p.title for p in (params.stack_exists,) if p is not None
-        ),
         parameters_from_s3_prefix_list=tuple(
             p.title for p in (params.s3_prefix_list_id,) if p is not None
         ),
-        needs_image=True,
     )
 
 
@@ -275,7 +334,8 @@ def build_stacks(env: Environment, image_tag: str) -> list[Stack]:
     stacks.append(build_registry(env))
     if env.static_assets.cdn:
         stacks.append(build_static(env))
-    stacks.append(build_service(env, image_tag))
+    stacks.append(build_environment(env))
+    stacks.extend(build_service(env, service, image_tag) for service in env.services)
     return stacks
 
 
@@ -289,9 +349,12 @@ def build_ci(env: Environment, stacks: list[Stack]) -> Stack | None:
     scope = Scope(
         prefix=_prefix(env),
         environment=env.name,
-        repository=repository_name(env.service.name, env.name),
+        repository=repository_name(env.app, env.name),
         ssm_parameters=tuple(p for p in (env.pagerduty.ssm_parameter,) if p is not None),
         region=env.region,
+        secrets=tuple(
+            sorted({(n, v) for service in env.services for n, v in service.secrets.items()})
+        ),
     )
     types = {resource.resource_type for s in stacks for resource in s.template.resources.values()}
     add_ci(template, env.ci, scope, types)

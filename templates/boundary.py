@@ -17,6 +17,8 @@ that one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import awacs.ecr as aecr
 import awacs.iam as aiam
 import awacs.logs as alogs
@@ -26,6 +28,7 @@ from troposphere import Sub, Template, iam
 from templates.access_logs import REPLICATION_ACTIONS
 from templates.declared import accepts, declare, permits
 from templates.iam import PULL_ACTIONS, pull_image, registry_token
+from templates.secrets import read_statements
 
 BOUNDARY_PATH = "/ci/"
 CI_BOUNDARY_RISK = accepts(
@@ -51,7 +54,9 @@ def workload_boundary_arn(prefix: str) -> Sub:
     )
 
 
-def workload_boundary_document(prefix: str, repository: str) -> PolicyDocument:
+def workload_boundary_document(
+    prefix: str, repository: str, secrets: Mapping[str, str] | None = None
+) -> PolicyDocument:
     """What the app's roles may do at most: the union of what the execution role, the
     flow-log role and the access logs' replication role use, on this environment's repository,
     log groups and buckets only."""
@@ -79,11 +84,13 @@ def workload_boundary_document(prefix: str, repository: str) -> PolicyDocument:
                 Action=REPLICATION_ACTIONS,
                 Resource=[buckets, Sub(f"arn:${{AWS::Partition}}:s3:::{prefix}-*/*")],
             ),
+            # The services' secrets, each by its ARN: what their execution roles read.
+            *read_statements(secrets or {}, "ReadTheServicesSecrets"),
         ],
     )
 
 
-def _declared(policy: iam.ManagedPolicy) -> iam.ManagedPolicy:
+def _declared(policy: iam.ManagedPolicy, secrets: Mapping[str, str] | None) -> iam.ManagedPolicy:
     """A boundary grants nothing by itself (it only caps the roles that carry it), but the
     review reads any policy as a grant: each statement is declared, with why."""
     cap = "a permissions boundary grants nothing: it caps the app's roles at"
@@ -96,24 +103,32 @@ def _declared(policy: iam.ManagedPolicy) -> iam.ManagedPolicy:
             f"{cap} writing this environment's log groups",
         ),
         permits(REPLICATION_ACTIONS, f"{cap} replicating this environment's access logs"),
+        *(
+            permits(statement.Action, f"{cap} reading the services' secrets, each by its ARN")
+            for statement in read_statements(secrets or {})
+        ),
     )
     return policy
 
 
-def add_workload_boundary(template: Template, prefix: str, repository: str) -> object:
+def add_workload_boundary(
+    template: Template, prefix: str, repository: str, secrets: Mapping[str, str] | None = None
+) -> object:
     """This stack's own copy of the workload boundary (an environment with no ci stack); returns
     what its roles' PermissionsBoundary takes."""
     policy = template.add_resource(
         iam.ManagedPolicy(
             WORKLOAD_BOUNDARY,
             Description=f"{prefix}: the most a role of this stack may do",
-            PolicyDocument=workload_boundary_document(prefix, repository),
+            PolicyDocument=workload_boundary_document(prefix, repository, secrets),
         )
     )
-    return _declared(policy).ref()
+    return _declared(policy, secrets).ref()
 
 
-def add_named_workload_boundary(template: Template, prefix: str, repository: str) -> object:
+def add_named_workload_boundary(
+    template: Template, prefix: str, repository: str, secrets: Mapping[str, str] | None = None
+) -> object:
     """The ci stack's workload boundary, named so that the app stacks can name it."""
     policy = template.add_resource(
         iam.ManagedPolicy(
@@ -121,10 +136,10 @@ def add_named_workload_boundary(template: Template, prefix: str, repository: str
             ManagedPolicyName=workload_boundary_name(prefix),
             Path=BOUNDARY_PATH,
             Description=f"{prefix}: the most a role the app's stacks create may do",
-            PolicyDocument=workload_boundary_document(prefix, repository),
+            PolicyDocument=workload_boundary_document(prefix, repository, secrets),
         )
     )
-    return _declared(policy).ref()
+    return _declared(policy, secrets).ref()
 
 
 def add_ci_boundary(

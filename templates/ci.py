@@ -99,7 +99,9 @@ def partition_of(region: str) -> str:
 
 def add_ci(template: Template, config: CiConfig, scope: Scope, resource_types: set[str]) -> Ci:
     provider = _oidc_provider(template, config)
-    workload_boundary = add_named_workload_boundary(template, scope.prefix, scope.repository)
+    workload_boundary = add_named_workload_boundary(
+        template, scope.prefix, scope.repository, dict(scope.secrets)
+    )
     cloudformation_policies = split(
         cloudformation_statements(scope, resource_types, workload_boundary)
     )
@@ -388,6 +390,9 @@ def _plan_statements(scope: Scope, cloudformation: object) -> list[Statement]:
                 aec2.DescribeSubnets,
                 # the plan's drift: a detection's status names no stack
                 acfn.DescribeStackDriftDetectionStatus,
+                # the plan's orphans: the stacks of services no longer in the environment file
+                # (deployer/orphans.py, which then describes only this app's stacks)
+                acfn.ListStacks,
             ],
             Resource=["*"],
         ),

@@ -17,6 +17,9 @@ class Scope:
     repository: str  # the ECR repository's name
     ssm_parameters: tuple[str, ...]  # what the stacks' parameters read from SSM
     region: str = "us-east-1"  # the stacks' region: the resource schemas are per region
+    # Every service's secrets (variable -> SSM name or secret ARN): the workload boundary
+    # admits their reads.
+    secrets: tuple[tuple[str, str], ...] = ()
 
 
 def arn(service: str, resource: str, *, regional: bool = True, region: str | None = None) -> Sub:

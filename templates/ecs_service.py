@@ -9,28 +9,57 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import AccountId, Join, Output, Region, Template, URLSuffix, cloudwatch, ecs, logs
+from troposphere import (
+    AccountId,
+    Join,
+    NoValue,
+    Output,
+    Region,
+    Template,
+    URLSuffix,
+    cloudwatch,
+    ecs,
+    logs,
+)
 
 from environments.model import ServiceConfig
 from service import contract
 from templates.edge import Edge
 from templates.iam import Roles
+from templates.imported import CLUSTER, Imported
+from templates.secrets import source_arn
 
 MINIMUM_HEALTHY_PERCENT = 100
 MAXIMUM_PERCENT = 200
-# The container checks itself with the interpreter the image already has: no curl needed.
-HEALTH_COMMAND = (
-    "import urllib.request; "
-    f"urllib.request.urlopen('http://127.0.0.1:{contract.PORT}{contract.HEALTH_PATH}', timeout=3)"
-)
+
+
+def health_command(port: int, path: str) -> str:
+    """The container checks itself with the interpreter this repository's image already has:
+    no curl needed."""
+    return (
+        f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=3)"
+    )
+
+
 SCRATCH_VOLUME = "tmp"  # the one writable path of a read-only root filesystem
 
 
 @dataclass(frozen=True)
 class EcsService:
-    cluster: ecs.Cluster
+    cluster: ecs.Cluster | Imported  # the environment stack's
     task_definition: ecs.TaskDefinition
     service: ecs.Service
+
+
+def add_cluster(template: Template) -> ecs.Cluster:
+    """The environment's cluster, which every service's tasks run in."""
+    cluster: ecs.Cluster = template.add_resource(
+        ecs.Cluster(
+            CLUSTER,
+            ClusterSettings=[ecs.ClusterSetting(Name="containerInsights", Value="enabled")],
+        )
+    )
+    return cluster
 
 
 def image_uri(repository_name: object, image_tag: object) -> Join:
@@ -39,8 +68,36 @@ def image_uri(repository_name: object, image_tag: object) -> Join:
     )
 
 
+def _health_check(config: ServiceConfig) -> ecs.HealthCheck | object:
+    """The container's own health check, where the image is this repository's (it has Python);
+    an image the file names by URI may have no interpreter: the target group's check alone."""
+    if config.image.uri is not None:
+        return NoValue
+    return ecs.HealthCheck(
+        Command=["CMD", "python", "-c", health_command(config.port, config.health_path)],
+        Interval=15,
+        Timeout=5,
+        Retries=3,
+        StartPeriod=10,
+    )
+
+
+def _secrets(config: ServiceConfig) -> dict[str, object]:
+    """The container's Secrets (read by ECS with the execution role), when it has any."""
+    if not config.secrets:
+        return {}
+    secrets = [
+        ecs.Secret(Name=name, ValueFrom=source_arn(source))
+        for name, source in sorted(config.secrets.items())
+    ]
+    return {"Secrets": secrets}
+
+
 def _container(
-    image: Join, log_group: logs.LogGroup, environment: dict[str, object]
+    config: ServiceConfig,
+    image: object,
+    log_group: logs.LogGroup,
+    environment: dict[str, object],
 ) -> ecs.ContainerDefinition:
     return ecs.ContainerDefinition(
         Name=contract.CONTAINER_NAME,
@@ -49,18 +106,13 @@ def _container(
         # Stated here, not left to the image: a task definition alone shows it runs as non-root.
         User=contract.USER,
         ReadonlyRootFilesystem=True,
-        PortMappings=[ecs.PortMapping(ContainerPort=contract.PORT, Protocol="tcp")],
+        PortMappings=[ecs.PortMapping(ContainerPort=config.port, Protocol="tcp")],
+        **_secrets(config),
         Environment=[ecs.Environment(Name=k, Value=v) for k, v in sorted(environment.items())],
         MountPoints=[
             ecs.MountPoint(SourceVolume=SCRATCH_VOLUME, ContainerPath="/tmp", ReadOnly=False)
         ],
-        HealthCheck=ecs.HealthCheck(
-            Command=["CMD", "python", "-c", HEALTH_COMMAND],
-            Interval=15,
-            Timeout=5,
-            Retries=3,
-            StartPeriod=10,
-        ),
+        HealthCheck=_health_check(config),
         LogConfiguration=ecs.LogConfiguration(
             LogDriver="awslogs",
             Options={
@@ -75,7 +127,8 @@ def _container(
 def add_ecs_service(
     template: Template,
     config: ServiceConfig,
-    image: Join,
+    cluster: ecs.Cluster | Imported,
+    image: object,
     environment: dict[str, object],
     log_group: logs.LogGroup,
     roles: Roles,
@@ -86,12 +139,6 @@ def add_ecs_service(
 ) -> EcsService:
     """`public_address`: the tasks run in public subnets and reach AWS through the internet
     gateway; otherwise they run in private subnets (through VPC endpoints or a NAT gateway)."""
-    cluster = template.add_resource(
-        ecs.Cluster(
-            "Cluster",
-            ClusterSettings=[ecs.ClusterSetting(Name="containerInsights", Value="enabled")],
-        )
-    )
     task_definition = template.add_resource(
         ecs.TaskDefinition(
             "TaskDefinition",
@@ -105,14 +152,14 @@ def add_ecs_service(
                 OperatingSystemFamily="LINUX", CpuArchitecture="X86_64"
             ),
             Volumes=[ecs.Volume(Name=SCRATCH_VOLUME)],
-            ContainerDefinitions=[_container(image, log_group, environment)],
+            ContainerDefinitions=[_container(config, image, log_group, environment)],
         )
     )
     service = template.add_resource(
         ecs.Service(
             "Service",
             # The target group must belong to a load balancer before a service may use it.
-            DependsOn=[edge.https_listener],
+            DependsOn=[edge.listener_rule],
             Cluster=cluster.ref(),
             TaskDefinition=task_definition.ref(),
             LaunchType="FARGATE",
@@ -149,7 +196,7 @@ def add_ecs_service(
             LoadBalancers=[
                 ecs.LoadBalancer(
                     ContainerName=contract.CONTAINER_NAME,
-                    ContainerPort=contract.PORT,
+                    ContainerPort=config.port,
                     TargetGroupArn=edge.target_group.ref(),
                 )
             ],

@@ -20,13 +20,15 @@ from dataclasses import dataclass
 from troposphere import If, Output, Parameter, Ref, Template, certificatemanager, ec2, route53
 from troposphere import elasticloadbalancingv2 as elbv2
 
-from environments.model import DnsConfig, Placement
-from service import contract
+from environments.model import DnsConfig, Route, ServiceConfig
 from templates.access_logs import AccessLogs
 from templates.declared import declare, inbound, outbound
+from templates.imported import Environment as ImportedEnvironment
+from templates.imported import Imported
 from templates.parameters import (
     FIRST_CREATE,
     CreatedCertificate,
+    EnvironmentParameters,
     GivenCertificate,
     ServiceParameters,
 )
@@ -36,16 +38,28 @@ from templates.vpc_endpoints import HTTPS
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 DEREGISTRATION_DELAY_SECONDS = 30
 ANYWHERE = "0.0.0.0/0"
+NO_TRAFFIC = "255.255.255.255/32"
 # Two years, every subdomain: the value hstspreload.org asks for, without opting in to preload.
 HSTS = "max-age=63072000; includeSubDomains"
 HSTS_ATTRIBUTE = "routing.http.response.strict_transport_security.header_value"
 
 
-# checkov: the one check this module skips, on the load balancer's security group only.
 @dataclass(frozen=True)
-class Edge:
+class LoadBalancing:
+    """The environment stack's way in, shared by every service."""
+
     load_balancer: elbv2.LoadBalancer
     https_listener: elbv2.Listener
+    security_group: ec2.SecurityGroup
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A service's way in: its rule on the shared HTTPS listener, its target group, the
+    security group of its tasks (and the shared load balancer, for its metrics)."""
+
+    load_balancer: Imported
+    listener_rule: elbv2.ListenerRule
     target_group: elbv2.TargetGroup
     service_security_group: ec2.SecurityGroup
 
@@ -75,20 +89,12 @@ def _task_egress(
     ]
 
 
-def add_security_groups(
-    template: Template, params: ServiceParameters, placement: Placement
-) -> tuple[ec2.SecurityGroup, ec2.SecurityGroup]:
-    """Every rule is explicit: a group given inline egress loses AWS's default allow-all."""
-    vpc_id, endpoint_group = params.vpc_id, params.endpoint_security_group_id
-    s3_prefix_list = params.s3_prefix_list_id
-    service_sg = template.add_resource(
-        ec2.SecurityGroup(
-            "ServiceSecurityGroup",
-            GroupDescription=f"Service tasks: port {contract.PORT} from the load balancer only",
-            VpcId=vpc_id.ref(),
-            SecurityGroupEgress=_task_egress(endpoint_group, s3_prefix_list),
-        )
-    )
+def add_load_balancer_security_group(template: Template, vpc_id: Parameter) -> ec2.SecurityGroup:
+    """80 and 443 from anywhere; out, nothing of its own: each service stack adds the rule to
+    its tasks' port (an AWS::EC2::SecurityGroupEgress on this group), so the group reaches the
+    services of the environment and nothing else. AWS adds an allow-all egress rule to a group
+    given none: the one rule given here matches no traffic (ICMP type 252, code 86, to
+    255.255.255.255/32, as the CDK writes a group that allows no outbound traffic)."""
     alb_sg = template.add_resource(
         ec2.SecurityGroup(
             "LoadBalancerSecurityGroup",
@@ -99,11 +105,13 @@ def add_security_groups(
                 _rule(HTTPS, "HTTPS from anywhere", CidrIp=ANYWHERE),
             ],
             SecurityGroupEgress=[
-                _rule(
-                    contract.PORT,
-                    "To the service tasks only",
-                    DestinationSecurityGroupId=service_sg.ref(),
-                ),
+                ec2.SecurityGroupRule(
+                    IpProtocol="icmp",
+                    FromPort=252,
+                    ToPort=86,
+                    CidrIp=NO_TRAFFIC,
+                    Description="Matches no traffic: the services' stacks add their ports",
+                )
             ],
         )
     )
@@ -116,7 +124,38 @@ def add_security_groups(
             checkov=("CKV_AWS_260",),
         ),
         inbound(443, ANYWHERE, "the public load balancer: HTTPS, the service's way in"),
-        outbound(contract.PORT, service_sg.ref(), "to the service tasks, on their port only"),
+        outbound(
+            (252, 86),
+            NO_TRAFFIC,
+            "matches no traffic (AWS's default allow-all stays off)",
+            protocol="icmp",
+        ),
+    )
+    return alb_sg
+
+
+def _port_rule(
+    template: Template, rule: ec2.SecurityGroupIngress | ec2.SecurityGroupEgress, port: int
+) -> ec2.SecurityGroupIngress | ec2.SecurityGroupEgress:
+    """A rule of its own (not inline) on one TCP port."""
+    rule.IpProtocol, rule.FromPort, rule.ToPort = "tcp", port, port
+    added: ec2.SecurityGroupIngress | ec2.SecurityGroupEgress = template.add_resource(rule)
+    return added
+
+
+def add_service_security_group(
+    template: Template, params: ServiceParameters, load_balancer_group: Imported, port: int
+) -> ec2.SecurityGroup:
+    """The tasks' group: `port` from the load balancer only; out, 443 to what the placement
+    needs. Every rule is explicit: a group given inline egress loses AWS's default allow-all."""
+    endpoint_group, s3_prefix_list = params.endpoint_security_group_id, params.s3_prefix_list_id
+    service_sg = template.add_resource(
+        ec2.SecurityGroup(
+            "ServiceSecurityGroup",
+            GroupDescription=f"Service tasks: port {port} from the load balancer only",
+            VpcId=params.vpc_id.ref(),
+            SecurityGroupEgress=_task_egress(endpoint_group, s3_prefix_list),
+        )
     )
     if endpoint_group is None or s3_prefix_list is None:
         declare(
@@ -136,18 +175,35 @@ def add_security_groups(
             outbound(HTTPS, endpoint_group.ref(), "the tasks reach ECR and Logs by endpoint"),
             outbound(HTTPS, s3_prefix_list.ref(), "the tasks pull image layers from S3"),
         )
-    # A rule of its own: the two groups name each other, and inline rules both ways would be
-    # a dependency cycle.
-    from_load_balancer = template.add_resource(
-        ec2.SecurityGroupIngress(
-            "ServiceFromLoadBalancerIngress",
-            GroupId=service_sg.ref(),
-            IpProtocol="tcp",
-            FromPort=contract.PORT,
-            ToPort=contract.PORT,
-            SourceSecurityGroupId=alb_sg.ref(),
-            Description="From the load balancer",
-        )
+    # Rules of their own: the two groups name each other, and the load balancer's group is
+    # the environment stack's.
+    declare(
+        _port_rule(
+            template,
+            ec2.SecurityGroupIngress(
+                "ServiceFromLoadBalancerIngress",
+                GroupId=service_sg.ref(),
+                SourceSecurityGroupId=load_balancer_group.ref(),
+                Description="From the load balancer",
+            ),
+            port,
+        ),
+        inbound(
+            port, load_balancer_group.ref(), "the tasks take traffic from the load balancer only"
+        ),
+    )
+    declare(
+        _port_rule(
+            template,
+            ec2.SecurityGroupEgress(
+                "LoadBalancerToServiceEgress",
+                GroupId=load_balancer_group.ref(),
+                DestinationSecurityGroupId=service_sg.ref(),
+                Description="To this service's tasks",
+            ),
+            port,
+        ),
+        outbound(port, service_sg.ref(), "to the service tasks, on their port only"),
     )
     if endpoint_group is not None:
         # The endpoints' group (network stack, or the brought VPC's) admits this stack's tasks.
@@ -163,11 +219,7 @@ def add_security_groups(
             )
         )
         declare(to_endpoints, inbound(HTTPS, service_sg.ref(), "the endpoints serve the tasks"))
-    declare(
-        from_load_balancer,
-        inbound(contract.PORT, alb_sg.ref(), "the tasks take traffic from the load balancer only"),
-    )
-    return alb_sg, service_sg
+    return service_sg
 
 
 def add_dns_validated_certificate(
@@ -200,7 +252,7 @@ def _certificate_arn(
     ).ref()
 
 
-def _deletion_protection(params: ServiceParameters) -> object:
+def _deletion_protection(params: EnvironmentParameters) -> object:
     """Where the environment protects it (params.stack_exists is there), off on the stack's
     first create and on afterwards: a protected load balancer cannot be
     deleted, so a failed first create would end ROLLBACK_FAILED (the rollback cannot delete
@@ -211,15 +263,25 @@ def _deletion_protection(params: ServiceParameters) -> object:
     return If(FIRST_CREATE, "false", "true")
 
 
-def add_edge(
+def _record_title(host: str, dns: DnsConfig) -> str:
+    """DnsRecord for dns.domain; DnsRecord<Label...> for the other hosts (stable per host)."""
+    if host == dns.domain_name:
+        return "DnsRecord"
+    zone = dns.hosted_zone_name.rstrip(".")
+    labels = host.removesuffix(f".{zone}").split(".") if host != zone else ["Apex"]
+    return "DnsRecord" + "".join(part.capitalize() for label in labels for part in label.split("-"))
+
+
+def add_load_balancer(
     template: Template,
-    params: ServiceParameters,
+    params: EnvironmentParameters,
     dns: DnsConfig,
     access_logs: AccessLogs,
-    placement: Placement,
-) -> Edge:
-    vpc_id = params.vpc_id
-    alb_sg, service_sg = add_security_groups(template, params, placement)
+    hosts: tuple[str, ...],
+) -> LoadBalancing:
+    """The shared load balancer: HTTP redirected to HTTPS, and an HTTPS listener whose default
+    answer is a 404 (each service adds its rule); a record for each of the services' hosts."""
+    alb_sg = add_load_balancer_security_group(template, params.vpc_id)
     load_balancer = template.add_resource(
         elbv2.LoadBalancer(
             "LoadBalancer",
@@ -242,28 +304,6 @@ def add_edge(
                     Key="access_logs.s3.bucket", Value=access_logs.bucket.ref()
                 ),
                 elbv2.LoadBalancerAttributes(Key="access_logs.s3.prefix", Value=access_logs.prefix),
-            ],
-        )
-    )
-    target_group = template.add_resource(
-        elbv2.TargetGroup(
-            "TargetGroup",
-            VpcId=vpc_id.ref(),
-            Port=contract.PORT,
-            Protocol="HTTP",
-            TargetType="ip",
-            HealthCheckPath=contract.HEALTH_PATH,
-            HealthCheckProtocol="HTTP",
-            HealthCheckIntervalSeconds=15,
-            HealthCheckTimeoutSeconds=5,
-            HealthyThresholdCount=2,
-            UnhealthyThresholdCount=3,
-            Matcher=elbv2.Matcher(HttpCode="200"),
-            TargetGroupAttributes=[
-                elbv2.TargetGroupAttribute(
-                    Key="deregistration_delay.timeout_seconds",
-                    Value=str(DEREGISTRATION_DELAY_SECONDS),
-                )
             ],
         )
     )
@@ -295,23 +335,32 @@ def add_edge(
                     CertificateArn=_certificate_arn(template, dns, params.certificate)
                 )
             ],
-            DefaultActions=[elbv2.Action(Type="forward", TargetGroupArn=target_group.ref())],
+            # What no service's rule matches.
+            DefaultActions=[
+                elbv2.Action(
+                    Type="fixed-response",
+                    FixedResponseConfig=elbv2.FixedResponseConfig(
+                        StatusCode="404", ContentType="text/plain", MessageBody="Not Found"
+                    ),
+                )
+            ],
             ListenerAttributes=[elbv2.ListenerAttribute(Key=HSTS_ATTRIBUTE, Value=HSTS)],
         )
     )
-    template.add_resource(
-        route53.RecordSetType(
-            "DnsRecord",
-            HostedZoneId=params.hosted_zone_id.ref(),
-            Name=dns.domain_name,
-            Type="A",
-            AliasTarget=route53.AliasTarget(
-                HostedZoneId=load_balancer.get_att("CanonicalHostedZoneID"),
-                DNSName=load_balancer.get_att("DNSName"),
-                EvaluateTargetHealth=True,
-            ),
+    for host in sorted(set(hosts)):
+        template.add_resource(
+            route53.RecordSetType(
+                _record_title(host, dns),
+                HostedZoneId=params.hosted_zone_id.ref(),
+                Name=host,
+                Type="A",
+                AliasTarget=route53.AliasTarget(
+                    HostedZoneId=load_balancer.get_att("CanonicalHostedZoneID"),
+                    DNSName=load_balancer.get_att("DNSName"),
+                    EvaluateTargetHealth=True,
+                ),
+            )
         )
-    )
     template.add_output(
         Output(
             "LoadBalancerDnsName",
@@ -322,9 +371,81 @@ def add_edge(
     template.add_output(
         Output("Url", Description="Where the service answers", Value=f"https://{dns.domain_name}/")
     )
+    return LoadBalancing(
+        load_balancer=load_balancer, https_listener=https_listener, security_group=alb_sg
+    )
+
+
+def _conditions(route: Route) -> list[elbv2.Condition]:
+    """Host, and path prefix: "/api" matches /api and /api/... (ALB path patterns are
+    case-sensitive; "*" matches any characters)."""
+    conditions = [
+        elbv2.Condition(
+            Field="host-header", HostHeaderConfig=elbv2.HostHeaderConfig(Values=[route.host])
+        )
+    ]
+    if route.path is not None:
+        conditions.append(
+            elbv2.Condition(
+                Field="path-pattern",
+                PathPatternConfig=elbv2.PathPatternConfig(Values=[route.path, f"{route.path}/*"]),
+            )
+        )
+    return conditions
+
+
+def add_route(
+    template: Template,
+    params: ServiceParameters,
+    environment: ImportedEnvironment,
+    service: ServiceConfig,
+) -> Edge:
+    """The service's target group, its rule on the shared HTTPS listener (its host and path, at
+    its priority: environments/services.py), and its tasks' security group."""
+    service_sg = add_service_security_group(
+        template, params, environment.load_balancer_security_group, service.port
+    )
+    target_group = template.add_resource(
+        elbv2.TargetGroup(
+            "TargetGroup",
+            VpcId=params.vpc_id.ref(),
+            Port=service.port,
+            Protocol="HTTP",
+            TargetType="ip",
+            HealthCheckPath=service.health_path,
+            HealthCheckProtocol="HTTP",
+            HealthCheckIntervalSeconds=15,
+            HealthCheckTimeoutSeconds=5,
+            HealthyThresholdCount=2,
+            UnhealthyThresholdCount=3,
+            Matcher=elbv2.Matcher(HttpCode="200"),
+            TargetGroupAttributes=[
+                elbv2.TargetGroupAttribute(
+                    Key="deregistration_delay.timeout_seconds",
+                    Value=str(DEREGISTRATION_DELAY_SECONDS),
+                )
+            ],
+        )
+    )
+    rule = template.add_resource(
+        elbv2.ListenerRule(
+            "ListenerRule",
+            ListenerArn=environment.https_listener.ref(),
+            Priority=service.priority,
+            Conditions=_conditions(service.route),
+            Actions=[elbv2.ListenerRuleAction(Type="forward", TargetGroupArn=target_group.ref())],
+        )
+    )
+    template.add_output(
+        Output(
+            "Url",
+            Description="Where the service answers",
+            Value=f"https://{service.route.host}{service.route.path or ''}/",
+        )
+    )
     return Edge(
-        load_balancer=load_balancer,
-        https_listener=https_listener,
+        load_balancer=environment.load_balancer,
+        listener_rule=rule,
         target_group=target_group,
         service_security_group=service_sg,
     )

@@ -11,6 +11,7 @@ Both trust ecs-tasks.amazonaws.com only on behalf of this account (confused-depu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import awacs.ecr as aecr
@@ -29,6 +30,7 @@ from awacs.aws import (
 from troposphere import AccountId, Join, Partition, Region, Template, iam, logs
 
 from templates.declared import declare, permits, trusts
+from templates.secrets import read_statements
 
 
 @dataclass(frozen=True)
@@ -88,10 +90,13 @@ def pull_image(sid: str, repository_name: object) -> Statement:
     )
 
 
-def _execution_policy(repository_name: object, log_group: logs.LogGroup) -> PolicyDocument:
+def _execution_policy(
+    repository_name: object, log_group: logs.LogGroup, secrets: Mapping[str, str]
+) -> PolicyDocument:
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[
+            *read_statements(secrets),
             registry_token(),
             pull_image("PullServiceImage", repository_name),
             Statement(
@@ -105,9 +110,15 @@ def _execution_policy(repository_name: object, log_group: logs.LogGroup) -> Poli
 
 
 def add_roles(
-    template: Template, repository_name: object, log_group: logs.LogGroup, boundary: object
+    template: Template,
+    repository_name: object,
+    log_group: logs.LogGroup,
+    boundary: object,
+    secrets: Mapping[str, str] | None = None,
 ) -> Roles:
-    """The task's roles, each capped by `boundary` (templates/boundary.py)."""
+    """The task's roles, each capped by `boundary` (templates/boundary.py); the execution role
+    alone reads the service's `secrets` (templates/secrets.py)."""
+    secrets = secrets or {}
     execution = template.add_resource(
         iam.Role(
             "TaskExecutionRole",
@@ -116,7 +127,7 @@ def add_roles(
             Policies=[
                 iam.Policy(
                     PolicyName="pull-image-and-write-logs",
-                    PolicyDocument=_execution_policy(repository_name, log_group),
+                    PolicyDocument=_execution_policy(repository_name, log_group, secrets),
                 )
             ],
         )
@@ -134,6 +145,10 @@ def add_roles(
         permits(
             [alogs.CreateLogStream, alogs.PutLogEvents],
             "writes the container's logs, to its log group only",
+        ),
+        *(
+            permits(statement.Action, "reads the service's secrets for ECS, each by its ARN")
+            for statement in read_statements(secrets)
         ),
     )
     task = template.add_resource(

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from troposphere import Output, Template, kms, logs
 
+from templates.imported import Imported
+
 LOG_GROUP = "LogGroup"  # its name is CloudFormation's: <stack name>-LogGroup-<random>
 
 
@@ -14,7 +16,7 @@ class Logs:
     group: logs.LogGroup
 
 
-def add_logs(template: Template, retention_days: int, key: kms.Key) -> Logs:
+def add_logs(template: Template, retention_days: int, key: kms.Key | Imported) -> Logs:
     group = template.add_resource(
         logs.LogGroup(
             LOG_GROUP,

@@ -43,6 +43,7 @@ from troposphere import elasticloadbalancingv2 as elbv2
 
 from environments.model import AlarmThresholds
 from templates.declared import accepts, declare, grants
+from templates.imported import ALERT_TOPIC, ALERTING_KEY, Imported
 
 PERIOD_SECONDS = 60
 ALB = "AWS/ApplicationELB"
@@ -82,8 +83,8 @@ KEY_ADMIN_RISK = accepts(
 
 @dataclass(frozen=True)
 class Alerting:
-    key: kms.Key
-    topic: sns.Topic
+    key: kms.Key | Imported  # Imported: the environment stack's, in a service stack
+    topic: sns.Topic | Imported
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ def _arn(service: str, resource: str) -> Join:
 def add_alerting(template: Template, pagerduty_url: Parameter) -> Alerting:
     key = template.add_resource(
         kms.Key(
-            "AlertingKey",
+            ALERTING_KEY,
             # Kept with the log group it encrypts (logs.py): without it, those logs are unreadable.
             DeletionPolicy="Retain",
             UpdateReplacePolicy="Retain",
@@ -189,7 +190,7 @@ def add_alerting(template: Template, pagerduty_url: Parameter) -> Alerting:
     )
     topic = template.add_resource(
         sns.Topic(
-            "AlertTopic",
+            ALERT_TOPIC,
             KmsMasterKeyId=key.ref(),
             Subscription=[sns.Subscription(Protocol="https", Endpoint=pagerduty_url.ref())],
         )
@@ -295,7 +296,7 @@ class ServiceMetrics:
 
 
 def load_balancer_metrics(
-    load_balancer: elbv2.LoadBalancer, target_group: elbv2.TargetGroup
+    load_balancer: elbv2.LoadBalancer | Imported, target_group: elbv2.TargetGroup
 ) -> LoadBalancerMetrics:
     lb = (("LoadBalancer", load_balancer.get_att("LoadBalancerFullName")),)
     # TargetGroupFullName is the ARN's last part (targetgroup/<name>/<id>): read off the Ref,
@@ -314,7 +315,7 @@ def load_balancer_metrics(
     )
 
 
-def service_metrics(cluster: ecs.Cluster, service: ecs.Service) -> ServiceMetrics:
+def service_metrics(cluster: ecs.Cluster | Imported, service: ecs.Service) -> ServiceMetrics:
     dims = (("ClusterName", cluster.ref()), ("ServiceName", service.get_att("Name")))
     return ServiceMetrics(
         *(
@@ -339,7 +340,7 @@ def add_load_balancer_alarms(
     template: Template,
     alerting: Alerting,
     thresholds: AlarmThresholds,
-    load_balancer: elbv2.LoadBalancer,
+    load_balancer: elbv2.LoadBalancer | Imported,
     target_group: elbv2.TargetGroup,
 ) -> DeploymentAlarms:
     alarms = _Alarms(template, alerting, thresholds.evaluation_periods)
@@ -390,7 +391,7 @@ def add_running_tasks_alarm(
     template: Template,
     alerting: Alerting,
     thresholds: AlarmThresholds,
-    cluster: ecs.Cluster,
+    cluster: ecs.Cluster | Imported,
     service: ecs.Service,
 ) -> cloudwatch.Alarm:
     """Container Insights' running count below the desired count (not a deployment alarm:

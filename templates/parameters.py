@@ -36,41 +36,85 @@ class CreatedCertificate:
 
 
 @dataclass(frozen=True)
-class ServiceParameters:
-    image_tag: Parameter
-    repository_name: Parameter
+class EnvironmentParameters:
+    """The environment stack's: where the load balancer goes, what it answers with, who is paged."""
+
     vpc_id: Parameter
     subnet_ids: Parameter  # the load balancer's public subnets
     pagerduty_url: Parameter
     hosted_zone_id: Parameter  # the domain's zone: its records, the certificate's validation
     certificate: GivenCertificate | CreatedCertificate
+    # "true" once the stack exists (FIRST_CREATE is its "false"); only where the load
+    # balancer is protected from deletion.
+    stack_exists: Parameter | None = None
+
+
+@dataclass(frozen=True)
+class ServiceParameters:
+    """A service stack's own (the environment stack's resources are templates/imported.py's)."""
+
+    image_tag: Parameter
+    repository_name: Parameter
+    vpc_id: Parameter
+    # The tasks' subnets: the public ones (SubnetIds), or the private ones (TaskSubnetIds).
+    subnet_ids: Parameter
     static_url: Parameter | None  # only when the assets are behind the static stack's CDN
-    # The tasks' private subnets; None when they are placed in the public ones (subnet_ids).
-    task_subnet_ids: Parameter | None = None
     # The interface endpoints' security group, which the tasks may reach (private placement
     # through endpoints only).
     endpoint_security_group_id: Parameter | None = None
     # The region's S3 prefix list, which the tasks may reach (through endpoints only).
     s3_prefix_list_id: Parameter | None = None
-    # "true" once the stack exists (FIRST_CREATE is its "false"); only where the load
-    # balancer is protected from deletion.
-    stack_exists: Parameter | None = None
 
     @property
     def tasks_subnet_ids(self) -> Parameter:
-        return self.task_subnet_ids or self.subnet_ids
+        return self.subnet_ids
 
 
-def add_service_parameters(
+def add_vpc_parameter(template: Template) -> Parameter:
+    parameter: Parameter = template.add_parameter(
+        Parameter(
+            "VpcId", Type="AWS::EC2::VPC::Id", Description="The VPC (network stack or configured)"
+        )
+    )
+    return parameter
+
+
+def _subnets(template: Template, title: str, which: str) -> Parameter:
+    parameter: Parameter = template.add_parameter(
+        Parameter(
+            title,
+            Type="List<AWS::EC2::Subnet::Id>",
+            Description=f"{which}, in two availability zones",
+        )
+    )
+    return parameter
+
+
+def add_environment_stack_parameters(
     template: Template,
     pagerduty: PagerDutyConfig,
     certificate_given: bool,
-    cdn: bool,
-    placement: Placement,
     protect_load_balancer: bool = False,
-) -> ServiceParameters:
+) -> EnvironmentParameters:
     """`certificate_given`: the environment brings the certificate (False: the template
     creates one). `protect_load_balancer`: it is protected from deletion once the stack exists."""
+    vpc_id = add_vpc_parameter(template)
+    subnet_ids = _subnets(template, "SubnetIds", "The load balancer's two public subnets")
+    pagerduty_url = template.add_parameter(_pagerduty_parameter(pagerduty))
+    hosted_zone_id = add_hosted_zone_parameter(template)
+    return EnvironmentParameters(
+        vpc_id=vpc_id,
+        subnet_ids=subnet_ids,
+        pagerduty_url=pagerduty_url,
+        hosted_zone_id=hosted_zone_id,
+        certificate=_certificate_parameter(template, certificate_given, hosted_zone_id),
+        stack_exists=add_stack_exists(template) if protect_load_balancer else None,
+    )
+
+
+def add_service_parameters(
+    template: Template, cdn: bool, placement: Placement
+) -> ServiceParameters:
     image_tag = template.add_parameter(
         Parameter(
             "ImageTag",
@@ -87,28 +131,11 @@ def add_service_parameters(
             AllowedPattern=r"[a-z0-9][a-z0-9._/-]*",
         )
     )
-    vpc_id = template.add_parameter(
-        Parameter(
-            "VpcId", Type="AWS::EC2::VPC::Id", Description="The VPC (network stack or configured)"
-        )
-    )
-    subnet_ids = template.add_parameter(
-        Parameter(
-            "SubnetIds",
-            Type="List<AWS::EC2::Subnet::Id>",
-            Description="The load balancer's two public subnets, in two availability zones",
-        )
-    )
-    task_subnet_ids = (
-        template.add_parameter(
-            Parameter(
-                "TaskSubnetIds",
-                Type="List<AWS::EC2::Subnet::Id>",
-                Description="The tasks' two private subnets, in two availability zones",
-            )
-        )
+    vpc_id = add_vpc_parameter(template)
+    subnet_ids = (
+        _subnets(template, "TaskSubnetIds", "The tasks' two private subnets")
         if placement.private
-        else None
+        else _subnets(template, "SubnetIds", "The tasks' two public subnets")
     )
     endpoint_security_group_id = (
         template.add_parameter(
@@ -134,9 +161,6 @@ def add_service_parameters(
         if placement.through_endpoints
         else None
     )
-    pagerduty_url = template.add_parameter(_pagerduty_parameter(pagerduty))
-    hosted_zone_id = add_hosted_zone_parameter(template)
-    certificate = _certificate_parameter(template, certificate_given, hosted_zone_id)
     static_url = (
         template.add_parameter(
             Parameter(
@@ -154,14 +178,9 @@ def add_service_parameters(
         repository_name=repository_name,
         vpc_id=vpc_id,
         subnet_ids=subnet_ids,
-        pagerduty_url=pagerduty_url,
-        hosted_zone_id=hosted_zone_id,
-        certificate=certificate,
         static_url=static_url,
-        task_subnet_ids=task_subnet_ids,
         endpoint_security_group_id=endpoint_security_group_id,
         s3_prefix_list_id=s3_prefix_list_id,
-        stack_exists=add_stack_exists(template) if protect_load_balancer else None,
     )
 
 

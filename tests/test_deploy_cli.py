@@ -244,7 +244,7 @@ def test_a_failed_create_is_explained_then_deleted_and_recreated_with_yes(
     app = replace(
         base.stacks[0], key="app", stack_name="test-app", template_path=build / "app.json"
     )
-    support.save(build, replace(base, path=build / "manifest.json", stacks=(app,)))
+    support.save(build, replace(base, path=build / "manifest.json", stacks=(app,), services=()))
     args = ("--env", "local", "--build-dir", str(build), "--yes")
 
     (build / "app.json").write_text(broken.to_json())

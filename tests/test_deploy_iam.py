@@ -99,6 +99,8 @@ def requests_of(call: Call, change_sets: dict[str, str]) -> list[tuple[str, str,
             resource = _stack(p["StackName"])
         elif call.operation == "DescribeEvents":
             resource = p["ChangeSetName"]
+        elif call.operation == "ListStacks":  # names no stack: IAM takes "*" only
+            resource = "*"
         else:  # a change set named by its ARN: IAM authorizes it on its stack
             resource = _stack(change_sets[p["ChangeSetName"]])
         found = [(action, resource, context)]

@@ -11,7 +11,6 @@ The slowest is the whole flow (a cold emulator, three stacks, twice): about 8 s.
 
 from __future__ import annotations
 
-import io
 import os
 import pty
 import select
@@ -33,7 +32,7 @@ import generate
 import local_aws
 from deployer import lock, preflight
 from deployer import manifest as manifests
-from deployer.manifest import Image, Manifest, StackSpec
+from deployer.manifest import Image, Manifest, ServiceSpec, StackSpec
 from deployer.params import Resolver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,11 +56,14 @@ def local_env(tmp_path: Path) -> dict[str, str]:
 def three_stack_manifest(tmp_path: Path) -> Manifest:
     """network, registry and service of app v2, the service needing the image."""
     stacks = tuple(
-        StackSpec(key, f"app-{key}", tmp_path / f"{key}.json", needs_image=key == "service")
+        StackSpec(
+            key, f"app-{key}", tmp_path / f"{key}.json", service="web" if key == "service" else None
+        )
         for key in ("network", "registry", "service")
     )
     return Manifest(
-        tmp_path / "manifest.json", "local", "", "us-east-1", False, Image("app", "v2"),
+        tmp_path / "manifest.json", "local", "", "us-east-1", False,
+        (ServiceSpec("web", "service", Image("app", "v2"), "https://x", "/_health"),),
         None, {}, stacks,
     )  # fmt: skip
 
@@ -95,14 +97,17 @@ def test_local_deploy_runs_the_whole_flow_then_reports_no_changes(tmp_path: Path
         assert "imported a self-signed certificate for local.example.com" in first.stderr
         assert "ISSUED for local.example.com" not in first.stderr
         assert "(stands in for make push)" in first.stderr
-        assert "scalable-app-local-service: created" in first.stdout
+        assert "scalable-app-local-svc-web: created" in first.stdout
+        assert "scalable-app-local-svc-api: created" in first.stdout
+        # The service's alarms page the environment stack's topic: its subscription is checked.
+        assert "paging: 1 of 1 subscriptions confirmed" in first.stdout
         assert "Url" in first.stdout and "https://local.example.com/" in first.stdout
 
         second = run()
         assert second.returncode == 0, second.stdout + second.stderr
         assert "moto server started" not in second.stderr  # the same emulator, still running
         assert "imported" not in second.stderr  # found again by its domain
-        for stack in ("network", "registry", "service"):
+        for stack in ("network", "registry", "svc-web"):
             assert f"scalable-app-local-{stack}: no changes" in second.stdout
         assert "executing" not in second.stdout
 
@@ -141,64 +146,30 @@ class _Ecr:
 
 
 @pytest.mark.parametrize(
-    ("code", "user_stacks", "expected_passes"),
+    ("code", "registered"),
     [
-        # a new commit: the tag is missing, the repository is there; only what was asked runs
-        ("ImageNotFoundException", ["service"], [["--stack", "service"]]),
-        ("ImageNotFoundException", [], [[]]),
-        # a fresh emulator: the earlier stacks first (never the asked one), then the rest once
-        (
-            "RepositoryNotFoundException",
-            ["service"],
-            [["--stack", "network", "--stack", "registry"], ["--stack", "service"]],
-        ),
-        (
-            "RepositoryNotFoundException",
-            [],
-            [["--stack", "network", "--stack", "registry"], ["--stack", "service"]],
-        ),
-        ("", ["service"], [["--stack", "service"]]),
+        ("ImageNotFoundException", True),  # a new commit: the repository is there, not the tag
+        ("", False),  # already there
+        ("RepositoryNotFoundException", False),  # its registry is not deployed yet
     ],
 )
-def test_local_deploy_registers_a_missing_tag_without_deploying_twice(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    code: str,
-    user_stacks: list[str],
-    expected_passes: list[list[str]],
+def test_the_image_is_registered_before_the_first_stack_that_runs_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, code: str, registered: bool
 ) -> None:
+    """deploy.py's before_stack hook (local_aws.py runs deploy.main in-process with it, once,
+    in place of two deploy.py runs around the registration)."""
     manifest = three_stack_manifest(tmp_path)
-    calls: list[Any] = []
-    monkeypatch.setattr(local_aws, "deploy_py", lambda args, _env: calls.append(args) or 0)
-    monkeypatch.setattr(local_aws, "push_stand_in", lambda *_: calls.append("push"))
+    pushed: list[str] = []
+    monkeypatch.setattr(local_aws, "push_stand_in", lambda *_: pushed.append("push"))
     fake = _Ecr(code)
-    chosen = manifest.select(user_stacks)
-    asked = local_aws.stack_args(chosen) if user_stacks else []
-
-    assert local_aws.deploy(manifest, fake, {}, ["--env", "local"], ["--yes"], chosen, asked) == 0
+    hook = local_aws.registrar(manifest, fake.ecr)
+    for spec in manifest.stacks:
+        hook(spec)  # network and registry: no image, no ECR call
     fake.stubber.assert_no_pending_responses()
-    passes = [[a for a in c[2:] if a not in {"--yes", "--continues"}] for c in calls if c != "push"]
-    assert passes == expected_passes
-    # a second pass continues the first one's run: its notices are not said again
-    assert ["--continues" in c for c in calls if c != "push"] == [False, True][: len(passes)]
-    assert ("push" in calls) is (code != "")  # and only ever just before the last pass
-    assert "push" not in calls or calls.index("push") == len(calls) - 2
-
-
-def test_local_deploy_nobody_can_confirm_is_one_deploy_py_that_plans_every_stack(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """No terminal and no --yes on a fresh emulator: deploy.py shows every stack's plan, then
-    refuses; no first pass creates the registry behind the person's back."""
-    manifest = three_stack_manifest(tmp_path)
-    calls: list[Any] = []
-    monkeypatch.setattr(local_aws, "deploy_py", lambda args, _env: calls.append(args) or 1)
-    monkeypatch.setattr(local_aws, "push_stand_in", lambda *_: calls.append("push"))
-    monkeypatch.setattr(local_aws.sys, "stdin", io.StringIO())  # not a terminal
-    fake = _Ecr("RepositoryNotFoundException")
-    chosen = manifest.select([])
-    assert local_aws.deploy(manifest, fake, {}, ["--env", "local"], [], chosen, []) == 1
-    assert calls == [["--env", "local"]]  # one run, every stack, nothing registered
+    assert pushed == (["push"] if registered else [])
+    if code != "RepositoryNotFoundException":
+        hook(manifest.stack("service"))  # once settled, asked no more (no response queued)
+        assert len(pushed) <= 1
 
 
 # ---- two at once ---------------------------------------------------------------------------
@@ -294,7 +265,7 @@ def test_bootstrap_makes_what_is_missing_once_and_preflight_then_passes(
 
     lines = preflight.prerequisites(boto3.client, manifest, list(manifest.stacks))
     assert lines[0] == f"certificate {arn} ISSUED for local.example.com (found by its domain)"
-    assert manifest.stack("service").parameters_from_certificate == ("CertificateArn",)
+    assert manifest.stack("environment").parameters_from_certificate == ("CertificateArn",)
     assert Resolver(None, manifest, {}, boto3.client).certificate_arn() == arn
 
 
@@ -352,6 +323,37 @@ def test_ctrl_c_at_deploy_pys_prompt_exits_130_without_a_traceback(
     assert b"stands in for make push" not in out
     stacks = boto3.client("cloudformation", **_endpoint(child_env)).describe_stacks()["Stacks"]
     assert [s["StackName"] for s in stacks if s["StackStatus"] != "DELETE_COMPLETE"] == []
+
+
+def test_a_first_local_deploy_asks_one_question(child_env: dict[str, str], tmp_path: Path) -> None:
+    """Before, local_aws.py ran deploy.py twice (the registry, the image registered, then the
+    service), and a person answered two questions; now one run, with the image registered
+    from deploy.py's before_stack hook."""
+    build = tmp_path / "build"
+    generate.write(build, generate.generate(environments.load("local"), "t"))
+    env = {**child_env, lock.LOCK_DIR_VAR: str(tmp_path / "locks")}
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "local_aws.py"), "deploy", "--build-dir", str(build),
+         "--no-verify"],
+        env=env, cwd=ROOT, stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    os.close(terminal)
+    try:
+        assert process.stdout is not None
+        shown = read_until(process.stdout.fileno(), "[y/N]")
+        os.write(controller, b"y\n")
+        out, err = process.communicate(timeout=120)
+    finally:
+        os.close(controller)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    text = shown + out.decode()
+    assert process.returncode == 0, (text, err.decode())
+    assert text.count("[y/N]") == 1, text
+    assert "scalable-app-local-service: created" in text
+    assert b"stands in for make push" in err
 
 
 def _endpoint(env: dict[str, str]) -> dict[str, str]:

@@ -27,7 +27,7 @@ from troposphere import Output, Parameter, Sub, Template, s3
 
 from deployer import manifest as manifest_module
 from deployer.errors import ManifestError, PreflightError
-from deployer.manifest import Certificate, FromStack, Image, StackSpec, StaticAssets
+from deployer.manifest import Certificate, FromStack, StackSpec, StaticAssets
 from deployer.params import (
     LOAD_BALANCER_KEY_TYPES,
     Resolver,
@@ -60,7 +60,7 @@ def _write(directory: Path) -> manifest_module.Manifest:
         (directory / f"{name}.json").write_text(json.dumps(template.to_dict()))
     manifest = support.manifest_of(
         directory,
-        image=Image("r", "t"),
+        services=(),
         static_assets=StaticAssets("static", "StaticAssetsBucket", Path("service/static"), "t/"),
         stacks=(
             StackSpec("static", "test-static", directory / "static.json"),
@@ -179,7 +179,7 @@ def _certificate_manifest(
     manifest = support.manifest_of(
         tmp_path,
         source=source,
-        image=Image("r", "t"),
+        services=(),
         certificate=certificate,
         stacks=(
             StackSpec(
@@ -360,7 +360,7 @@ def test_the_s3_prefix_list_and_whether_the_stack_exists_are_filled_at_deploy_ti
     manifest = support.manifest_of(
         tmp_path,
         region=region,
-        image=Image("r", "t"),
+        services=(),
         stacks=(
             StackSpec(
                 "service",

@@ -23,7 +23,7 @@ from botocore.stub import Stubber
 from test_deploy_params import imported_certificate
 
 from deployer.errors import PreflightError
-from deployer.manifest import Certificate, Image, Manifest, StackSpec, Subnet, Vpc
+from deployer.manifest import Certificate, Manifest, StackSpec, Subnet, Vpc
 from deployer.preflight import prerequisites
 
 DOMAIN = "local.example.com"
@@ -66,7 +66,7 @@ def _manifest(
         source=SOURCE,
         region="us-east-1",
         termination_protection=False,
-        image=Image("r", "t"),
+        services=(),
         hosted_zone_name=ZONE,
         ssm_parameters={PAGERDUTY: "PagerDuty integration URL"} if ssm is None else ssm,
         stacks=(registry, service),

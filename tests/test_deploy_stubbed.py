@@ -22,7 +22,7 @@ import deploy
 from deployer import changeset, review, review_text
 from deployer.errors import ChangeSetFailed, Declined, DeployFailed, FollowInterrupted
 from deployer.follow import Follower
-from deployer.manifest import Image, Manifest, StackSpec
+from deployer.manifest import Manifest, StackSpec
 from deployer.poll import Backoff
 from deployer.run import Deployer, Options
 
@@ -129,7 +129,7 @@ def deployer(aws: FakeAws, recorder: Recorder, tmp_path: Path, **options: Any) -
         source="environments/production.toml",
         region="us-east-1",
         termination_protection=True,
-        image=Image("app", "v1"),
+        services=(),
         hosted_zone_name=None,
         ssm_parameters={},
         stacks=(spec,),

@@ -23,10 +23,19 @@ from troposphere import (
     ecr,
     ecs,
     logs,
+    ssm,
 )
 from troposphere import elasticloadbalancingv2 as elbv2
 
-from manifest import FromStack, Image, Manifest, StackSpec
+from manifest import (
+    ENVIRONMENT_TAG,
+    SERVICE_TAG,
+    FromStack,
+    Image,
+    Manifest,
+    ServiceSpec,
+    StackSpec,
+)
 
 ENV = "local"  # environments/local.toml: its region (us-east-1) matches the emulator's
 REPOSITORY = "scalable-app-local"
@@ -118,6 +127,11 @@ def service(desired_count: int, threshold: int) -> Template:
     return template
 
 
+def web_service(image: Image | None, stack: str = "service") -> tuple[ServiceSpec, ...]:
+    """The one service `web`, run by the stack `stack` from `image`."""
+    return (ServiceSpec("web", stack, image, "https://local.example.com", "/_health"),)
+
+
 def manifest_of(directory: Path, stacks: tuple[StackSpec, ...], **fields: Any) -> Manifest:
     """A manifest of `stacks` for the local environment in directory; `fields` override."""
     defaults: dict[str, Any] = {
@@ -125,7 +139,7 @@ def manifest_of(directory: Path, stacks: tuple[StackSpec, ...], **fields: Any) -
         "source": f"environments/{ENV}.toml",
         "region": "us-east-1",
         "termination_protection": False,
-        "image": Image(REPOSITORY, "v1"),
+        "services": web_service(Image(REPOSITORY, "v1")),
         "hosted_zone_name": None,
         "ssm_parameters": {},
     }
@@ -176,7 +190,7 @@ def write(
     manifest = manifest_of(
         directory,
         termination_protection=termination_protection,
-        image=Image(REPOSITORY, image_tag),
+        services=web_service(Image(REPOSITORY, image_tag)),
         hosted_zone_name="example.com.",
         ssm_parameters={"/scalable-app/local/pagerduty-url": "PagerDuty URL"},
         stacks=(
@@ -185,7 +199,7 @@ def write(
             spec(
                 "service",
                 depends_on=("network", "registry"),
-                needs_image=True,
+                service="web",
                 parameters={"ImageTag": image_tag},
                 parameters_from_stacks={
                     "SubnetIds": FromStack("network", ("PublicSubnetA", "PublicSubnetB")),
@@ -196,3 +210,61 @@ def write(
         ),
     )
     return save(directory, manifest)
+
+
+def parameter_stack(key: str, upstream: bool) -> Template:
+    """One SSM parameter; with `upstream`, its value is read from another stack's output."""
+    t = Template()
+    value = t.add_parameter(Parameter("Upstream", Type="String")).ref() if upstream else "v"
+    parameter = t.add_resource(
+        ssm.Parameter("Parameter", Name=f"/test/{key}", Type="String", Value=value)
+    )
+    t.add_output(Output("Name", Value=parameter.ref()))
+    return t
+
+
+def write_graph(
+    directory: Path,
+    stacks: dict[str, tuple[str, ...]],
+    services: dict[str, str] | None = None,
+    reads_upstream: bool = True,
+) -> Path:
+    """A manifest of small stacks (key: the keys it depends on, whose output it reads unless
+    not `reads_upstream`), each tagged with the environment, and `services`' (key: service)
+    with their service, written through the manifest module as generate.py writes it.
+
+    moto refuses CreateChangeSet on a stack with parameters whose template and values are
+    unchanged ("No updates are to be performed", a ValidationError; AWS makes a FAILED change
+    set that says so): a test that plans such a stack again passes reads_upstream=False."""
+    directory.mkdir(parents=True, exist_ok=True)
+    services = services or {}
+    specs = []
+    for key, upstream in stacks.items():
+        path = directory / f"{key}.json"
+        reads = bool(upstream) and reads_upstream
+        path.write_text(json.dumps(parameter_stack(key, reads).to_dict()))
+        service = services.get(key)
+        specs.append(
+            StackSpec(
+                key,
+                f"test-{key}",
+                path,
+                tags={ENVIRONMENT_TAG: ENV, **({SERVICE_TAG: service} if service else {})},
+                depends_on=upstream,
+                parameters_from_stacks={"Upstream": FromStack(upstream[0], output="Name")}
+                if reads
+                else {},
+                service=service,
+            )
+        )
+    return save(directory, manifest_of(directory, tuple(specs)))
+
+
+def run_json(build_dir: Path, capture: Any, *args: str) -> tuple[int, str, dict[str, Any]]:
+    """deploy.main in this process with --output json: its exit code, its progress (stderr),
+    its document (stdout), as pytest's `capture` (capsys) caught them."""
+    import deploy
+
+    code = deploy.main(["--env", ENV, "--build-dir", str(build_dir), "--output", "json", *args])
+    captured = capture.readouterr()
+    return code, captured.err, json.loads(captured.out)

@@ -31,14 +31,14 @@ def error_of(path: Path) -> ConfigError:
 def test_every_shipped_environment_loads(name: str) -> None:
     env = environments.load(name)
     assert env.name == name
-    assert env.service.min_count <= env.service.max_count
+    assert env.services[0].min_count <= env.services[0].max_count
 
 
 def test_production_is_the_worked_example() -> None:
     env = environments.load("production")
     assert env.dns.domain_name == "app.example.com"
     assert env.dns.hosted_zone_name == "example.com."
-    assert (env.service.cpu, env.service.memory) == (512, 1024)
+    assert (env.services[0].cpu, env.services[0].memory) == (512, 1024)
     assert env.termination_protection is True
     assert env.static_assets.cdn is True
     assert env.tls.certificate_arn is None  # the template creates and DNS-validates one
@@ -69,7 +69,7 @@ def test_staging_brings_its_vpc() -> None:
 def test_unknown_key_names_it_and_suggests_the_right_one(tmp_path: Path) -> None:
     path = write(tmp_path, PRODUCTION.replace("min_count = 2", "min_cuont = 2"))
     error = error_of(path)
-    assert error.field == "service.min_cuont"
+    assert error.field == "services.web.min_cuont"
     assert 'unknown key; did you mean "min_count"?' in str(error)
 
 
@@ -81,7 +81,9 @@ def test_unknown_top_level_table(tmp_path: Path) -> None:
 
 def test_wrong_type(tmp_path: Path) -> None:
     error = error_of(write(tmp_path, PRODUCTION.replace("min_count = 2", 'min_count = "two"')))
-    assert str(error).endswith('service.min_count: expected an integer from 1 to 100, got "two"')
+    assert str(error).endswith(
+        'services.web.min_count: expected an integer from 1 to 100, got "two"'
+    )
 
 
 def test_missing_required_field(tmp_path: Path) -> None:
@@ -213,20 +215,20 @@ def test_desired_count_is_refused_with_what_replaces_it(tmp_path: Path) -> None:
     reset it on every deploy."""
     text = PRODUCTION.replace("min_count = 2", "desired_count = 2\nmin_count = 2")
     error = error_of(write(tmp_path, text))
-    assert error.field == "service.desired_count"
+    assert error.field == "services.web.desired_count"
     assert "between min_count and max_count" in error.message
     assert "remove it" in error.message
 
 
 def test_min_count_above_max_count(tmp_path: Path) -> None:
     error = error_of(write(tmp_path, PRODUCTION.replace("min_count = 2", "min_count = 9")))
-    assert error.field == "service.max_count"
+    assert error.field == "services.web.max_count"
     assert "min_count <= max_count, got 9 > 6" in error.message
 
 
 def test_memory_fargate_cannot_give_that_cpu(tmp_path: Path) -> None:
     error = error_of(write(tmp_path, PRODUCTION.replace("memory = 1024", "memory = 512")))
-    assert error.field == "service.memory"
+    assert error.field == "services.web.memory"
     assert "Fargate with cpu = 512 takes 1024 to 4096 MiB" in error.message
 
 
@@ -244,9 +246,9 @@ def test_domain_outside_the_hosted_zone(tmp_path: Path) -> None:
 
 def test_latest_is_not_an_image_tag(tmp_path: Path) -> None:
     text = PRODUCTION.replace(
-        'name = "scalable-app"\n', 'name = "scalable-app"\nimage_tag = "latest"\n'
+        'app = "scalable-app"\n', 'app = "scalable-app"\nimage_tag = "latest"\n'
     )
-    assert error_of(write(tmp_path, text)).field == "service.image_tag"
+    assert error_of(write(tmp_path, text)).field == "image_tag"
 
 
 def test_pagerduty_url_itself_is_refused(tmp_path: Path) -> None:
@@ -260,7 +262,7 @@ def test_pagerduty_url_itself_is_refused(tmp_path: Path) -> None:
 
 
 def test_toml_syntax_error(tmp_path: Path) -> None:
-    error = error_of(write(tmp_path, PRODUCTION.replace("[service]", "[service")))
+    error = error_of(write(tmp_path, PRODUCTION.replace("[services.web]", "[services.web")))
     assert error.field == "syntax"
 
 

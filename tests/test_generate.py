@@ -28,7 +28,7 @@ def test_generating_twice_gives_identical_bytes(tmp_path: Path) -> None:
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     generate.write(tmp_path, generate.generate(env, "abc"))
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
-    assert json.loads(before["service.json"]) == json.loads(first["service.json"])
+    assert json.loads(before["svc-web.json"]) == json.loads(first["svc-web.json"])
 
 
 def test_templates_do_not_change_with_the_image_tag() -> None:
@@ -45,30 +45,69 @@ def test_manifest_follows_the_contract() -> None:
     assert manifest["source"] == "environments/local.toml"
     assert manifest["region"] == "us-east-1"
     assert manifest["termination_protection"] is False
-    assert manifest["image"] == {"repository_name": "scalable-app-local", "tag": "abc123"}
+    assert manifest["services"] == [
+        {
+            "name": "web",
+            "stack": "svc-web",
+            "image": {"repository_name": "scalable-app-local", "tag": "abc123"},
+            "url": "https://local.example.com",
+            "health_path": "/_health",
+        },
+        {
+            "name": "api",
+            "stack": "svc-api",
+            "image": {"repository_name": "scalable-app-local", "tag": "abc123"},
+            "url": "https://local.example.com/api",
+            "health_path": "/_health",
+        },
+    ]
     assert manifest["hosted_zone"] == {"name": "example.com."}
     assert list(manifest["ssm_parameters"]) == ["/scalable-app/local/pagerduty-url"]
     assert manifest["static_assets"] is None  # local: no CDN, nothing to upload
     stacks = {s["key"]: s for s in manifest["stacks"]}
-    assert [s["key"] for s in manifest["stacks"]] == ["network", "registry", "service"]
-    service = stacks["service"]
-    assert service["stack_name"] == "scalable-app-local-service"
-    assert service["template"] == "service.json"
-    assert service["depends_on"] == ["network", "registry"]
-    assert service["needs_image"] is True
+    assert [s["key"] for s in manifest["stacks"]] == [
+        "network",
+        "registry",
+        "environment",
+        "svc-web",
+        "svc-api",
+    ]
+    service, environment = stacks["svc-web"], stacks["environment"]
+    assert service["stack_name"] == "scalable-app-local-svc-web"
+    assert service["template"] == "svc-web.json"
+    assert service["depends_on"] == ["environment", "network", "registry"]
+    assert environment["depends_on"] == ["network"]
+    # The environment stack's resources reach the services as parameters of physical IDs.
+    assert service["parameters_from_stacks"]["HttpsListenerArn"] == {
+        "stack": "environment",
+        "resources": ["HttpsListener"],
+    }
+    assert service["parameters_from_stacks"]["ClusterName"] == {
+        "stack": "environment",
+        "resources": ["Cluster"],
+    }
+    assert stacks["svc-api"]["service"] == "api" and environment["service"] is None
+    assert service["service"] == "web"
+    assert stacks["registry"]["service"] is None
     assert service["parameters"]["ImageTag"] == "abc123"
     assert service["parameters_from_stacks"]["SubnetIds"] == {
         "stack": "network",
         "resources": ["PublicSubnetA", "PublicSubnetB"],
     }
-    assert service["capabilities"] == ["CAPABILITY_IAM"]
+    assert service["capabilities"] == environment["capabilities"] == ["CAPABILITY_IAM"]
     assert stacks["network"]["capabilities"] == ["CAPABILITY_IAM"]  # its flow-log role
-    assert service["tags"] == {"team": "platform"}
+    assert service["tags"] == {
+        "team": "platform",
+        "scalable-app:environment": "local",
+        "scalable-app:service": "web",
+    }
+    assert stacks["network"]["tags"] == {"team": "platform", "scalable-app:environment": "local"}
     # local finds its certificate by domain: the deployer fills CertificateArn at deploy time.
     assert manifest["certificate"] == {"domain": "local.example.com", "arn": None}
-    assert service["parameters_from_certificate"] == ["CertificateArn"]
-    assert "CertificateArn" not in service["parameters"]
-    assert service["prerequisites"] == ["hosted_zone", "ssm_parameters"]
+    assert environment["parameters_from_certificate"] == ["CertificateArn"]
+    assert "CertificateArn" not in environment["parameters"]
+    assert environment["prerequisites"] == ["hosted_zone", "ssm_parameters"]
+    assert service["prerequisites"] == []
     assert stacks["registry"]["prerequisites"] == stacks["network"]["prerequisites"] == []
     assert manifest["vpc"] is None  # the network stack creates it
     local_toml = (ROOT / "environments" / "local.toml").read_bytes()
@@ -78,7 +117,7 @@ def test_manifest_follows_the_contract() -> None:
             "key", "stack_name", "template", "depends_on", "capabilities", "tags", "parameters",
             "parameters_from_stacks", "parameters_from_env", "parameters_from_hosted_zone",
             "parameters_from_certificate", "parameters_from_stack_exists",
-            "parameters_from_s3_prefix_list", "prerequisites", "needs_image",
+            "parameters_from_s3_prefix_list", "prerequisites", "service",
         }  # fmt: skip
     # Every parameter a template declares without a default is filled by one source.
     for stack in manifest["stacks"]:
@@ -108,11 +147,12 @@ def test_manifest_names_a_given_certificate_and_the_vpc_the_environment_brings()
         ],
     }
     stacks = {s["key"]: s for s in manifest["stacks"]}
-    service = stacks["service"]
-    assert service["parameters_from_certificate"] == ["CertificateArn"]
-    assert "CertificateArn" not in service["parameters"]  # one ARN: the manifest's certificate
+    environment = stacks["environment"]
+    assert environment["parameters_from_certificate"] == ["CertificateArn"]
+    assert "CertificateArn" not in environment["parameters"]  # one ARN: the manifest's
     # The PagerDuty URL comes from a variable here: no SSM parameter to check.
-    assert service["prerequisites"] == ["hosted_zone", "vpc"]
+    assert environment["prerequisites"] == ["hosted_zone", "vpc"]
+    assert stacks["svc-web"]["prerequisites"] == ["vpc"]
     assert stacks["registry"]["prerequisites"] == []
     assert stacks["static"]["prerequisites"] == ["hosted_zone"]  # the CDN's alias records
 
@@ -120,14 +160,14 @@ def test_manifest_names_a_given_certificate_and_the_vpc_the_environment_brings()
 def test_manifest_of_a_created_certificate_names_none() -> None:
     manifest = json.loads(generate.generate(load("production"), "t")["manifest.json"])
     assert manifest["certificate"] is None
-    service = next(s for s in manifest["stacks"] if s["key"] == "service")
+    service = next(s for s in manifest["stacks"] if s["key"] == "environment")
     assert service["parameters_from_certificate"] == []
     assert service["parameters_from_hosted_zone"] == ["HostedZoneId"]  # it validates by DNS
     assert service["prerequisites"] == ["hosted_zone", "ssm_parameters"]
 
 
 def test_a_found_certificate_builds_the_templates_of_a_given_one() -> None:
-    """The service stack takes a CertificateArn parameter either way, from its wiring's
+    """The environment stack takes a CertificateArn parameter either way, from its wiring's
     parameters_from_certificate; only the manifest says where its value comes from."""
     found = load("local")
     arn = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
@@ -137,7 +177,7 @@ def test_a_found_certificate_builds_the_templates_of_a_given_one() -> None:
     for name in found_files.keys() - {"manifest.json"}:
         assert found_files[name] == given_files[name], name
     for env in (found, given):
-        (service,) = [s for s in generate.build(env, "t") if s.key == "service"]
+        (service,) = [s for s in generate.build(env, "t") if s.key == "environment"]
         assert service.parameters_from_certificate == ("CertificateArn",)
         assert "CertificateArn" not in service.parameters
     assert json.loads(given_files["manifest.json"])["certificate"]["arn"] == arn
@@ -177,7 +217,13 @@ def test_manifest_tells_whether_the_environment_file_changed_since(tmp_path: Pat
 
 def test_manifest_with_a_cdn_says_where_assets_go_and_where_the_url_comes_from() -> None:
     manifest = json.loads(generate.generate(load("production"), "abc123")["manifest.json"])
-    assert [s["key"] for s in manifest["stacks"]] == ["network", "registry", "static", "service"]
+    assert [s["key"] for s in manifest["stacks"]] == [
+        "network",
+        "registry",
+        "static",
+        "environment",
+        "svc-web",
+    ]
     assert manifest["static_assets"] == {
         "stack": "static",
         "resource": "StaticAssetsBucket",
@@ -189,7 +235,7 @@ def test_manifest_with_a_cdn_says_where_assets_go_and_where_the_url_comes_from()
     assert "StaticAssetsBucket" in static["Resources"]
     assert "AssetsBaseUrl" in static["Outputs"]
     assert stacks["static"]["parameters_from_stacks"] == {}
-    service = stacks["service"]
+    service = stacks["svc-web"]
     assert service["parameters_from_stacks"]["StaticUrl"] == {
         "stack": "static",
         "output": "AssetsBaseUrl",
@@ -208,10 +254,10 @@ def test_dependencies_come_before_their_dependents() -> None:
 
 def test_image_tag_is_the_configured_one_else_the_revision_else_dev() -> None:
     env = load("production")
-    assert env.service.image_tag is None
+    assert env.image_tag is None
     assert generate.resolve_image_tag(env, "0123456789ab") == "0123456789ab"
     assert generate.resolve_image_tag(env, None) == generate.NO_GIT_TAG == "dev"
-    pinned = replace(env, service=replace(env.service, image_tag="v1.2.3"))
+    pinned = replace(env, image_tag="v1.2.3")
     assert generate.resolve_image_tag(pinned, "0123456789ab") == "v1.2.3"
 
 
@@ -257,10 +303,11 @@ def test_cli_writes_the_build_directory(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "ci.json",
+        "environment.json",
         "manifest.json",
         "registry.json",
-        "service.json",
         "static.json",
+        "svc-web.json",
     ]
 
 
@@ -282,7 +329,7 @@ def test_cli_stops_on_a_bad_environment_with_one_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["local", "production", "staging"])
 def test_every_environment_generates(name: str) -> None:
     files = generate.generate(load(name), "t")
-    assert "service.json" in files and "registry.json" in files
+    assert "svc-web.json" in files and "registry.json" in files
 
 
 def test_checkov_skips_are_few_in_metadata_and_carry_a_reason() -> None:
@@ -312,14 +359,16 @@ def test_checkov_skips_are_few_in_metadata_and_carry_a_reason() -> None:
 def test_write_removes_a_stack_that_is_gone_and_nothing_else(tmp_path: Path) -> None:
     generate.write(tmp_path, generate.generate(load("local"), "t"))
     (tmp_path / "notes.json").write_text("{}")
-    generate.write(tmp_path, generate.generate(load("staging"), "t"))  # no network stack
+    # staging has no network stack and no api service: both templates go.
+    generate.write(tmp_path, generate.generate(load("staging"), "t"))
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "ci.json",
+        "environment.json",
         "manifest.json",
         "notes.json",
         "registry.json",
-        "service.json",
         "static.json",
+        "svc-web.json",
     ]
 
 

@@ -126,5 +126,5 @@ def test_every_verb_prints_one_json_document_and_status_a_markdown_table(
         assert json.loads(result.stdout)["mode"] == verb, result.stdout + result.stderr
     table = make("status", "OUTPUT=markdown", cwd=tree, env=child_env).stdout
     assert "| stack | status | since |" in table
-    assert "| `scalable-app-local-service` | CREATE_COMPLETE |" in table
+    assert "| `scalable-app-local-svc-web` | CREATE_COMPLETE |" in table
     assert "| rollout | rollout " in table

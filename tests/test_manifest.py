@@ -35,7 +35,16 @@ def test_what_generate_writes_reads_back_as_it_was_written(env_name: str) -> Non
     data = written(env_name)
     manifest = Manifest.from_dict(PATH, data)
     assert manifest.to_dict() == data
-    assert manifest.stack("service").template_path == PATH.parent / "service.json"
+    assert manifest.stack("svc-web").template_path == PATH.parent / "svc-web.json"
+    web = manifest.service("web")
+    assert web.stack == "svc-web" and manifest.image_of(manifest.stack("svc-web")) == web.image
+    assert manifest.image_of(manifest.stack("registry")) is None
+
+
+def test_an_unknown_service_names_the_known_ones() -> None:
+    manifest = Manifest.from_dict(PATH, written("production"))
+    with pytest.raises(ManifestError, match="no service 'api'; the services are: web"):
+        manifest.service("api")
 
 
 @pytest.mark.parametrize("key", sorted(written("production")))
@@ -55,7 +64,8 @@ def test_every_stack_key_is_required(key: str) -> None:
 @pytest.mark.parametrize(
     ("where", "missing"),
     [
-        (("image",), "image.tag"),
+        (("services", 0, "image"), "services[0].image.tag"),
+        (("services", 0), "services[0].url"),
         (("hosted_zone",), "hosted_zone.name"),
         (("static_assets",), "static_assets.prefix"),
         (("ci",), "ci.template"),
@@ -63,24 +73,28 @@ def test_every_stack_key_is_required(key: str) -> None:
 )
 def test_nested_keys_are_required(where: tuple[str, ...], missing: str) -> None:
     data = written("production")
-    del data[where[0]][missing.rsplit(".", 1)[1]]
+    target: Any = data
+    for key in where:
+        target = target[key]
+    del target[missing.rsplit(".", 1)[1]]
     assert f"({missing}: missing)" in refused(data)
 
 
 @pytest.mark.parametrize(
     "place",
-    ["top", "stack", "image", "from_stack", "certificate", "vpc_subnet"],
+    ["top", "stack", "service", "image", "from_stack", "certificate", "vpc_subnet"],
 )
 def test_an_unknown_key_anywhere_is_refused(place: str) -> None:
     data = written("staging")  # brings its VPC and its certificate
     service = data["stacks"][-1]
     target, named = {
         "top": (data, "extra"),
-        "stack": (service, "stacks[2].extra"),
-        "image": (data["image"], "image.extra"),
+        "stack": (service, "stacks[3].extra"),
+        "service": (data["services"][0], "services[0].extra"),
+        "image": (data["services"][0]["image"], "services[0].image.extra"),
         "from_stack": (
             service["parameters_from_stacks"]["RepositoryName"],
-            "stacks[2].parameters_from_stacks.RepositoryName.extra",
+            "stacks[3].parameters_from_stacks.RepositoryName.extra",
         ),
         "certificate": (data["certificate"], "certificate.extra"),
         "vpc_subnet": (data["vpc"]["subnets"][1], "vpc.subnets[1].extra"),
@@ -93,13 +107,20 @@ def test_an_unknown_key_anywhere_is_refused(place: str) -> None:
     ("change", "complaint"),
     [
         (lambda d: d.update(termination_protection="yes"), "must be true or false, not 'yes'"),
-        (lambda d: d["stacks"][0].update(needs_image=1), "needs_image must be true or false"),
-        (lambda d: d["image"].update(tag=12), "image.tag must be a string, not 12"),
+        (lambda d: d["stacks"][0].update(service=1), "service must be a string or null"),
+        (
+            lambda d: d["services"][0]["image"].update(tag=12),
+            "services[0].image.tag must be a string, not 12",
+        ),
+        (
+            lambda d: d["services"][0].update(stack="svc-nope"),
+            "service 'web' is in stack 'svc-nope', which is not listed",
+        ),
         (lambda d: d["stacks"][0].update(tags={"team": 1}), "must be an object of strings"),
         (lambda d: d["stacks"][0].update(depends_on="registry"), "must be a list of strings"),
         (lambda d: d["stacks"][0].update(role_arn=["arn"]), "must be a string or null"),
         (lambda d: d.update(stacks={}), "stacks must be a list of objects"),
-        (lambda d: d["stacks"].reverse(), "depends on 'network', which is not before it"),
+        (lambda d: d["stacks"].reverse(), "depends on 'environment', which is not before it"),
     ],
 )
 def test_a_value_of_another_type_or_order_is_refused(change: Any, complaint: str) -> None:

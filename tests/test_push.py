@@ -143,7 +143,10 @@ def test_missing_repository_says_deploy_the_registry_first(ecr: Any) -> None:
 def write_manifest(build: Path, env: str = "local", cdn: bool = False) -> None:
     """A build manifest written through the manifest module, with or without a CDN."""
     directory = build / env
-    stacks = [StackSpec("registry", "test-registry", directory / "r.json")]
+    stacks = [
+        StackSpec("registry", "test-registry", directory / "r.json"),
+        StackSpec("svc-web", "test-svc-web", directory / "svc-web.json", service="web"),
+    ]
     assets = None
     if cdn:
         stacks.append(StackSpec("static", STATIC_STACK, directory / "static.json"))
@@ -153,7 +156,7 @@ def write_manifest(build: Path, env: str = "local", cdn: bool = False) -> None:
         tuple(stacks),
         environment=env,
         source=f"environments/{env}.toml",
-        image=Image(REPOSITORY, TAG),
+        services=support.web_service(Image(REPOSITORY, TAG), stack="svc-web"),
         static_assets=assets,
     )
     support.save(directory, manifest)

@@ -52,7 +52,7 @@ def test_a_target_group_port_change_replaces_it() -> None:
 
 
 def test_a_load_balancer_scheme_change_replaces_it_and_is_flagged() -> None:
-    deployed = templates_support.stack_template("local", "service")
+    deployed = templates_support.stack_template("local", "environment")
     new = copy.deepcopy(deployed)
     new["Resources"]["LoadBalancer"]["Properties"]["Scheme"] = "internal"
     shown = reviewed(
@@ -107,7 +107,7 @@ def test_aws_reported_replacement_wins_and_a_disagreement_is_shown() -> None:
 
 
 def test_a_stack_taking_a_replaced_upstream_id_says_what_it_replaces_then() -> None:
-    template = templates_support.stack_template("local", "service")
+    template = templates_support.stack_template("local", "svc-web")
     found = ChangeSet(ARN, STACK_ID, "deploy-x", "UPDATE", {"StackName": "s"}, [], True)
     shown = review.build(
         found,
@@ -121,6 +121,6 @@ def test_a_stack_taking_a_replaced_upstream_id_says_what_it_replaces_then() -> N
     assert not shown.empty  # nothing in the change set, yet the stack will change
     (line,) = shown.upstream_replaced
     assert line.startswith("VpcId: network's Vpc is replaced; once that is deployed, this stack")
-    for replaced in ("LoadBalancerSecurityGroup (VpcId)", "ServiceSecurityGroup (VpcId)"):
+    for replaced in ("TargetGroup (VpcId)", "ServiceSecurityGroup (VpcId)"):
         assert replaced in line
     assert "After the upstream replacements" in review_text.render(shown)

@@ -48,15 +48,32 @@ def first_create(env: str, key: str) -> review.Review:
 STOCK_STACKS = [
     ("local", "network"),
     ("local", "registry"),
-    ("local", "service"),
+    ("local", "environment"),
+    ("local", "svc-web"),
+    ("local", "svc-api"),
     ("production", "network"),
     ("production", "registry"),
     ("production", "static"),
-    ("production", "service"),
+    ("production", "environment"),
+    ("production", "svc-web"),
     ("staging", "registry"),
     ("staging", "static"),
-    ("staging", "service"),
+    ("staging", "environment"),
+    ("staging", "svc-web"),
 ]
+
+
+def both(env: str) -> dict[str, Any]:
+    """The environment stack and the web service's as one template: what the load balancer
+    and the service's tasks expose, reviewed together."""
+    merged: dict[str, Any] = {}
+    for key in ("environment", "svc-web"):
+        for section, values in templates_support.stack_template(env, key).items():
+            if isinstance(values, dict):
+                merged.setdefault(section, {}).update(values)
+            else:
+                merged[section] = values
+    return merged
 
 
 @pytest.mark.parametrize(("env", "key"), STOCK_STACKS)
@@ -70,7 +87,7 @@ def test_a_first_create_of_the_stock_templates_has_no_risky_line(env: str, key: 
 
 
 def test_each_intended_exposure_is_one_declared_line_with_its_reason() -> None:
-    text = review_text.render(first_create("local", "service"))
+    text = review_text.render(first_create_of(both("local")))
     declared = [line for line in text.splitlines() if line.startswith("  declared ")]
     for expected in (
         "LoadBalancerSecurityGroup (AWS::EC2::SecurityGroup): inbound tcp port 443 from "
@@ -87,7 +104,7 @@ def test_each_intended_exposure_is_one_declared_line_with_its_reason() -> None:
 
 
 def test_an_undeclared_ssh_rule_on_the_same_group_is_risky_with_direction_port_and_source() -> None:
-    template = copy.deepcopy(templates_support.stack_template("local", "service"))
+    template = copy.deepcopy(both("local"))
     group = template["Resources"]["LoadBalancerSecurityGroup"]["Properties"]
     group["SecurityGroupIngress"].append(
         {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"}
@@ -109,7 +126,7 @@ def first_create_of(template: dict[str, Any]) -> review.Review:
 
 
 def test_a_new_grant_to_a_declared_principal_with_more_actions_is_risky() -> None:
-    template = copy.deepcopy(templates_support.stack_template("local", "service"))
+    template = copy.deepcopy(both("local"))
     resources = template["Resources"]
     policy = resources["AccessLogsDeliveryBucketPolicy"]["Properties"]["PolicyDocument"]
     policy["Statement"][0]["Action"].append("s3:DeleteObject")
@@ -120,7 +137,7 @@ def test_a_new_grant_to_a_declared_principal_with_more_actions_is_risky() -> Non
 
 
 def test_a_modify_that_widens_a_declared_group_is_flagged_and_a_narrowing_is_not() -> None:
-    deployed = templates_support.stack_template("local", "service")
+    deployed = both("local")
     widened = copy.deepcopy(deployed)
     rules = widened["Resources"]["ServiceSecurityGroup"]["Properties"]["SecurityGroupEgress"]
     rules.append({"IpProtocol": "-1", "CidrIp": "0.0.0.0/0"})
@@ -137,7 +154,8 @@ def test_a_modify_that_widens_a_declared_group_is_flagged_and_a_narrowing_is_not
 
 
 def test_no_review_line_holds_raw_cloudformation() -> None:
-    for env, key in (("local", "service"), ("production", "service"), ("production", "static")):
+    keys = (("local", "environment"), ("production", "svc-web"), ("production", "static"))
+    for env, key in keys:
         text = review_text.render(first_create(env, key))
         assert "Fn::" not in text
         assert '{"Ref"' not in text
@@ -179,7 +197,7 @@ def test_long_values_are_shortened_after_a_whole_item_never_mid_token() -> None:
 
 
 def test_the_console_link_only_on_aws_and_the_emulator_review_names_no_console() -> None:
-    template = templates_support.stack_template("local", "service")
+    template = both("local")
     on_moto = review.build(
         change_set(template), "us-east-1", None, set(), None, template, "http://127.0.0.1:5050"
     )
@@ -201,7 +219,7 @@ def test_the_console_link_only_on_aws_and_the_emulator_review_names_no_console()
 
 
 def test_a_changed_rule_list_shows_the_rule_added_whole_not_a_cut_list() -> None:
-    deployed = templates_support.stack_template("local", "service")
+    deployed = both("local")
     new = copy.deepcopy(deployed)
     ssh = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"}
     new["Resources"]["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupIngress"].append(ssh)
@@ -222,7 +240,7 @@ def test_a_changed_rule_list_shows_the_rule_added_whole_not_a_cut_list() -> None
 
 
 def test_a_bucket_without_its_public_access_block_is_risky_unless_declared() -> None:
-    template = copy.deepcopy(templates_support.stack_template("local", "service"))
+    template = copy.deepcopy(both("local"))
     bucket = template["Resources"]["AccessLogsBucket"]
     del bucket["Properties"]["PublicAccessBlockConfiguration"]
     (risk,) = first_create_of(template).risks

@@ -61,7 +61,7 @@ def test_every_record_names_its_zone_by_the_id_the_deployer_fills(name: str) -> 
 
 @pytest.mark.parametrize("name", ENVIRONMENTS)
 def test_load_balancer_protection_is_off_on_the_first_create_only(name: str) -> None:
-    spec, template = stack(name, "service")
+    spec, template = stack(name, "environment")
     attributes = template["Resources"]["LoadBalancer"]["Properties"]["LoadBalancerAttributes"]
     (protection,) = [a["Value"] for a in attributes if a["Key"] == "deletion_protection.enabled"]
     if not load(name).termination_protection:
@@ -77,9 +77,9 @@ def test_load_balancer_protection_is_off_on_the_first_create_only(name: str) -> 
 def test_the_task_count_is_left_to_autoscaling(name: str) -> None:
     """No DesiredCount: an update leaves the count autoscaling set; a new service starts at 1
     and its new scalable target brings it inside [min_count, max_count]."""
-    _, template = stack(name, "service")
+    _, template = stack(name, "svc-web")
     assert "DesiredCount" not in template["Resources"]["Service"]["Properties"]
-    service = load(name).service
+    service = load(name).services[0]
     targets = [
         r["Properties"]
         for r in template["Resources"].values()
@@ -95,7 +95,7 @@ def test_no_template_writes_a_prefix_list_id(name: str) -> None:
     _, templates = built(name)
     for key, template in templates.items():
         assert not re.search(r"pl-[0-9a-f]{8}", json.dumps(template)), key
-    spec, template = stack(name, "service")
+    spec, template = stack(name, "svc-web")
     egress = template["Resources"]["ServiceSecurityGroup"]["Properties"]["SecurityGroupEgress"]
     to_prefix_lists = [
         r["DestinationPrefixListId"] for r in egress if "DestinationPrefixListId" in r

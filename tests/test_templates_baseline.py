@@ -103,7 +103,7 @@ def test_a_us_east_1_environment_creates_and_validates_the_cdn_certificate(tmp_p
 @pytest.mark.parametrize(("env", "mode"), [("production", "GOVERNANCE"), ("staging", "COMPLIANCE")])
 def test_load_balancer_logs_are_under_object_lock(env: str, mode: str) -> None:
     logs = load(env).logs
-    bucket = _stacks(env)["service"]["Resources"]["AccessLogsBucket"]["Properties"]
+    bucket = _stacks(env)["environment"]["Resources"]["AccessLogsBucket"]["Properties"]
     assert bucket["ObjectLockEnabled"] is True
     assert bucket["ObjectLockConfiguration"] == {
         "ObjectLockEnabled": "Enabled",
@@ -114,7 +114,7 @@ def test_load_balancer_logs_are_under_object_lock(env: str, mode: str) -> None:
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_no_one_may_delete_a_log_and_noncurrent_versions_outlast_the_lock(env: str) -> None:
     logs = load(env).logs
-    for key in ("service", "static"):
+    for key in ("environment", "static"):
         resources = _stacks(env)[key]["Resources"]
         bucket = resources["AccessLogsBucket"]["Properties"]
         (rule,) = bucket["LifecycleConfiguration"]["Rules"]
@@ -139,7 +139,7 @@ def _condition_keys(statement: dict[str, Any]) -> set[str]:
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_service_principals_of_the_key_policy_are_bound_to_this_account(env: str) -> None:
-    (key,) = _resources(_stacks(env)["service"], "AWS::KMS::Key").values()
+    (key,) = _resources(_stacks(env)["environment"], "AWS::KMS::Key").values()
     statements = _service_statements(key["KeyPolicy"])
     assert len(statements) == 2  # CloudWatch alarms, CloudWatch Logs
     for statement in statements:
@@ -148,7 +148,7 @@ def test_service_principals_of_the_key_policy_are_bound_to_this_account(env: str
     assert alarms["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     assert ":alarm:*" in str(alarms["Condition"]["ArnLike"]["aws:SourceArn"])
     # The topic has no policy of its own: only the account may publish (SNS's default).
-    assert not _resources(_stacks(env)["service"], "AWS::SNS::TopicPolicy")
+    assert not _resources(_stacks(env)["environment"], "AWS::SNS::TopicPolicy")
 
 
 def test_flow_logs_record_the_whole_vpc_with_the_environments_retention() -> None:
@@ -173,7 +173,7 @@ def test_flow_logs_record_the_whole_vpc_with_the_environments_retention() -> Non
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_the_https_listener_sends_hsts(env: str) -> None:
-    listener = _stacks(env)["service"]["Resources"]["HttpsListener"]["Properties"]
+    listener = _stacks(env)["environment"]["Resources"]["HttpsListener"]["Properties"]
     attributes = {a["Key"]: a["Value"] for a in listener["ListenerAttributes"]}
     hsts = attributes["routing.http.response.strict_transport_security.header_value"]
     max_age = re.fullmatch(r"max-age=(\d+); includeSubDomains", hsts)
@@ -182,7 +182,7 @@ def test_the_https_listener_sends_hsts(env: str) -> None:
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_the_task_runs_as_the_dockerfiles_non_root_user(env: str) -> None:
-    task = _stacks(env)["service"]["Resources"]["TaskDefinition"]["Properties"]
+    task = _stacks(env)["svc-web"]["Resources"]["TaskDefinition"]["Properties"]
     (container,) = task["ContainerDefinitions"]
     assert container["User"] == contract.USER == last("USER")
     uid, gid = contract.USER.split(":")
@@ -247,5 +247,5 @@ def test_the_readme_lists_every_accepted_risk_the_templates_declare() -> None:
     readme = generate.README.read_text()
     assert generate.readme_with_accepted_risks(readme) == readme, "run make accepted-risks"
     listed = readme[readme.index(generate.RISKS_BEGIN) : readme.index(generate.RISKS_END)]
-    assert "`service` `TaskExecutionRole`: allows ecr:GetAuthorizationToken on *" in listed
+    assert "`svc-web` `TaskExecutionRole`: allows ecr:GetAuthorizationToken on *" in listed
     assert "`static` `StaticAssetsDistribution`: No WAF web ACL" in listed

@@ -16,7 +16,7 @@ def _container() -> dict[str, Any]:
 
 
 def test_cluster_has_container_insights() -> None:
-    assert properties("Cluster")["ClusterSettings"] == [
+    assert properties("Cluster", key="environment")["ClusterSettings"] == [
         {"Name": "containerInsights", "Value": "enabled"}
     ]
 
@@ -26,7 +26,7 @@ def test_fargate_task_size_comes_from_the_environment() -> None:
     task = properties("TaskDefinition")
     assert task["RequiresCompatibilities"] == ["FARGATE"]
     assert task["NetworkMode"] == "awsvpc"
-    assert (task["Cpu"], task["Memory"]) == (str(env.service.cpu), str(env.service.memory))
+    assert (task["Cpu"], task["Memory"]) == (str(env.services[0].cpu), str(env.services[0].memory))
     local = properties("TaskDefinition", "local")
     assert (local["Cpu"], local["Memory"]) == ("256", "512")
 
@@ -85,7 +85,7 @@ def test_service_count_grace_period_and_target_group() -> None:
     service = properties("Service")
     assert service["LaunchType"] == "FARGATE"
     assert "DesiredCount" not in service  # autoscaling's (tests/test_templates_aws_rules.py)
-    assert service["HealthCheckGracePeriodSeconds"] == env.service.health_check_grace_seconds
+    assert service["HealthCheckGracePeriodSeconds"] == env.services[0].health_check_grace_seconds
     assert service["LoadBalancers"] == [
         {
             "ContainerName": contract.CONTAINER_NAME,
@@ -101,8 +101,8 @@ def test_scaling_between_min_and_max_on_cpu_and_requests_per_target() -> None:
     env = load("production")
     target = properties("ScalableTarget")
     assert (target["MinCapacity"], target["MaxCapacity"]) == (
-        env.service.min_count,
-        env.service.max_count,
+        env.services[0].min_count,
+        env.services[0].max_count,
     )
     assert target["ScalableDimension"] == "ecs:service:DesiredCount"
     cpu = properties("CpuScalingPolicy")["TargetTrackingScalingPolicyConfiguration"]

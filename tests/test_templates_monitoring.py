@@ -10,23 +10,23 @@ from templates import build_stacks
 
 
 def test_topic_is_encrypted_with_the_key_and_subscribes_pagerduty_over_https() -> None:
-    topic = properties("AlertTopic")
+    topic = properties("AlertTopic", key="environment")
     assert topic["KmsMasterKeyId"] == {"Ref": "AlertingKey"}
     # Inline, so that moto creates it too (it skips AWS::SNS::Subscription resources).
     assert topic["Subscription"] == [{"Protocol": "https", "Endpoint": {"Ref": "PagerDutyUrl"}}]
 
 
 def test_pagerduty_url_comes_from_ssm_or_a_noecho_parameter_never_from_git() -> None:
-    production = stack_template()["Parameters"]["PagerDutyUrl"]
+    production = stack_template(key="environment")["Parameters"]["PagerDutyUrl"]
     assert production["Type"] == "AWS::SSM::Parameter::Value<String>"
     assert production["Default"] == load("production").pagerduty.ssm_parameter
-    (staging,) = [s for s in build_stacks(load("staging"), "test") if s.key == "service"]
+    (staging,) = [s for s in build_stacks(load("staging"), "test") if s.key == "environment"]
     assert staging.template.to_dict()["Parameters"]["PagerDutyUrl"]["NoEcho"] is True
     assert staging.parameters_from_env == {"PagerDutyUrl": "PAGERDUTY_URL"}
 
 
 def test_key_rotates_and_lets_cloudwatch_use_it() -> None:
-    key = properties("AlertingKey")
+    key = properties("AlertingKey", key="environment")
     assert key["EnableKeyRotation"] is True
     statements = key["KeyPolicy"]["Statement"]
     assert key["KeyPolicy"]["Version"] == "2012-10-17"
@@ -41,8 +41,9 @@ def test_every_alarm_pages_on_alarm_and_resolves_on_ok() -> None:
     alarms = resources_of_type("AWS::CloudWatch::Alarm")
     assert len(alarms) == 6
     for alarm in alarms.values():
-        assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
-        assert alarm["OKActions"] == [{"Ref": "AlertTopic"}]
+        # The environment stack's topic, a parameter of the service's stack.
+        assert alarm["AlarmActions"] == [{"Ref": "AlertTopicArn"}]
+        assert alarm["OKActions"] == [{"Ref": "AlertTopicArn"}]
 
 
 THRESHOLDS = load("production").alarms

@@ -110,26 +110,92 @@ def test_local_stacks_are_created_on_moto_through_change_sets(
     repository = boto3.client("ecr").describe_repositories()["repositories"][0]
     assert repository["repositoryName"] == "scalable-app-local"
     assert repository["imageTagMutability"] == "IMMUTABLE"
-    service = _physical_ids(cf, created["service"])
-    assert {"LoadBalancer", "TargetGroup", "HttpsListener", "Service", "TaskDefinition"} <= set(
-        service
-    )
+    environment = _physical_ids(cf, created["environment"])
+    assert {"LoadBalancer", "HttpsListener", "Cluster", "AlertTopic"} <= set(environment)
+    service = _physical_ids(cf, created["svc-web"])
+    assert {"TargetGroup", "ListenerRule", "Service", "TaskDefinition"} <= set(service)
+    # One cluster, one load balancer: both services run behind them.
     (cluster,) = boto3.client("ecs").list_clusters()["clusterArns"]
-    assert len(boto3.client("ecs").list_services(cluster=cluster)["serviceArns"]) == 1
+    assert len(boto3.client("ecs").list_services(cluster=cluster)["serviceArns"]) == 2
+    assert len(boto3.client("elbv2").describe_load_balancers()["LoadBalancers"]) == 1
     (subscription,) = boto3.client("sns").list_subscriptions()["Subscriptions"]
     assert (subscription["Protocol"], subscription["Endpoint"]) == ("https", PAGERDUTY)
-    groups = boto3.client("ec2").describe_security_groups(
-        GroupIds=[service["ServiceSecurityGroup"], service["LoadBalancerSecurityGroup"]]
+    (tasks,) = boto3.client("ec2").describe_security_groups(
+        GroupIds=[service["ServiceSecurityGroup"]]
     )["SecurityGroups"]
-    by_id = {g["GroupId"]: g for g in groups}
-    (ingress,) = by_id[service["ServiceSecurityGroup"]]["IpPermissions"]
+    (ingress,) = tasks["IpPermissions"]
     assert (ingress["FromPort"], ingress["ToPort"]) == (8448, 8448)
     assert [p["GroupId"] for p in ingress["UserIdGroupPairs"]] == [
-        service["LoadBalancerSecurityGroup"]
+        environment["LoadBalancerSecurityGroup"]
     ]
     assert ingress["IpRanges"] == []
-    group = boto3.client("elbv2").describe_target_groups()["TargetGroups"][0]
+    group = boto3.client("elbv2").describe_target_groups(TargetGroupArns=[service["TargetGroup"]])[
+        "TargetGroups"
+    ][0]
     assert (group["Port"], group["HealthCheckPath"]) == (8448, "/_health")
+
+
+CONDITION_CONFIG = {"host-header": "HostHeaderConfig", "path-pattern": "PathPatternConfig"}
+
+
+def _values(condition: dict[str, Any]) -> list[str]:
+    """A rule condition's values, from its field's config (what the template sets)."""
+    values: list[str] = condition[CONDITION_CONFIG[condition["Field"]]]["Values"]
+    return values
+
+
+THREE_SERVICES = """
+[services.web]
+min_count = 1
+
+[services.api]
+path = "/api"
+min_count = 1
+
+[services.admin]
+host = "admin.example.com"
+image = "public.ecr.aws/nginx/nginx:1.27"
+port = 80
+health_path = "/"
+min_count = 1
+"""
+
+
+@pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
+def test_three_services_share_one_load_balancer_with_distinct_rules_and_priorities(
+    aws: dict[str, str], tmp_path: Path
+) -> None:
+    """Created on the emulator through change sets, read back with DescribeRules: each service
+    has its rule on the one HTTPS listener, with its conditions, its priority and its target
+    group; what no rule matches gets the listener's 404."""
+    local = (Path(__file__).parent.parent / "environments/local.toml").read_text()
+    path = tmp_path / "three.toml"
+    path.write_text(local[: local.index("[services.")] + THREE_SERVICES)
+    created = _create_stacks(path, tmp_path / "build")
+    cf, elbv2 = boto3.client("cloudformation"), boto3.client("elbv2")
+    assert len(elbv2.describe_load_balancers()["LoadBalancers"]) == 1
+    listener = _physical_ids(cf, created["environment"])["HttpsListener"]
+    rules = elbv2.describe_rules(ListenerArn=listener)["Rules"]
+    (default,) = [rule for rule in rules if rule["IsDefault"]]
+    assert default["Actions"][0]["Type"] == "fixed-response"
+    assert default["Actions"][0]["FixedResponseConfig"]["StatusCode"] == "404"
+    by_group = {
+        rule["Actions"][0]["TargetGroupArn"]: rule for rule in rules if not rule["IsDefault"]
+    }
+    env = load(path)
+    seen = set()
+    for service in env.services:
+        group = _physical_ids(cf, created[f"svc-{service.name}"])["TargetGroup"]
+        rule = by_group[group]
+        assert int(rule["Priority"]) == service.priority
+        conditions = {c["Field"]: _values(c) for c in rule["Conditions"]}
+        assert conditions["host-header"] == [service.route.host]
+        if service.route.path:
+            assert conditions["path-pattern"] == [service.route.path, f"{service.route.path}/*"]
+        seen.add(rule["Priority"])
+    assert len(seen) == 3  # distinct priorities
+    priority = {s.name: s.priority for s in env.services}
+    assert priority["api"] < priority["web"]  # /api is matched before the domain as a whole
 
 
 @pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
@@ -167,12 +233,14 @@ def test_private_placement_is_created_on_moto_and_reaches_only_the_endpoints(
     (flow_log,) = ec2.describe_flow_logs()["FlowLogs"]
     assert (flow_log["ResourceId"], flow_log["TrafficType"]) == (network["Vpc"], "ALL")
 
-    service = _physical_ids(cf, created["service"])
-    tasks, endpoint_group = service["ServiceSecurityGroup"], network["EndpointSecurityGroup"]
+    tasks = {
+        _physical_ids(cf, created[key])["ServiceSecurityGroup"] for key in ("svc-web", "svc-api")
+    }
+    endpoint_group = network["EndpointSecurityGroup"]
     (group,) = ec2.describe_security_groups(GroupIds=[endpoint_group])["SecurityGroups"]
     (admitted,) = group["IpPermissions"]
     assert (admitted["FromPort"], admitted["ToPort"]) == (443, 443)
-    assert [p["GroupId"] for p in admitted["UserIdGroupPairs"]] == [tasks]
+    assert {p["GroupId"] for p in admitted["UserIdGroupPairs"]} == tasks  # each service's
     assert admitted["IpRanges"] == []
     # The tasks' egress (443 to the endpoints' group and S3's prefix list only) is read off the
     # template in test_templates_placement.py: moto creates no inline SecurityGroupEgress.
@@ -188,18 +256,17 @@ def test_an_update_leaves_the_desired_count_that_autoscaling_set(
     created = _create_stacks("local", tmp_path)
     cf, ecs = boto3.client("cloudformation"), boto3.client("ecs")
     (cluster,) = ecs.list_clusters()["clusterArns"]
-    (service,) = ecs.list_services(cluster=cluster)["serviceArns"]
+    service = _physical_ids(cf, created["svc-web"])["Service"]
     # (moto starts it at 0 where AWS starts it at 1: nothing to read before the scale-out)
     ecs.update_service(cluster=cluster, service=service, desiredCount=3)
-    stack = cf.describe_stacks(StackName=created["service"])["Stacks"][0]
+    stack = cf.describe_stacks(StackName=created["svc-web"])["Stacks"][0]
     values = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
-    del values["PagerDutyUrl"]  # its default names the SSM parameter; DescribeStacks, its value
     values.update(ImageTag="fedcba987654")
     change_set = cf.create_change_set(
         StackName=stack["StackName"],
         ChangeSetName="update",
         ChangeSetType="UPDATE",
-        TemplateBody=minified((tmp_path / "service.json").read_text()),
+        TemplateBody=minified((tmp_path / "svc-web.json").read_text()),
         Capabilities=["CAPABILITY_IAM"],
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
     )

@@ -56,10 +56,16 @@ def test_only_public_subnets_route_to_the_internet_gateway() -> None:
 
 
 def test_service_takes_the_network_from_the_network_stack() -> None:
-    service = _stacks("production")["service"]
-    assert service.depends_on == ("network", "registry", "static")
+    service = _stacks("production")["svc-web"]
+    assert service.depends_on == ("environment", "network", "registry", "static")
+    assert _stacks("production")["environment"].depends_on == ("network",)
     assert service.parameters_from_stacks["VpcId"].stack == "network"
-    assert service.parameters_from_stacks["SubnetIds"].resources == (
+    # production's tasks run in the private subnets, its load balancer in the public ones.
+    assert service.parameters_from_stacks["TaskSubnetIds"].resources == (
+        "PrivateSubnetA",
+        "PrivateSubnetB",
+    )
+    assert _stacks("production")["environment"].parameters_from_stacks["SubnetIds"].resources == (
         "PublicSubnetA",
         "PublicSubnetB",
     )
@@ -69,8 +75,13 @@ def test_no_network_stack_when_the_environment_brings_a_vpc() -> None:
     env = load("staging")
     stacks = _stacks("staging")
     assert "network" not in stacks
-    service = stacks["service"]
-    assert service.depends_on == ("registry", "static")
+    service = stacks["svc-web"]
+    assert service.depends_on == ("environment", "registry", "static")
     assert service.parameters["VpcId"] == env.network.vpc_id
-    assert service.parameters["SubnetIds"] == ",".join(s.id for s in env.network.subnets)
+    # staging's tasks run in the brought VPC's private subnets, its load balancer in the others.
+    assert service.parameters["TaskSubnetIds"] == ",".join(
+        s.id for s in env.network.private_subnets
+    )
+    environment = stacks["environment"]
+    assert environment.parameters["SubnetIds"] == ",".join(s.id for s in env.network.subnets)
     assert "VpcId" not in service.parameters_from_stacks

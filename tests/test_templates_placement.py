@@ -26,25 +26,31 @@ def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]
     return {k: v["Properties"] for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
+# A service stack names the environment stack's group by the parameter its ID fills.
+SAME_GROUP = {"LoadBalancerSecurityGroupId": "LoadBalancerSecurityGroup"}
+
+
 def _peer(rule: dict[str, Any], *keys: str) -> str:
     """The other end of a rule: a security group's logical ID or parameter, a prefix list, a
     CIDR block."""
     for key in keys:
         if key in rule:
             value = rule[key]
-            return value["Ref"] if isinstance(value, dict) else value
+            peer = value["Ref"] if isinstance(value, dict) else value
+            return SAME_GROUP.get(peer, peer)
     raise AssertionError(f"no peer in {rule}")
 
 
 def _group_of(rule: dict[str, Any]) -> str:
-    return str(rule["GroupId"]["Ref"])
+    group = str(rule["GroupId"]["Ref"])
+    return SAME_GROUP.get(group, group)
 
 
 def reach(
     stacks: dict[str, dict[str, Any]],
 ) -> tuple[set[tuple[str, str, int]], set[tuple[str, str, int]]]:
-    """(ingress, egress) of every security group of the stacks, as (from, to, port): ingress
-    inline and in SecurityGroupIngress resources; egress inline (the only form used)."""
+    """(ingress, egress) of every security group of the stacks, as (from, to, port): inline
+    and in SecurityGroupIngress and SecurityGroupEgress resources alike."""
     ingress, egress = set(), set()
     for template in stacks.values():
         for name, group in _resources(template, "AWS::EC2::SecurityGroup").items():
@@ -63,6 +69,10 @@ def reach(
             ingress.add(
                 (_peer(rule, "CidrIp", "SourceSecurityGroupId"), _group_of(rule), rule["FromPort"])
             )
+        for rule in _resources(template, "AWS::EC2::SecurityGroupEgress").values():
+            assert rule["FromPort"] == rule["ToPort"]
+            peer = _peer(rule, "CidrIp", "DestinationSecurityGroupId", "DestinationPrefixListId")
+            egress.add((_group_of(rule), peer, rule["FromPort"]))
     return ingress, egress
 
 
@@ -97,28 +107,29 @@ def test_production_endpoints_are_reached_by_the_tasks_only() -> None:
         ("LoadBalancerSecurityGroup", "ServiceSecurityGroup"),
         ("ServiceSecurityGroup", "EndpointSecurityGroupId"),
     }
-    (service,) = [s for s in build_stacks(load("production"), "t") if s.key == "service"]
+    (service,) = [s for s in build_stacks(load("production"), "t") if s.key == "svc-web"]
     source = service.parameters_from_stacks["EndpointSecurityGroupId"]
     assert (source.stack, source.resources) == ("network", ("EndpointSecurityGroup",))
 
 
 def test_production_tasks_have_no_public_address_and_run_in_private_subnets() -> None:
     stacks = _stacks("production")
-    config = _resources(stacks["service"], "AWS::ECS::Service")["Service"]["NetworkConfiguration"]
+    config = _resources(stacks["svc-web"], "AWS::ECS::Service")["Service"]["NetworkConfiguration"]
     awsvpc = config["AwsvpcConfiguration"]
     assert awsvpc["AssignPublicIp"] == "DISABLED"
     assert awsvpc["Subnets"] == {"Ref": "TaskSubnetIds"}
-    (service,) = [s for s in build_stacks(load("production"), "t") if s.key == "service"]
+    (service,) = [s for s in build_stacks(load("production"), "t") if s.key == "svc-web"]
     assert service.parameters_from_stacks["TaskSubnetIds"].resources == (
         "PrivateSubnetA",
         "PrivateSubnetB",
     )
-    # The load balancer stays in the public subnets.
-    assert service.parameters_from_stacks["SubnetIds"].resources == (
+    # The load balancer (the environment stack's) stays in the public subnets.
+    (environment,) = [s for s in build_stacks(load("production"), "t") if s.key == "environment"]
+    assert environment.parameters_from_stacks["SubnetIds"].resources == (
         "PublicSubnetA",
         "PublicSubnetB",
     )
-    load_balancer = _resources(stacks["service"], "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    load_balancer = _resources(stacks["environment"], "AWS::ElasticLoadBalancingV2::LoadBalancer")
     assert load_balancer["LoadBalancer"]["Subnets"] == {"Ref": "SubnetIds"}
 
 
@@ -174,7 +185,7 @@ def _grants(policy: dict[str, Any]) -> set[tuple[str, str]]:
 def test_endpoint_policies_allow_what_the_tasks_use_on_this_accounts_resources_only() -> None:
     stacks = build_stacks(load("production"), "test")
     network = next(s for s in stacks if s.key == "network").template.to_dict()
-    service = next(s for s in stacks if s.key == "service").template.to_dict()
+    service = next(s for s in stacks if s.key == "svc-web").template.to_dict()
     endpoints = _resources(network, "AWS::EC2::VPCEndpoint")
     repository = "arn:${Partition}:ecr:${Region}:${AccountId}:repository/scalable-app-production"
     ecr = {
@@ -185,13 +196,11 @@ def test_endpoint_policies_allow_what_the_tasks_use_on_this_accounts_resources_o
     }
     assert _grants(endpoints["EcrApiEndpoint"]["PolicyDocument"]) == ecr
     assert _grants(endpoints["EcrDockerEndpoint"]["PolicyDocument"]) == ecr
-    # The service stack's log group, named by CloudFormation after the stack and its logical ID.
+    # Every service stack's log group, named by CloudFormation after the stack (svc-<name>) and
+    # its logical ID.
     assert "LogGroup" in service["Resources"]
     assert "LogGroupName" not in service["Resources"]["LogGroup"]["Properties"]
-    group = (
-        "arn:${Partition}:logs:${Region}:${AccountId}:log-group:"
-        "scalable-app-production-service-LogGroup-*"
-    )
+    group = "arn:${Partition}:logs:${Region}:${AccountId}:log-group:scalable-app-production-svc-*"
     assert _grants(endpoints["LogsEndpoint"]["PolicyDocument"]) == {
         ("logs:CreateLogStream", group),
         ("logs:PutLogEvents", group),
@@ -206,12 +215,12 @@ def test_endpoint_policies_allow_what_the_tasks_use_on_this_accounts_resources_o
 
 def test_staging_tasks_reach_the_brought_vpcs_endpoints_only() -> None:
     env = load("staging")
-    (service,) = [s for s in build_stacks(env, "t") if s.key == "service"]
+    (service,) = [s for s in build_stacks(env, "t") if s.key == "svc-web"]
     assert service.parameters["EndpointSecurityGroupId"] == "sg-0123456789abcdef0"
     assert (
         service.parameters["TaskSubnetIds"] == "subnet-0aaaaaaaaaaaaaaa1,subnet-0bbbbbbbbbbbbbbb2"
     )
-    ingress, egress = reach({"service": service.template.to_dict()})
+    ingress, egress = reach({"svc-web": service.template.to_dict()})
     assert {(t, p) for s, t, p in egress if s == "ServiceSecurityGroup"} == {
         ("EndpointSecurityGroupId", 443),
         (S3_PREFIX_LIST, 443),
@@ -249,8 +258,8 @@ def test_nat_egress_gives_each_zone_its_own_nat_gateway(nat_environment: Path) -
 
 
 def test_nat_egress_lets_the_tasks_out_on_443_as_a_declared_risk(nat_environment: Path) -> None:
-    service = _stacks(nat_environment)["service"]
-    _, egress = reach({"service": service})
+    service = _stacks(nat_environment)["svc-web"]
+    _, egress = reach({"svc-web": service})
     assert {(t, p) for s, t, p in egress if s == "ServiceSecurityGroup"} == {(ANYWHERE, 443)}
     group = service["Resources"]["ServiceSecurityGroup"]
     (risk,) = entries(group)
@@ -259,7 +268,7 @@ def test_nat_egress_lets_the_tasks_out_on_443_as_a_declared_risk(nat_environment
 
 
 def test_local_tasks_are_public_and_declare_it() -> None:
-    service = _stacks("local")["service"]
+    service = _stacks("local")["svc-web"]
     awsvpc = service["Resources"]["Service"]["Properties"]["NetworkConfiguration"][
         "AwsvpcConfiguration"
     ]

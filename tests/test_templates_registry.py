@@ -35,6 +35,6 @@ def test_lifecycle_policy_expires_untagged_images() -> None:
 def test_registry_stack_comes_first_among_what_the_service_needs() -> None:
     stacks = build_stacks(load("production"), "test")
     keys = [s.key for s in stacks]
-    assert keys.index("registry") < keys.index("service")
-    (service,) = [s for s in stacks if s.key == "service"]
+    assert keys.index("registry") < keys.index("svc-web")
+    (service,) = [s for s in stacks if s.key == "svc-web"]
     assert service.parameters_from_stacks["RepositoryName"].resources == ("Repository",)

@@ -33,8 +33,8 @@ def test_the_static_stack_exists_only_with_a_cdn_and_comes_before_the_service() 
         keys = list(_stacks(name))
         assert ("static" in keys) is load(name).static_assets.cdn
         if "static" in keys:
-            assert keys.index("static") < keys.index("service")
-            assert "static" in _stacks(name)["service"].depends_on
+            assert keys.index("static") < keys.index("svc-web")
+            assert "static" in _stacks(name)["svc-web"].depends_on
     assert load("local").static_assets.cdn is False
 
 
@@ -91,7 +91,7 @@ def test_static_stack_outputs_the_assets_base_url() -> None:
 
 
 def _static_url(env_name: str) -> Any:
-    template = _stacks(env_name)["service"].template.to_dict()
+    template = _stacks(env_name)["svc-web"].template.to_dict()
     (container,) = template["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"]
     environment = {e["Name"]: e["Value"] for e in container["Environment"]}
     assert "STATIC_BUCKET" not in environment
@@ -102,14 +102,14 @@ def test_with_a_cdn_the_container_gets_the_cdn_url_under_the_revision() -> None:
     assert _static_url("production") == {
         "Fn::Join": ["/", [{"Ref": "StaticUrl"}, {"Ref": "ImageTag"}]]
     }
-    service = _stacks()["service"]
+    service = _stacks()["svc-web"]
     source = service.parameters_from_stacks["StaticUrl"]
     assert (source.stack, source.output, source.resources) == ("static", "AssetsBaseUrl", ())
 
 
 def test_without_a_cdn_the_app_serves_the_assets_in_its_image() -> None:
     assert _static_url("local") == STATIC_PATH == "/static"
-    service = _stacks("local")["service"]
+    service = _stacks("local")["svc-web"]
     assert "StaticUrl" not in service.template.to_dict()["Parameters"]
     assert "StaticUrl" not in service.parameters_from_stacks
 

@@ -19,11 +19,13 @@ def _stack(key: str, env_name: str = "production") -> dict[str, Any]:
 
 def test_log_group_keeps_logs_for_the_configured_days_encrypted() -> None:
     for name in ("production", "local"):
-        group = _stack("service", name)["Resources"]["LogGroup"]["Properties"]
+        group = _stack("svc-web", name)["Resources"]["LogGroup"]["Properties"]
         assert group["RetentionInDays"] == load(name).log_retention_days
-        assert group["KmsKeyId"] == {"Fn::GetAtt": ["AlertingKey", "Arn"]}
-    resources = _stack("service")["Resources"]
-    for kept in ("LogGroup", "AlertingKey"):  # logs outlive the stack, and so does their key
+        # The environment stack's key, by its ARN built from the key ID it passes.
+        assert "AlertingKeyId" in str(group["KmsKeyId"]) and ":key/" in str(group["KmsKeyId"])
+    service, environment = _stack("svc-web")["Resources"], _stack("environment")["Resources"]
+    # logs outlive the stack, and so does their key
+    for resources, kept in ((service, "LogGroup"), (environment, "AlertingKey")):
         assert (
             resources[kept]["DeletionPolicy"] == resources[kept]["UpdateReplacePolicy"] == "Retain"
         )
@@ -34,7 +36,7 @@ def test_log_group_keeps_logs_for_the_configured_days_encrypted() -> None:
     [
         ("static", "StaticAssetsBucket"),
         ("static", "AccessLogsBucket"),
-        ("service", "AccessLogsBucket"),
+        ("environment", "AccessLogsBucket"),
     ],
 )
 def test_buckets_are_private_versioned_encrypted_and_kept(stack: str, bucket: str) -> None:
@@ -50,7 +52,7 @@ def test_buckets_are_private_versioned_encrypted_and_kept(stack: str, bucket: st
 
 
 def test_access_log_buckets_are_one_shape_differing_only_in_who_writes_and_the_lock() -> None:
-    static, service = _stack("static")["Resources"], _stack("service")["Resources"]
+    static, service = _stack("static")["Resources"], _stack("environment")["Resources"]
     lock = ("ObjectLockEnabled", "ObjectLockConfiguration")
     unlocked = {k: v for k, v in service["AccessLogsBucket"]["Properties"].items() if k not in lock}
     # S3 delivers no server access logs to a bucket with Object Lock: the static one has none.
@@ -75,7 +77,7 @@ def test_the_load_balancer_logs_into_a_plain_bucket_replicated_into_the_locked_o
     """S3 refuses a put without a checksum into a bucket with default Object Lock retention,
     and ELB log delivery is documented to send none: it writes into a plain SSE-S3 bucket,
     which S3 replication copies into the locked one."""
-    resources = _stack("service")["Resources"]
+    resources = _stack("environment")["Resources"]
     delivery = resources["AccessLogsDeliveryBucket"]["Properties"]
     assert "ObjectLockEnabled" not in delivery
     (encryption,) = delivery["BucketEncryption"]["ServerSideEncryptionConfiguration"]
@@ -117,7 +119,7 @@ def test_assets_bucket_logs_its_access_and_the_load_balancer_too() -> None:
         "LogFilePrefix": "static-assets/",
     }
     assert assets["DependsOn"] == ["AccessLogsBucketPolicy"]
-    resources = _stack("service")["Resources"]
+    resources = _stack("environment")["Resources"]
     alb = {
         a["Key"]: a["Value"]
         for a in resources["LoadBalancer"]["Properties"]["LoadBalancerAttributes"]
@@ -128,8 +130,10 @@ def test_assets_bucket_logs_its_access_and_the_load_balancer_too() -> None:
 
 @pytest.mark.parametrize("env_name", ["production", "local", "staging"])
 def test_the_service_stack_has_no_assets_bucket_and_no_cdn(env_name: str) -> None:
-    types = [r["Type"] for r in _stack("service", env_name)["Resources"].values()]
+    types = [r["Type"] for r in _stack("environment", env_name)["Resources"].values()]
     assert (
         types.count("AWS::S3::Bucket") == 2
     )  # the load balancer's access logs, delivered and kept
     assert not any(t.startswith("AWS::CloudFront::") for t in types)
+    service = [r["Type"] for r in _stack("svc-web", env_name)["Resources"].values()]
+    assert not any(t.startswith(("AWS::S3::", "AWS::CloudFront::")) for t in service)
