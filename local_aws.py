@@ -589,23 +589,23 @@ def registrar(manifest: Any, ecr: Any) -> Callable[[Any], None]:
     from deployer import preflight
 
     guard = threading.Lock()
-    done: set[Any] = set()
+    done: list[bool] = []
 
     def before_stack(spec: Any) -> None:
         image = manifest.image_of(spec)
         if image is None:  # a shared stack, or a service whose file names an image URI
             return
         with guard:
-            if image in done:
+            if done:
                 return
             state = preflight.image_state(ecr, image.repository_name, image.tag)
             if state == preflight.IMAGE_PRESENT:
                 say(f"{image.repository_name}:{image.tag} is already in the emulator's ECR")
             elif state == preflight.TAG_MISSING:
-                _register(image, ecr)
+                push_stand_in(manifest, ecr)  # every service's image: one registry holds them
             else:  # its registry is not deployed yet: the stack's own check says so
                 return
-            done.add(image)
+            done.append(True)
 
     return before_stack
 

@@ -352,7 +352,8 @@ def test_a_first_local_deploy_asks_one_question(child_env: dict[str, str], tmp_p
     text = shown + out.decode()
     assert process.returncode == 0, (text, err.decode())
     assert text.count("[y/N]") == 1, text
-    assert "scalable-app-local-service: created" in text
+    assert "scalable-app-local-svc-web: created" in text
+    assert "scalable-app-local-svc-api: created" in text
     assert b"stands in for make push" in err
 
 
