@@ -63,7 +63,7 @@ def test_a_deploy_ends_with_rollout_alarms_paging_and_why_the_smoke_check_cannot
     stage: Stage,
 ) -> None:
     lines = after_the_deploy(stage.first)
-    assert lines[0] == "After the deploy of test-service (image v0):"
+    assert lines[0] == "After the deploy of test-service (service web, image v0):"
     assert lines[1].startswith("  rollout ") and "/1 running" in lines[1]
     assert "  alarms: 0 of 1 OK or INSUFFICIENT_DATA" in lines
     assert "    Target5xxAlarm  MISSING" in lines  # moto's CloudFormation creates no alarms
@@ -71,7 +71,7 @@ def test_a_deploy_ends_with_rollout_alarms_paging_and_why_the_smoke_check_cannot
     (smoke,) = [line for line in lines if "smoke:" in line]
     assert smoke.startswith(
         f"  smoke: not run: AWS is emulated at {stage.env['AWS_ENDPOINT_URL']}: its load "
-        "balancer serves nothing, so http://"
+        "balancer serves nothing, so https://local.example.com/_health cannot be reached"
     )
     assert smoke.endswith("/_health cannot be reached")
     assert lines[-1] == (
@@ -134,7 +134,7 @@ def test_rollback_reviews_and_deploys_only_the_previous_image(stage: Stage) -> N
         ("ImageTag", "v2", "v1")
     ]
     assert {row["logical_id"] for row in review["rows"]} <= {"TaskDefinition", "Service"}
-    assert document["after_deploy"]["image_tag"] == "v1"
+    assert [(a["service"], a["image_tag"]) for a in document["after_deploy"]] == [("web", "v1")]
     stack = stage.client("cloudformation").describe_stacks(StackName="test-service")["Stacks"][0]
     values = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
     assert values["ImageTag"] == "v1"
