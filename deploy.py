@@ -528,13 +528,15 @@ def after_deploy(args: argparse.Namespace, deployer: Any, doc: dict) -> None:
 def status(
     aws: Any, manifest: Any, say: Callable[[str], None], doc: dict, args: argparse.Namespace
 ) -> int:
-    """The deployed service, read only: no lock, no change. Markdown is rendered by main()
-    from the document, as for every verb."""
+    """Every deployed service (--service NAME: that one), read only: no lock, no change.
+    Markdown is rendered by main() from the document, as for every verb."""
     from deployer import service_status
 
-    found = service_status.collect(aws, manifest, git_revision())
-    if found.get("service") and args.emulator_limits_said:
-        found["service"]["verify"]["missing_known"] = True
+    selected(manifest, args)  # an unknown --service is refused, naming the known ones
+    found = service_status.collect(aws, manifest, git_revision(), args.service)
+    for service in found["services"]:
+        if service["deployed"] and args.emulator_limits_said:
+            service["verify"]["missing_known"] = True
     doc["status"] = found
     if args.output == "text":
         say(service_status.render_text(found))

@@ -99,15 +99,18 @@ def test_status_shows_the_service_on_one_screen(stage: Stage) -> None:
     assert "  image: v0 deployed; the same as this checkout's" in shown.stdout
     assert "  rollback: nothing recorded to roll back to" in shown.stdout
     assert "  alarms: 0 of 1 OK or INSUFFICIENT_DATA" in shown.stdout
-    assert "  url:       http://" in shown.stdout
+    assert "Service web (test-service):" in shown.stdout
+    assert "  url:       https://local.example.com" in shown.stdout  # the service's route
     as_json = stage.deploy_py("status", "--env", support.ENV, "--output", "json")
     found = json.loads(as_json.stdout)["status"]
     assert [s["key"] for s in found["stacks"]] == ["network", "registry", "service"]
-    image = found["service"]["image"]
+    (service,) = found["services"]
+    assert service["name"] == "web"
+    image = service["image"]
     assert (image["deployed"], image["checkout"]) == ("v0", "v2")
     assert [i.rsplit(":", 1)[-1] for i in image["running"]] == ["v0"]
-    assert found["service"]["rollout"]["desired"] == 1
-    assert found["service"]["verify"]["alarms"][0]["state"] == "MISSING"
+    assert service["rollout"]["desired"] == 1
+    assert service["verify"]["alarms"][0]["state"] == "MISSING"
 
 
 def test_rollback_with_nothing_recorded_before_says_so(stage: Stage) -> None:
@@ -149,7 +152,7 @@ def test_rollback_reviews_and_deploys_only_the_previous_image(stage: Stage) -> N
 
 def test_after_a_rollback_the_next_one_goes_further_back_not_forward(stage: Stage) -> None:
     shown = stage.deploy_py("status", "--env", support.ENV, "--output", "json")
-    service = json.loads(shown.stdout)["status"]["service"]
+    (service,) = json.loads(shown.stdout)["status"]["services"]
     assert service["rollback_to"] == "v0"
     assert [(e["tag"], e["kind"]) for e in service["recorded"]][-2:] == [
         ("v2", "deploy"),
