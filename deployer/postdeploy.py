@@ -28,15 +28,15 @@ class Checks:
     missing_alarms_known: bool = False  # verify.Verification.missing_known
 
 
-def upstream_topics(deployer: Any, spec: StackSpec) -> dict[str, str | None]:
+def upstream_topics(manifest: Any, resolver: Any, spec: StackSpec) -> dict[str, str | None]:
     """The topics of other stacks that `spec`'s parameters take (the environment stack's alert
     topic, which a service stack's alarms page), by logical ID -> physical ID."""
     found: dict[str, str | None] = {}
     for source in spec.parameters_from_stacks.values():
-        upstream = deployer.manifest.stack(source.stack)
+        upstream = manifest.stack(source.stack)
         topics = set(source.resources) & set(verify.of_type(upstream.template, verify.TOPIC_TYPE))
         if topics:
-            physical = deployer.resolver.physical_ids(upstream.key)
+            physical = resolver.physical_ids(upstream.key)
             found.update({topic: physical.get(topic) for topic in sorted(topics)})
     return found
 
@@ -112,7 +112,10 @@ def check_service(
     verified = None
     if checks.verify:
         verified = verify.verify(
-            aws.client, spec.template, physical, upstream_topics(deployer, spec)
+            aws.client,
+            spec.template,
+            physical,
+            upstream_topics(deployer.manifest, deployer.resolver, spec),
         )
         verified = replace(verified, missing_known=checks.missing_alarms_known)
         report["verify"] = verified.to_dict()

@@ -15,6 +15,7 @@ from typing import Any
 
 from deployer import rollback, rollout, smoke, verify
 from deployer.follow import describe_stack
+from deployer.postdeploy import upstream_topics
 from deployer.manifest import Image, Manifest, ServiceSpec
 from deployer.params import Resolver
 
@@ -89,7 +90,9 @@ def one_service(
         },
         "rollback_to": rollback.previous(entries, deployed) if deployed else None,
         "recorded": [asdict(entry) for entry in entries[-RECORDED_SHOWN:]],
-        "verify": verify.verify(aws.client, spec.template, physical).to_dict(),
+        "verify": verify.verify(
+            aws.client, spec.template, physical, upstream_topics(manifest, resolver, spec)
+        ).to_dict(),
         "url": service.url or outputs.get(smoke.URL_OUTPUT),
         "dashboard": outputs.get(DASHBOARD_OUTPUT),
     }

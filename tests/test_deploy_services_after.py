@@ -134,6 +134,11 @@ def test_status_shows_every_service(stage: Stage) -> None:
     assert shown.stdout.count("  image: B deployed; the same as this checkout's") == 2
     for service in ("web", "api"):
         assert f"  rollback: make rollback SERVICE={service} would go back to A" in shown.stdout
+    # each service's alarms page the environment stack's topic: its subscription is read
+    assert shown.stdout.count("  paging: 1 of 1 subscriptions confirmed") == 2
+    table = stage.run("deploy.py", "status", "--env", "local", "--output", "markdown")
+    for service in ("web", "api"):
+        assert f"#### Service `{service}` (`{PREFIX}-svc-{service}`)" in table.stdout
     as_json = stage.run("deploy.py", "status", "--env", "local", "--output", "json")
     found = json.loads(as_json.stdout)["status"]
     assert [s["name"] for s in found["services"]] == ["web", "api"]
