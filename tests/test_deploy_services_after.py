@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+import test_deploy_support as support
 from test_deploy_e2e import emulator_client, fresh_emulator, run_script
+
+from deployer import verify
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "scalable-app-local"
@@ -124,6 +127,40 @@ def test_the_json_lists_every_service_checked(stage: Stage) -> None:
         ("api", f"{PREFIX}-svc-api", "B"),
     ]
     assert all(a["smoke"]["not_run"] for a in after)
+
+
+def test_one_service_failing_its_checks_skips_no_others_and_is_named(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An alarm of api in ALARM: moto's CloudFormation creates no alarms, so that state is
+    made here, by wrapping the alarm read (verify.verify) for api's stack alone; everything
+    else is moto's. web is still checked and recorded; the run exits 1 naming api."""
+    real = verify.verify
+
+    def api_alarm_firing(client, template, physical, upstream=None):  # type: ignore[no-untyped-def]
+        found = real(client, template, physical, upstream)
+        if not any("svc-api" in str(value) for value in physical.values()):
+            return found
+        first = found.alarms[0]
+        firing = verify.AlarmState(first.logical_id, "api-5xx", "ALARM", "Threshold Crossed")
+        return replace(found, alarms=[firing, *found.alarms[1:]])
+
+    monkeypatch.setattr(verify, "verify", api_alarm_firing)
+    for name, value in stage.env.items():
+        if name.startswith("AWS_"):
+            monkeypatch.setenv(name, value)
+    code, progress, document = support.run_json(stage.builds["B"], capsys, "--yes")
+    assert code == 1, progress
+    assert document["error"] == "the checks after the deploy failed for 1 of 2 services: api"
+    after = {a["service"]: a for a in document["after_deploy"]}
+    assert "failed" not in after["web"] and after["web"]["recorded_in"]
+    assert after["api"]["failed"] == f"{PREFIX}-svc-api deployed, but the checks after it failed"
+    assert "recorded_in" not in after["api"]
+    assert any(
+        line.startswith("api: Alarm ") and "(api-5xx) is in ALARM: Threshold Crossed" in line
+        for line in document["report"]
+    ), document["report"]
+    assert any("make rollback ENV=local SERVICE=api" in line for line in document["report"])
 
 
 def test_status_shows_every_service(stage: Stage) -> None:
