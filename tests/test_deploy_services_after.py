@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import test_deploy_support as support
@@ -137,7 +138,12 @@ def test_one_service_failing_its_checks_skips_no_others_and_is_named(
     else is moto's. web is still checked and recorded; the run exits 1 naming api."""
     real = verify.verify
 
-    def api_alarm_firing(client, template, physical, upstream=None):  # type: ignore[no-untyped-def]
+    def api_alarm_firing(
+        client: Any,
+        template: dict[str, Any],
+        physical: dict[str, str],
+        upstream: dict[str, str | None] | None = None,
+    ) -> verify.Verification:
         found = real(client, template, physical, upstream)
         if not any("svc-api" in str(value) for value in physical.values()):
             return found
