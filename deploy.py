@@ -559,7 +559,7 @@ def logs(
         raise DeployError(str(error)) from None
     from deployer.params import UpstreamMissing
 
-    spec = rollback.image_stack(manifest, args.service[0] if args.service else None)
+    spec = rollback.image_stack(manifest, args.service[0] if args.service else None, "logs")
     try:
         physical = Resolver(aws.cloudformation, manifest, {}, aws.client).physical_ids(spec.key)
     except UpstreamMissing:

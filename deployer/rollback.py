@@ -53,7 +53,9 @@ def parameter_name(spec: StackSpec) -> str:
     return f"/{spec.stack_name}/deployed-image-tag"
 
 
-def image_stack(manifest: Manifest, service: str | None = None) -> StackSpec:
+def image_stack(
+    manifest: Manifest, service: str | None = None, verb: str = "rollback"
+) -> StackSpec:
     """The stack of `service` (a [services.NAME]); without one, the environment's only
     service's. An environment of several services is refused without one, naming them: a
     rollback is of the service that misbehaves, never of the others with it."""
@@ -65,12 +67,12 @@ def image_stack(manifest: Manifest, service: str | None = None) -> StackSpec:
     if len(manifest.services) == 1:
         return manifest.stack(manifest.services[0].stack)
     if not manifest.services:
-        raise DeployError(f"{manifest.path}: the environment has no service to roll back")
+        raise DeployError(f"{manifest.path}: the environment has no service")
     names = ", ".join(s.name for s in manifest.services)
     raise DeployError(
         f"environments/{manifest.environment}.toml has {len(manifest.services)} services "
-        f"({names}): name the one to roll back, e.g. make rollback ENV={manifest.environment} "
-        f"SERVICE={manifest.services[0].name} (deploy.py rollback --service NAME)"
+        f"({names}): name the service, e.g. make {verb} ENV={manifest.environment} "
+        f"SERVICE={manifest.services[0].name} (deploy.py {verb} --service NAME)"
     )
 
 

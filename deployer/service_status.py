@@ -15,9 +15,9 @@ from typing import Any
 
 from deployer import rollback, rollout, smoke, verify
 from deployer.follow import describe_stack
-from deployer.postdeploy import upstream_topics
 from deployer.manifest import Image, Manifest, ServiceSpec
 from deployer.params import Resolver
+from deployer.postdeploy import upstream_topics
 
 DASHBOARD_OUTPUT = "DashboardUrl"  # the service stack's Output (templates/dashboard.py)
 RECORDED_SHOWN = 5  # the latest deploys of the SSM record shown

@@ -194,7 +194,10 @@ def test_status_shows_every_service(stage: Stage) -> None:
 def test_rollback_without_a_service_names_them(stage: Stage) -> None:
     refused = stage.run("deploy.py", "rollback", "--env", "local", "--yes")
     assert refused.returncode == 1
-    assert "has 2 services (web, api): name the one to roll back" in refused.stdout
+    assert (
+        "error: environments/local.toml has 2 services (web, api): name the service, e.g. "
+        "make rollback ENV=local SERVICE=web (deploy.py rollback --service NAME)"
+    ) in refused.stdout
     assert stage.image_tag("svc-web") == "B"
 
 
