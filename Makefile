@@ -110,7 +110,7 @@ bench-health: $(VENV)/.installed ## Benchmark /_health vs bare ASGI vs Flask (ne
 # ENV=local              #: environments/<ENV>.toml (default local: the emulator on this machine)
 # YES=1                  #: execute without asking (1, yes or true; 0, no, false or unset: ask)
 # STACK=registry         #: only these stacks (STACK="registry static"); default: every stack
-# SERVICE=api            #: only these services' stacks (SERVICE="api web"), plus the shared ones
+# SERVICE=api            #: only these services' stacks (SERVICE="api web"), plus the shared ones; status: only these; rollback, logs: the one
 # CONCURRENCY=4          #: deploy: stacks applied at once over their dependencies (default 4)
 # OUTPUT=json            #: text (default), json (stdout: one JSON document) or markdown
 # DETAILED=1             #: make plan fails (exit 2) when something would change
@@ -181,14 +181,14 @@ cancel: $(VENV)/.installed ## Cancel an update under way (a running create: dele
 continue-rollback: $(VENV)/.installed ## Continue a failed rollback (UPDATE_ROLLBACK_FAILED); SKIP="Id ..."
 	$(call shown,$(DEPLOY) continue-rollback --env $(ENV) $(STACK_ARGS) $(foreach id,$(SKIP),--skip $(id)))
 
-status: templates ## ENV's service on one screen: stacks, rollout, image, alarms, paging, URLs
-	$(call shown,$(DEPLOY) status --env $(ENV) $(if $(OUTPUT),--output $(OUTPUT)))
+status: templates ## ENV's services on one screen: stacks, rollout, image, alarms, paging, URLs (SERVICE=x: its own)
+	$(call shown,$(DEPLOY) status --env $(ENV) $(if $(OUTPUT),--output $(OUTPUT)) $(SERVICE_ARGS))
 
-rollback: templates ## Redeploy the image that ran before, as a reviewed change set (YES=1: no prompt)
-	$(call shown,$(DEPLOY) rollback --env $(ENV) $(YES_FLAG) $(if $(OUTPUT),--output $(OUTPUT)) $(if $(NO_VERIFY),--no-verify))
+rollback: templates ## SERVICE=x back to the image it ran before, as a reviewed change set (YES=1: no prompt)
+	$(call shown,$(DEPLOY) rollback --env $(ENV) $(YES_FLAG) $(if $(OUTPUT),--output $(OUTPUT)) $(if $(NO_VERIFY),--no-verify) $(SERVICE_ARGS))
 
-logs: $(VENV)/.installed ## The service's CloudWatch Logs, request lines readable (FOLLOW=1, SINCE=10m)
-	$(call shown,$(DEPLOY) logs --env $(ENV) $(if $(FOLLOW),--follow) $(if $(SINCE),--since $(SINCE)))
+logs: $(VENV)/.installed ## SERVICE=x's CloudWatch Logs, request lines readable (FOLLOW=1, SINCE=10m)
+	$(call shown,$(DEPLOY) logs --env $(ENV) $(if $(FOLLOW),--follow) $(if $(SINCE),--since $(SINCE)) $(SERVICE_ARGS))
 
 local-up: $(VENV)/.installed ## Start the local emulator (moto) in the background, PID in .local/
 	LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) $(PY) local_aws.py up

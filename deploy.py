@@ -405,7 +405,7 @@ def run(
             return EXIT_OK
         try:
             if args.verb == "rollback":
-                deployer = roll_back(aws, manifest, options, say)
+                deployer = roll_back(aws, manifest, options, say, args.service)
             else:
                 deployer.run(specs)
         except GraphFailed:  # the others ran to their end: the table says what each did
@@ -491,14 +491,28 @@ def destroy(
     return EXIT_OK
 
 
-def roll_back(aws: Any, manifest: Any, options: Any, say: Callable[[str], None]) -> Any:
+def roll_back(
+    aws: Any,
+    manifest: Any,
+    options: Any,
+    say: Callable[[str], None],
+    services: list[str] | None,
+) -> Any:
+    """The rollback of one service (--service NAME; none: the environment's only one)."""
     from deployer import rollback
+    from deployer.errors import DeployError
 
-    return rollback.run(aws, manifest, options, say)
+    if services and len(set(services)) > 1:
+        raise DeployError(
+            f"a rollback is of one service at a time, not {', '.join(sorted(set(services)))}: "
+            "run one make rollback SERVICE=NAME for each"
+        )
+    return rollback.run(aws, manifest, options, say, services[0] if services else None)
 
 
 def after_deploy(args: argparse.Namespace, deployer: Any, doc: dict) -> None:
-    """The rollout, alarms, paging and smoke check of the image's stack, once it deployed."""
+    """The rollout, alarms, paging and smoke check of every service stack deployed; the JSON's
+    after_deploy lists them all, those that failed their checks too."""
     from deployer import postdeploy
 
     checks = postdeploy.Checks(
@@ -507,19 +521,22 @@ def after_deploy(args: argparse.Namespace, deployer: Any, doc: dict) -> None:
         missing_alarms_known=args.emulator_limits_said,
     )
     kind = "rollback" if args.verb == "rollback" else "deploy"
-    doc["after_deploy"] = postdeploy.run(deployer, checks, kind)
+    doc["after_deploy"] = []
+    postdeploy.run(deployer, checks, kind, doc["after_deploy"])
 
 
 def status(
     aws: Any, manifest: Any, say: Callable[[str], None], doc: dict, args: argparse.Namespace
 ) -> int:
-    """The deployed service, read only: no lock, no change. Markdown is rendered by main()
-    from the document, as for every verb."""
+    """Every deployed service (--service NAME: that one), read only: no lock, no change.
+    Markdown is rendered by main() from the document, as for every verb."""
     from deployer import service_status
 
-    found = service_status.collect(aws, manifest, git_revision())
-    if found.get("service") and args.emulator_limits_said:
-        found["service"]["verify"]["missing_known"] = True
+    selected(manifest, args)  # an unknown --service is refused, naming the known ones
+    found = service_status.collect(aws, manifest, git_revision(), args.service)
+    for service in found["services"]:
+        if service["deployed"] and args.emulator_limits_said:
+            service["verify"]["missing_known"] = True
     doc["status"] = found
     if args.output == "text":
         say(service_status.render_text(found))
@@ -542,7 +559,7 @@ def logs(
         raise DeployError(str(error)) from None
     from deployer.params import UpstreamMissing
 
-    spec = rollback.image_stack(manifest)
+    spec = rollback.image_stack(manifest, args.service[0] if args.service else None, "logs")
     try:
         physical = Resolver(aws.cloudformation, manifest, {}, aws.client).physical_ids(spec.key)
     except UpstreamMissing:

@@ -283,7 +283,13 @@ def serve(port: int) -> None:
 def conformant(endpoint: str, port: int = 0) -> Relay:
     """The conformance proxy in front of the emulator at `endpoint`, on `port` (0: a free
     one); serving while in `with`."""
-    return Relay(endpoint, local_conformance.hook(endpoint), port, name="conformance-proxy")
+    return Relay(
+        endpoint,
+        local_conformance.hook(endpoint),
+        port,
+        name="conformance-proxy",
+        rewrite=local_conformance.bridge(endpoint),
+    )
 
 
 def enforcing(endpoint: str) -> str:

@@ -15,6 +15,20 @@ deploy that AWS would refuse fails here first, with AWS's own error:
   400, "1 validation error detected: Value '...' at 'templateBody' failed to satisfy
   constraint: Member must have length less than or equal to 51200".
 
+And one of moto's gaps, bridged so that a change set back to a stack's first values executes:
+moto's ExecuteChangeSet applies an UPDATE change set's parameters to the resources (DescribeStacks
+shows them) but keeps the parameters of the stack's creation for its "no changes" test
+(../shared/EMULATOR.md), so a change set back to them (a rollback to the image the stack was
+created with) comes back FAILED, "didn't contain changes". bridge() records the parameters of
+each change set executed (DescribeChangeSet, as the proxy sees ExecuteChangeSet succeed) and
+rewrites that answer of DescribeChangeSet to what AWS answers (CREATE_COMPLETE, AVAILABLE) when
+the change set's parameters differ from the stack's last executed ones; moto executes it then,
+as it executes any change set (its template test is right: ExecuteChangeSet stores the
+template). The record is the proxy's, so it holds for the emulator it was started with
+(local_aws.py serves both in one process). Nothing is re-applied to the stack: an
+UpdateStack re-applying each executed change set (tried in issue 16) corrupted stacks whose
+update had changed resources.
+
 The template is read as AWS reads it: TemplateBody, or the object TemplateURL names, fetched
 from the emulator's S3; JSON or YAML (short-form tags such as !Ref read as plain values). It is
 written from AWS's documentation, apart from templates/capabilities.py (which derives what
@@ -24,13 +38,15 @@ the deployer asks for): the one checks the other.
 from __future__ import annotations
 
 import json
+import re
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from xml.sax.saxutils import escape
 
-from local_proxy import CLOUDFORMATION_ERROR, Reply, Request
+from local_proxy import CLOUDFORMATION_ERROR, Reply, Request, Rewrite
 
 TEMPLATE_BODY_LIMIT = 51_200  # bytes: "Template body size in a request", CloudFormation quotas
 # The IAM resources AWS lists under Capabilities, with the property that names one (None: it
@@ -181,6 +197,68 @@ def s3_fetch(endpoint: str) -> Fetch:
         return body
 
     return fetch
+
+
+NO_CHANGES = "didn't contain changes"  # AWS's (and moto's) StatusReason of an empty change set
+
+
+def bridge(endpoint: str) -> Rewrite:
+    """The relay's rewrite of the emulator's answers (see the module's docstring): each
+    executed change set's parameters recorded by stack, and moto's "no changes" of a change
+    set whose parameters differ from the last executed ones answered as AWS answers it."""
+    executed: dict[str, dict[str, str | None]] = {}  # stack ID -> its last executed parameters
+    lock = threading.Lock()
+
+    def rewrite(request: Request, status: int, body: bytes) -> bytes:
+        if status != 200 or not request.is_cloudformation:
+            return body
+        action = request.action()
+        if action not in {"ExecuteChangeSet", "DescribeChangeSet"}:
+            return body
+        if action == "DescribeChangeSet" and NO_CHANGES.encode() not in body:
+            return body
+        form = request.form()
+        named = {"ChangeSetName": form.get("ChangeSetName", [""])[0]}
+        if "StackName" in form:
+            named["StackName"] = form["StackName"][0]
+        cf = emulator_client(endpoint, "cloudformation", _region(request))
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            change_set = cf.describe_change_set(**named)
+        except (BotoCoreError, ClientError):  # the emulator's answer stands
+            return body
+        asked = {
+            p["ParameterKey"]: p.get("ParameterValue") for p in change_set.get("Parameters", [])
+        }
+        with lock:
+            if action == "ExecuteChangeSet":
+                executed[change_set["StackId"]] = asked
+                return body
+            last = executed.get(change_set["StackId"])
+        # No update executed since the create: moto's test (against the create's) is right.
+        return body if last is None or last == asked else _as_available(body)
+
+    return rewrite
+
+
+def _as_available(body: bytes) -> bytes:
+    """DescribeChangeSet's answer with the status of a change set ready to execute."""
+    text = body.decode("utf-8")
+    text = re.sub(r"<Status>FAILED</Status>", "<Status>CREATE_COMPLETE</Status>", text)
+    text = re.sub(
+        r"<ExecutionStatus>[A-Z_]*</ExecutionStatus>",
+        "<ExecutionStatus>AVAILABLE</ExecutionStatus>",
+        text,
+    )
+    text = re.sub(r"<StatusReason>[^<]*</StatusReason>", "", text)
+    return text.encode("utf-8")
+
+
+def _region(request: Request) -> str:
+    """The region of SigV4's credential scope (Credential=AKID/date/REGION/service/...)."""
+    scope = request.headers.get("authorization", "").split("Credential=", 1)[-1].split("/")
+    return scope[2] if len(scope) > 2 else "us-east-1"
 
 
 # Asked of an endpoint to tell this proxy from the emulator itself (is_proxy): answered here.

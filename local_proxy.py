@@ -7,7 +7,8 @@ accepts what AWS refuses (every local deploy and the tests go through it), and
 tests/throttle_proxy.py answers CloudFormation calls with AWS's throttling error.
 
     def intercept(request: Request) -> Reply | None: ...   # None: forward it
-    with Relay("http://127.0.0.1:5050", intercept) as relay:
+    def rewrite(request: Request, status: int, body: bytes) -> bytes: ...  # the answer passed on
+    with Relay("http://127.0.0.1:5050", intercept, rewrite=rewrite) as relay:
         ...  # AWS_ENDPOINT_URL=relay.url
 
 Stdlib only: it must run wherever moto does, with nothing else installed.
@@ -77,10 +78,16 @@ class Reply:
 
 
 Intercept = Callable[[Request], "Reply | None"]
+# What the upstream answered a forwarded request (status, body) -> the body passed on.
+Rewrite = Callable[[Request, int, bytes], bytes]
 
 
 def forward_all(_request: Request) -> Reply | None:
     return None
+
+
+def as_answered(_request: Request, _status: int, body: bytes) -> bytes:
+    return body
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -109,7 +116,7 @@ class _Handler(BaseHTTPRequestHandler):
             message = f"local proxy: upstream {self.server.upstream} failed: {error}\n"
             self._send(502, [("Content-Type", "text/plain")], message.encode())
             return
-        self._send(status, headers, answer)
+        self._send(status, headers, self.server.rewrite(request, status, answer))
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -168,8 +175,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a client that keeps its connection open must not block shutdown
     block_on_close = False
 
-    def __init__(self, port: int, upstream: str, intercept: Intercept):
+    def __init__(self, port: int, upstream: str, intercept: Intercept, rewrite: Rewrite):
         super().__init__(("127.0.0.1", port), _Handler)
+        self.rewrite = rewrite
         self.upstream = upstream
         parts = urlsplit(upstream)
         self.upstream_address = (parts.hostname or "127.0.0.1", parts.port or 80)
@@ -185,9 +193,10 @@ class Relay:
         intercept: Intercept = forward_all,
         port: int = 0,
         name: str = "relay",
+        rewrite: Rewrite = as_answered,
     ) -> None:
         self.upstream = upstream.rstrip("/")
-        self._server = _Server(port, self.upstream, intercept)
+        self._server = _Server(port, self.upstream, intercept, rewrite)
         self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
 
     @property

@@ -139,7 +139,7 @@ def _details(stack_name: str, shown: Review) -> list[str]:
 
 
 def render_status(document: dict[str, Any]) -> str:
-    """make status OUTPUT=markdown: the stacks' table, then the service's facts."""
+    """make status OUTPUT=markdown: the stacks' table, then each service's facts."""
     found = document.get("status")
     lines = [
         f"### Status of `{document.get('environment', '?')}` in `{document.get('region', '?')}`",
@@ -152,26 +152,28 @@ def render_status(document: dict[str, Any]) -> str:
         lines.append(
             f"| `{stack['stack_name']}` | {_cell(stack['status'])} | {stack['last_update'] or ''} |"
         )
-    service = found.get("service")
-    if service is None:
-        return "\n".join([*lines, "", "The service stack is not deployed.", ""])
     from deployer import rollout
 
-    deployment = service["rollout"]
-    image = service["image"]
-    facts = [
-        ("rollout", rollout.Rollout(**deployment).line() if deployment else "no ECS service"),
-        ("image deployed", image["deployed"] or ""),
-        ("this checkout's image", image["checkout"]),
-        ("the ECS deployment runs", ", ".join(image["running"])),
-        ("rollback would go back to", service["rollback_to"] or "nothing recorded"),
-        (
-            "alarms",
-            ", ".join(f"{a['logical_id']} {a['state']}" for a in service["verify"]["alarms"]),
-        ),
-        ("url", service["url"] or ""),
-        ("dashboard", service["dashboard"] or ""),
-    ]
-    lines += ["", "| | |", "| --- | --- |"]
-    lines += [f"| {name} | {_cell(str(value))} |" for name, value in facts]
+    for service in found.get("services", []):
+        lines += ["", f"#### Service `{service['name']}` (`{service['stack_name']}`)", ""]
+        if not service["deployed"]:
+            lines.append("Not deployed.")
+            continue
+        deployment = service["rollout"]
+        image = service["image"]
+        facts = [
+            ("rollout", rollout.Rollout(**deployment).line() if deployment else "no ECS service"),
+            ("image deployed", image["deployed"] or ""),
+            ("this checkout's image", image["checkout"]),
+            ("the ECS deployment runs", ", ".join(image["running"])),
+            ("rollback would go back to", service["rollback_to"] or "nothing recorded"),
+            (
+                "alarms",
+                ", ".join(f"{a['logical_id']} {a['state']}" for a in service["verify"]["alarms"]),
+            ),
+            ("url", service["url"] or ""),
+            ("dashboard", service["dashboard"] or ""),
+        ]
+        lines += ["| | |", "| --- | --- |"]
+        lines += [f"| {name} | {_cell(str(value))} |" for name, value in facts]
     return "\n".join([*lines, ""])

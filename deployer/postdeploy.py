@@ -14,7 +14,7 @@ from typing import Any
 from deployer import rollback, rollout, smoke, verify
 from deployer.errors import DeployFailed
 from deployer.follow import describe_stack
-from deployer.manifest import StackSpec
+from deployer.manifest import ServiceSpec, StackSpec
 from deployer.run import CREATED, NO_CHANGES, UPDATED
 
 # The outcomes after which the stack is as deployed: executed, or already so.
@@ -28,38 +28,80 @@ class Checks:
     missing_alarms_known: bool = False  # verify.Verification.missing_known
 
 
-def upstream_topics(deployer: Any, spec: StackSpec) -> dict[str, str | None]:
+def upstream_topics(manifest: Any, resolver: Any, spec: StackSpec) -> dict[str, str | None]:
     """The topics of other stacks that `spec`'s parameters take (the environment stack's alert
     topic, which a service stack's alarms page), by logical ID -> physical ID."""
     found: dict[str, str | None] = {}
     for source in spec.parameters_from_stacks.values():
-        upstream = deployer.manifest.stack(source.stack)
+        upstream = manifest.stack(source.stack)
         topics = set(source.resources) & set(verify.of_type(upstream.template, verify.TOPIC_TYPE))
         if topics:
-            physical = deployer.resolver.physical_ids(upstream.key)
+            physical = resolver.physical_ids(upstream.key)
             found.update({topic: physical.get(topic) for topic in sorted(topics)})
     return found
 
 
-def run(deployer: Any, checks: Checks, kind: str = rollback.DEPLOY) -> dict[str, Any] | None:
-    """The checks after `deployer` ran: None when it did not deploy the image's stack."""
+def run(
+    deployer: Any,
+    checks: Checks,
+    kind: str = rollback.DEPLOY,
+    reports: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """The checks after `deployer` ran, for every service whose stack it deployed (a CREATED,
+    UPDATED or NO_CHANGES outcome), each under its own header: one service failing its checks
+    does not skip the others'. [] when it deployed no service's stack; DeployFailed, naming
+    every service that failed, once all were checked (`reports`, filled as they are, then
+    holds every service's)."""
     manifest = deployer.manifest
-    spec = next((s for s in manifest.stacks if manifest.image_of(s) is not None), None)
-    result = next(
-        (r for r in deployer.results if spec and r.key == spec.key and r.outcome in DEPLOYED),
-        None,
-    )
-    if spec is None or result is None:
-        return None
+    results = {r.key: r for r in deployer.results if r.outcome in DEPLOYED}
+    reports = [] if reports is None else reports
+    failed: list[tuple[str, DeployFailed]] = []
+    for service in manifest.services:
+        result = results.get(service.stack)
+        if result is None:
+            continue
+        spec = manifest.stack(service.stack)
+        report: dict[str, Any] = {"service": service.name, "stack": spec.stack_name}
+        reports.append(report)
+        try:
+            report.update(check_service(deployer, checks, kind, service, spec, result))
+        except DeployFailed as error:
+            report["failed"] = str(error)
+            failed.append((service.name, error))
+        # the emulator's missing alarms are said in full once, then as one line per service
+        said = any(a["state"] == verify.MISSING for a in report.get("verify", {}).get("alarms", []))
+        checks = replace(checks, missing_alarms_known=checks.missing_alarms_known or said)
+    if failed:
+        names = ", ".join(name for name, _ in failed)
+        raise DeployFailed(
+            f"the checks after the {kind} failed for {len(failed)} of {len(reports)} "
+            f"services: {names}",
+            [f"{name}: {line}" for name, error in failed for line in [str(error), *error.report]],
+        )
+    return reports
+
+
+def check_service(
+    deployer: Any,
+    checks: Checks,
+    kind: str,
+    service: ServiceSpec,
+    spec: StackSpec,
+    result: Any,
+) -> dict[str, Any]:
+    """One service's rollout, alarms, paging, smoke check on its own route, and the record
+    of its image tag (only once all of them passed)."""
     say, aws = deployer.say, deployer.aws
-    image = manifest.image_of(spec)
-    assert image is not None  # spec was chosen for it
-    tag = image.tag
-    runs_tag(deployer.cf, spec.stack_name, tag)
+    stack = describe_stack(deployer.cf, spec.stack_name)
+    tag = rollback.current_tag(stack) if stack else None
+    expected = service.image.tag if service.image is not None else None
+    if expected is not None:
+        runs_tag(deployer.cf, spec.stack_name, expected)
+        tag = expected
     say("")
-    say(f"After the {kind} of {spec.stack_name} (image {tag}):")
+    say(f"After the {kind} of {spec.stack_name} (service {service.name}, image {tag}):")
     physical = deployer.resolver.physical_ids(spec.key)
-    report: dict[str, Any] = {"stack": spec.stack_name, "image_tag": tag}
+    report: dict[str, Any] = {"image_tag": tag}
     services = [physical[s] for s in rollout.service_logical_ids(spec.template) if s in physical]
     found = rollout.read(aws.client("ecs"), services[0]) if services else None
     report["rollout"] = found.to_dict() if found else None
@@ -70,7 +112,10 @@ def run(deployer: Any, checks: Checks, kind: str = rollback.DEPLOY) -> dict[str,
     verified = None
     if checks.verify:
         verified = verify.verify(
-            aws.client, spec.template, physical, upstream_topics(deployer, spec)
+            aws.client,
+            spec.template,
+            physical,
+            upstream_topics(deployer.manifest, deployer.resolver, spec),
         )
         verified = replace(verified, missing_known=checks.missing_alarms_known)
         report["verify"] = verified.to_dict()
@@ -78,14 +123,16 @@ def run(deployer: Any, checks: Checks, kind: str = rollback.DEPLOY) -> dict[str,
             say(f"  {line}")
     else:
         say("  alarms and paging: not checked (--no-verify)")
-    url = next((o.value for o in result.outputs if o.key == smoke.URL_OUTPUT), None)
+    url = service.url or next((o.value for o in result.outputs if o.key == smoke.URL_OUTPUT), None)
     endpoint = aws.client("elbv2").meta.endpoint_url
-    checked = smoke.smoke(url, tag, endpoint, checks.smoke_seconds, say)
+    checked = smoke.smoke(url, tag or "", endpoint, checks.smoke_seconds, say, service.health_path)
     report["smoke"] = checked.to_dict()
     say(f"  {checked.line()}")
-    judge(spec.stack_name, deployer.manifest.environment, tag, verified, checked)
+    judge(spec.stack_name, deployer.manifest.environment, service.name, tag, verified, checked)
     name = rollback.parameter_name(spec)
-    if rollback.record(aws.client("ssm"), name, tag, kind, deployer.options.revision):
+    if tag is not None and rollback.record(
+        aws.client("ssm"), name, tag, kind, deployer.options.revision
+    ):
         say(f"  recorded image {tag} in SSM parameter {name} (make rollback goes back from it)")
     report["recorded_in"] = name
     return report
@@ -110,7 +157,8 @@ def runs_tag(cf: Any, stack_name: str, tag: str) -> None:
 def judge(
     stack_name: str,
     environment: str,
-    tag: str,
+    service: str,
+    tag: str | None,
     verified: verify.Verification | None,
     checked: smoke.Smoke,
 ) -> None:
@@ -128,6 +176,6 @@ def judge(
             [
                 *failures,
                 f"Image {tag} is not recorded as good. To go back to the image before it: "
-                f"make rollback ENV={environment}",
+                f"make rollback ENV={environment} SERVICE={service}",
             ],
         )

@@ -29,7 +29,7 @@ from typing import Any
 from deployer import changeset
 from deployer.errors import DeployError
 from deployer.follow import describe_stack
-from deployer.manifest import Image, Manifest, StackSpec
+from deployer.manifest import Image, Manifest, ManifestError, StackSpec
 from deployer.params import Resolver
 from deployer.run import Deployer, Options
 
@@ -53,12 +53,27 @@ def parameter_name(spec: StackSpec) -> str:
     return f"/{spec.stack_name}/deployed-image-tag"
 
 
-def image_stack(manifest: Manifest) -> StackSpec:
-    """The stack that runs the image (the service stack)."""
-    for spec in manifest.stacks:
-        if manifest.image_of(spec) is not None:
-            return spec
-    raise DeployError(f"{manifest.path}: no stack runs the image, so there is nothing to roll back")
+def image_stack(
+    manifest: Manifest, service: str | None = None, verb: str = "rollback"
+) -> StackSpec:
+    """The stack of `service` (a [services.NAME]); without one, the environment's only
+    service's. An environment of several services is refused without one, naming them: a
+    rollback is of the service that misbehaves, never of the others with it."""
+    if service is not None:
+        try:
+            return manifest.stack(manifest.service(service).stack)
+        except ManifestError as error:
+            raise DeployError(str(error)) from None
+    if len(manifest.services) == 1:
+        return manifest.stack(manifest.services[0].stack)
+    if not manifest.services:
+        raise DeployError(f"{manifest.path}: the environment has no service")
+    names = ", ".join(s.name for s in manifest.services)
+    raise DeployError(
+        f"environments/{manifest.environment}.toml has {len(manifest.services)} services "
+        f"({names}): name the service, e.g. make {verb} ENV={manifest.environment} "
+        f"SERVICE={manifest.services[0].name} (deploy.py {verb} --service NAME)"
+    )
 
 
 def history(ssm: Any, name: str) -> list[Entry]:
@@ -183,9 +198,10 @@ class Plan:
     target: str
 
 
-def plan(cf: Any, ssm: Any, manifest: Manifest, workdir: Path) -> Plan:
-    """What the rollback will deploy; NothingToRollBack when no earlier tag is recorded."""
-    spec = image_stack(manifest)
+def plan(cf: Any, ssm: Any, manifest: Manifest, workdir: Path, service: str | None = None) -> Plan:
+    """What the rollback of `service` will deploy; NothingToRollBack when no earlier tag is
+    recorded."""
+    spec = image_stack(manifest, service)
     stack = describe_stack(cf, spec.stack_name)
     if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS":
         raise NothingToRollBack(f"stack {spec.stack_name} is not deployed: nothing to roll back")
@@ -241,11 +257,17 @@ class RollbackDeployer(Deployer):
         return {"UsePreviousTemplate": True}
 
 
-def run(aws: Any, manifest: Manifest, options: Options, say: Callable[[str], None]) -> Deployer:
-    """Plan the rollback and deploy it as a reviewed change set; returns the Deployer that
-    did (its results, its manifest with the image rolled back to)."""
+def run(
+    aws: Any,
+    manifest: Manifest,
+    options: Options,
+    say: Callable[[str], None],
+    service: str | None = None,
+) -> Deployer:
+    """Plan the rollback of `service` and deploy it as a reviewed change set; returns the
+    Deployer that did (its results, its manifest with the image rolled back to)."""
     with tempfile.TemporaryDirectory(prefix="rollback-") as workdir:
-        found = plan(aws.cloudformation, aws.client("ssm"), manifest, Path(workdir))
+        found = plan(aws.cloudformation, aws.client("ssm"), manifest, Path(workdir), service)
         say(
             f"Rolling {found.spec.stack_name} back from image {found.current} to "
             f"{found.target} (recorded in SSM parameter {parameter_name(found.spec)}); "

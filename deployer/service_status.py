@@ -1,7 +1,8 @@
-"""`make status`: the environment's service on one screen, built once as data (`OUTPUT=json`
+"""`make status`: the environment's services on one screen, built once as data (`OUTPUT=json`
 prints the same data).
 
-Each stack's status and last update; the ECS deployment and its task counts; the image tag
+Each stack's status and last update; then, for every service (`--service NAME`: that one),
+the ECS deployment and its task counts; the image tag
 deployed against the one this checkout's build/ would deploy; what a rollback would go back
 to; the alarms' states and the paging subscription's; the URL and the dashboard. It only
 reads: no lock, no change.
@@ -14,23 +15,32 @@ from typing import Any
 
 from deployer import rollback, rollout, smoke, verify
 from deployer.follow import describe_stack
-from deployer.manifest import Image, Manifest
+from deployer.manifest import Image, Manifest, ServiceSpec
 from deployer.params import Resolver
+from deployer.postdeploy import upstream_topics
 
 DASHBOARD_OUTPUT = "DashboardUrl"  # the service stack's Output (templates/dashboard.py)
 RECORDED_SHOWN = 5  # the latest deploys of the SSM record shown
 
 
-def collect(aws: Any, manifest: Manifest, revision: str) -> dict[str, Any]:
+def collect(
+    aws: Any, manifest: Manifest, revision: str, only: list[str] | None = None
+) -> dict[str, Any]:
+    """Every service of the environment (`only`: these [services.NAME]), and every stack."""
     cf = aws.cloudformation
+    chosen = [s for s in manifest.services if not only or s.name in only]
+    keys = {s.stack for s in chosen}
     found: dict[str, Any] = {
         "environment": manifest.environment,
         "region": manifest.region,
         "revision": revision,
         "stacks": [],
+        "services": [],
     }
     described = {}
     for spec in manifest.stacks:
+        if only and spec.service is not None and spec.key not in keys:
+            continue  # another service's stack
         stack = describe_stack(cf, spec.stack_name)
         described[spec.key] = stack
         found["stacks"].append(
@@ -41,12 +51,27 @@ def collect(aws: Any, manifest: Manifest, revision: str) -> dict[str, Any]:
                 "last_update": rollback.when_text(last_change(cf, stack)) if stack else None,
             }
         )
-    spec = rollback.image_stack(manifest)
-    stack = described[spec.key]
-    if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS":
-        found["service"] = None
-        return found
     resolver = Resolver(cf, manifest, {}, aws.client)
+    for service in chosen:
+        found["services"].append(
+            one_service(aws, resolver, manifest, service, described[service.stack])
+        )
+    return found
+
+
+def one_service(
+    aws: Any,
+    resolver: Resolver,
+    manifest: Manifest,
+    service: ServiceSpec,
+    stack: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """One service's stack: its rollout, images, rollback record, alarms, URL and dashboard;
+    `deployed` False (and nothing else) when its stack is not."""
+    spec = manifest.stack(service.stack)
+    shown: dict[str, Any] = {"name": service.name, "stack_name": spec.stack_name}
+    if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS":
+        return {**shown, "deployed": False}
     physical = resolver.physical_ids(spec.key)
     outputs = {o.key: o.value for o in resolver.stack_outputs(spec, stack)}
     services = [physical[s] for s in rollout.service_logical_ids(spec.template) if s in physical]
@@ -54,21 +79,23 @@ def collect(aws: Any, manifest: Manifest, revision: str) -> dict[str, Any]:
     deployed = rollback.current_tag(stack)
     running = running_images(aws.client("ecs"), deployment.task_definition) if deployment else []
     entries = rollback.history(aws.client("ssm"), rollback.parameter_name(spec))
-    found["service"] = {
-        "stack_name": spec.stack_name,
+    return {
+        **shown,
+        "deployed": True,
         "rollout": deployment.to_dict() if deployment else None,
         "image": {
             "deployed": deployed,
-            "checkout": _tag(manifest.image_of(spec)),
+            "checkout": _tag(service.image),
             "running": running,
         },
         "rollback_to": rollback.previous(entries, deployed) if deployed else None,
         "recorded": [asdict(entry) for entry in entries[-RECORDED_SHOWN:]],
-        "verify": verify.verify(aws.client, spec.template, physical).to_dict(),
-        "url": outputs.get(smoke.URL_OUTPUT),
+        "verify": verify.verify(
+            aws.client, spec.template, physical, upstream_topics(manifest, resolver, spec)
+        ).to_dict(),
+        "url": service.url or outputs.get(smoke.URL_OUTPUT),
         "dashboard": outputs.get(DASHBOARD_OUTPUT),
     }
-    return found
 
 
 def last_change(cf: Any, stack: dict[str, Any]) -> Any:
@@ -90,10 +117,18 @@ def render_text(found: dict[str, Any]) -> str:
     for stack in found["stacks"]:
         since = f"  since {stack['last_update']}" if stack["last_update"] else ""
         lines.append(f"  {stack['stack_name'].ljust(width)}  {stack['status']}{since}")
-    service = found["service"]
-    if service is None:
-        return "\n".join([*lines, "The service stack is not deployed."])
-    lines.append(f"Service ({service['stack_name']}):")
+    if not found["services"]:
+        lines.append("The environment has no service.")
+    for service in found["services"]:
+        lines.extend(service_lines(service))
+    return "\n".join(lines)
+
+
+def service_lines(service: dict[str, Any]) -> list[str]:
+    """One service's facts, under its own header."""
+    lines = [f"Service {service['name']} ({service['stack_name']}):"]
+    if not service["deployed"]:
+        return [*lines, "  not deployed"]
     deployment = service["rollout"]
     lines.append(
         f"  {rollout.Rollout(**deployment).line()}" if deployment else "  rollout: no ECS service"
@@ -109,7 +144,7 @@ def render_text(found: dict[str, Any]) -> str:
         lines.append(f"  the ECS deployment runs {', '.join(image['running'])}")
     back = service["rollback_to"]
     lines.append(
-        f"  rollback: make rollback would go back to {back}"
+        f"  rollback: make rollback SERVICE={service['name']} would go back to {back}"
         if back
         else "  rollback: nothing recorded to roll back to"
     )
@@ -125,7 +160,7 @@ def render_text(found: dict[str, Any]) -> str:
     lines.extend(f"  {line}" for line in verification.lines())
     lines.append(f"  url:       {service['url'] or '(no Url output)'}")
     lines.append(f"  dashboard: {service['dashboard'] or '(no DashboardUrl output)'}")
-    return "\n".join(lines)
+    return lines
 
 
 def running_images(ecs: Any, task_definition: str) -> list[str]:

@@ -68,7 +68,11 @@ class Smoke:
         return asdict(self)
 
 
-def health_url(service_url: str) -> str:
+def health_url(service_url: str, health_path: str | None = None) -> str:
+    """`health_path` under the service's route ("https://host/api" + "/_health"); without
+    one, the app's own health path at the root of `service_url`."""
+    if health_path is not None:
+        return service_url.rstrip("/") + "/" + health_path.lstrip("/")
     return urljoin(service_url if service_url.endswith("/") else service_url + "/", HEALTH_PATH)
 
 
@@ -131,11 +135,12 @@ def smoke(
     endpoint_url: str,
     seconds: float,
     say: Callable[[str], None],
+    health_path: str | None = None,
 ) -> Smoke:
     """The smoke check of a deployed service stack, or why it cannot run."""
     if service_url is None:
         return Smoke("", version, False, not_run=f"the stack has no {URL_OUTPUT} output")
-    url = health_url(service_url)
+    url = health_url(service_url, health_path)
     if emulated(endpoint_url):
         return Smoke(
             url,

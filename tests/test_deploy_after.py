@@ -63,7 +63,7 @@ def test_a_deploy_ends_with_rollout_alarms_paging_and_why_the_smoke_check_cannot
     stage: Stage,
 ) -> None:
     lines = after_the_deploy(stage.first)
-    assert lines[0] == "After the deploy of test-service (image v0):"
+    assert lines[0] == "After the deploy of test-service (service web, image v0):"
     assert lines[1].startswith("  rollout ") and "/1 running" in lines[1]
     assert "  alarms: 0 of 1 OK or INSUFFICIENT_DATA" in lines
     assert "    Target5xxAlarm  MISSING" in lines  # moto's CloudFormation creates no alarms
@@ -71,7 +71,7 @@ def test_a_deploy_ends_with_rollout_alarms_paging_and_why_the_smoke_check_cannot
     (smoke,) = [line for line in lines if "smoke:" in line]
     assert smoke.startswith(
         f"  smoke: not run: AWS is emulated at {stage.env['AWS_ENDPOINT_URL']}: its load "
-        "balancer serves nothing, so http://"
+        "balancer serves nothing, so https://local.example.com/_health cannot be reached"
     )
     assert smoke.endswith("/_health cannot be reached")
     assert lines[-1] == (
@@ -99,15 +99,18 @@ def test_status_shows_the_service_on_one_screen(stage: Stage) -> None:
     assert "  image: v0 deployed; the same as this checkout's" in shown.stdout
     assert "  rollback: nothing recorded to roll back to" in shown.stdout
     assert "  alarms: 0 of 1 OK or INSUFFICIENT_DATA" in shown.stdout
-    assert "  url:       http://" in shown.stdout
+    assert "Service web (test-service):" in shown.stdout
+    assert "  url:       https://local.example.com" in shown.stdout  # the service's route
     as_json = stage.deploy_py("status", "--env", support.ENV, "--output", "json")
     found = json.loads(as_json.stdout)["status"]
     assert [s["key"] for s in found["stacks"]] == ["network", "registry", "service"]
-    image = found["service"]["image"]
+    (service,) = found["services"]
+    assert service["name"] == "web"
+    image = service["image"]
     assert (image["deployed"], image["checkout"]) == ("v0", "v2")
     assert [i.rsplit(":", 1)[-1] for i in image["running"]] == ["v0"]
-    assert found["service"]["rollout"]["desired"] == 1
-    assert found["service"]["verify"]["alarms"][0]["state"] == "MISSING"
+    assert service["rollout"]["desired"] == 1
+    assert service["verify"]["alarms"][0]["state"] == "MISSING"
 
 
 def test_rollback_with_nothing_recorded_before_says_so(stage: Stage) -> None:
@@ -134,7 +137,7 @@ def test_rollback_reviews_and_deploys_only_the_previous_image(stage: Stage) -> N
         ("ImageTag", "v2", "v1")
     ]
     assert {row["logical_id"] for row in review["rows"]} <= {"TaskDefinition", "Service"}
-    assert document["after_deploy"]["image_tag"] == "v1"
+    assert [(a["service"], a["image_tag"]) for a in document["after_deploy"]] == [("web", "v1")]
     stack = stage.client("cloudformation").describe_stacks(StackName="test-service")["Stacks"][0]
     values = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
     assert values["ImageTag"] == "v1"
@@ -149,7 +152,7 @@ def test_rollback_reviews_and_deploys_only_the_previous_image(stage: Stage) -> N
 
 def test_after_a_rollback_the_next_one_goes_further_back_not_forward(stage: Stage) -> None:
     shown = stage.deploy_py("status", "--env", support.ENV, "--output", "json")
-    service = json.loads(shown.stdout)["status"]["service"]
+    (service,) = json.loads(shown.stdout)["status"]["services"]
     assert service["rollback_to"] == "v0"
     assert [(e["tag"], e["kind"]) for e in service["recorded"]][-2:] == [
         ("v2", "deploy"),

@@ -160,7 +160,7 @@ def test_the_image_is_registered_before_the_first_stack_that_runs_it(
     in place of two deploy.py runs around the registration)."""
     manifest = three_stack_manifest(tmp_path)
     pushed: list[str] = []
-    monkeypatch.setattr(local_aws, "push_stand_in", lambda *_: pushed.append("push"))
+    monkeypatch.setattr(local_aws, "_register", lambda *_: pushed.append("push"))
     fake = _Ecr(code)
     hook = local_aws.registrar(manifest, fake.ecr)
     for spec in manifest.stacks:

@@ -257,12 +257,13 @@ def write_graph(
                 service=service,
             )
         )
-    listed = tuple(
+    # the services of those stacks (no image of ours: nothing to check in ECR)
+    served = tuple(
         ServiceSpec(name, key, None, f"https://local.example.com/{name}", "/_health")
         for key, name in services.items()
         if key in stacks
     )
-    return save(directory, manifest_of(directory, tuple(specs), services=listed))
+    return save(directory, manifest_of(directory, tuple(specs), services=served))
 
 
 def run_json(build_dir: Path, capture: Any, *args: str) -> tuple[int, str, dict[str, Any]]:

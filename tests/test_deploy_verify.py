@@ -71,7 +71,7 @@ def test_quiet_alarms_and_a_confirmed_subscription_pass(stack) -> None:
         "  AlertTopic: https to events.pagerduty.com: confirmed",
     ]
     assert "SECRETKEY" not in "\n".join(found.lines())  # the integration key is never shown
-    postdeploy.judge("svc", "local", "v2", found, NOT_RUN)  # does not raise
+    postdeploy.judge("svc", "local", "web", "v2", found, NOT_RUN)  # does not raise
 
 
 def test_an_alarm_in_alarm_fails_the_run_naming_it(stack) -> None:
@@ -84,12 +84,12 @@ def test_an_alarm_in_alarm_fails_the_run_naming_it(stack) -> None:
     found = verify.verify(session.client, TEMPLATE, physical)
     assert [a.logical_id for a in found.firing()] == ["Target5xxAlarm"]
     with pytest.raises(DeployFailed) as failed:
-        postdeploy.judge("svc", "local", "v2", found, NOT_RUN)
+        postdeploy.judge("svc", "local", "web", "v2", found, NOT_RUN)
     assert failed.value.report[0] == (
         "Alarm Target5xxAlarm (svc-Target5xxAlarm-ABC) is in ALARM: Threshold Crossed: "
         "1 datapoint [7.0] was greater than the threshold (1.0)."
     )
-    assert "make rollback ENV=local" in failed.value.report[-1]
+    assert "make rollback ENV=local SERVICE=web" in failed.value.report[-1]
 
 
 def test_an_alarm_the_stack_declares_and_cloudwatch_lacks_is_a_warning(stack) -> None:
@@ -142,12 +142,12 @@ def test_a_pending_confirmation_subscription_is_a_loud_warning(aws) -> None:
         "confirmation request"
     ]
     assert "  AlertTopic: https to events.pagerduty.com: PendingConfirmation" in found.lines()
-    postdeploy.judge("svc", "local", "v2", found, NOT_RUN)  # a warning, not a failure
+    postdeploy.judge("svc", "local", "web", "v2", found, NOT_RUN)  # a warning, not a failure
 
 
 def test_a_failed_smoke_check_fails_the_run_and_one_that_could_not_run_does_not() -> None:
     failed = smoke.Smoke("https://a/_health", "v2", False, 9, smoke.Answer(200, "v1"))
     with pytest.raises(DeployFailed) as raised:
-        postdeploy.judge("svc", "local", "v2", None, failed)
+        postdeploy.judge("svc", "local", "web", "v2", None, failed)
     assert raised.value.report[0] == failed.line()
-    postdeploy.judge("svc", "local", "v2", None, NOT_RUN)
+    postdeploy.judge("svc", "local", "web", "v2", None, NOT_RUN)

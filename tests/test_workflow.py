@@ -4,6 +4,7 @@ zizmor finds unsafe; the README's CI section names what the workflow reads (issu
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -157,3 +158,33 @@ def test_the_readme_ci_section_names_what_the_workflow_reads() -> None:
         assert output in section
     for environment in ("production", "staging"):
         assert f"environment `{environment}`" in section
+
+
+def deploy_py_line(make_command: str, **env: str) -> str:
+    """The deploy.py command line `make_command` runs (make -n), with `env` and no SERVICE or
+    STACK of this shell's."""
+    runner = {k: v for k, v in os.environ.items() if k not in {"SERVICE", "STACK"}}
+    dry = subprocess.run(
+        ["make", "-n", *make_command.split(">>")[0].split()[1:]],
+        cwd=ROOT,
+        env={**runner, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (line,) = [line for line in dry.stdout.splitlines() if "deploy.py" in line]
+    return line
+
+
+@pytest.mark.parametrize("job", ["plan-staging", "deploy-production"])
+def test_the_plan_and_the_deploy_cover_every_service_of_the_environment(job: str) -> None:
+    """No SERVICE= or STACK= narrows them (nor an env: of the workflow, job or step that make
+    would read): the plan shows every service's stack, the deploy checks every one after it."""
+    found = workflow()
+    scopes = [found.get("env") or {}, found["jobs"][job].get("env") or {}]
+    scopes += [step.get("env") or {} for step in found["jobs"][job]["steps"]]
+    assert not any({"SERVICE", "STACK"} & set(scope) for scope in scopes)
+    (command,) = [run for run in runs(job) if run.startswith(("make -s plan", "make deploy"))]
+    assert not re.search(r"\b(SERVICE|STACK)=", command)
+    assert "--service" not in deploy_py_line(command) and "--stack" not in deploy_py_line(command)
+    assert "--service web" in deploy_py_line(command, SERVICE="web")  # what it would show
