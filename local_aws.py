@@ -594,15 +594,14 @@ def registrar(manifest: Any, ecr: Any) -> Callable[[Any], None]:
     the image is registered once."""
     from deployer import preflight
 
-    guard = threading.Lock()
-    done: list[bool] = []
+    guard, done = threading.Lock(), threading.Event()
 
     def before_stack(spec: Any) -> None:
         image = manifest.image_of(spec)
         if image is None:  # a shared stack, or a service whose file names an image URI
             return
         with guard:
-            if done:
+            if done.is_set():
                 return
             state = preflight.image_state(ecr, image.repository_name, image.tag)
             if state == preflight.IMAGE_PRESENT:
@@ -611,7 +610,7 @@ def registrar(manifest: Any, ecr: Any) -> Callable[[Any], None]:
                 push_stand_in(manifest, ecr)  # every service's image: one registry holds them
             else:  # its registry is not deployed yet: the stack's own check says so
                 return
-            done.append(True)
+            done.set()
 
     return before_stack
 

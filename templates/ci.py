@@ -125,8 +125,14 @@ def add_ci(template: Template, config: CiConfig, scope: Scope, resource_types: s
     )
     ci_boundary = add_ci_boundary(template, scope.prefix, services, workload_boundary)
     policies = [
-        _cloudformation_policy(template, scope.prefix, index, cloudformation_policies)
-        for index in range(1, len(cloudformation_policies) + 1)
+        _cloudformation_policy(
+            template,
+            f"{scope.prefix}: what CloudFormation may do to the stacks' resources "
+            f"({index} of {len(cloudformation_policies)})",
+            index,
+            document,
+        )
+        for index, document in enumerate(cloudformation_policies, start=1)
     ]
     # A managed policy of its own, shared by the deploy and plan roles: it is the larger part
     # of what they read, and their inline policies share IAM's 10,240 characters.
@@ -185,16 +191,14 @@ UNSCOPED_RISK = accepts(
 
 
 def _cloudformation_policy(
-    template: Template, prefix: str, index: int, documents: list[PolicyDocument]
+    template: Template, description: str, index: int, document: PolicyDocument
 ) -> iam.ManagedPolicy:
     """The index-th (from 1) of the CloudFormation role's managed policies; the one that holds
     the "*" statement declares it, and no other does."""
-    document = documents[index - 1]
     policy = template.add_resource(
         iam.ManagedPolicy(
             f"CloudFormationPolicy{index}",
-            Description=f"{prefix}: what CloudFormation may do to the stacks' "
-            f"resources ({index} of {len(documents)})",
+            Description=description,
             Path=ROLE_PATH,
             PolicyDocument=document,
         )
