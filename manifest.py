@@ -10,7 +10,7 @@ stack's parameters come from) is shared with templates/' `Stack`, which the buil
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -162,6 +162,20 @@ class Image:
 
 
 @dataclass(frozen=True)
+class Progressive:
+    """A service deployed blue/green, canary or linear: what the deployer needs to follow the
+    ECS service deployment, test the new revision at its pause and answer it."""
+
+    strategy: str  # "blue_green", "canary" or "linear" ([services.<name>.deployment])
+    # The test listener rule forwards a request that carries this header (and the service's
+    # host and path) to the new revision while the deployment is paused.
+    test_header: str
+    test_header_value: str
+    # ECS rolls the deployment back by itself when nobody answers the pause within this.
+    pause_timeout_minutes: int
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """One [services.<name>] of the environment, as the deployer reads it."""
 
@@ -172,6 +186,7 @@ class ServiceSpec:
     image: Image | None
     url: str  # where the service answers: "https://<host><path prefix>"
     health_path: str  # its health check is url + health_path
+    progressive: Progressive | None = None  # None: a rolling update
 
 
 @dataclass(frozen=True)
@@ -321,6 +336,7 @@ def _service_dict(service: ServiceSpec) -> dict[str, Any]:
         else {"repository_name": image.repository_name, "tag": image.tag},
         "url": service.url,
         "health_path": service.health_path,
+        "progressive": None if service.progressive is None else asdict(service.progressive),
     }
 
 
@@ -394,6 +410,10 @@ class _Fields:
         value: bool = self._get(key, (bool,), "true or false")
         return value
 
+    def integer(self, key: str) -> int:
+        value: int = self._get(key, (int,), "an integer")
+        return value
+
     def strings(self, key: str) -> tuple[str, ...]:
         values = self._get(key, (list,), "a list of strings")
         if not all(isinstance(value, str) for value in values):
@@ -462,8 +482,21 @@ def _service(raw: _Fields) -> ServiceSpec:
         image=None if image is None else _image(image),
         url=raw.string("url"),
         health_path=raw.string("health_path"),
+        progressive=_progressive(raw.nullable_table("progressive")),
     )
     return _finished(raw, service)
+
+
+def _progressive(raw: _Fields | None) -> Progressive | None:
+    if raw is None:
+        return None
+    progressive = Progressive(
+        strategy=raw.string("strategy"),
+        test_header=raw.string("test_header"),
+        test_header_value=raw.string("test_header_value"),
+        pause_timeout_minutes=raw.integer("pause_timeout_minutes"),
+    )
+    return _finished(raw, progressive)
 
 
 def _certificate(raw: _Fields | None) -> Certificate | None:

@@ -31,6 +31,37 @@ class Route:
     path: str | None = None  # None: every path of the host
 
 
+# How a new version of a service takes traffic ([services.<name>.deployment] strategy): ECS's
+# DeploymentConfiguration.Strategy, in the file's lowercase.
+ROLLING, BLUE_GREEN, CANARY, LINEAR = "rolling", "blue_green", "canary", "linear"
+STRATEGIES = (ROLLING, BLUE_GREEN, CANARY, LINEAR)
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    """One `[services.<name>.deployment]` table (absent: a rolling update)."""
+
+    strategy: str = ROLLING
+    # After production traffic has all moved, how long the old revision stays ready to take it
+    # back (BakeTimeInMinutes). Not for rolling.
+    bake_time_minutes: int = 0
+    # canary: the share of production traffic the new revision takes first, and for how long
+    # (CanaryConfiguration).
+    canary_percent: float | None = None
+    canary_bake_minutes: int | None = None
+    # linear: the share each step moves, and the wait between steps (LinearConfiguration).
+    linear_step_percent: float | None = None
+    linear_step_bake_minutes: int | None = None
+    # How long the PAUSE hook after test traffic has shifted waits for the deployer's verdict
+    # before ECS rolls the deployment back by itself.
+    pause_timeout_minutes: int = 30
+
+    @property
+    def progressive(self) -> bool:
+        """A second target group, a test listener rule and a pause for the deployer's checks."""
+        return self.strategy != ROLLING
+
+
 @dataclass(frozen=True)
 class ServiceConfig:
     """One `[services.<name>]` table."""
@@ -54,6 +85,7 @@ class ServiceConfig:
     # Environment variable -> an SSM parameter name ("/a/b") or a Secrets Manager secret ARN:
     # the task definition's Secrets, readable by the execution role alone.
     secrets: dict[str, str] = field(default_factory=dict)
+    deployment: DeploymentConfig = field(default_factory=DeploymentConfig)
 
 
 # Where the tasks run ([network] placement).
