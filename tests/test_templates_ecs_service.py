@@ -86,13 +86,12 @@ def test_service_count_grace_period_and_target_group() -> None:
     assert service["LaunchType"] == "FARGATE"
     assert "DesiredCount" not in service  # autoscaling's (tests/test_templates_aws_rules.py)
     assert service["HealthCheckGracePeriodSeconds"] == env.services[0].health_check_grace_seconds
-    assert service["LoadBalancers"] == [
-        {
-            "ContainerName": contract.CONTAINER_NAME,
-            "ContainerPort": contract.PORT,
-            "TargetGroupArn": {"Ref": "TargetGroup"},
-        }
-    ]
+    (balancer,) = service["LoadBalancers"]
+    assert {key: balancer[key] for key in ("ContainerName", "ContainerPort", "TargetGroupArn")} == {
+        "ContainerName": contract.CONTAINER_NAME,
+        "ContainerPort": contract.PORT,
+        "TargetGroupArn": {"Ref": "TargetGroup"},
+    }
     network = service["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert network["SecurityGroups"] == [{"Ref": "ServiceSecurityGroup"}]
 
