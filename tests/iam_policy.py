@@ -165,6 +165,6 @@ def arns(template: Mapping[str, Any], stack: str, pseudo: Mapping[str, str]) -> 
                 found[logical] = f"{elb}:targetgroup/{logical[:6]}-AB12CD/0123456789abcdef"
             case "AWS::ElasticLoadBalancingV2::ListenerRule":
                 elb = f"arn:{partition}:elasticloadbalancing:{region}:{account}"
-                rule = f"app/scalab-LoadB-AB12CD/0123456789abcdef/fedcba9876543210/{len(found):016x}"
-                found[logical] = f"{elb}:listener-rule/{rule}"
+                listener = "app/scalab-LoadB-AB12CD/0123456789abcdef/fedcba9876543210"
+                found[logical] = f"{elb}:listener-rule/{listener}/{len(found):016x}"
     return found
