@@ -23,8 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import awacs.elasticloadbalancing as aelb
-import awacs.sts as asts
-from awacs.aws import Allow, PolicyDocument, Principal, Statement
+from awacs.aws import Allow, PolicyDocument, Statement
 from troposphere import Template, ecs, iam
 from troposphere import elasticloadbalancingv2 as elbv2
 
@@ -32,6 +31,7 @@ from environments.model import CANARY, LINEAR, DeploymentConfig, ServiceConfig
 from environments.services import priority_of_test_rule
 from templates.declared import declare, permits, trusts
 from templates.edge import Edge, add_target_group, route_conditions
+from templates.iam import assumed_by
 from templates.imported import Environment as ImportedEnvironment
 from templates.parameters import ServiceParameters
 
@@ -101,21 +101,6 @@ def shift_traffic_policy(
     ]
 
 
-def _assumed_by_ecs() -> PolicyDocument:
-    """AWS's documented trust for ECS's infrastructure role for load balancers: ecs.amazonaws.com,
-    with no condition (AWS documents no aws:SourceAccount or aws:SourceArn for this role)."""
-    return PolicyDocument(
-        Version="2012-10-17",
-        Statement=[
-            Statement(
-                Effect=Allow,
-                Principal=Principal("Service", ECS_SERVICE_PRINCIPAL),
-                Action=[asts.AssumeRole],
-            )
-        ],
-    )
-
-
 def add_progressive(
     template: Template,
     params: ServiceParameters,
@@ -140,7 +125,9 @@ def add_progressive(
     role = template.add_resource(
         iam.Role(
             "TrafficShiftRole",
-            AssumeRolePolicyDocument=_assumed_by_ecs(),
+            # AWS's documented trust for ECS's infrastructure role for load balancers names
+            # no aws:SourceAccount or aws:SourceArn: ECS may not send them for this role.
+            AssumeRolePolicyDocument=assumed_by(ECS_SERVICE_PRINCIPAL, source_account=False),
             PermissionsBoundary=boundary,
             Policies=[
                 iam.Policy(
