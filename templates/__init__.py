@@ -238,7 +238,12 @@ def build_service(env: Environment, service: ServiceConfig, image_tag: str) -> S
     if service.deployment.progressive:
         progressive = add_progressive(template, params, shared, service, edge, boundary)
     deployment_alarms = add_load_balancer_alarms(
-        template, alerting, env.alarms, edge.load_balancer, edge.target_group
+        template,
+        alerting,
+        env.alarms,
+        edge.load_balancer,
+        edge.target_group,
+        None if progressive is None else progressive.alternate_target_group,
     )
     ecs_service = add_ecs_service(
         template,
@@ -263,6 +268,9 @@ def build_service(env: Environment, service: ServiceConfig, image_tag: str) -> S
         load_balancer_metrics(edge.load_balancer, edge.target_group),
         service_metrics(ecs_service.cluster, ecs_service.service),
         (*deployment_alarms.alarms, running_tasks_alarm),
+        None
+        if progressive is None
+        else load_balancer_metrics(edge.load_balancer, progressive.alternate_target_group),
     )
     return _service_stack(env, service, template, params, shared, image_tag)
 
