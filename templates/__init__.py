@@ -259,7 +259,14 @@ def build_service(env: Environment, service: ServiceConfig, image_tag: str) -> S
         public_address=not env.network.placement.private,
         progressive=progressive,
     )
-    add_scaling(template, service, env.scaling, ecs_service, edge)
+    add_scaling(
+        template,
+        service,
+        env.scaling,
+        ecs_service,
+        edge,
+        None if progressive is None else progressive.alternate_target_group,
+    )
     running_tasks_alarm = add_running_tasks_alarm(
         template, alerting, env.alarms, ecs_service.cluster, ecs_service.service
     )
