@@ -29,6 +29,7 @@ from manifest import (
     CiStack,
     Image,
     Manifest,
+    Progressive,
     ServiceSpec,
     StackSpec,
     StaticAssets,
@@ -41,6 +42,7 @@ from templates import Stack, build_ci, build_stacks, stack_name
 from templates.capabilities import capabilities
 from templates.ci import cloudformation_role_arn
 from templates.declared import accepted_risks
+from templates.progressive import test_header
 from templates.registry import repository_name
 from templates.static_assets import BUCKET, STATIC_STACK
 
@@ -123,6 +125,22 @@ def service_spec(env: Environment, service: ServiceConfig, image_tag: str) -> Se
         image=image,
         url=f"https://{service.route.host}{service.route.path or ''}",
         health_path=service.health_path,
+        progressive=progressive(service),
+    )
+
+
+def progressive(service: ServiceConfig) -> Progressive | None:
+    """What the deployer needs of a blue/green, canary or linear service: its strategy, the
+    header its test rule matches, how long ECS waits at the pause (None: a rolling update)."""
+    config = service.deployment
+    if not config.progressive:
+        return None
+    header, value = test_header(service)
+    return Progressive(
+        strategy=config.strategy,
+        test_header=header,
+        test_header_value=value,
+        pause_timeout_minutes=config.pause_timeout_minutes,
     )
 
 

@@ -7,6 +7,14 @@ falls in a band by its specificity (path depth 4, 3, 2, 1, then host only) and t
 the band, a stable hash of the service's name: adding, removing or reordering a service never
 changes another's priority. Two services whose hashes collide are refused, naming `priority`,
 the override that settles it.
+
+A progressive service ([services.<name>.deployment], environments/deployment.py) has a second
+rule, the test rule: its own route plus a header, forwarding to the new revision during a
+deployment. Its priority is the production rule's minus one: evaluated just before its own
+production rule (which would take every request it matches), and inside the same band, so
+after every more specific route of any service (lower bands) and before no other service's
+(same band: routes of one specificity never overlap, two equal ones are refused). It too is
+stable and depends on no other service; a collision is refused like any other.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from environments.deployment import deployment
 from environments.model import (
     DEFAULT_DOCKERFILE,
     IMAGE_TAG_PATTERN,
@@ -57,7 +66,8 @@ FARGATE_MEMORY = {
 # AWS's quotas for an Application Load Balancer ("Quotas for your Application Load Balancers",
 # docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html): rules
 # per load balancer, not counting default rules, 100; target groups per load balancer, 100
-# (neither adjustable). Each service takes one rule and one target group.
+# (neither adjustable). Each service takes one rule and one target group; a progressive one
+# two of each (its test rule, its alternate target group).
 RULES_PER_LOAD_BALANCER = 100
 TARGET_GROUPS_PER_LOAD_BALANCER = 100
 MAX_SERVICES = min(RULES_PER_LOAD_BALANCER, TARGET_GROUPS_PER_LOAD_BALANCER)
@@ -66,6 +76,7 @@ MAX_SERVICES = min(RULES_PER_LOAD_BALANCER, TARGET_GROUPS_PER_LOAD_BALANCER)
 BAND = 10000
 MAX_PRIORITY = 50000
 HOST_ONLY_BAND = 4  # after the path depths 4, 3, 2, 1 (bands 0 to 3)
+PRODUCTION_RULE, TEST_RULE = "production rule", "test rule"
 
 
 def _app(root: Table) -> str:
@@ -136,8 +147,35 @@ def _services(root: Table, dns: DnsConfig) -> tuple[ServiceConfig, ...]:
             )
         services.append(_service(name, table.table(name), dns))
     table.finish()
+    _check_quotas(root, services)
     _check_routes(root, services)
     return tuple(services)
+
+
+def rules_of(service: ServiceConfig) -> int:
+    """The listener rules (and as many target groups) the service takes on the load balancer."""
+    return 2 if service.deployment.progressive else 1
+
+
+def _check_quotas(root: Table, services: list[ServiceConfig]) -> None:
+    """A progressive service takes two rules and two target groups: the sum must fit the
+    load balancer's quotas."""
+    taken = sum(rules_of(service) for service in services)
+    limit = min(RULES_PER_LOAD_BALANCER, TARGET_GROUPS_PER_LOAD_BALANCER)
+    if taken <= limit:
+        return
+    progressive = [s.name for s in services if s.deployment.progressive]
+    over = taken - limit
+    raise ConfigError(
+        root.path,
+        "services",
+        f"{len(services)} services take {taken} listener rules and {taken} target groups "
+        f"(the progressive ones, {', '.join(progressive)}, two of each: a test rule and an "
+        f"alternate target group), and one load balancer takes at most "
+        f"{RULES_PER_LOAD_BALANCER} rules and {TARGET_GROUPS_PER_LOAD_BALANCER} target groups "
+        f'(AWS quotas, not adjustable): set strategy = "rolling" in the deployment table of '
+        f"{over} of them, or split the services into two environments",
+    )
 
 
 def _service(name: str, table: Table, dns: DnsConfig) -> ServiceConfig:
@@ -164,6 +202,7 @@ def _service(name: str, table: Table, dns: DnsConfig) -> ServiceConfig:
             "max_count", f"expected min_count <= max_count, got {min_count} > {max_count}"
         )
     route = _route(table, dns)
+    progressive = deployment(table.table("deployment", required=False))
     service = ServiceConfig(
         name=name,
         image=_image(table),
@@ -175,7 +214,7 @@ def _service(name: str, table: Table, dns: DnsConfig) -> ServiceConfig:
             "health_check_grace_seconds", 0, 600, default=60, unit=" seconds"
         ),
         route=route,
-        priority=_priority(table, name, route),
+        priority=_priority(table, name, route, test_rule=progressive.progressive),
         port=table.integer("port", 1, 65535, default=contract.PORT),
         health_path=table.string(
             "health_path",
@@ -185,6 +224,7 @@ def _service(name: str, table: Table, dns: DnsConfig) -> ServiceConfig:
         ),
         environment=_environment(table),
         secrets=_secrets(table),
+        deployment=progressive,
     )
     table.finish()
     return service
@@ -256,11 +296,26 @@ def default_priority(name: str, route: Route) -> int:
     return _band(route) * BAND + 1 + digest % BAND
 
 
-def _priority(table: Table, name: str, route: Route) -> int:
+def priority_of_test_rule(service: ServiceConfig) -> int:
+    """The test rule's priority: just before its production rule, in the same band."""
+    return service.priority - 1
+
+
+def _priority(table: Table, name: str, route: Route, test_rule: bool) -> int:
+    """The production rule's priority; a service with a test rule needs the number before it
+    free in its band."""
     band = _band(route)
-    low, high = band * BAND + 1, (band + 1) * BAND
+    low, high = band * BAND + 1 + (1 if test_rule else 0), (band + 1) * BAND
     if not table.has("priority"):
-        return default_priority(name, route)
+        priority = default_priority(name, route)
+        if priority < low:
+            raise table.error(
+                "priority",
+                f"the name's listener-rule priority, {priority}, is the first of its band and "
+                f"leaves no number before it for the test rule: set priority to another free "
+                f"number from {low} to {high}",
+            )
+        return priority
     return table.integer("priority", low, high)
 
 
@@ -293,7 +348,7 @@ def _check_routes(root: Table, services: list[ServiceConfig]) -> None:
     """Two services may not take the same host and path, nor the same priority; of two
     routes on one host, the more specific must be evaluated first."""
     seen: dict[tuple[str, str | None], str] = {}
-    by_priority: dict[int, str] = {}
+    by_priority: dict[int, tuple[ServiceConfig, str]] = {}
     for service in services:
         field = f"services.{service.name}"
         key = (service.route.host, service.route.path)
@@ -306,13 +361,35 @@ def _check_routes(root: Table, services: list[ServiceConfig]) -> None:
                 "host or path",
             )
         seen[key] = service.name
-        if service.priority in by_priority:
-            raise ConfigError(
-                root.path,
-                f"{field}.priority",
-                f"listener-rule priority {service.priority} is also services."
-                f"{by_priority[service.priority]}'s (their names hash alike): set priority "
-                f"in [{field}] to another free number of the same band "
-                f"({_band(service.route) * BAND + 1}-{(_band(service.route) + 1) * BAND})",
-            )
-        by_priority[service.priority] = service.name
+        for priority, rule in _rules(service):
+            if priority in by_priority:
+                raise _collision(root, priority, (service, rule), by_priority[priority])
+            by_priority[priority] = (service, rule)
+
+
+def _collision(
+    root: Table, priority: int, rule: tuple[ServiceConfig, str], other: tuple[ServiceConfig, str]
+) -> ConfigError:
+    """Two rules on one priority: the fix goes to the service that owns a test rule, if one
+    does (a rolling service keeps its priority when a progressive one arrives), else to the
+    later one."""
+    (service, what), (first, first_what) = rule, other
+    if first_what == TEST_RULE and what != TEST_RULE:
+        (service, what), (first, first_what) = other, rule
+    field = f"services.{service.name}"
+    band = _band(service.route)
+    return ConfigError(
+        root.path,
+        f"{field}.priority",
+        f"listener-rule priority {priority} ({what}) is also services.{first.name}'s "
+        f"({first_what}): their names hash alike: set priority in [{field}] to another free "
+        f"number of the same band ({band * BAND + 1}-{(band + 1) * BAND})",
+    )
+
+
+def _rules(service: ServiceConfig) -> list[tuple[int, str]]:
+    """The service's listener rules' priorities, each with what it is."""
+    rules = [(service.priority, PRODUCTION_RULE)]
+    if service.deployment.progressive:
+        rules.append((priority_of_test_rule(service), TEST_RULE))
+    return rules

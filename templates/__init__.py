@@ -55,6 +55,7 @@ from templates.parameters import (
     add_hosted_zone_parameter,
     add_service_parameters,
 )
+from templates.progressive import add_progressive
 from templates.registry import REPOSITORY, add_registry, repository_name
 from templates.scaling import add_scaling
 from templates.static_assets import (
@@ -104,14 +105,18 @@ def _prefix(env: Environment) -> str:
 
 
 def _boundary(
-    env: Environment, template: Template, secrets: dict[str, str] | None = None
+    env: Environment,
+    template: Template,
+    secrets: dict[str, str] | None = None,
+    shifts_traffic: bool = False,
 ) -> object:
     """The permissions boundary this stack's roles carry: the ci stack's workload boundary, or,
-    with no ci stack, this stack's own copy of it (templates/boundary.py says why)."""
+    with no ci stack, this stack's own copy of it (templates/boundary.py says why), which admits
+    ECS's traffic shift where the stack has a progressive service."""
     repository = repository_name(env.app, env.name)
     if env.ci is not None:
         return workload_boundary_arn(_prefix(env))
-    return add_workload_boundary(template, _prefix(env), repository, secrets)
+    return add_workload_boundary(template, _prefix(env), repository, secrets, shifts_traffic)
 
 
 def build_network(env: Environment, config: CreateVpc) -> Stack:
@@ -226,16 +231,19 @@ def build_service(env: Environment, service: ServiceConfig, image_tag: str) -> S
     shared = add_environment_parameters(template)
     alerting = Alerting(key=shared.key, topic=shared.topic)
     log_group = add_logs(template, env.log_retention_days, alerting.key).group
-    roles = add_roles(
-        template,
-        params.repository_name.ref(),
-        log_group,
-        _boundary(env, template, service.secrets),
-        service.secrets,
-    )
+    boundary = _boundary(env, template, service.secrets, service.deployment.progressive)
+    roles = add_roles(template, params.repository_name.ref(), log_group, boundary, service.secrets)
     edge = add_route(template, params, shared, service)
+    progressive = None
+    if service.deployment.progressive:
+        progressive = add_progressive(template, params, shared, service, edge, boundary)
     deployment_alarms = add_load_balancer_alarms(
-        template, alerting, env.alarms, edge.load_balancer, edge.target_group
+        template,
+        alerting,
+        env.alarms,
+        edge.load_balancer,
+        edge.target_group,
+        None if progressive is None else progressive.alternate_target_group,
     )
     ecs_service = add_ecs_service(
         template,
@@ -249,8 +257,16 @@ def build_service(env: Environment, service: ServiceConfig, image_tag: str) -> S
         subnet_ids=params.tasks_subnet_ids.ref(),
         deployment_alarms=deployment_alarms.alarms,
         public_address=not env.network.placement.private,
+        progressive=progressive,
     )
-    add_scaling(template, service, env.scaling, ecs_service, edge)
+    add_scaling(
+        template,
+        service,
+        env.scaling,
+        ecs_service,
+        edge,
+        None if progressive is None else progressive.alternate_target_group,
+    )
     running_tasks_alarm = add_running_tasks_alarm(
         template, alerting, env.alarms, ecs_service.cluster, ecs_service.service
     )
@@ -259,6 +275,9 @@ def build_service(env: Environment, service: ServiceConfig, image_tag: str) -> S
         load_balancer_metrics(edge.load_balancer, edge.target_group),
         service_metrics(ecs_service.cluster, ecs_service.service),
         (*deployment_alarms.alarms, running_tasks_alarm),
+        None
+        if progressive is None
+        else load_balancer_metrics(edge.load_balancer, progressive.alternate_target_group),
     )
     return _service_stack(env, service, template, params, shared, image_tag)
 
@@ -355,6 +374,7 @@ def build_ci(env: Environment, stacks: list[Stack]) -> Stack | None:
         secrets=tuple(
             sorted({(n, v) for service in env.services for n, v in service.secrets.items()})
         ),
+        progressive=any(service.deployment.progressive for service in env.services),
     )
     types = {resource.resource_type for s in stacks for resource in s.template.resources.values()}
     add_ci(template, env.ci, scope, types)

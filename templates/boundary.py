@@ -28,6 +28,7 @@ from troposphere import Sub, Template, iam
 from templates.access_logs import REPLICATION_ACTIONS
 from templates.declared import accepts, declare, permits
 from templates.iam import PULL_ACTIONS, pull_image, registry_token
+from templates.progressive import READS, RULES, TARGETS, shift_traffic_policy
 from templates.secrets import read_statements
 
 BOUNDARY_PATH = "/ci/"
@@ -54,12 +55,24 @@ def workload_boundary_arn(prefix: str) -> Sub:
     )
 
 
+def _load_balancing_arns(kind: str) -> Sub:
+    return Sub(
+        "arn:${AWS::Partition}:elasticloadbalancing:${AWS::Region}:${AWS::AccountId}:" + kind
+    )
+
+
 def workload_boundary_document(
-    prefix: str, repository: str, secrets: Mapping[str, str] | None = None
+    prefix: str,
+    repository: str,
+    secrets: Mapping[str, str] | None = None,
+    shifts_traffic: bool = False,
 ) -> PolicyDocument:
     """What the app's roles may do at most: the union of what the execution role, the
     flow-log role and the access logs' replication role use, on this environment's repository,
-    log groups and buckets only."""
+    log groups and buckets only; with `shifts_traffic` (a progressive service), what ECS's
+    traffic-shift role uses, on the target groups and Application Load Balancer rules of this
+    account and region (CloudFormation names both after the load balancer and a random suffix,
+    never after the app: the role's own policy names its two of each)."""
     log_groups = Sub(
         f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{prefix}-*"
     )
@@ -86,11 +99,22 @@ def workload_boundary_document(
             ),
             # The services' secrets, each by its ARN: what their execution roles read.
             *read_statements(secrets or {}, "ReadTheServicesSecrets"),
+            *(
+                shift_traffic_policy(
+                    [_load_balancing_arns("targetgroup/*/*")],
+                    [_load_balancing_arns("listener-rule/app/*/*/*/*")],
+                    sid_prefix="Ecs",
+                )
+                if shifts_traffic
+                else []
+            ),
         ],
     )
 
 
-def _declared(policy: iam.ManagedPolicy, secrets: Mapping[str, str] | None) -> iam.ManagedPolicy:
+def _declared(
+    policy: iam.ManagedPolicy, secrets: Mapping[str, str] | None, shifts_traffic: bool = False
+) -> iam.ManagedPolicy:
     """A boundary grants nothing by itself (it only caps the roles that carry it), but the
     review reads any policy as a grant: each statement is declared, with why."""
     cap = "a permissions boundary grants nothing: it caps the app's roles at"
@@ -108,11 +132,22 @@ def _declared(policy: iam.ManagedPolicy, secrets: Mapping[str, str] | None) -> i
             for statement in read_statements(secrets or {})
         ),
     )
+    if shifts_traffic:
+        declare(
+            policy,
+            permits(READS, f"{cap} ECS's reads of the load balancer", resources=["*"]),
+            permits(TARGETS, f"{cap} ECS registering tasks in this account's target groups"),
+            permits(RULES, f"{cap} ECS shifting this account's listener rules' weights"),
+        )
     return policy
 
 
 def add_workload_boundary(
-    template: Template, prefix: str, repository: str, secrets: Mapping[str, str] | None = None
+    template: Template,
+    prefix: str,
+    repository: str,
+    secrets: Mapping[str, str] | None = None,
+    shifts_traffic: bool = False,
 ) -> object:
     """This stack's own copy of the workload boundary (an environment with no ci stack); returns
     what its roles' PermissionsBoundary takes."""
@@ -120,14 +155,18 @@ def add_workload_boundary(
         iam.ManagedPolicy(
             WORKLOAD_BOUNDARY,
             Description=f"{prefix}: the most a role of this stack may do",
-            PolicyDocument=workload_boundary_document(prefix, repository, secrets),
+            PolicyDocument=workload_boundary_document(prefix, repository, secrets, shifts_traffic),
         )
     )
-    return _declared(policy, secrets).ref()
+    return _declared(policy, secrets, shifts_traffic).ref()
 
 
 def add_named_workload_boundary(
-    template: Template, prefix: str, repository: str, secrets: Mapping[str, str] | None = None
+    template: Template,
+    prefix: str,
+    repository: str,
+    secrets: Mapping[str, str] | None = None,
+    shifts_traffic: bool = False,
 ) -> object:
     """The ci stack's workload boundary, named so that the app stacks can name it."""
     policy = template.add_resource(
@@ -136,10 +175,10 @@ def add_named_workload_boundary(
             ManagedPolicyName=workload_boundary_name(prefix),
             Path=BOUNDARY_PATH,
             Description=f"{prefix}: the most a role the app's stacks create may do",
-            PolicyDocument=workload_boundary_document(prefix, repository, secrets),
+            PolicyDocument=workload_boundary_document(prefix, repository, secrets, shifts_traffic),
         )
     )
-    return _declared(policy, secrets).ref()
+    return _declared(policy, secrets, shifts_traffic).ref()
 
 
 def add_ci_boundary(

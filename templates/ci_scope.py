@@ -20,6 +20,9 @@ class Scope:
     # Every service's secrets (variable -> SSM name or secret ARN): the workload boundary
     # admits their reads.
     secrets: tuple[tuple[str, str], ...] = ()
+    # Some service deploys blue/green, canary or linear: ECS's traffic-shift role is passed to
+    # ECS, the workload boundary admits it, and the deployer answers the deployment's pause.
+    progressive: bool = False
 
 
 def arn(service: str, resource: str, *, regional: bool = True, region: str | None = None) -> Sub:

@@ -87,13 +87,31 @@ def _alarm_arn(alarm: cloudwatch.Alarm) -> Join:
     return Join(":", ["arn", Partition, "cloudwatch", Region, AccountId, "alarm", alarm.ref()])
 
 
+def _other_group(
+    alternate: LoadBalancerMetrics | None, *drawn: tuple[str, str, str]
+) -> tuple[tuple[Metric, str, str], ...]:
+    """A progressive service's second target group, drawn beside the first: (metric's field in
+    LoadBalancerMetrics, statistic, label) each; nothing for a rolling service."""
+    if alternate is None:
+        return ()
+    return tuple((getattr(alternate, field), stat, label) for field, stat, label in drawn)
+
+
 def widgets(
-    lb: LoadBalancerMetrics, service: ServiceMetrics, alarms: tuple[cloudwatch.Alarm, ...]
+    lb: LoadBalancerMetrics,
+    service: ServiceMetrics,
+    alarms: tuple[cloudwatch.Alarm, ...],
+    alternate: LoadBalancerMetrics | None = None,
 ) -> list[dict[str, Any]]:
+    """`alternate`: a progressive service's second target group's metrics (the alarms watch
+    both groups; templates/monitoring.py)."""
     graphs = [
         _graph("Requests", [_line(lb.requests, "Sum")]),
         _labelled(
-            "5xx answers", (lb.elb_5xx, "Sum", "load balancer"), (lb.target_5xx, "Sum", "tasks")
+            "5xx answers",
+            (lb.elb_5xx, "Sum", "load balancer"),
+            (lb.target_5xx, "Sum", "tasks"),
+            *_other_group(alternate, ("target_5xx", "Sum", "tasks, alternate group")),
         ),
         _graph(
             "4xx rate (percent of requests)",
@@ -105,12 +123,24 @@ def widgets(
             ],
         ),
         _labelled(
-            "Latency (seconds)", (lb.response_time, "p50", "p50"), (lb.response_time, "p99", "p99")
+            "Latency (seconds)",
+            (lb.response_time, "p50", "p50"),
+            (lb.response_time, "p99", "p99"),
+            *_other_group(
+                alternate,
+                ("response_time", "p50", "p50, alternate group"),
+                ("response_time", "p99", "p99, alternate group"),
+            ),
         ),
         _labelled(
             "Hosts",
             (lb.healthy_hosts, "Minimum", "healthy"),
             (lb.unhealthy_hosts, "Maximum", "unhealthy"),
+            *_other_group(
+                alternate,
+                ("healthy_hosts", "Minimum", "healthy, alternate group"),
+                ("unhealthy_hosts", "Maximum", "unhealthy, alternate group"),
+            ),
         ),
         _graph(
             "CPU and memory (percent of reserved)",
@@ -183,6 +213,7 @@ def add_dashboard(
     lb: LoadBalancerMetrics,
     service: ServiceMetrics,
     alarms: tuple[cloudwatch.Alarm, ...],
+    alternate: LoadBalancerMetrics | None = None,
 ) -> cloudwatch.Dashboard:
     dashboard = template.add_resource(
         cloudwatch.Dashboard(
@@ -190,7 +221,7 @@ def add_dashboard(
             # Named after the stack, as the other names CloudFormation gives: the ci stack's
             # CloudFormation role may manage only dashboards of this app's stacks.
             DashboardName=StackName,
-            DashboardBody=body(widgets(lb, service, alarms)),
+            DashboardBody=body(widgets(lb, service, alarms, alternate)),
         )
     )
     template.add_output(

@@ -2,7 +2,11 @@
 
 Deployments start the new tasks before stopping old ones (100 % minimum healthy, 200 %
 maximum), roll back by themselves when the new tasks do not get healthy (circuit breaker) or
-when a load balancer alarm fires (deployment alarms, see monitoring.py).
+when a load balancer alarm fires (deployment alarms, see monitoring.py). A progressive service
+(blue/green, canary, linear: templates/progressive.py) keeps all of that, and adds its strategy,
+its pause for the deployer and the second target group with the rules ECS shifts. The two
+percentages stay: the resource schema says they go unused only with the CODE_DEPLOY and EXTERNAL
+deployment controllers on Fargate, and ECS's own blue/green runs under the ECS controller.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from service import contract
 from templates.edge import Edge
 from templates.iam import Roles
 from templates.imported import CLUSTER, Imported
+from templates.progressive import Progressive, advanced_configuration, strategy_settings
 from templates.secrets import source_arn
 
 MINIMUM_HEALTHY_PERCENT = 100
@@ -136,9 +141,11 @@ def add_ecs_service(
     subnet_ids: object,
     deployment_alarms: tuple[cloudwatch.Alarm, ...],
     public_address: bool,
+    progressive: Progressive | None = None,
 ) -> EcsService:
     """`public_address`: the tasks run in public subnets and reach AWS through the internet
-    gateway; otherwise they run in private subnets (through VPC endpoints or a NAT gateway)."""
+    gateway; otherwise they run in private subnets (through VPC endpoints or a NAT gateway).
+    `progressive`: the resources of a blue/green, canary or linear deployment."""
     task_definition = template.add_resource(
         ecs.TaskDefinition(
             "TaskDefinition",
@@ -158,8 +165,7 @@ def add_ecs_service(
     service = template.add_resource(
         ecs.Service(
             "Service",
-            # The target group must belong to a load balancer before a service may use it.
-            DependsOn=[edge.listener_rule],
+            **_depends_on(edge, progressive),
             Cluster=cluster.ref(),
             TaskDefinition=task_definition.ref(),
             LaunchType="FARGATE",
@@ -183,6 +189,7 @@ def add_ecs_service(
                     Enable=True,
                     Rollback=True,
                 ),
+                **strategy_settings(config.deployment),
             ),
             NetworkConfiguration=ecs.NetworkConfiguration(
                 AwsvpcConfiguration=ecs.AwsvpcConfiguration(
@@ -198,6 +205,7 @@ def add_ecs_service(
                     ContainerName=contract.CONTAINER_NAME,
                     ContainerPort=config.port,
                     TargetGroupArn=edge.target_group.ref(),
+                    **_advanced(edge, progressive),
                 )
             ],
         )
@@ -205,3 +213,18 @@ def add_ecs_service(
     template.add_output(Output("ClusterName", Value=cluster.ref()))
     template.add_output(Output("ServiceName", Value=service.get_att("Name")))
     return EcsService(cluster=cluster, task_definition=task_definition, service=service)
+
+
+def _depends_on(edge: Edge, progressive: Progressive | None) -> dict[str, object]:
+    """The target group must belong to a load balancer before a service may use it: its rule
+    first. A progressive service names both rules in its AdvancedConfiguration, which orders
+    them already."""
+    if progressive is not None:
+        return {}
+    return {"DependsOn": [edge.listener_rule]}
+
+
+def _advanced(edge: Edge, progressive: Progressive | None) -> dict[str, object]:
+    if progressive is None:
+        return {}
+    return {"AdvancedConfiguration": advanced_configuration(edge, progressive)}

@@ -376,7 +376,7 @@ def add_load_balancer(
     )
 
 
-def _conditions(route: Route) -> list[elbv2.Condition]:
+def route_conditions(route: Route) -> list[elbv2.Condition]:
     """Host, and path prefix: "/api" matches /api and /api/... (ALB path patterns are
     case-sensitive; "*" matches any characters)."""
     conditions = [
@@ -405,9 +405,40 @@ def add_route(
     service_sg = add_service_security_group(
         template, params, environment.load_balancer_security_group, service.port
     )
-    target_group = template.add_resource(
+    target_group = add_target_group(template, "TargetGroup", params, service)
+    rule = template.add_resource(
+        elbv2.ListenerRule(
+            "ListenerRule",
+            ListenerArn=environment.https_listener.ref(),
+            Priority=service.priority,
+            Conditions=route_conditions(service.route),
+            Actions=[elbv2.ListenerRuleAction(Type="forward", TargetGroupArn=target_group.ref())],
+        )
+    )
+    template.add_output(
+        Output(
+            "Url",
+            Description="Where the service answers",
+            Value=f"https://{service.route.host}{service.route.path or ''}/",
+        )
+    )
+    return Edge(
+        load_balancer=environment.load_balancer,
+        listener_rule=rule,
+        target_group=target_group,
+        service_security_group=service_sg,
+    )
+
+
+def add_target_group(
+    template: Template, title: str, params: ServiceParameters, service: ServiceConfig
+) -> elbv2.TargetGroup:
+    """The service's tasks behind the load balancer, checked on its health path. A progressive
+    service has two, built here alike (templates/progressive.py): ECS moves the new revision
+    between them."""
+    target_group: elbv2.TargetGroup = template.add_resource(
         elbv2.TargetGroup(
-            "TargetGroup",
+            title,
             VpcId=params.vpc_id.ref(),
             Port=service.port,
             Protocol="HTTP",
@@ -427,25 +458,4 @@ def add_route(
             ],
         )
     )
-    rule = template.add_resource(
-        elbv2.ListenerRule(
-            "ListenerRule",
-            ListenerArn=environment.https_listener.ref(),
-            Priority=service.priority,
-            Conditions=_conditions(service.route),
-            Actions=[elbv2.ListenerRuleAction(Type="forward", TargetGroupArn=target_group.ref())],
-        )
-    )
-    template.add_output(
-        Output(
-            "Url",
-            Description="Where the service answers",
-            Value=f"https://{service.route.host}{service.route.path or ''}/",
-        )
-    )
-    return Edge(
-        load_balancer=environment.load_balancer,
-        listener_rule=rule,
-        target_group=target_group,
-        service_security_group=service_sg,
-    )
+    return target_group

@@ -39,23 +39,23 @@ class Roles:
     task: iam.Role
 
 
-def assumed_by(service: str, source_arn: object | None = None) -> PolicyDocument:
+def assumed_by(
+    service: str, source_arn: object | None = None, *, source_account: bool = True
+) -> PolicyDocument:
     """A trust policy: `service` may take the role on behalf of this account only, and of the
-    resources matching `source_arn` when given (confused-deputy guard)."""
-    conditions: list[ConditionElement] = [StringEquals("aws:SourceAccount", AccountId)]
+    resources matching `source_arn` when given (confused-deputy guard). `source_account=False`
+    where AWS documents the service's trust without the guard (it may not send the key)."""
+    conditions: list[ConditionElement] = []
+    if source_account:
+        conditions.append(StringEquals("aws:SourceAccount", AccountId))
     if source_arn is not None:
         conditions.append(ArnLike("aws:SourceArn", source_arn))
-    return PolicyDocument(
-        Version="2012-10-17",
-        Statement=[
-            Statement(
-                Effect=Allow,
-                Principal=Principal("Service", service),
-                Action=[asts.AssumeRole],
-                Condition=Condition(conditions),
-            )
-        ],
+    statement = Statement(
+        Effect=Allow, Principal=Principal("Service", service), Action=[asts.AssumeRole]
     )
+    if conditions:
+        statement.Condition = Condition(conditions)
+    return PolicyDocument(Version="2012-10-17", Statement=[statement])
 
 
 def _assumed_by_ecs_tasks() -> PolicyDocument:

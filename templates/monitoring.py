@@ -336,15 +336,44 @@ def _expression(id_: str, label: str, expression: str) -> cloudwatch.MetricDataQ
     return cloudwatch.MetricDataQuery(Id=id_, Label=label, Expression=expression, ReturnData=True)
 
 
+def _both_groups(
+    primary: Metric, alternate: Metric | None, stat: str, label: str, combine: str
+) -> dict[str, Any]:
+    """A target group's metric as an alarm watches it: the one group's, or, for a progressive
+    service, both groups' combined by `combine` (over `primary` and `alternate`): ECS moves
+    production between the two, and the new revision takes the canary's share from the other."""
+    if alternate is None:
+        if stat.startswith("p"):
+            return primary.alarm_properties(ExtendedStatistic=stat)
+        return primary.alarm_properties(Statistic=stat)
+    return {
+        "Metrics": [
+            primary.query("primary", stat),
+            alternate.query("alternate", stat),
+            _expression("both", label, combine),
+        ]
+    }
+
+
+SUM_OF_BOTH = "FILL(primary, 0) + FILL(alternate, 0)"
+MAX_OF_BOTH = "MAX([FILL(primary, 0), FILL(alternate, 0)])"
+
+
 def add_load_balancer_alarms(
     template: Template,
     alerting: Alerting,
     thresholds: AlarmThresholds,
     load_balancer: elbv2.LoadBalancer | Imported,
     target_group: elbv2.TargetGroup,
+    alternate_target_group: elbv2.TargetGroup | None = None,
 ) -> DeploymentAlarms:
+    """`alternate_target_group`: a progressive service's second group (templates/progressive.py),
+    which the target groups' alarms watch too."""
     alarms = _Alarms(template, alerting, thresholds.evaluation_periods)
     metrics = load_balancer_metrics(load_balancer, target_group)
+    alternate = None
+    if alternate_target_group is not None:
+        alternate = load_balancer_metrics(load_balancer, alternate_target_group)
     return DeploymentAlarms(
         alarms=(
             alarms.add(
@@ -357,7 +386,13 @@ def add_load_balancer_alarms(
                 "Target5xxAlarm",
                 "The service's tasks answer 5xx",
                 thresholds.target_5xx_count,
-                **metrics.target_5xx.alarm_properties(Statistic="Sum"),
+                **_both_groups(
+                    metrics.target_5xx,
+                    None if alternate is None else alternate.target_5xx,
+                    "Sum",
+                    "Target 5xx, both target groups",
+                    SUM_OF_BOTH,
+                ),
             ),
             alarms.add(
                 "Client4xxRateAlarm",
@@ -375,13 +410,25 @@ def add_load_balancer_alarms(
                 "Targets failing the load balancer's health check",
                 thresholds.unhealthy_hosts,
                 comparison="GreaterThanOrEqualToThreshold",
-                **metrics.unhealthy_hosts.alarm_properties(Statistic="Maximum"),
+                **_both_groups(
+                    metrics.unhealthy_hosts,
+                    None if alternate is None else alternate.unhealthy_hosts,
+                    "Maximum",
+                    "Unhealthy targets, both target groups",
+                    SUM_OF_BOTH,
+                ),
             ),
             alarms.add(
                 "LatencyP99Alarm",
                 "p99 target response time, in seconds",
                 thresholds.p99_latency_seconds,
-                **metrics.response_time.alarm_properties(ExtendedStatistic="p99"),
+                **_both_groups(
+                    metrics.response_time,
+                    None if alternate is None else alternate.response_time,
+                    "p99",
+                    "p99 response time, the slower target group",
+                    MAX_OF_BOTH,
+                ),
             ),
         )
     )

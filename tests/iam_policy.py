@@ -159,4 +159,12 @@ def arns(template: Mapping[str, Any], stack: str, pseudo: Mapping[str, str]) -> 
             case "AWS::S3::Bucket":  # CloudFormation's bucket names are lowercase
                 name = properties.get("BucketName", generated.lower())
                 found[logical] = f"arn:{partition}:s3:::{name}"
+            # Elastic Load Balancing's ARNs carry a generated name and an ID, never the stack's.
+            case "AWS::ElasticLoadBalancingV2::TargetGroup":
+                elb = f"arn:{partition}:elasticloadbalancing:{region}:{account}"
+                found[logical] = f"{elb}:targetgroup/{logical[:6]}-AB12CD/0123456789abcdef"
+            case "AWS::ElasticLoadBalancingV2::ListenerRule":
+                elb = f"arn:{partition}:elasticloadbalancing:{region}:{account}"
+                listener = "app/scalab-LoadB-AB12CD/0123456789abcdef/fedcba9876543210"
+                found[logical] = f"{elb}:listener-rule/{listener}/{len(found):016x}"
     return found

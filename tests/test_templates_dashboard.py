@@ -91,7 +91,7 @@ def test_the_graphs_an_operator_looks_for() -> None:
         "Alarms",
     ]
     latency = [stats for (_, name, _), stats in drawn().items() if name == "TargetResponseTime"]
-    assert latency == [{"p50", "p99"}]
+    assert latency == [{"p50", "p99"}] * 2  # production's canary: both target groups
     expressions = [
         line[0]["expression"]
         for w in body["widgets"]

@@ -86,13 +86,12 @@ def test_service_count_grace_period_and_target_group() -> None:
     assert service["LaunchType"] == "FARGATE"
     assert "DesiredCount" not in service  # autoscaling's (tests/test_templates_aws_rules.py)
     assert service["HealthCheckGracePeriodSeconds"] == env.services[0].health_check_grace_seconds
-    assert service["LoadBalancers"] == [
-        {
-            "ContainerName": contract.CONTAINER_NAME,
-            "ContainerPort": contract.PORT,
-            "TargetGroupArn": {"Ref": "TargetGroup"},
-        }
-    ]
+    (balancer,) = service["LoadBalancers"]
+    assert {key: balancer[key] for key in ("ContainerName", "ContainerPort", "TargetGroupArn")} == {
+        "ContainerName": contract.CONTAINER_NAME,
+        "ContainerPort": contract.PORT,
+        "TargetGroupArn": {"Ref": "TargetGroup"},
+    }
     network = service["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert network["SecurityGroups"] == [{"Ref": "ServiceSecurityGroup"}]
 
@@ -111,10 +110,34 @@ def test_scaling_between_min_and_max_on_cpu_and_requests_per_target() -> None:
     )
     assert cpu["TargetValue"] == env.scaling.cpu_target_percent
     requests = properties("RequestCountScalingPolicy")["TargetTrackingScalingPolicyConfiguration"]
-    metric = requests["PredefinedMetricSpecification"]
-    assert metric["PredefinedMetricType"] == "ALBRequestCountPerTarget"
     assert requests["TargetValue"] == env.scaling.requests_per_target
+    # A rolling service (local's web): the predefined metric of its one target group.
+    rolling = properties("RequestCountScalingPolicy", env_name="local")
+    metric = rolling["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"]
+    assert metric["PredefinedMetricType"] == "ALBRequestCountPerTarget"
     assert "ResourceLabel" in metric
+
+
+def test_a_progressive_service_scales_on_requests_per_target_over_both_groups() -> None:
+    """production's web is a canary: after a deployment production is served by whichever
+    target group ECS moved it to; the policy counts both groups' requests and healthy targets."""
+    config = properties("RequestCountScalingPolicy")["TargetTrackingScalingPolicyConfiguration"]
+    assert "PredefinedMetricSpecification" not in config
+    queries = config["CustomizedMetricSpecification"]["Metrics"]
+    stats = {q["Id"]: q["MetricStat"] for q in queries if "MetricStat" in q}
+    assert {q["Metric"]["MetricName"] for q in stats.values()} == {
+        "RequestCount",
+        "HealthyHostCount",
+    }
+    groups = {
+        str(dim["Value"])
+        for q in stats.values()
+        for dim in q["Metric"]["Dimensions"]
+        if dim["Name"] == "TargetGroup"
+    }
+    assert len(groups) == 2 and any("AlternateTargetGroup" in g for g in groups)
+    (returned,) = [q for q in queries if q.get("ReturnData")]
+    assert "/ hosts" in returned["Expression"]
 
 
 def test_outputs_name_the_cluster_and_thestack_template() -> None:

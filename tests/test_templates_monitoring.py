@@ -58,22 +58,50 @@ THRESHOLDS = load("production").alarms
     ],
 )
 def test_load_balancer_alarms(alarm: str, metric: str, statistic: str, threshold: float) -> None:
-    props = properties(alarm)
+    """On a rolling service (local's web): the one metric, as the alarm's own."""
+    props = properties(alarm, env_name="local")
     assert props["Namespace"] == "AWS/ApplicationELB"
-    assert (props["MetricName"], props["Statistic"], props["Threshold"]) == (
-        metric,
-        statistic,
-        threshold,
-    )
+    assert (props["MetricName"], props["Statistic"]) == (metric, statistic)
     assert props["Period"] == 60
-    assert props["EvaluationPeriods"] == THRESHOLDS.evaluation_periods
+    production = properties(alarm)
+    assert production["Threshold"] == threshold
+    assert production["EvaluationPeriods"] == THRESHOLDS.evaluation_periods
 
 
 def test_latency_alarm_watches_p99_target_response_time() -> None:
-    props = properties("LatencyP99Alarm")
+    props = properties("LatencyP99Alarm", env_name="local")
     assert props["MetricName"] == "TargetResponseTime"
     assert props["ExtendedStatistic"] == "p99"
-    assert props["Threshold"] == THRESHOLDS.p99_latency_seconds
+    assert properties("LatencyP99Alarm")["Threshold"] == THRESHOLDS.p99_latency_seconds
+
+
+@pytest.mark.parametrize(
+    ("alarm", "metric", "stat", "combined"),
+    [
+        ("Target5xxAlarm", "HTTPCode_Target_5XX_Count", "Sum", "FILL(primary, 0) + FILL("),
+        ("UnhealthyHostsAlarm", "UnHealthyHostCount", "Maximum", "FILL(primary, 0) + FILL("),
+        ("LatencyP99Alarm", "TargetResponseTime", "p99", "MAX([FILL(primary, 0), FILL("),
+    ],
+)
+def test_a_progressive_services_target_group_alarms_watch_both_groups(
+    alarm: str, metric: str, stat: str, combined: str
+) -> None:
+    """production's web is a canary: ECS moves production between the two target groups, and
+    the canary's share goes to the other one: the alarms that roll a deployment back watch both."""
+    props = properties(alarm)
+    assert "MetricName" not in props
+    inputs = {q["Id"]: q["MetricStat"] for q in props["Metrics"] if "MetricStat" in q}
+    assert {i["Metric"]["MetricName"] for i in inputs.values()} == {metric}
+    assert {i["Stat"] for i in inputs.values()} == {stat}
+    groups = [
+        dim["Value"]["Fn::Select"][1]["Fn::Split"][1]
+        for i in inputs.values()
+        for dim in i["Metric"]["Dimensions"]
+        if dim["Name"] == "TargetGroup"
+    ]
+    assert groups == [{"Ref": "TargetGroup"}, {"Ref": "AlternateTargetGroup"}]
+    (returned,) = [q for q in props["Metrics"] if q["ReturnData"]]
+    assert returned["Expression"].startswith(combined)
 
 
 def test_4xx_alarm_is_a_percentage_of_requests_by_metric_math() -> None:
