@@ -103,7 +103,7 @@ bench-health: $(VENV)/.installed ## Benchmark /_health vs bare ASGI vs Flask (ne
 	$(PY) bench/health.py
 
 # ---- deploy (issue 4) ----------------------------------------------------------------
-.PHONY: plan deploy destroy follow cancel continue-rollback status rollback promote abort logs local-up local-stop test-deploy bench-deploy bench-concurrency bench-follow bench-drift
+.PHONY: plan deploy destroy follow cancel continue-rollback status rollback promote abort logs local-up local-stop test-deploy bench-deploy bench-concurrency bench-follow bench-progressive bench-drift
 # ENV=local runs against moto's server on 127.0.0.1:$(LOCAL_AWS_PORT) (started if
 # AWS_ENDPOINT_URL is unset and nothing answers there); other environments reach AWS through
 # boto3's standard resolution (AWS_PROFILE, AWS_REGION...). The variables, as make help lists them:
@@ -213,6 +213,9 @@ bench-deploy: $(VENV)/.installed templates ## Time deploy.py vs aws cloudformati
 
 bench-concurrency: $(VENV)/.installed ## A first local deploy of ENV: CONCURRENCY (default 4) vs 1, HOLD=s per stack
 	$(PY) bench/concurrency.py --env $(ENV) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY)) $(if $(HOLD),--hold $(HOLD))
+
+bench-progressive: $(VENV)/.installed ## A scripted canary: start -> CONTINUE, ECS calls/min while following (~1 min)
+	$(PY) bench/progressive.py
 
 bench-follow: $(VENV)/.installed ## Follower: latency after a stack settles, CloudFormation calls/min (~1 min)
 	$(PY) bench/follow.py

@@ -305,3 +305,42 @@ def test_the_watch_asks_ecs_at_most_once_per_interval() -> None:
     assert names.count("DescribeServiceDeployments") == 12  # every 5 s: 12 a minute
     assert names.count("ListServiceDeployments") == 1  # until the deployment is found
     assert len(names) < 30
+
+
+def test_the_deploy_follows_a_progressive_service_with_the_canary_watch(
+    aws: dict[str, str], tmp_path: Any
+) -> None:
+    """Which watch a stack's follow gets (no ECS call is made: nothing is polled here). A
+    rolling service keeps the rollout watch; a progressive one gets the canary watch, which
+    answers its pause unless --no-verify; Ctrl-C's message then carries the handover."""
+    import dataclasses
+
+    import test_deploy_support as support
+
+    from deployer import rollout
+    from deployer.errors import FollowInterrupted
+    from deployer.manifest import load
+    from deployer.run import Deployer, Options
+    from deployer.session import Aws as RealAws
+
+    build = support.write(tmp_path / "local")
+    manifest = load(build)
+    spec = manifest.stack("service")
+    rolling = Deployer(RealAws("us-east-1"), manifest, Options(False, True, "r", bool, {}), print)
+    found = rolling._watch(spec, STACK_ID, datetime.now(UTC), Diagnostics(lambda: None))
+    assert isinstance(found, rollout.Watch)
+    service = dataclasses.replace(
+        manifest.services[0], progressive=Progressive("canary", HEADER, VALUE, 30)
+    )
+    progressive = dataclasses.replace(manifest, services=(service,))
+    for answer in (True, False):
+        options = Options(False, True, "r", bool, {}, answer_pause=answer)
+        deployer = Deployer(RealAws("us-east-1"), progressive, options, print)
+        diagnostics = Diagnostics(lambda: None)
+        found = deployer._watch(spec, STACK_ID, datetime.now(UTC), diagnostics)
+        assert isinstance(found, CanaryWatch)
+        assert (found.checks is not None) is answer
+        assert found.notes is diagnostics.notes and found.handovers is deployer.handovers
+    deployer.handovers["web"] = ["  promote:    make promote ENV=local SERVICE=web"]
+    stopped = FollowInterrupted(deployer.target(spec), "UPDATE", deployer.handovers["web"])
+    assert str(stopped).endswith("make promote ENV=local SERVICE=web")
