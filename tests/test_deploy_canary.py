@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 import pytest
 from fake_ecs import DEPLOYMENT_ARN, HOOK_ID, SERVICE_ARN, FakeEcs, canary, step
+from test_deploy_verify import put_alarm
 
 from deployer import gate
 from deployer.canary import CanaryWatch
@@ -98,17 +99,9 @@ TEMPLATE = {
 
 
 def alarm(state: str) -> None:
+    """The stack's alarm in moto's CloudWatch, set to `state`."""
+    put_alarm(Aws(), ALARM)  # type: ignore[arg-type]
     cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
-    cloudwatch.put_metric_alarm(
-        AlarmName=ALARM,
-        Namespace="AWS/ApplicationELB",
-        MetricName="HTTPCode_Target_5XX_Count",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=5,
-        ComparisonOperator="GreaterThanThreshold",
-    )
     cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue=state, StateReason=f"test: {state}")
 
 
