@@ -167,7 +167,7 @@ class CanaryWatch:
         self.service_arn: str | None = None
         self.arn: str | None = None
         self.last: Deployment | None = None
-        self.shown: set[str] = set()  # progress lines said, so a state is said once
+        self.shown = ""  # the last progress line said: a line is said when it changes
         self.answered: set[str] = set()  # hook IDs answered or handed over
         self.decision: Decision | None = None
         self.bake_started: float | None = None
@@ -218,14 +218,14 @@ class CanaryWatch:
         if d.ended():
             self.handovers.pop(self.service, None)
             if d.failed():
-                self._failed(ecs, d, now)
+                self._failed(d, now)
         else:
             self.handovers[self.service] = handover(self.env, self.service, d)
 
     def _show(self, d: Deployment, now: float) -> None:
         line = progress_line(d)
-        if line not in self.shown:
-            self.shown.add(line)
+        if line != self.shown:
+            self.shown = line
             self.say(f"  {line}")
         if d.stage == "BAKE_TIME" and d.bake_minutes is not None:
             if self.bake_started is None:
@@ -276,11 +276,19 @@ class CanaryWatch:
             self.say(f"  check {check.name}: {verdict}: {check.line}")
         self.decision = decide(checks)
         self.say(f"  {self.decision.line()}")
-        deployments.answer(ecs, d.arn, hook.hook_id, self.decision.action)
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            deployments.answer(ecs, d.arn, hook.hook_id, self.decision.action)
+        except (ClientError, BotoCoreError) as error:
+            self.say(f"  the answer {self.decision.action} did not reach ECS ({error}):")
+            for line in handover(self.env, self.service, d)[1:]:
+                self.say(line)
+            return
         cli = deployments.cli_answer(d.arn, hook.hook_id, self.decision.action)
         self.say(f"  (AWS CLI: {cli})")
 
-    def _failed(self, ecs: Any, d: Deployment, now: float) -> None:
+    def _failed(self, d: Deployment, now: float) -> None:
         if self.notes and self.notes[0].startswith(f"ECS service deployment {d.arn}"):
             return  # said already
         lines = root_cause(d)

@@ -102,8 +102,14 @@ def checks(
             ),
             "",
         )
+        from botocore.exceptions import BotoCoreError, ClientError
+
         tested = smoke_check(service, version, seconds_until(hook, smoke_seconds), say)
-        alarms = alarm_names(aws.cloudformation, stack_id, template)
-        return [tested, alarms_check(aws.client("cloudwatch"), alarms)]
+        try:
+            alarms = alarm_names(aws.cloudformation, stack_id, template)
+            quiet = alarms_check(aws.client("cloudwatch"), alarms)
+        except (ClientError, BotoCoreError) as error:  # unread is not quiet: roll back
+            quiet = Check("alarms", False, f"could not be read ({str(error).strip()})")
+        return [tested, quiet]
 
     return run

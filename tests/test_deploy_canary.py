@@ -337,3 +337,32 @@ def test_the_deploy_follows_a_progressive_service_with_the_canary_watch(
     deployer.handovers["web"] = ["  promote:    make promote ENV=local SERVICE=web"]
     stopped = FollowInterrupted(deployer.target(spec), "UPDATE", deployer.handovers["web"])
     assert str(stopped).endswith("make promote ENV=local SERVICE=web")
+
+
+def test_alarms_that_cannot_be_read_roll_back_and_a_lost_answer_says_how_to_answer(
+    aws: dict[str, str], new_revision: tuple[str, type[Versions]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fake ECS (moto runs no service deployment) whose ContinueServiceDeployment is refused,
+    and CloudWatch refusing DescribeAlarms (botocore's Stubber: moto grants every call)."""
+    from botocore.exceptions import ClientError
+    from botocore.stub import Stubber
+
+    url, _ = new_revision
+    denied = boto3.client("cloudwatch", region_name="us-east-1")
+    stubber = Stubber(denied)
+    stubber.add_client_error("describe_alarms", "AccessDenied", "not allowed")
+    stubber.activate()
+    monkeypatch.setattr(Aws, "client", lambda self, name: denied)
+
+    class Refusing(FakeEcs):
+        def continue_service_deployment(self, **request: Any) -> dict[str, Any]:
+            error = {"Error": {"Code": "AccessDeniedException", "Message": "no"}}
+            raise ClientError(error, "ContinueServiceDeployment")  # type: ignore[arg-type]
+
+    ecs = Refusing(*canary())
+    _, said, _ = follow(ecs, web(url), answer=True)
+    text = "\n".join(said)
+    assert "  check alarms: FAILED: could not be read (An error occurred (AccessDenied)" in text
+    assert "  decision: ROLLBACK (alarms failed: could not be read" in text
+    assert "the answer ROLLBACK did not reach ECS" in text
+    assert "make abort ENV=production SERVICE=web" in text

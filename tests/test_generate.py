@@ -52,6 +52,7 @@ def test_manifest_follows_the_contract() -> None:
             "image": {"repository_name": "scalable-app-local", "tag": "abc123"},
             "url": "https://local.example.com",
             "health_path": "/_health",
+            "progressive": None,  # local deploys rolling: moto runs no ECS deployment
         },
         {
             "name": "api",
@@ -59,6 +60,7 @@ def test_manifest_follows_the_contract() -> None:
             "image": {"repository_name": "scalable-app-local", "tag": "abc123"},
             "url": "https://local.example.com/api",
             "health_path": "/_health",
+            "progressive": None,
         },
     ]
     assert manifest["hosted_zone"] == {"name": "example.com."}
