@@ -174,3 +174,46 @@ def test_status_shows_the_deployment_in_progress_and_its_stage(
     assert service["strategy"] == "canary"
     assert service["service_deployment"]["stage"] == "POST_TEST_TRAFFIC_SHIFT"
     assert service["service_deployment"]["paused"]["hook_id"] == HOOK_ID
+
+
+def to_image(build: Path, tag: str, url: str | None = None) -> None:
+    """The canary build deploys `tag` (and its service answers at `url`)."""
+    manifest = json.loads((build / "manifest.json").read_text())
+    manifest["services"][0]["image"]["tag"] = tag
+    if url:
+        manifest["services"][0]["url"] = url
+    service = next(s for s in manifest["stacks"] if s["key"] == "service")
+    service["parameters"]["ImageTag"] = tag
+    (build / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("no_verify", [False, True])
+def test_a_deploy_of_a_canary_answers_its_pause_or_hands_it_over(
+    deployed: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    no_verify: bool,
+) -> None:
+    """The whole path, make deploy's (local_aws.py, in this process): moto updates the stack
+    at once, and the fake ECS client (moto runs no service deployment) has the canary at its
+    pause at the deployer's first look. Nothing serves the service's URL here (127.0.0.1:9),
+    so the smoke check through the test header fails and the deployer answers ROLLBACK;
+    with --no-verify it answers nothing and shows the commands."""
+    import local_aws
+
+    _, build = deployed
+    to_image(build, "v2", "http://127.0.0.1:9")
+    fake = with_ecs(monkeypatch, paused())
+    argv = ["deploy", "--build-dir", str(build), "--yes", "--smoke-timeout", "0.02"]
+    local_aws.main([*argv, *(["--no-verify"] if no_verify else [])])
+    shown = capsys.readouterr().out
+    assert "canary deployment abc123: IN_PROGRESS, stage POST_TEST_TRAFFIC_SHIFT;" in shown
+    if no_verify:
+        assert fake.answers == []
+        assert "--no-verify: the deployer does not answer the pause; a person does:" in shown
+        assert "make promote ENV=local SERVICE=web" in shown
+        assert f"--hook-id {HOOK_ID} --action CONTINUE" in shown
+    else:
+        assert [a["action"] for a in fake.answers] == ["ROLLBACK"]
+        assert "check smoke: FAILED: http://127.0.0.1:9/_health with X-Canary: c4n4ry" in shown
+        assert "decision: ROLLBACK (smoke failed: " in shown
