@@ -164,7 +164,7 @@ def render_status(document: dict[str, Any]) -> str:
         facts = [
             ("rollout", rollout.Rollout(**deployment).line() if deployment else "no ECS service"),
             *(
-                [("deployment", service["service_deployment"]["line"])]
+                [("deployment", service["service_deployment"].get("line", "not read"))]
                 if service.get("service_deployment")
                 else []
             ),

@@ -78,8 +78,14 @@ def one_service(
     deployment = rollout.read(aws.client("ecs"), services[0]) if services else None
     under_way = None  # a progressive service's ECS service deployment, while one is
     if services and service.progressive is not None:
-        found = ecs_deployments.newest(aws.client("ecs"), services[0])
-        under_way = canary.summary(manifest.environment, service.name, found) if found else None
+        from botocore.exceptions import ClientError
+
+        try:
+            found = ecs_deployments.newest(aws.client("ecs"), services[0])
+        except ClientError as error:  # a role without the newer ECS reads: the rest still shows
+            under_way = {"error": str(error).strip()}
+        else:
+            under_way = canary.summary(manifest.environment, service.name, found) if found else None
     deployed = rollback.current_tag(stack)
     running = running_images(aws.client("ecs"), deployment.task_definition) if deployment else []
     entries = rollback.history(aws.client("ssm"), rollback.parameter_name(spec))
@@ -178,6 +184,8 @@ def deployment_lines(service: dict[str, Any]) -> list[str]:
     under_way = service.get("service_deployment")
     if under_way is None:
         return [f"  deployment ({service['strategy']}): none under way"]
+    if "error" in under_way:
+        return [f"  deployment ({service['strategy']}): not read: {under_way['error']}"]
     lines = [f"  {under_way['line']}"]
     paused = under_way["paused"]
     if paused:

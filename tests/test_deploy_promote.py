@@ -217,3 +217,24 @@ def test_a_deploy_of_a_canary_answers_its_pause_or_hands_it_over(
         assert [a["action"] for a in fake.answers] == ["ROLLBACK"]
         assert "check smoke: FAILED: http://127.0.0.1:9/_health with X-Canary: c4n4ry" in shown
         assert "decision: ROLLBACK (smoke failed: " in shown
+
+
+def test_status_says_when_the_deployment_cannot_be_read_and_shows_the_rest(
+    deployed: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The fake ECS client (moto runs no service deployment) refuses ListServiceDeployments,
+    as AWS does to a role that lacks it."""
+    from botocore.exceptions import ClientError
+
+    class Refusing(FakeEcs):
+        def list_service_deployments(self, **request: Any) -> dict[str, Any]:
+            error = {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}
+            raise ClientError(error, "ListServiceDeployments")
+
+    _, build = deployed
+    with_ecs(monkeypatch, Refusing([]))
+    code = deploy.main(["status", "--env", "local", "--build-dir", str(build)])
+    shown = capsys.readouterr().out
+    assert code == 0, shown
+    assert "  deployment (canary): not read: An error occurred (AccessDeniedException)" in shown
+    assert "  image: v1 deployed" in shown  # the rest of the service's facts
