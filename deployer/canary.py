@@ -152,6 +152,7 @@ class CanaryWatch:
         handovers: dict[str, list[str]] | None = None,
         interval: float = INTERVAL,
         clock: Callable[[], float] = time.monotonic,
+        why_not: str = "--no-verify",  # why `checks` is None, said at the pause
     ) -> None:
         self.ecs = ecs
         self.find_service = find_service
@@ -164,6 +165,7 @@ class CanaryWatch:
         self.handovers = handovers if handovers is not None else {}
         self.interval = interval
         self.clock = clock
+        self.why_not = why_not
         self.service_arn: str | None = None
         self.arn: str | None = None
         self.last: Deployment | None = None
@@ -262,7 +264,7 @@ class CanaryWatch:
             f"{hook.timeout_action or 'ROLLBACK'} it"
         )
         if self.checks is None:
-            self.say("  --no-verify: the deployer does not answer the pause; a person does:")
+            self.say(f"  {self.why_not}: the deployer does not answer the pause; a person does:")
             for line in handover(self.env, self.service, d)[1:]:
                 self.say(line)
             self.say(

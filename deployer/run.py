@@ -587,6 +587,7 @@ class Deployer:
             {"StackId": change_set.stack_id, "StackName": spec.stack_name},
             since,
             change_set.change_set_type,
+            answer=self.options.answer_pause,
         )
         self.resolver.forget(spec.key)
         stale = changeset.delete_stale_plans(self.cf, change_set.stack_id) if existed else []
@@ -624,16 +625,20 @@ class Deployer:
         since: datetime,
         kind: str,
         expect: str | None = None,
+        answer: bool = False,
     ) -> tuple[dict[str, Any], Follower]:
         """Follow the stack's `kind` operation (CREATE, UPDATE, DELETE, ROLLBACK) until it
         settles, or the follow deadline passes. `expect` is the operation the stale-read guard
         waits to see (default `kind`; "" when it was already seen running). Whatever stops us
-        (Ctrl-C, the deadline, credentials that expire) says how to follow it from there."""
+        (Ctrl-C, the deadline, credentials that expire) says how to follow it from there.
+        `answer`: a progressive service's pause is answered after the checks (only the
+        execution this run started: a follow, or a deploy waiting for another's, hands it
+        over)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         diagnostics = Diagnostics(lambda: self.aws.client("ecs"))
         watch = (  # the ECS rollout, while a stack that runs the image is created or updated
-            self._watch(spec, stack["StackId"], since, diagnostics)
+            self._watch(spec, stack["StackId"], since, diagnostics, answer)
             if spec.service is not None and kind in {"CREATE", "UPDATE"}
             else None
         )
@@ -677,7 +682,12 @@ class Deployer:
                 watch.close()
 
     def _watch(
-        self, spec: StackSpec, stack_id: str, since: datetime, diagnostics: Diagnostics
+        self,
+        spec: StackSpec,
+        stack_id: str,
+        since: datetime,
+        diagnostics: Diagnostics,
+        answer: bool = False,
     ) -> rollout.Watch | canary.CanaryWatch | None:
         """What shows the ECS side of the stack's operation: a rolling update's rollout, or a
         progressive service's service deployment (answered at its pause)."""
@@ -693,8 +703,13 @@ class Deployer:
             gate.checks(
                 self.aws, stack_id, spec.template, service, self.options.smoke_seconds, self.say
             )
-            if self.options.answer_pause
+            if answer
             else None
+        )
+        why_not = (
+            "--no-verify"
+            if self.options.execute and not self.options.answer_pause
+            else "this run did not start the deployment"
         )
         return canary.CanaryWatch(
             lambda: self.aws.client("ecs"),
@@ -706,6 +721,7 @@ class Deployer:
             checks,
             diagnostics.notes,
             self.handovers,
+            why_not=why_not,
         )
 
     def _protect(self, stack: dict[str, Any]) -> None:

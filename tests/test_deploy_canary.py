@@ -326,13 +326,21 @@ def test_the_deploy_follows_a_progressive_service_with_the_canary_watch(
         manifest.services[0], progressive=Progressive("canary", HEADER, VALUE, 30)
     )
     progressive = dataclasses.replace(manifest, services=(service,))
-    for answer in (True, False):
-        options = Options(False, True, "r", bool, {}, answer_pause=answer)
+    # (execute, --no-verify's answer_pause, this follow answers, why a person must answer)
+    cases = [
+        (True, True, True, None),
+        (True, False, False, "--no-verify"),
+        (False, True, False, "this run did not start the deployment"),  # make follow
+    ]
+    for execute, answer_pause, answer, why_not in cases:
+        options = Options(execute, True, "r", bool, {}, answer_pause=answer_pause)
         deployer = Deployer(RealAws("us-east-1"), progressive, options, print)
         diagnostics = Diagnostics(lambda: None)
-        found = deployer._watch(spec, STACK_ID, datetime.now(UTC), diagnostics)
+        found = deployer._watch(spec, STACK_ID, datetime.now(UTC), diagnostics, answer)
         assert isinstance(found, CanaryWatch)
         assert (found.checks is not None) is answer
+        if why_not:
+            assert found.why_not == why_not
         assert found.notes is diagnostics.notes and found.handovers is deployer.handovers
     deployer.handovers["web"] = ["  promote:    make promote ENV=local SERVICE=web"]
     stopped = FollowInterrupted(deployer.target(spec), "UPDATE", deployer.handovers["web"])
@@ -357,7 +365,7 @@ def test_alarms_that_cannot_be_read_roll_back_and_a_lost_answer_says_how_to_answ
     class Refusing(FakeEcs):
         def continue_service_deployment(self, **request: Any) -> dict[str, Any]:
             error = {"Error": {"Code": "AccessDeniedException", "Message": "no"}}
-            raise ClientError(error, "ContinueServiceDeployment")  # type: ignore[arg-type]
+            raise ClientError(error, "ContinueServiceDeployment")
 
     ecs = Refusing(*canary())
     _, said, _ = follow(ecs, web(url), answer=True)
