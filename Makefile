@@ -103,14 +103,14 @@ bench-health: $(VENV)/.installed ## Benchmark /_health vs bare ASGI vs Flask (ne
 	$(PY) bench/health.py
 
 # ---- deploy (issue 4) ----------------------------------------------------------------
-.PHONY: plan deploy destroy follow cancel continue-rollback status rollback logs local-up local-stop test-deploy bench-deploy bench-concurrency bench-follow bench-drift
+.PHONY: plan deploy destroy follow cancel continue-rollback status rollback promote abort logs local-up local-stop test-deploy bench-deploy bench-concurrency bench-follow bench-progressive bench-drift
 # ENV=local runs against moto's server on 127.0.0.1:$(LOCAL_AWS_PORT) (started if
 # AWS_ENDPOINT_URL is unset and nothing answers there); other environments reach AWS through
 # boto3's standard resolution (AWS_PROFILE, AWS_REGION...). The variables, as make help lists them:
 # ENV=local              #: environments/<ENV>.toml (default local: the emulator on this machine)
 # YES=1                  #: execute without asking (1, yes or true; 0, no, false or unset: ask)
 # STACK=registry         #: only these stacks (STACK="registry static"); default: every stack
-# SERVICE=api            #: only these services' stacks (SERVICE="api web"), plus the shared ones; status: only these; rollback, logs: the one
+# SERVICE=api            #: only these services' stacks (SERVICE="api web"), plus the shared ones; status: only these; rollback, logs, promote, abort: the one
 # CONCURRENCY=4          #: deploy: stacks applied at once over their dependencies (default 4)
 # OUTPUT=json            #: text (default), json (stdout: one JSON document) or markdown
 # DETAILED=1             #: make plan fails (exit 2) when something would change
@@ -132,7 +132,7 @@ YES_WORD := $(if $(strip $(YES)),$(call lower,$(strip $(YES))))
 YES_FLAG := $(if $(filter 1 yes true,$(YES_WORD)),--yes)
 YES_OK := $(if $(YES_WORD),$(and $(filter 1,$(words $(YES_WORD))),$(filter 1 yes true 0 no false,$(YES_WORD))),unset)
 OUTPUTS := text json markdown
-ifneq ($(filter plan deploy cancel rollback status destroy,$(MAKECMDGOALS)),)
+ifneq ($(filter plan deploy cancel rollback status destroy promote abort,$(MAKECMDGOALS)),)
 ifeq ($(YES_OK),)
 $(error YES=$(YES) is not understood: YES=1, yes or true executes without asking; 0, no, false or unset asks)
 endif
@@ -187,6 +187,15 @@ status: templates ## ENV's services on one screen: stacks, rollout, image, alarm
 rollback: templates ## SERVICE=x back to the image it ran before, as a reviewed change set (YES=1: no prompt)
 	$(call shown,$(DEPLOY) rollback --env $(ENV) $(YES_FLAG) $(if $(OUTPUT),--output $(OUTPUT)) $(if $(NO_VERIFY),--no-verify) $(SERVICE_ARGS))
 
+# promote and abort answer one service's deployment: SERVICE is required, checked before anything runs.
+promote: $(VENV)/.installed ## SERVICE=x's paused canary/blue-green deployment: CONTINUE (YES=1: no prompt)
+	@if [ -z "$(strip $(SERVICE))" ]; then echo "make promote: name the service (make promote SERVICE=NAME)" >&2; exit 2; fi
+	$(call shown,$(DEPLOY) promote --env $(ENV) $(YES_FLAG) $(if $(OUTPUT),--output $(OUTPUT)) $(SERVICE_ARGS))
+
+abort: $(VENV)/.installed ## SERVICE=x's deployment under way: ROLLBACK (YES=1: no prompt)
+	@if [ -z "$(strip $(SERVICE))" ]; then echo "make abort: name the service (make abort SERVICE=NAME)" >&2; exit 2; fi
+	$(call shown,$(DEPLOY) abort --env $(ENV) $(YES_FLAG) $(if $(OUTPUT),--output $(OUTPUT)) $(SERVICE_ARGS))
+
 logs: $(VENV)/.installed ## SERVICE=x's CloudWatch Logs, request lines readable (FOLLOW=1, SINCE=10m)
 	$(call shown,$(DEPLOY) logs --env $(ENV) $(if $(FOLLOW),--follow) $(if $(SINCE),--since $(SINCE)) $(SERVICE_ARGS))
 
@@ -204,6 +213,9 @@ bench-deploy: $(VENV)/.installed templates ## Time deploy.py vs aws cloudformati
 
 bench-concurrency: $(VENV)/.installed ## A first local deploy of ENV: CONCURRENCY (default 4) vs 1, HOLD=s per stack
 	$(PY) bench/concurrency.py --env $(ENV) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY)) $(if $(HOLD),--hold $(HOLD))
+
+bench-progressive: $(VENV)/.installed ## A scripted canary: start -> CONTINUE, ECS calls/min while following (~1 min)
+	$(PY) bench/progressive.py
 
 bench-follow: $(VENV)/.installed ## Follower: latency after a stack settles, CloudFormation calls/min (~1 min)
 	$(PY) bench/follow.py

@@ -9,6 +9,8 @@
     python deploy.py rollback --env production   # the previous image, as a reviewed change set
     python deploy.py logs --env production [--follow] [--since 10m]   # the service's logs
     python deploy.py destroy --env staging [--service api]   # delete, after typing the name
+    python deploy.py promote --env production --service api  # a paused canary: CONTINUE
+    python deploy.py abort --env production --service api    # ... or ROLLBACK
 
 It deploys what generate.py wrote to build/<env>/ (what was linted is what ships) and reaches
 AWS only through boto3's standard resolution (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL...).
@@ -36,6 +38,8 @@ VERBS = (
     "rollback",
     "logs",
     "destroy",
+    "promote",
+    "abort",
 )
 
 
@@ -55,7 +59,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             "the one running now, changing nothing else. logs shows the service's CloudWatch "
             "Logs (--follow keeps tailing). destroy deletes the environment's stacks (or "
             "--service's) in reverse dependency order, after their review and once the "
-            "environment's name is typed (--yes: without asking)."
+            "environment's name is typed (--yes: without asking). promote and abort answer a "
+            "progressive service's paused ECS deployment (--service NAME): CONTINUE, or "
+            "ROLLBACK (abort also stops one under way that is not paused), after asking "
+            "(--yes: without asking)."
         )
     )
     parser.add_argument("verb", nargs="?", choices=VERBS, default="deploy", help="default: deploy")
@@ -143,7 +150,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--no-verify",
         action="store_true",
         help="after the deploy, do not check that the alarms are quiet and the paging "
-        "subscription is confirmed (the rollout summary and the smoke check still run)",
+        "subscription is confirmed (the rollout summary and the smoke check still run); a "
+        "progressive service's deployment is not answered at its pause: the deploy shows "
+        "make promote / make abort and follows it until a person (or the pause's timeout) does",
     )
     parser.add_argument(
         "--smoke-timeout",
@@ -345,6 +354,8 @@ def run(
         )
     execute = not args.no_execute
     doc.update(environment=env.name, region=manifest.region)
+    if args.verb in {"promote", "abort"}:  # no lock: the deploy that paused may hold it
+        return answer(args, say, progress, manifest, doc)
     if args.verb in {"status", "logs"}:  # they only read: no lock
         aws = Aws(manifest.region)
         preflight.credentials(aws.session, manifest.region)
@@ -390,6 +401,8 @@ def run(
         concurrency=args.concurrency,
         output=output,
         before_stack=before_stack,
+        answer_pause=not args.no_verify,
+        smoke_seconds=args.smoke_timeout * 60,
     )
     deployer = Deployer(aws, manifest, options, say)
     started()
@@ -523,6 +536,39 @@ def after_deploy(args: argparse.Namespace, deployer: Any, doc: dict) -> None:
     kind = "rollback" if args.verb == "rollback" else "deploy"
     doc["after_deploy"] = []
     postdeploy.run(deployer, checks, kind, doc["after_deploy"])
+
+
+def answer(
+    args: argparse.Namespace,
+    say: Callable[[str], None],
+    progress: TextIO,
+    manifest: Any,
+    doc: dict,
+) -> int:
+    """promote or abort the deployment of --service NAME (exactly one)."""
+    from deployer import preflight, promote
+    from deployer.errors import Declined, DeployError
+    from deployer.session import Aws
+
+    names = sorted(set(args.service or []))
+    if len(names) != 1:
+        raise DeployError(
+            f"{args.verb} acts on one service's deployment: name it with --service NAME "
+            f"(make {args.verb} SERVICE=NAME)" + (f", not {', '.join(names)}" if names else "")
+        )
+    aws = Aws(manifest.region)
+    preflight.credentials(aws.session, manifest.region)
+    reachable(aws, manifest.stacks[0].stack_name)
+
+    def refuse(_question: str) -> bool:
+        raise Declined(
+            f"not done: stdin is not a terminal, so nobody can confirm. Pass --yes "
+            f"(make {args.verb} SERVICE={names[0]} YES=1)"
+        )
+
+    confirm = (lambda _q: True) if args.yes else ask(progress) if sys.stdin.isatty() else refuse
+    doc["deployment"] = promote.run(aws, manifest, names[0], args.verb, confirm, say)
+    return EXIT_OK
 
 
 def status(

@@ -476,7 +476,8 @@ def stack_args(specs: Any) -> list[str]:
 
 # deploy.py's verbs on what is deployed (make follow, cancel, continue-rollback, status, rollback,
 # destroy)
-VERBS = ("follow", "cancel", "continue-rollback", "status", "rollback", "logs", "destroy")
+VERBS: tuple[str, ...] = ("follow", "cancel", "continue-rollback", "status", "rollback", "logs")
+VERBS += ("destroy", "promote", "abort")  # promote, abort: a progressive service's deployment
 READ_ONLY = ("status", "logs")  # no lock, no emulator started, no bootstrap: they only read
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from deployer.ecs_deployments import CONTINUE, ROLLBACK, cli_answer, cli_stop
+
 
 @dataclass(frozen=True)
 class Target:
@@ -69,3 +71,15 @@ def in_progress(target: Target, operation: str) -> list[str]:
         "  {:<11} or run the deploy again: it waits for the stack, showing its events".format(""),
         cancel(target, operation),
     ]
+
+
+def promote(env: str, service: str, arn: str, hook_id: str) -> str:
+    """A service deployment waiting at its PAUSE hook: send production traffic to it."""
+    ours = f"make promote ENV={env} SERVICE={service}"
+    return _line("promote:", ours, cli_answer(arn, hook_id, CONTINUE))
+
+
+def abort(env: str, service: str, arn: str, hook_id: str | None) -> str:
+    """Roll a service deployment back: the answer ROLLBACK at its pause, else a stop."""
+    aws = cli_answer(arn, hook_id, ROLLBACK) if hook_id else cli_stop(arn)
+    return _line("abort:", f"make abort ENV={env} SERVICE={service}", aws)

@@ -52,10 +52,13 @@ class StoppedFollowing(DeployError):
     """We stopped following a stack operation (a deadline, credentials that expired): the
     operation goes on in CloudFormation, and the message says how to follow or cancel it."""
 
-    def __init__(self, why: str, target: advice.Target, operation: str) -> None:
+    def __init__(
+        self, why: str, target: advice.Target, operation: str, more: list[str] | None = None
+    ) -> None:
         self.why = why
         self.target = target
         self.operation = operation  # CREATE, UPDATE, DELETE or ROLLBACK (status.operation)
+        self.more = more or []  # what else goes on without us (a paused service deployment)
         super().__init__(self.advice())
 
     def advice(self) -> str:
@@ -63,6 +66,7 @@ class StoppedFollowing(DeployError):
             [
                 f"{self.why}; CloudFormation carries on with the {self.operation.lower()}.",
                 *advice.in_progress(self.target, self.operation),
+                *self.more,
             ]
         )
 
@@ -70,5 +74,7 @@ class StoppedFollowing(DeployError):
 class FollowInterrupted(StoppedFollowing):
     """Ctrl-C while following: the stack operation goes on without us."""
 
-    def __init__(self, target: advice.Target, operation: str) -> None:
-        super().__init__(f"Stopped following {target.stack_name}", target, operation)
+    def __init__(
+        self, target: advice.Target, operation: str, more: list[str] | None = None
+    ) -> None:
+        super().__init__(f"Stopped following {target.stack_name}", target, operation, more)

@@ -232,6 +232,8 @@ class Diagnostics:
     def __init__(self, ecs: Callable[[], Any]) -> None:
         self.ecs = ecs
         self.by_service: dict[str, list[str]] = {}
+        # What a watch learnt of the failure (an ECS service deployment's root cause).
+        self.notes: list[str] = []
 
     def on_failed(self, event: dict[str, Any]) -> None:
         arn = event.get("PhysicalResourceId", "")
@@ -244,7 +246,8 @@ class Diagnostics:
             self.by_service[arn] = safe_ecs_report(self.ecs, arn)
 
     def lines(self) -> list[str]:
-        return [line for arn in sorted(self.by_service) for line in self.by_service[arn]]
+        by_service = [line for arn in sorted(self.by_service) for line in self.by_service[arn]]
+        return [*self.notes, *by_service]
 
 
 def safe_ecs_report(ecs: Callable[[], Any], service_arn: str) -> list[str]:

@@ -194,6 +194,7 @@ def _interrupted(deployer: Any, running: list[Node], not_started: list[Node]) ->
         target = advice.Target(deployer.manifest.environment, node.spec.key, node.spec.stack_name)
         lines.append(f"{node.spec.stack_name}: its {kind.lower()} goes on in CloudFormation")
         lines.extend(advice.in_progress(target, kind))
+        lines.extend(deployer.handovers.get(node.spec.service or "", []))
     if not_started:
         names = ", ".join(n.spec.stack_name for n in not_started)
         lines.append(f"Not started (their change sets deleted): {names}")

@@ -163,6 +163,11 @@ def render_status(document: dict[str, Any]) -> str:
         image = service["image"]
         facts = [
             ("rollout", rollout.Rollout(**deployment).line() if deployment else "no ECS service"),
+            *(
+                [("deployment", service["service_deployment"].get("line", "not read"))]
+                if service.get("service_deployment")
+                else []
+            ),
             ("image deployed", image["deployed"] or ""),
             ("this checkout's image", image["checkout"]),
             ("the ECS deployment runs", ", ".join(image["running"])),

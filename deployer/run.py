@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
-from deployer import advice, changeset, drift, outputs, preflight, rollout, states
+from deployer import advice, canary, changeset, drift, outputs, preflight, rollout, states
 from deployer.errors import (
     ChangeSetFailed,
     Declined,
@@ -101,6 +101,10 @@ class Options:
     # Called before each stack is planned for execution (local_aws.py registers the image
     # there once its registry exists); from the thread that deploys the stack.
     before_stack: Callable[[StackSpec], None] | None = None
+    # A progressive service's pause: answered by the deployer after its checks (True), or
+    # left to a person (--no-verify); the smoke check there takes at most smoke_seconds.
+    answer_pause: bool = True
+    smoke_seconds: float = 300.0
 
 
 class Deployer:
@@ -113,6 +117,9 @@ class Deployer:
         self.resolver = Resolver(self.cf, manifest, options.environ, aws.client)
         self.results: list[StackResult] = []
         self._caller_account: str | None = None
+        # Per service, while its ECS service deployment is under way: the commands that answer
+        # or stop it, said when the deploy stops following (Ctrl-C, the deadline).
+        self.handovers: dict[str, list[str]] = {}
 
     def run(self, specs: list[StackSpec]) -> list[StackResult]:
         for spec in specs:  # fail early: missing NoEcho values stop the deploy before any change
@@ -580,6 +587,7 @@ class Deployer:
             {"StackId": change_set.stack_id, "StackName": spec.stack_name},
             since,
             change_set.change_set_type,
+            answer=self.options.answer_pause,
         )
         self.resolver.forget(spec.key)
         stale = changeset.delete_stale_plans(self.cf, change_set.stack_id) if existed else []
@@ -617,17 +625,20 @@ class Deployer:
         since: datetime,
         kind: str,
         expect: str | None = None,
+        answer: bool = False,
     ) -> tuple[dict[str, Any], Follower]:
         """Follow the stack's `kind` operation (CREATE, UPDATE, DELETE, ROLLBACK) until it
         settles, or the follow deadline passes. `expect` is the operation the stale-read guard
         waits to see (default `kind`; "" when it was already seen running). Whatever stops us
-        (Ctrl-C, the deadline, credentials that expire) says how to follow it from there."""
+        (Ctrl-C, the deadline, credentials that expire) says how to follow it from there.
+        `answer`: a progressive service's pause is answered after the checks (only the
+        execution this run started: a follow, or a deploy waiting for another's, hands it
+        over)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
+        diagnostics = Diagnostics(lambda: self.aws.client("ecs"))
         watch = (  # the ECS rollout, while a stack that runs the image is created or updated
-            rollout.watch(
-                self.aws, stack["StackId"], spec.template, self.say, self.options.terminal
-            )
+            self._watch(spec, stack["StackId"], since, diagnostics, answer)
             if spec.service is not None and kind in {"CREATE", "UPDATE"}
             else None
         )
@@ -638,19 +649,26 @@ class Deployer:
             watch.say if watch else self.say,
             self.options.backoff,
             kind if expect is None else expect,
-            Diagnostics(lambda: self.aws.client("ecs")),
+            diagnostics,
             watch.poll if watch else None,
         )
         target = self.target(spec)
         deadline = self.options.backoff.deadline(self.options.follow_timeout)
+
+        def handover() -> list[str]:  # as the watch last saw the service deployment
+            return self.handovers.get(spec.service or "", [])
+
         try:
-            return follower.until_settled(deadline), follower
+            final = follower.until_settled(deadline)
+            if isinstance(watch, canary.CanaryWatch):
+                watch.finish()
+            return final, follower
         except KeyboardInterrupt:
-            raise FollowInterrupted(target, kind) from None
+            raise FollowInterrupted(target, kind, handover()) from None
         except StillRunning as running:
             status = running.stack["StackStatus"] if running.stack else "in progress"
             why = f"{spec.stack_name} is still {status} after {deadline.describe()} of following"
-            raise StoppedFollowing(why, target, kind) from None
+            raise StoppedFollowing(why, target, kind, handover()) from None
         except (ClientError, BotoCoreError) as error:
             if not is_credentials_error(error):
                 raise
@@ -662,6 +680,49 @@ class Deployer:
         finally:
             if watch:
                 watch.close()
+
+    def _watch(
+        self,
+        spec: StackSpec,
+        stack_id: str,
+        since: datetime,
+        diagnostics: Diagnostics,
+        answer: bool = False,
+    ) -> rollout.Watch | canary.CanaryWatch | None:
+        """What shows the ECS side of the stack's operation: a rolling update's rollout, or a
+        progressive service's service deployment (answered at its pause)."""
+        service = next((s for s in self.manifest.services if s.stack == spec.key), None)
+        if service is None or service.progressive is None:
+            return rollout.watch(self.aws, stack_id, spec.template, self.say, self.options.terminal)
+        from deployer import gate
+
+        logical = rollout.service_logical_ids(spec.template)
+        if not logical:
+            return None
+        checks = (
+            gate.checks(
+                self.aws, stack_id, spec.template, service, self.options.smoke_seconds, self.say
+            )
+            if answer
+            else None
+        )
+        why_not = (
+            "--no-verify"
+            if self.options.execute and not self.options.answer_pause
+            else "this run did not start the deployment"
+        )
+        return canary.CanaryWatch(
+            lambda: self.aws.client("ecs"),
+            lambda: rollout.physical_id(self.cf, stack_id, logical[0]),
+            since,
+            self.say,
+            self.manifest.environment,
+            service.name,
+            checks,
+            diagnostics.notes,
+            self.handovers,
+            why_not=why_not,
+        )
 
     def _protect(self, stack: dict[str, Any]) -> None:
         """Termination protection on for non-local environments (never switched off here)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from deployer import rollback, rollout, smoke, verify
+from deployer import canary, ecs_deployments, rollback, rollout, smoke, verify
 from deployer.follow import describe_stack
 from deployer.manifest import Image, Manifest, ServiceSpec
 from deployer.params import Resolver
@@ -76,6 +76,16 @@ def one_service(
     outputs = {o.key: o.value for o in resolver.stack_outputs(spec, stack)}
     services = [physical[s] for s in rollout.service_logical_ids(spec.template) if s in physical]
     deployment = rollout.read(aws.client("ecs"), services[0]) if services else None
+    under_way = None  # a progressive service's ECS service deployment, while one is
+    if services and service.progressive is not None:
+        from botocore.exceptions import ClientError
+
+        try:
+            found = ecs_deployments.newest(aws.client("ecs"), services[0])
+        except ClientError as error:  # a role without the newer ECS reads: the rest still shows
+            under_way = {"error": str(error).strip()}
+        else:
+            under_way = canary.summary(manifest.environment, service.name, found) if found else None
     deployed = rollback.current_tag(stack)
     running = running_images(aws.client("ecs"), deployment.task_definition) if deployment else []
     entries = rollback.history(aws.client("ssm"), rollback.parameter_name(spec))
@@ -83,6 +93,8 @@ def one_service(
         **shown,
         "deployed": True,
         "rollout": deployment.to_dict() if deployment else None,
+        "strategy": service.progressive.strategy if service.progressive else "rolling",
+        "service_deployment": under_way,
         "image": {
             "deployed": deployed,
             "checkout": _tag(service.image),
@@ -133,6 +145,7 @@ def service_lines(service: dict[str, Any]) -> list[str]:
     lines.append(
         f"  {rollout.Rollout(**deployment).line()}" if deployment else "  rollout: no ECS service"
     )
+    lines.extend(deployment_lines(service))
     image = service["image"]
     same = (
         "the same as this checkout's"
@@ -161,6 +174,26 @@ def service_lines(service: dict[str, Any]) -> list[str]:
     lines.append(f"  url:       {service['url'] or '(no Url output)'}")
     lines.append(f"  dashboard: {service['dashboard'] or '(no DashboardUrl output)'}")
     return lines
+
+
+def deployment_lines(service: dict[str, Any]) -> list[str]:
+    """A progressive service's deployment under way: its stage, and at a pause until when it
+    waits and the commands that answer it. Nothing for a rolling service."""
+    if service.get("strategy", "rolling") == "rolling":
+        return []
+    under_way = service.get("service_deployment")
+    if under_way is None:
+        return [f"  deployment ({service['strategy']}): none under way"]
+    if "error" in under_way:
+        return [f"  deployment ({service['strategy']}): not read: {under_way['error']}"]
+    lines = [f"  {under_way['line']}"]
+    paused = under_way["paused"]
+    if paused:
+        lines.append(
+            f"  paused: waits for an answer until {paused['expires_at']}, then ECS will "
+            f"{paused['timeout_action'] or 'ROLLBACK'} it"
+        )
+    return lines + [f"  {line}" for line in under_way["next"][1:]]
 
 
 def running_images(ecs: Any, task_definition: str) -> list[str]:

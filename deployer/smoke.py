@@ -82,9 +82,12 @@ def emulated(endpoint_url: str) -> bool:
     return not host.endswith(AWS_HOST_SUFFIXES)
 
 
-def probe(url: str, timeout: float = REQUEST_TIMEOUT) -> Answer:
-    """One GET: its status and the version in its body."""
-    request = urllib.request.Request(url, headers={"Cache-Control": "no-cache"})
+def probe(
+    url: str, timeout: float = REQUEST_TIMEOUT, headers: dict[str, str] | None = None
+) -> Answer:
+    """One GET (with `headers`, e.g. the test listener rule's): its status and the version in
+    its body."""
+    request = urllib.request.Request(url, headers={"Cache-Control": "no-cache", **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return _answer(response.status, response.read(4096))
@@ -111,13 +114,15 @@ def check(
     say: Callable[[str], None],
     backoff: Backoff = BACKOFF,
     timeout: float = REQUEST_TIMEOUT,
+    headers: dict[str, str] | None = None,
 ) -> Smoke:
-    """GET `url` until it answers 200 with `version`, or `deadline` passes. Each different
-    answer on the way is said once (the old version still answering, a 503...)."""
+    """GET `url` (sending `headers`) until it answers 200 with `version`, or `deadline`
+    passes. Each different answer on the way is said once (the old version still answering,
+    a 503...)."""
     delays = backoff.delays()
     attempts, last = 0, None
     while True:
-        answer = probe(url, timeout)
+        answer = probe(url, timeout, headers)
         attempts += 1
         if answer.status == 200 and answer.version == version:
             return Smoke(url, version, True, attempts, answer)

@@ -28,8 +28,8 @@ def make(
 @pytest.mark.parametrize("value", ["0", "no", "false", "NO", "False", ""])
 def test_yes_that_is_not_a_yes_asks(value: str) -> None:
     """Before: YES=0 (any non-empty value) passed --yes and executed without asking."""
-    for target in ("deploy", "rollback", "cancel"):
-        shown = make("-n", target, f"YES={value}")
+    for target in ("deploy", "rollback", "cancel", "promote", "abort"):
+        shown = make("-n", target, f"YES={value}", "SERVICE=web")
         assert shown.returncode == 0, shown.stderr
         assert "--yes" not in shown.stdout + shown.stderr
 
@@ -87,6 +87,8 @@ DOCUMENTED = [
     (".venv/bin/python local_aws.py plan --env local", 0),
     ("make status OUTPUT=json", 0),
     ("make rollback OUTPUT=json", 2),
+    ("make promote", 2),
+    ("make abort SERVICE=web OUTPUT=json", 2),
     ("make help", 0),
 ]
 
@@ -109,7 +111,11 @@ def test_each_documented_command_exits_as_the_readme_says(
             )  # fmt: skip
         assert result.returncode == code, f"{command}: {result.stdout}{result.stderr}"
         if "OUTPUT=json" in command:  # one JSON document on stdout, whatever the exit
-            assert json.loads(result.stdout)["mode"] in {"status", "rollback"}
+            assert json.loads(result.stdout)["mode"] in {"status", "rollback", "abort"}
+        if command == "make promote":  # refused by make before anything runs
+            assert "make promote: name the service (make promote SERVICE=NAME)" in result.stderr
+        if command.startswith("make abort"):  # local's services deploy rolling: none pauses
+            assert "deploys with a rolling update" in json.loads(result.stdout)["error"]
         if command == "make plan DETAILED=1" and code == 2:  # changes, told from an error
             assert "make plan DETAILED=1: something would change" in result.stderr
 
