@@ -27,6 +27,7 @@ from typing import Any
 from deployer import advice, rollout
 from deployer import ecs_deployments as deployments
 from deployer.ecs_deployments import CONTINUE, ROLLBACK, Deployment, Hook
+from deployer.status import error_line
 
 INTERVAL = 5.0  # seconds between two DescribeServiceDeployments: 12 calls a minute
 STOPPED_EVERY = 30.0  # seconds between two reads of the stopped tasks (2 calls each)
@@ -192,9 +193,8 @@ class CanaryWatch:
         except (ClientError, BotoCoreError) as error:
             if not self.unreadable:
                 self.unreadable = True
-                self.say(
-                    f"  (deployment: ECS could not be read, following the stack only: {error})"
-                )
+                why = error_line(error)
+                self.say(f"  (deployment: ECS could not be read, following the stack only: {why})")
 
     def _poll(self, now: float) -> None:
         if self.service_arn is None:

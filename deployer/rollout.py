@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 
+from deployer.status import error_line
+
 SERVICE_TYPE = "AWS::ECS::Service"
 # Polls between two looks for the service while the stack has not created it yet: each look
 # is a DescribeStackResources, on top of the follower's own CloudFormation calls.
@@ -175,7 +177,8 @@ class Watch:
         except (ClientError, BotoCoreError) as error:
             if not self.unreadable:
                 self.unreadable = True
-                self.say(f"  (rollout: ECS could not be read, following the stack only: {error})")
+                why = error_line(error)
+                self.say(f"  (rollout: ECS could not be read, following the stack only: {why})")
 
     def _poll(self) -> None:
         self.polls += 1

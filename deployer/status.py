@@ -100,3 +100,16 @@ def is_credentials_error(error: Exception) -> bool:
 def error_code(error: Exception) -> str:
     response = getattr(error, "response", None) or {}
     return response.get("Error", {}).get("Code", "")
+
+
+def error_line(error: Exception) -> str:
+    """An AWS error in one line. An endpoint that does not implement the call (moto answers
+    HTTP 500 with an HTML page) is said as such, not printed as the page."""
+    response = getattr(error, "response", None) or {}
+    message = str(response.get("Error", {}).get("Message", "")).strip()
+    operation = getattr(error, "operation_name", None)
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if operation and (message.startswith("<") or ((status or 0) >= 500 and not message)):
+        return f"{operation} answered HTTP {status}: the endpoint does not implement it"
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
