@@ -758,14 +758,14 @@ def report_error(error: Exception, say: Callable[[str], None], doc: dict) -> int
     from botocore.parsers import ResponseParserError
 
     from deployer.preflight import credentials_problem
-    from deployer.status import is_credentials_error
+    from deployer.status import error_line, is_credentials_error
 
     if is_credentials_error(error):
         say(f"error: {credentials_problem(doc.get('region', '?'), error)}")
         doc["error"] = str(error)
         return EXIT_ERROR
     if isinstance(error, ClientError | BotoCoreError | ResponseParserError):
-        say(f"error: AWS said: {str(error).strip()}")
+        say(f"error: AWS said: {error_line(error)}")
         doc["error"] = str(error)
         return EXIT_ERROR
     raise error

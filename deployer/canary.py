@@ -283,7 +283,9 @@ class CanaryWatch:
         try:
             deployments.answer(ecs, d.arn, hook.hook_id, self.decision.action)
         except (ClientError, BotoCoreError) as error:
-            self.say(f"  the answer {self.decision.action} did not reach ECS ({error}):")
+            self.say(
+                f"  the answer {self.decision.action} did not reach ECS ({error_line(error)}):"
+            )
             for line in handover(self.env, self.service, d)[1:]:
                 self.say(line)
             return

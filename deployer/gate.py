@@ -19,6 +19,7 @@ from deployer.canary import Check
 from deployer.ecs_deployments import Deployment, Hook
 from deployer.manifest import ServiceSpec
 from deployer.poll import Backoff
+from deployer.status import error_line
 
 IMAGE_TAG_PARAMETER = "ImageTag"  # the service stack's (rollback.IMAGE_TAG_PARAMETER)
 # Seconds kept before the pause expires: the answer must reach ECS before its own timeout.
@@ -109,7 +110,7 @@ def checks(
             alarms = alarm_names(aws.cloudformation, stack_id, template)
             quiet = alarms_check(aws.client("cloudwatch"), alarms)
         except (ClientError, BotoCoreError) as error:  # unread is not quiet: roll back
-            quiet = Check("alarms", False, f"could not be read ({str(error).strip()})")
+            quiet = Check("alarms", False, f"could not be read ({error_line(error)})")
         return [tested, quiet]
 
     return run

@@ -18,6 +18,7 @@ from deployer.follow import describe_stack
 from deployer.manifest import Image, Manifest, ServiceSpec
 from deployer.params import Resolver
 from deployer.postdeploy import upstream_topics
+from deployer.status import error_line
 
 DASHBOARD_OUTPUT = "DashboardUrl"  # the service stack's Output (templates/dashboard.py)
 RECORDED_SHOWN = 5  # the latest deploys of the SSM record shown
@@ -83,7 +84,7 @@ def one_service(
         try:
             found = ecs_deployments.newest(aws.client("ecs"), services[0])
         except ClientError as error:  # a role without the newer ECS reads: the rest still shows
-            under_way = {"error": str(error).strip()}
+            under_way = {"error": error_line(error)}
         else:
             under_way = canary.summary(manifest.environment, service.name, found) if found else None
     deployed = rollback.current_tag(stack)

@@ -103,13 +103,12 @@ def error_code(error: Exception) -> str:
 
 
 def error_line(error: Exception) -> str:
-    """An AWS error in one line. An endpoint that does not implement the call (moto answers
-    HTTP 500 with an HTML page) is said as such, not printed as the page."""
+    """An AWS error as said to a person: AWS's own words, but an endpoint that does not
+    implement the call (moto answers HTTP 500 with an HTML page) in one line, not the page."""
     response = getattr(error, "response", None) or {}
     message = str(response.get("Error", {}).get("Message", "")).strip()
     operation = getattr(error, "operation_name", None)
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     if operation and (message.startswith("<") or ((status or 0) >= 500 and not message)):
         return f"{operation} answered HTTP {status}: the endpoint does not implement it"
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+    return str(error).strip() or type(error).__name__
