@@ -17,6 +17,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+import cfn_lint_pool
 from environments import ConfigError, Environment, ExistingVpc, ServiceConfig, load
 from environments.model import DEFAULT_DOCKERFILE
 from manifest import (
@@ -275,8 +276,8 @@ LINT_CACHE = ".cfn-lint-clean.json"
 
 def lint(templates: Mapping[Path, str], region: str) -> list[str]:
     """cfn-lint at its default level on every template (path -> the content written there) not
-    already known clean, in this one process: one message per problem found, none when all is
-    clean. The cache keys hash the given contents; cfn-lint reads the files."""
+    already known clean, on every core (cfn_lint_pool): one message per problem found, none
+    when all is clean. The cache keys hash the given contents; cfn-lint reads the files."""
     from importlib.metadata import version
 
     paths = list(templates)
@@ -289,14 +290,12 @@ def lint(templates: Mapping[Path, str], region: str) -> list[str]:
     todo = [p for p in paths if known.get(p.name) != keys[p]]
     if not todo:
         return []
-    from cfnlint.api import ManualArgs, lint_by_config  # ~1 s of imports and rule loading
-
-    matches = lint_by_config(ManualArgs(templates=[str(p) for p in todo], regions=[region]))
-    dirty = {Path(match.filename).name for match in matches}
+    problems = cfn_lint_pool.lint(todo, region)
+    dirty = {name for name, _ in problems}
     clean = {p.name: keys[p] for p in paths if p.name not in dirty}
     if cache_path is not None:
         cache_path.write_text(render(clean))
-    return [str(match) for match in matches]
+    return [message for _, message in problems]
 
 
 def _read_lint_cache(path: Path | None) -> dict[str, str]:
