@@ -11,8 +11,11 @@ the messages come back in cfn-lint's own order (the files sorted), whichever wor
 
 from __future__ import annotations
 
+import atexit
+import functools
 import multiprocessing
 import os
+import traceback
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -21,6 +24,8 @@ from typing import TYPE_CHECKING
 import cfn_lint_patches
 
 if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
     from cfnlint.config import ConfigMixIn
     from cfnlint.rules import Rules
 
@@ -39,15 +44,12 @@ def lint(paths: Sequence[Path], region: str, workers: int | None = None) -> list
     cfn-lint's order of the files (sorted); none when all is clean. `workers` defaults to the
     cores available; one worker (or one template) lints in this process."""
     global _LINTER
-    from cfnlint.api import ManualArgs  # ~1 s of imports, paid once, before any fork
+    from cfnlint.api import ManualArgs
     from cfnlint.config import ConfigMixIn
-    from cfnlint.runner import Runner
 
     config = ConfigMixIn(**ManualArgs(templates=[str(p) for p in paths], regions=[region]))
     config.validate()
-    rules = Runner(config).rules
-    cfn_lint_patches.apply(rules)
-    _LINTER = (config, rules)
+    _LINTER = (config, _rules())
     # cfn-lint's own order (its configuration globs and sorts the paths), so the messages read
     # as `cfn-lint` prints them.
     files: list[str] = config.templates
@@ -66,6 +68,70 @@ def lint(paths: Sequence[Path], region: str, workers: int | None = None) -> list
         for f, messages in zip(files, found, strict=True)
         for message in messages
     ]
+
+
+@functools.cache
+def _rules() -> Rules:
+    """cfn-lint's rules, loaded (~1 s with its imports) and patched once per process. They
+    depend on no template or region: what `Runner` loads for a configuration without rule
+    options, as ours is."""
+    from cfnlint.api import ManualArgs
+    from cfnlint.config import ConfigMixIn
+    from cfnlint.runner import Runner
+
+    rules = Runner(ConfigMixIn(**ManualArgs())).rules
+    cfn_lint_patches.apply(rules)
+    return rules
+
+
+class Prepared:
+    """cfn-lint made ready in a child process forked now, while this one goes on: the child
+    imports cfn-lint and loads its rules (~1 s) as this process imports the template builders
+    and generates, then lints what `lint` hands it (with `lint()`, on every core). Not used,
+    the child is ended by `close` (or at exit), without waiting for it."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("fork")
+        self._conn, child_end = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child_end,), name="cfn-lint")
+        self._process.start()
+        child_end.close()
+        self._asked = False
+        atexit.register(self.close)  # before multiprocessing's own exit hook joins children
+
+    def lint(self, paths: Sequence[Path], region: str) -> list[tuple[str, str]]:
+        """What `lint(paths, region)` returns, computed in the prepared child."""
+        self._asked = True
+        self._conn.send(([str(p) for p in paths], region))
+        try:
+            ok, value = self._conn.recv()
+        except EOFError:
+            ok, value = False, f"exit status {self._process.exitcode}"
+        self.close()
+        if not ok:
+            raise RuntimeError(f"cfn-lint's process failed: {value}")
+        return value
+
+    def close(self) -> None:
+        if not self._asked and self._process.is_alive():
+            self._process.terminate()
+        self._conn.close()
+        self._process.join()
+
+
+def _serve(conn: Connection) -> None:
+    """The prepared child: rules first, then one request, answered (True, problems) or
+    (False, the traceback). Ended by a signal (Ctrl-C, `close`) it leaves quietly."""
+    try:
+        _rules()
+        paths, region = conn.recv()
+    except (EOFError, KeyboardInterrupt):
+        return
+    try:
+        answer: tuple[bool, object] = (True, lint([Path(p) for p in paths], region))
+    except BaseException:  # reported to the parent, which raises it
+        answer = (False, traceback.format_exc())
+    conn.send(answer)
 
 
 def _lint_one(path: str) -> list[str]:

@@ -61,6 +61,11 @@ def environment(directory: Path, count: int) -> Path:
     return path
 
 
+def written(out: Path) -> list[Path]:
+    """The templates and the manifest (not the hidden record of clean templates)."""
+    return [path for path in out.glob("*.json") if not path.name.startswith(".")]
+
+
 def make_templates(env: Path | str, out: Path, root: Path = ROOT) -> float:
     (out / ".cfn-lint-clean.json").unlink(missing_ok=True)
     python = root / ".venv" / "bin" / "python"
@@ -92,7 +97,7 @@ def main() -> int:
             out.mkdir()
             times = [make_templates(env, out) for _ in range(args.runs)]
             medians[count] = statistics.median(times)
-            templates = len(list(out.glob("*.json")))
+            templates = len(written(out))
             print(
                 f"{count:>3} services ({templates} files): {medians[count]:6.2f} s"
                 f"   ({min(times):.2f}-{max(times):.2f})"
@@ -121,7 +126,7 @@ def baseline(checkout: Path, runs: int) -> int:
             print(
                 f"{label:>27}: {statistics.median(measured):6.2f} s"
                 f"   ({min(measured):.2f}-{max(measured):.2f})"
-                f"   {len([p for p in (old if 'before' in label else new).glob('*.json')])} files"
+                f"   {len(written(old if 'before' in label else new))} files"
             )
     before, today = (statistics.median(t) for t in times.values())
     print(f"today / before: {today / before:.2f}x (the bar: at most 1.00x)")

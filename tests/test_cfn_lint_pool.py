@@ -119,3 +119,20 @@ def test_the_patches_are_for_the_pinned_cfn_lint_and_applied() -> None:
     import cfnlint.jsonschema.validators
 
     assert getattr(cfnlint.jsonschema.validators.create, "memoized", False)
+
+
+def test_prepared_child_lints_as_the_pool_does(tmp_path: Path) -> None:
+    paths = _templates(tmp_path)
+    prepared = cfn_lint_pool.Prepared()
+    found = prepared.lint(paths, "us-east-1")
+    assert found and found == cfn_lint_pool.lint(paths, "us-east-1", workers=1)
+    assert not prepared._process.is_alive()
+
+
+def test_an_unused_prepared_child_is_ended_without_waiting_for_it() -> None:
+    """Nothing to lint (every template known clean, or a bad environment file): the child,
+    still importing cfn-lint, is ended, not waited for."""
+    prepared = cfn_lint_pool.Prepared()
+    prepared.close()
+    assert not prepared._process.is_alive()
+    assert prepared._process.exitcode is not None and prepared._process.exitcode < 0  # signalled
