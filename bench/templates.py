@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/templates.py [--env local] [--runs 5]
 
-- make templates: `make templates ENV=...` as a user runs it (generate, then cfn-lint on every core),
+- make templates: `make templates ENV=...` as a user runs it (generate, then cfn-lint on every
+  core),
   twice: with cfn-lint's record of clean templates removed first (as after any template change:
   every template is linted), and as it is (nothing changed since the last clean lint).
 - generation, in-process: generate.generate(env, tag) (build every stack, to_dict, render JSON)
