@@ -49,6 +49,8 @@ def apply(rules: Rules) -> bool:
         validators.create = _memoized_create(validators.create)
         for module in (cfnlint.context.context, validators, cfnlint.jsonschema._filter):
             module.fields = _fields
+        context = cfnlint.context.context.Context
+        context.evolve = _context_evolve(context, context.evolve)
     rule = rules.data.get("E1101")
     if rule is not None and type(rule).__name__ == "CfnLint":
         type(rule).cfnLint = _cfn_lint_by_keyword
@@ -64,6 +66,35 @@ def _fields(class_or_instance: Any) -> tuple[dataclasses.Field[Any], ...]:
     if isinstance(class_or_instance, type):
         return _class_fields(class_or_instance)
     return dataclasses.fields(class_or_instance)
+
+
+def _context_evolve(context: type, evolve: Callable[..., Any]) -> Callable[..., Any]:
+    """Context.evolve without running the frozen dataclass's __init__ (its assignments, one
+    `object.__setattr__` a field, were a tenth of the time): a copy of the fields, then the
+    changes, with ref_values merged as cfn-lint merges them. Context has no __post_init__,
+    every field is an init field, and its instance dict holds the fields (each set by __init__)
+    and, once read, the cached `module_names`, which is not carried over. Anything else (a
+    subclass, a name that is not a field) goes to cfn-lint's own evolve, which raises what it
+    raises."""
+    names = tuple(f.name for f in dataclasses.fields(context))
+    known = frozenset(names)
+
+    def fast(self: Any, **kwargs: Any) -> Any:
+        if type(self) is not context or not known.issuperset(kwargs):
+            return evolve(self, **kwargs)
+        values = self.__dict__.copy()
+        if len(values) != len(names):  # a cached property's value besides the fields
+            values = {name: values[name] for name in names}
+        if "ref_values" in kwargs:
+            merged = self.ref_values.copy()
+            merged.update(kwargs["ref_values"])
+            kwargs["ref_values"] = merged
+        values.update(kwargs)
+        new = object.__new__(context)
+        new.__dict__.update(values)
+        return new
+
+    return fast
 
 
 def _identity(value: Any) -> Any:
