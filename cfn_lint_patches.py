@@ -86,7 +86,7 @@ def _context_evolve(context: type, evolve: Callable[..., Any]) -> Callable[..., 
         if len(values) != len(names):  # a cached property's value besides the fields
             values = {name: values[name] for name in names}
         if "ref_values" in kwargs:
-            merged = self.ref_values.copy()
+            merged = dict(values["ref_values"])
             merged.update(kwargs["ref_values"])
             kwargs["ref_values"] = merged
         values.update(kwargs)
