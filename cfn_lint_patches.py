@@ -97,6 +97,26 @@ def _context_evolve(context: type, evolve: Callable[..., Any]) -> Callable[..., 
     return fast
 
 
+def _validator_evolve(validator: type, evolve: Callable[..., Any]) -> Callable[..., Any]:
+    """The evolve of a validator class `create` made, without its dataclass __init__: the
+    instance's attributes, then the changes. Equal to cfn-lint's when every change names an
+    init field and is not None (a None context or resolver is filled in by __post_init__: that
+    goes to cfn-lint's evolve, as does an instance of another class). The fields __init__ does
+    not take come from the class's factories, the same objects for every instance of it, and
+    no instance is changed after it is made."""
+    names = frozenset(f.name for f in dataclasses.fields(validator) if f.init)
+
+    def fast(self: Any, **kwargs: Any) -> Any:
+        if type(self) is not validator or not names.issuperset(kwargs) or None in kwargs.values():
+            return evolve(self, **kwargs)
+        new = object.__new__(validator)
+        new.__dict__.update(self.__dict__)
+        new.__dict__.update(kwargs)
+        return new
+
+    return fast
+
+
 def _identity(value: Any) -> Any:
     """A hashable stand-in for a validator callable: a bound method by its object and function
     (rules define __eq__ without __hash__), anything else as itself."""
@@ -132,12 +152,10 @@ def _memoized_create(create: Callable[..., type]) -> Callable[..., type]:
         except TypeError:  # something unhashable: build the class as cfn-lint does
             return create(validators, function_filter, fn_resolvers)
         if key not in cache:
+            made = create(validators, function_filter, fn_resolvers)
+            made.evolve = _validator_evolve(made, made.evolve)  # type: ignore[attr-defined]
             # The mappings are kept with the class: they hold the keyed objects alive.
-            cache[key] = (
-                create(validators, function_filter, fn_resolvers),
-                validators,
-                fn_resolvers,
-            )
+            cache[key] = (made, validators, fn_resolvers)
         return cache[key][0]
 
     memoized.memoized = True  # type: ignore[attr-defined]
