@@ -1,23 +1,31 @@
-"""Two memoizations in cfn-lint 1.58.0's internals that change no answer, only the time.
+"""Work cfn-lint 1.58.0 redoes for every value it validates, done once: no answer changes.
 
-Sampled while linting our templates, a fifth of cfn-lint's time went to building classes, not to
-validating: every time a rule extends its JSON-schema validator (thousands of times a template),
-`cfnlint.jsonschema.validators.create` makes a new dataclass (`dataclass()` writes and `exec`s
-its methods) from the same few validator sets; and `dataclasses.fields(cls)` is recomputed on
-every `evolve` of a validator, context or function filter. Both are pure functions of their
-arguments, so they are memoized here:
+Sampled while linting our templates (a statistical profile: cProfile's own cost skews toward
+these small calls), two fifths of cfn-lint's time went to bookkeeping, not to validating, in
+code that is the same for every template:
 
-- `create`: one class per distinct (validators, function filter, resolvers), keyed by what each
-  is (the function, or the bound method's object and function; the filter's field values). The
-  cache holds the first mappings it saw, which keeps every keyed object alive, so an `id` in a
-  key cannot be reused. Equal keys mean the same callables, so the class is the same.
-- `fields`: per class (a class's dataclass fields never change once built); an instance is
-  passed through to `dataclasses.fields` as before.
+- `cfnlint.jsonschema.validators.create` made a new dataclass (`dataclass()` writes and `exec`s
+  its methods) every time a rule extends its validator, thousands of times a template, from the
+  same few validator sets. Memoized: one class per distinct (validators, function filter,
+  resolvers), keyed by what each is (the function, or the bound method's object and function;
+  the filter's field values). The cache holds the first mappings it saw, which keeps every keyed
+  object alive, so an `id` in a key cannot be reused.
+- `dataclasses.fields(cls)`, recomputed on every `evolve` of a validator, context or function
+  filter: memoized per class (an instance is passed through as before).
+- `Context.evolve` and a validator's `evolve` ran the dataclass __init__ (a frozen one: one
+  `object.__setattr__` a field): they copy the instance's fields and apply the changes, where
+  that is what __init__ would do (see `_context_evolve`, `_validator_evolve`).
+- Rule E1101 (`CfnLint.cfnLint`) scanned every child rule's keywords for every keyword of every
+  value: an index by keyword, rebuilt when the child rules are not the very same objects.
+- `RefResolver.resolve_fragment` searched the whole schema for an id on every $ref: remembered
+  per (schema, fragment).
 
-They touch module globals of cfn-lint's, so they are applied only to the version they were read
+They touch cfn-lint's internals, so they are applied only to the version they were read
 against (`PINNED`, the version requirements.txt pins); any other version runs unpatched, as
-cfn-lint ships. tests/test_cfn_lint_patches.py checks that the pin and requirements agree and
-that patched and unpatched cfn-lint give the same messages on templates with many problems.
+cfn-lint ships. tests/test_cfn_lint_pool.py checks that the pin and requirements agree, that the
+patches are in place, and that cfn-lint patched, on every core, gives the same messages in the
+same order as cfn-lint's own runner (unpatched, in a fresh process) on templates with problems
+of many kinds.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ def apply(rules: Rules) -> bool:
     import cfnlint.context.context
     import cfnlint.jsonschema._filter
     import cfnlint.jsonschema.validators as validators
+    from cfnlint.schema.resolver import RefResolver
 
     if not getattr(validators.create, "memoized", False):
         validators.create = _memoized_create(validators.create)
@@ -51,6 +60,8 @@ def apply(rules: Rules) -> bool:
             module.fields = _fields
         context = cfnlint.context.context.Context
         context.evolve = _context_evolve(context, context.evolve)
+        resolver = RefResolver
+        resolver.resolve_fragment = _memoized_fragment(resolver.resolve_fragment)
     rule = rules.data.get("E1101")
     if rule is not None and type(rule).__name__ == "CfnLint":
         type(rule).cfnLint = _cfn_lint_by_keyword
@@ -115,6 +126,23 @@ def _validator_evolve(validator: type, evolve: Callable[..., Any]) -> Callable[.
         return new
 
     return fast
+
+
+def _memoized_fragment(resolve: Callable[..., Any]) -> Callable[..., Any]:
+    """RefResolver.resolve_fragment remembered per (document, fragment): it reads only those two
+    (a breadth-first search of the document for an id, then a JSON pointer), and the schemas it
+    reads are loaded once and never changed while linting. The document is held with the answer,
+    so its id is not reused; a fragment that does not resolve raises each time, as before."""
+    cache: dict[tuple[int, str], tuple[Any, Any]] = {}
+
+    def memoized(self: Any, document: Any, fragment: str) -> Any:
+        key = (id(document), fragment)
+        hit = cache.get(key)
+        if hit is None or hit[0] is not document:
+            hit = cache[key] = (document, resolve(self, document, fragment))
+        return hit[1]
+
+    return memoized
 
 
 def _identity(value: Any) -> Any:
