@@ -52,6 +52,7 @@ def test_manifest_follows_the_contract() -> None:
             "image": {"repository_name": "scalable-app-local", "tag": "abc123"},
             "url": "https://local.example.com",
             "health_path": "/_health",
+            "progressive": None,  # rolling (83faab4: ServiceSpec.progressive)
         },
         {
             "name": "api",
@@ -59,6 +60,7 @@ def test_manifest_follows_the_contract() -> None:
             "image": {"repository_name": "scalable-app-local", "tag": "abc123"},
             "url": "https://local.example.com/api",
             "health_path": "/_health",
+            "progressive": None,  # rolling (83faab4: ServiceSpec.progressive)
         },
     ]
     assert manifest["hosted_zone"] == {"name": "example.com."}
