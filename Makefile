@@ -50,7 +50,7 @@ ENVIRONMENTS := $(basename $(notdir $(wildcard environments/*.toml)))
 CHECKOV := $(CHECKOV_VENV)/bin/checkov --framework cloudformation --skip-download --compact --quiet
 .PHONY: templates checkov test-templates golden bench-templates
 
-templates: $(VENV)/.installed ## Generate build/<ENV>/*.json, then cfn-lint them all in one process
+templates: $(VENV)/.installed ## Generate build/<ENV>/*.json, then cfn-lint them all, on every core
 	$(call shown,$(PY) generate.py --env $(ENV) --lint)
 
 checkov: $(CHECKOV_VENV)/.installed templates ## checkov on build/<ENV>, offline; fails on any failed check

@@ -17,9 +17,16 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from environments import ConfigError, Environment, ExistingVpc, ServiceConfig, load
-from environments.model import DEFAULT_DOCKERFILE
-from manifest import (
+import cfn_lint_pool
+
+# `generate.py --lint` (make templates): cfn-lint's second of imports and rule loading starts
+# now, in a child, and overlaps this process's imports of the template builders below and the
+# generation; the child lints what main() writes. (Only when run as a script with --lint.)
+PREPARED = cfn_lint_pool.Prepared() if __name__ == "__main__" and "--lint" in sys.argv[1:] else None
+
+from environments import ConfigError, Environment, ExistingVpc, ServiceConfig, load  # noqa: E402
+from environments.model import DEFAULT_DOCKERFILE  # noqa: E402
+from manifest import (  # noqa: E402
     ENVIRONMENT_TAG,
     HOSTED_ZONE,
     SERVICE_TAG,
@@ -37,14 +44,14 @@ from manifest import (
     Wiring,
     service_stack_key,
 )
-from service.contract import STATIC_SOURCE
-from templates import Stack, build_ci, build_stacks, stack_name
-from templates.capabilities import capabilities
-from templates.ci import cloudformation_role_arn
-from templates.declared import accepted_risks
-from templates.progressive import test_header
-from templates.registry import repository_name
-from templates.static_assets import BUCKET, STATIC_STACK
+from service.contract import STATIC_SOURCE  # noqa: E402
+from templates import Stack, build_ci, build_stacks, stack_name  # noqa: E402
+from templates.capabilities import capabilities  # noqa: E402
+from templates.ci import cloudformation_role_arn  # noqa: E402
+from templates.declared import accepted_risks  # noqa: E402
+from templates.progressive import test_header  # noqa: E402
+from templates.registry import repository_name  # noqa: E402
+from templates.static_assets import BUCKET, STATIC_STACK  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 BUILD_DIR = Path("build")
@@ -291,10 +298,13 @@ def _previous_templates(manifest: Path) -> set[str]:
 LINT_CACHE = ".cfn-lint-clean.json"
 
 
-def lint(templates: Mapping[Path, str], region: str) -> list[str]:
+def lint(
+    templates: Mapping[Path, str], region: str, prepared: cfn_lint_pool.Prepared | None = None
+) -> list[str]:
     """cfn-lint at its default level on every template (path -> the content written there) not
-    already known clean, in this one process: one message per problem found, none when all is
-    clean. The cache keys hash the given contents; cfn-lint reads the files."""
+    already known clean, on every core (cfn_lint_pool): one message per problem found, none
+    when all is clean. The cache keys hash the given contents; cfn-lint reads the files.
+    `prepared`: cfn-lint already loading in a child (ended here if nothing is left to lint)."""
     from importlib.metadata import version
 
     paths = list(templates)
@@ -306,15 +316,15 @@ def lint(templates: Mapping[Path, str], region: str) -> list[str]:
     }
     todo = [p for p in paths if known.get(p.name) != keys[p]]
     if not todo:
+        if prepared is not None:
+            prepared.close()
         return []
-    from cfnlint.api import ManualArgs, lint_by_config  # ~1 s of imports and rule loading
-
-    matches = lint_by_config(ManualArgs(templates=[str(p) for p in todo], regions=[region]))
-    dirty = {Path(match.filename).name for match in matches}
+    problems = (prepared.lint if prepared else cfn_lint_pool.lint)(todo, region)
+    dirty = {name for name, _ in problems}
     clean = {p.name: keys[p] for p in paths if p.name not in dirty}
     if cache_path is not None:
         cache_path.write_text(render(clean))
-    return [str(match) for match in matches]
+    return [message for _, message in problems]
 
 
 def _read_lint_cache(path: Path | None) -> dict[str, str]:
@@ -390,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
     )
     if args.lint:
-        problems = lint(templates, env.region)
+        problems = lint(templates, env.region, PREPARED)
         for problem in problems:
             print(problem, file=sys.stderr)
         if problems:

@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/templates.py [--env local] [--runs 5]
 
-- make templates: `make templates ENV=...` as a user runs it (generate + cfn-lint, one process),
-  twice: with cfn-lint's record of clean templates removed first (as after any template change:
-  every template is linted), and as it is (nothing changed since the last clean lint).
+- make templates: `make templates ENV=...` as a user runs it (generate, then cfn-lint on every
+  core), twice: with cfn-lint's record of clean templates removed first (as after any template
+  change: every template is linted), and as it is (nothing changed since the last clean lint).
 - generation, in-process: generate.generate(env, tag) (build every stack, to_dict, render JSON)
   in an interpreter that has already imported it; and cold, in a fresh interpreter that imports
   generate.py, loads the environment and generates (what the first call costs).

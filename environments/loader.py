@@ -259,14 +259,18 @@ def _subnets(table: Table, key: str, region: str, why: str) -> tuple[Subnet, ...
 @cache
 def known_regions() -> frozenset[str]:
     """Every region of every partition where CloudFormation runs, from the endpoint data
-    botocore ships (the list AWS's own SDK resolves against, updated with it)."""
-    import botocore.session
+    botocore ships (the list AWS's own SDK resolves against, updated with it). Read as
+    `Session.get_available_regions("cloudformation", partition)` reads it, without a session:
+    that imports botocore's client machinery and parses CloudFormation's whole service model
+    for its endpoint prefix ("cloudformation"), a tenth of a one-service `make templates`."""
+    from botocore.loaders import create_loader
+    from botocore.regions import EndpointResolver
 
-    session = botocore.session.get_session()
+    resolver = EndpointResolver(create_loader().load_data("endpoints"))
     return frozenset(
         region
-        for partition in session.get_available_partitions()
-        for region in session.get_available_regions("cloudformation", partition)
+        for partition in resolver.get_available_partitions()
+        for region in resolver.get_available_endpoints("cloudformation", partition)
     )
 
 

@@ -414,3 +414,16 @@ def test_an_unknown_region_is_refused_by_the_loader_not_by_cfn_lint(tmp_path: Pa
 def test_every_partitions_regions_are_known() -> None:
     known = environments.loader.known_regions()
     assert {"eu-west-1", "us-gov-west-1", "cn-north-1"} <= known
+
+
+def test_known_regions_are_the_sessions_cloudformation_regions() -> None:
+    """The loader reads botocore's endpoint data without a session (speed); the answer is the
+    session's, for CloudFormation in every partition."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    assert environments.loader.known_regions() == {
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("cloudformation", partition)
+    }
