@@ -86,7 +86,8 @@ def main() -> int:
     parser.add_argument("--hold", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument("--concurrency", type=int, default=4, help="the default's value")
     args = parser.parse_args()
-    build = Path(tempfile.mkdtemp(prefix="bench-concurrency-")) / args.env
+    # A path (/tmp/local6.toml) names its build directory by its stem, as generate.py does.
+    build = Path(tempfile.mkdtemp(prefix="bench-concurrency-")) / Path(args.env).stem
     subprocess.run(
         [sys.executable, str(ROOT / "generate.py"), "--env", args.env, "--out", str(build)],
         cwd=ROOT,
