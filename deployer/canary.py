@@ -179,6 +179,7 @@ class CanaryWatch:
         self.stopped_read = -math.inf
         self.tasks: dict[str, str] = {}  # stopped task ARN -> its line, said once
         self.unreadable = False
+        self.failure_noted = False  # the root cause of a deployment that failed, given once
 
     def poll(self) -> None:
         """Called after each poll of the follower: asks ECS only once `interval` passed."""
@@ -293,8 +294,9 @@ class CanaryWatch:
         self.say(f"  (AWS CLI: {cli})")
 
     def _failed(self, d: Deployment, now: float) -> None:
-        if self.notes and self.notes[0].startswith(f"ECS service deployment {d.arn}"):
-            return  # said already
+        if self.failure_noted:
+            return
+        self.failure_noted = True
         lines = root_cause(d)
         if self.decision is not None and self.decision.action == ROLLBACK:
             lines.append(f"  the deployer answered its pause ROLLBACK: {self.decision.why()}")

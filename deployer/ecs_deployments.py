@@ -10,7 +10,7 @@ traffic each revision is asked to take, and why it rolled back.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -63,7 +63,6 @@ class Deployment:
     triggered_alarms: tuple[str, ...]
     started_at: datetime | None
     updated_at: datetime | None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def paused(self) -> Hook | None:
         """The PAUSE hook waiting for an answer, if the deployment waits at one."""
@@ -79,9 +78,7 @@ class Deployment:
         return self.status in FAILED
 
     def to_dict(self) -> dict[str, Any]:
-        found = asdict(self)
-        found.pop("extra")
-        return found
+        return asdict(self)
 
 
 def parse(raw: dict[str, Any]) -> Deployment:

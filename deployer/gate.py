@@ -14,14 +14,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from deployer import smoke, verify
+from deployer import rollback, smoke, verify
 from deployer.canary import Check
 from deployer.ecs_deployments import Deployment, Hook
 from deployer.manifest import ServiceSpec
+from deployer.params import physical_of
 from deployer.poll import Backoff
 from deployer.status import error_line
 
-IMAGE_TAG_PARAMETER = "ImageTag"  # the service stack's (rollback.IMAGE_TAG_PARAMETER)
 # Seconds kept before the pause expires: the answer must reach ECS before its own timeout.
 MARGIN = 60.0
 
@@ -48,15 +48,10 @@ def smoke_check(
 
 
 def alarm_names(cf: Any, stack_id: str, template: dict[str, Any]) -> dict[str, str | None]:
-    """The stack's alarms: logical ID -> the name CloudFormation gave it (None: not created)."""
-    logical = set(verify.of_type(template, verify.ALARM_TYPE))
+    """The stack's alarms as they are now (this update may have created one): logical ID ->
+    the name CloudFormation gave it (None: not created)."""
     resources = cf.describe_stack_resources(StackName=stack_id)["StackResources"]
-    physical = {
-        r["LogicalResourceId"]: r.get("PhysicalResourceId") or None
-        for r in resources
-        if r.get("LogicalResourceId") in logical
-    }
-    return {name: physical.get(name) for name in sorted(logical)}
+    return verify.alarms_of(template, physical_of(resources))
 
 
 def alarms_check(cloudwatch: Any, alarms: dict[str, str | None]) -> Check:
@@ -95,14 +90,7 @@ def checks(
 
     def run(_deployment: Deployment, hook: Hook) -> list[Check]:
         stack = aws.cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]
-        version = next(
-            (
-                str(p.get("ParameterValue"))
-                for p in stack.get("Parameters", [])
-                if p["ParameterKey"] == IMAGE_TAG_PARAMETER
-            ),
-            "",
-        )
+        version = rollback.current_tag(stack) or ""
         from botocore.exceptions import BotoCoreError, ClientError
 
         tested = smoke_check(service, version, seconds_until(hook, smoke_seconds), say)

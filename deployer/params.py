@@ -164,12 +164,17 @@ class Resolver:
                 if is_missing_stack(error):
                     raise UpstreamMissing(f"{name} does not exist yet") from None
                 raise
-            self._resources[stack_key] = {
-                r["LogicalResourceId"]: r["PhysicalResourceId"]
-                for r in found
-                if r.get("LogicalResourceId") and r.get("PhysicalResourceId")
-            }
+            self._resources[stack_key] = physical_of(found)
         return self._resources[stack_key]
+
+
+def physical_of(resources: list[dict[str, Any]]) -> dict[str, str]:
+    """DescribeStackResources' answer as logical ID -> physical ID, for the resources created."""
+    return {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in resources
+        if r.get("LogicalResourceId") and r.get("PhysicalResourceId")
+    }
 
 
 def find_hosted_zone(route53: Any, name: str) -> str | None:

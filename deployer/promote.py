@@ -17,13 +17,15 @@ from deployer import ecs_deployments as deployments
 from deployer import rollout
 from deployer.errors import Declined, DeployError
 from deployer.follow import describe_stack
-from deployer.manifest import Manifest
+from deployer.manifest import Manifest, ServiceSpec
 
 PROMOTE, ABORT = "promote", "abort"
 
 
-def find(aws: Any, manifest: Manifest, name: str) -> tuple[str, deployments.Deployment | None]:
-    """The service's ECS service ARN and its newest deployment under way (None: none is)."""
+def find(
+    aws: Any, manifest: Manifest, name: str
+) -> tuple[ServiceSpec, deployments.Deployment | None]:
+    """The service and its newest deployment under way (None: none is)."""
     service = next((s for s in manifest.services if s.name == name), None)
     if service is None:
         known = ", ".join(s.name for s in manifest.services) or "none"
@@ -44,7 +46,7 @@ def find(aws: Any, manifest: Manifest, name: str) -> tuple[str, deployments.Depl
             f"{spec.stack_name} runs no ECS service yet: make deploy ENV={manifest.environment} "
             "first"
         )
-    return arn, deployments.newest(aws.client("ecs"), arn)
+    return service, deployments.newest(aws.client("ecs"), arn)
 
 
 def run(
@@ -56,7 +58,7 @@ def run(
     say: Callable[[str], None],
 ) -> dict[str, Any]:
     """Act on the service's deployment; the JSON document's `deployment` part."""
-    _, found = find(aws, manifest, name)
+    service, found = find(aws, manifest, name)
     if found is None:
         say(f"  no deployment of {name} is under way: nothing to {verb}")
         return {"service": name, "action": None, "deployment": None}
@@ -87,6 +89,5 @@ def run(
         cli = deployments.cli_stop(found.arn)
     say(f"  {verb}: {action} sent to the {name} deployment at {stage}")
     say(f"  (AWS CLI: {cli})")
-    stack = next(s.stack for s in manifest.services if s.name == name)
-    say(f"  to watch it to its end: make follow ENV={manifest.environment} STACK={stack}")
+    say(f"  to watch it to its end: make follow ENV={manifest.environment} STACK={service.stack}")
     return {**shown, "action": action, "aws_cli": cli}

@@ -113,12 +113,18 @@ def verify(
     `upstream_topics` (the topics of other stacks its alarms page: a service stack's are the
     environment stack's); `client(name)` gives a boto client, `physical` the stack's logical ->
     physical IDs."""
-    alarms = {logical: physical.get(logical) for logical in of_type(template, ALARM_TYPE)}
+    alarms = alarms_of(template, physical)
     topics = {logical: physical.get(logical) for logical in of_type(template, TOPIC_TYPE)}
     topics.update(upstream_topics or {})
     states = alarm_states(client("cloudwatch"), alarms) if alarms else []
     found, silent = topic_subscriptions(client("sns"), topics) if topics else ([], [])
     return Verification(states, found, silent)
+
+
+def alarms_of(template: dict[str, Any], physical: dict[str, str]) -> dict[str, str | None]:
+    """The template's alarms: logical ID -> the name CloudFormation gave it (None: not
+    created)."""
+    return {logical: physical.get(logical) for logical in of_type(template, ALARM_TYPE)}
 
 
 def alarm_states(cloudwatch: Any, alarms: dict[str, str | None]) -> list[AlarmState]:

@@ -148,33 +148,22 @@ def add_workload_boundary(
     repository: str,
     secrets: Mapping[str, str] | None = None,
     shifts_traffic: bool = False,
+    named: bool = False,
 ) -> object:
-    """This stack's own copy of the workload boundary (an environment with no ci stack); returns
-    what its roles' PermissionsBoundary takes."""
-    policy = template.add_resource(
-        iam.ManagedPolicy(
-            WORKLOAD_BOUNDARY,
-            Description=f"{prefix}: the most a role of this stack may do",
-            PolicyDocument=workload_boundary_document(prefix, repository, secrets, shifts_traffic),
-        )
+    """The workload boundary, added to `template`; returns what its roles' PermissionsBoundary
+    takes. `named`: the ci stack's, with the name and path the app stacks name it by; else a
+    stack's own copy (an environment with no ci stack)."""
+    naming: dict[str, object] = (
+        {"ManagedPolicyName": workload_boundary_name(prefix), "Path": BOUNDARY_PATH}
+        if named
+        else {}
     )
-    return _declared(policy, secrets, shifts_traffic).ref()
-
-
-def add_named_workload_boundary(
-    template: Template,
-    prefix: str,
-    repository: str,
-    secrets: Mapping[str, str] | None = None,
-    shifts_traffic: bool = False,
-) -> object:
-    """The ci stack's workload boundary, named so that the app stacks can name it."""
+    whose = "a role the app's stacks create" if named else "a role of this stack"
     policy = template.add_resource(
         iam.ManagedPolicy(
             WORKLOAD_BOUNDARY,
-            ManagedPolicyName=workload_boundary_name(prefix),
-            Path=BOUNDARY_PATH,
-            Description=f"{prefix}: the most a role the app's stacks create may do",
+            **naming,
+            Description=f"{prefix}: the most {whose} may do",
             PolicyDocument=workload_boundary_document(prefix, repository, secrets, shifts_traffic),
         )
     )

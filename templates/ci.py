@@ -48,7 +48,7 @@ from troposphere import Output, Sub, Template, encode_to_dict, iam
 
 from environments.model import CiConfig
 from manifest import TEMPLATE_BUCKET
-from templates.boundary import add_ci_boundary, add_named_workload_boundary
+from templates.boundary import add_ci_boundary, add_workload_boundary
 from templates.ci_permissions import (
     UNSCOPED_SID,
     cloudformation_statements,
@@ -99,8 +99,13 @@ def partition_of(region: str) -> str:
 
 def add_ci(template: Template, config: CiConfig, scope: Scope, resource_types: set[str]) -> Ci:
     provider = _oidc_provider(template, config)
-    workload_boundary = add_named_workload_boundary(
-        template, scope.prefix, scope.repository, dict(scope.secrets), scope.progressive
+    workload_boundary = add_workload_boundary(
+        template,
+        scope.prefix,
+        scope.repository,
+        dict(scope.secrets),
+        scope.progressive,
+        named=True,
     )
     cloudformation_policies = split(
         cloudformation_statements(scope, resource_types, workload_boundary)
