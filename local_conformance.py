@@ -37,6 +37,7 @@ the deployer asks for): the one checks the other.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import uuid
@@ -198,6 +199,7 @@ def s3_fetch(endpoint: str) -> Fetch:
     return fetch
 
 
+SSM_PARAMETER_TYPE = "AWS::SSM::Parameter::Value<"
 NO_CHANGES = "didn't contain changes"  # AWS's (and moto's) StatusReason of an empty change set
 
 
@@ -224,13 +226,59 @@ def bridge(endpoint: str) -> Rewrite:
         except (BotoCoreError, ClientError, ValueError):  # the emulator's answer stands
             return body
         asked, current = (
-            {p["ParameterKey"]: p.get("ParameterValue") for p in found.get("Parameters", [])}
-            for found in (change_set, stack)
+            {p["ParameterKey"]: _as_given(p.get("ParameterValue")) for p in parameters}
+            for parameters in (change_set.get("Parameters", []), stack.get("Parameters", []))
         )
+        differ = {
+            key for key in asked.keys() | current.keys() if asked.get(key) != current.get(key)
+        }
+        try:
+            differ -= _resolved_alike(endpoint, _region(request), stack, asked, current, differ)
+        except (BotoCoreError, ClientError, ValueError):  # the emulator's answer stands
+            return body
         # The same as the stack's: moto's test (against the create's) is right.
-        return body if asked == current else _as_available(body)
+        return _as_available(body) if differ else body
 
     return rewrite
+
+
+def _resolved_alike(
+    endpoint: str,
+    region: str,
+    stack: dict[str, Any],
+    asked: dict[str, str | None],
+    current: dict[str, str | None],
+    keys: set[str],
+) -> set[str]:
+    """Those of `keys` whose parameter is an SSM parameter's value (AWS::SSM::Parameter::Value<>)
+    that resolves to the stack's: moto's DescribeStacks shows the resolved value where AWS shows
+    the parameter's name (and the value as ResolvedValue)."""
+    if not keys:
+        return set()
+    cf = emulator_client(endpoint, "cloudformation", region)
+    body = cf.get_template(StackName=stack["StackId"])["TemplateBody"]
+    declared = (json.loads(body) if isinstance(body, str) else body).get("Parameters", {})
+    ssm = emulator_client(endpoint, "ssm", region)
+    alike = set()
+    for key in keys:
+        name = asked.get(key)
+        if name and str(declared.get(key, {}).get("Type", "")).startswith(SSM_PARAMETER_TYPE):
+            value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+            if value == current.get(key):
+                alike.add(key)
+    return alike
+
+
+def _as_given(value: str | None) -> str | None:
+    """A parameter's value as it was given: moto's DescribeStacks shows a list parameter's
+    (List<AWS::EC2::Subnet::Id>) as Python prints a list, "['subnet-a', 'subnet-b']"."""
+    if value is None or not value.startswith("["):
+        return value
+    try:
+        listed = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return value
+    return ",".join(str(item) for item in listed) if isinstance(listed, list) else value
 
 
 def _as_available(body: bytes) -> bytes:
