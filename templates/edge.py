@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import If, Output, Parameter, Ref, Sub, Template, certificatemanager, ec2, route53
+from troposphere import If, Join, Output, Parameter, Ref, Template, certificatemanager, ec2, route53
 from troposphere import elasticloadbalancingv2 as elbv2
 
 from environments.model import DnsConfig, ServiceConfig
@@ -441,7 +441,7 @@ def route_conditions(route: RouteParameters) -> list[elbv2.Condition]:
             elbv2.Condition(
                 Field="path-pattern",
                 PathPatternConfig=elbv2.PathPatternConfig(
-                    Values=[route.path.ref(), Sub(f"${{{ROUTE_PATH}}}/*")]
+                    Values=[route.path.ref(), Join("", [route.path.ref(), "/*"])]
                 ),
             )
         )
@@ -470,12 +470,12 @@ def add_route(
             Actions=[elbv2.ListenerRuleAction(Type="forward", TargetGroupArn=target_group.ref())],
         )
     )
-    path = "" if route.path is None else f"${{{ROUTE_PATH}}}"
+    path = [] if route.path is None else [route.path.ref()]
     template.add_output(
         Output(
             "Url",
             Description="Where the service answers",
-            Value=Sub(f"https://${{{ROUTE_HOST}}}{path}/"),
+            Value=Join("", ["https://", route.host.ref(), *path, "/"]),
         )
     )
     return Edge(

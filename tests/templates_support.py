@@ -28,18 +28,18 @@ def resources_of_type(
 
 def filled(value: Any, parameters: dict[str, str]) -> Any:
     """`value` with the given parameters' references replaced by their values, as
-    CloudFormation fills them (a `Fn::Sub` left with no reference is the string it makes)."""
+    CloudFormation fills them (a `Fn::Join` of strings alone is the string it makes)."""
     if isinstance(value, list):
         return [filled(v, parameters) for v in value]
     if not isinstance(value, dict):
         return value
     if set(value) == {"Ref"} and value["Ref"] in parameters:
         return parameters[value["Ref"]]
-    if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
-        text = value["Fn::Sub"]
-        for name, given in parameters.items():
-            text = text.replace("${" + name + "}", given)
-        return text if "${" not in text else {"Fn::Sub": text}
+    if set(value) == {"Fn::Join"}:
+        separator, parts = value["Fn::Join"]
+        parts = filled(parts, parameters)
+        joined = all(isinstance(part, str) for part in parts)
+        return separator.join(parts) if joined else {"Fn::Join": [separator, parts]}
     return {key: filled(v, parameters) for key, v in value.items()}
 
 
