@@ -302,24 +302,40 @@ def lint(
     templates: Mapping[Path, str], region: str, prepared: cfn_lint_pool.Prepared | None = None
 ) -> list[str]:
     """cfn-lint at its default level on every template (path -> the content written there) not
-    already known clean, on every core (cfn_lint_pool): one message per problem found, none
-    when all is clean. The cache keys hash the given contents; cfn-lint reads the files.
-    `prepared`: cfn-lint already loading in a child (ended here if nothing is left to lint)."""
+    already known clean, on every core (cfn_lint_pool): one message per problem found, in
+    cfn-lint's order of the files, none when all is clean. The same content is linted once:
+    services configured alike have the same template (templates/edge.py), and its messages
+    are said of each file that has it. The cache keys hash the given contents; cfn-lint reads
+    the files. `prepared`: cfn-lint already loading in a child (ended here if nothing is left
+    to lint)."""
     from importlib.metadata import version
 
     paths = list(templates)
     cache_path = paths[0].parent / LINT_CACHE if paths else None
-    known = _read_lint_cache(cache_path)
+    known = set(_read_lint_cache(cache_path).values())
     salt = f"{version('cfn-lint')}:{region}:"
     keys = {
         p: hashlib.sha256((salt + content).encode()).hexdigest() for p, content in templates.items()
     }
-    todo = [p for p in paths if known.get(p.name) != keys[p]]
+    todo = sorted((p for p in paths if keys[p] not in known), key=str)
     if not todo:
         if prepared is not None:
             prepared.close()
         return []
-    problems = (prepared.lint if prepared else cfn_lint_pool.lint)(todo, region)
+    linted: dict[str, Path] = {}  # the first file of each content
+    for path in todo:
+        linted.setdefault(keys[path], path)
+    found: dict[str, list[str]] = {}
+    for name, message in (prepared.lint if prepared else cfn_lint_pool.lint)(
+        list(linted.values()), region
+    ):
+        found.setdefault(name, []).append(message)
+    problems = [
+        (p.name, message.replace(str(first), str(p)))
+        for p in todo
+        for first in [linted[keys[p]]]
+        for message in found.get(first.name, [])
+    ]
     dirty = {name for name, _ in problems}
     clean = {p.name: keys[p] for p in paths if p.name not in dirty}
     if cache_path is not None:

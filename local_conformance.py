@@ -19,15 +19,15 @@ And one of moto's gaps, bridged so that a change set back to a stack's first val
 moto's ExecuteChangeSet applies an UPDATE change set's parameters to the resources (DescribeStacks
 shows them) but keeps the parameters of the stack's creation for its "no changes" test
 (../shared/EMULATOR.md), so a change set back to them (a rollback to the image the stack was
-created with) comes back FAILED, "didn't contain changes". bridge() records the parameters of
-each change set executed (DescribeChangeSet, as the proxy sees ExecuteChangeSet succeed) and
-rewrites that answer of DescribeChangeSet to what AWS answers (CREATE_COMPLETE, AVAILABLE) when
-the change set's parameters differ from the stack's last executed ones; moto executes it then,
-as it executes any change set (its template test is right: ExecuteChangeSet stores the
-template). The record is the proxy's, so it holds for the emulator it was started with
-(local_aws.py serves both in one process). Nothing is re-applied to the stack: an
-UpdateStack re-applying each executed change set (tried in issue 16) corrupted stacks whose
-update had changed resources.
+created with) comes back FAILED, "didn't contain changes". bridge() rewrites that answer of
+DescribeChangeSet to what AWS answers (CREATE_COMPLETE, AVAILABLE) when the change set's
+parameters differ from the stack's current ones, as DescribeStacks gives them; moto executes it
+then, as it executes any change set (its template test is right: ExecuteChangeSet stores the
+template). It keeps no record of its own, so it holds for any proxy in front of the emulator,
+one started for a single run in front of a moto you run yourself included (a service's route
+is a parameter too: a route changed and changed back is a change). Nothing is re-applied to
+the stack: an UpdateStack re-applying each executed change set (tried in issue 16) corrupted
+stacks whose update had changed resources.
 
 The template is read as AWS reads it: TemplateBody, or the object TemplateURL names, fetched
 from the emulator's S3; JSON or YAML (short-form tags such as !Ref read as plain values). It is
@@ -37,9 +37,9 @@ the deployer asks for): the one checks the other.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
-import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -199,23 +199,19 @@ def s3_fetch(endpoint: str) -> Fetch:
     return fetch
 
 
+SSM_PARAMETER_TYPE = "AWS::SSM::Parameter::Value<"
 NO_CHANGES = "didn't contain changes"  # AWS's (and moto's) StatusReason of an empty change set
 
 
 def bridge(endpoint: str) -> Rewrite:
-    """The relay's rewrite of the emulator's answers (see the module's docstring): each
-    executed change set's parameters recorded by stack, and moto's "no changes" of a change
-    set whose parameters differ from the last executed ones answered as AWS answers it."""
-    executed: dict[str, dict[str, str | None]] = {}  # stack ID -> its last executed parameters
-    lock = threading.Lock()
+    """The relay's rewrite of the emulator's answers (see the module's docstring): moto's "no
+    changes" of a change set whose parameters differ from the stack's current ones (as
+    DescribeStacks gives them) answered as AWS answers it."""
 
     def rewrite(request: Request, status: int, body: bytes) -> bytes:
         if status != 200 or not request.is_cloudformation:
             return body
-        action = request.action()
-        if action not in {"ExecuteChangeSet", "DescribeChangeSet"}:
-            return body
-        if action == "DescribeChangeSet" and NO_CHANGES.encode() not in body:
+        if request.action() != "DescribeChangeSet" or NO_CHANGES.encode() not in body:
             return body
         form = request.form()
         named = {"ChangeSetName": form.get("ChangeSetName", [""])[0]}
@@ -226,20 +222,63 @@ def bridge(endpoint: str) -> Rewrite:
 
         try:
             change_set = cf.describe_change_set(**named)
-        except (BotoCoreError, ClientError):  # the emulator's answer stands
+            (stack,) = cf.describe_stacks(StackName=change_set["StackId"])["Stacks"]
+        except (BotoCoreError, ClientError, ValueError):  # the emulator's answer stands
             return body
-        asked = {
-            p["ParameterKey"]: p.get("ParameterValue") for p in change_set.get("Parameters", [])
+        asked, current = (
+            {p["ParameterKey"]: _as_given(p.get("ParameterValue")) for p in parameters}
+            for parameters in (change_set.get("Parameters", []), stack.get("Parameters", []))
+        )
+        differ = {
+            key for key in asked.keys() | current.keys() if asked.get(key) != current.get(key)
         }
-        with lock:
-            if action == "ExecuteChangeSet":
-                executed[change_set["StackId"]] = asked
-                return body
-            last = executed.get(change_set["StackId"])
-        # No update executed since the create: moto's test (against the create's) is right.
-        return body if last is None or last == asked else _as_available(body)
+        try:
+            differ -= _resolved_alike(endpoint, _region(request), stack, asked, current, differ)
+        except (BotoCoreError, ClientError, ValueError):  # the emulator's answer stands
+            return body
+        # The same as the stack's: moto's test (against the create's) is right.
+        return _as_available(body) if differ else body
 
     return rewrite
+
+
+def _resolved_alike(
+    endpoint: str,
+    region: str,
+    stack: dict[str, Any],
+    asked: dict[str, str | None],
+    current: dict[str, str | None],
+    keys: set[str],
+) -> set[str]:
+    """Those of `keys` whose parameter is an SSM parameter's value (AWS::SSM::Parameter::Value<>)
+    that resolves to the stack's: moto's DescribeStacks shows the resolved value where AWS shows
+    the parameter's name (and the value as ResolvedValue)."""
+    if not keys:
+        return set()
+    cf = emulator_client(endpoint, "cloudformation", region)
+    body = cf.get_template(StackName=stack["StackId"])["TemplateBody"]
+    declared = (json.loads(body) if isinstance(body, str) else body).get("Parameters", {})
+    ssm = emulator_client(endpoint, "ssm", region)
+    alike = set()
+    for key in keys:
+        name = asked.get(key)
+        if name and str(declared.get(key, {}).get("Type", "")).startswith(SSM_PARAMETER_TYPE):
+            value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+            if value == current.get(key):
+                alike.add(key)
+    return alike
+
+
+def _as_given(value: str | None) -> str | None:
+    """A parameter's value as it was given: moto's DescribeStacks shows a list parameter's
+    (List<AWS::EC2::Subnet::Id>) as Python prints a list, "['subnet-a', 'subnet-b']"."""
+    if value is None or not value.startswith("["):
+        return value
+    try:
+        listed = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return value
+    return ",".join(str(item) for item in listed) if isinstance(listed, list) else value
 
 
 def _as_available(body: bytes) -> bytes:

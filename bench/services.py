@@ -4,7 +4,9 @@
     .venv/bin/python bench/services.py --baseline /tmp/base-34c37e6 [--runs 5]
 
 Each environment is local.toml's shared tables with N services (`web` on the domain, then
-`s<i>` under `/s<i>`), written to a temp directory and generated there with
+`s<i>` under `/s<i>`, configured alike: they share one template, linted once; with `--unlike`,
+each `s<i>` has a variable of its own, so every service has a template of its own, the worst
+case), written to a temp directory and generated there with
 `generate.py --env <file> --out <dir> --lint`, as `make templates` runs it, with cfn-lint's
 record of clean templates removed first (every template linted, as after any change). The
 issue's bar: 50 services in at most 2.5x the time of 10. Figures are medians (min-max) of
@@ -40,9 +42,10 @@ from environments.services import default_priority  # noqa: E402
 HOST = "local.example.com"
 
 
-def services(count: int) -> str:
+def services(count: int, unlike: bool = False) -> str:
     """`web`, then `s<i>` under /s<i>: names whose rule priorities do not collide (a collision
-    is refused at load, as it would be for a person's file)."""
+    is refused at load, as it would be for a person's file). `unlike`: each `s<i>` with an
+    environment variable of its own value."""
     tables = ["\n[services.web]\nmin_count = 1\n"]
     taken: set[int] = set()
     index = 0
@@ -53,14 +56,15 @@ def services(count: int) -> str:
         if number in taken:
             continue
         taken.add(number)
-        tables.append(f'\n[services.{name}]\npath = "/{name}"\nmin_count = 1\n')
+        own = f'environment = {{ BENCH_SERVICE = "{name}" }}\n' if unlike else ""
+        tables.append(f'\n[services.{name}]\npath = "/{name}"\nmin_count = 1\n{own}')
     return "".join(tables)
 
 
-def environment(directory: Path, count: int) -> Path:
+def environment(directory: Path, count: int, unlike: bool = False) -> Path:
     local = (ROOT / "environments" / "local.toml").read_text()
     path = directory / f"bench{count}.toml"
-    path.write_text(local[: local.index("[services.")] + services(count))
+    path.write_text(local[: local.index("[services.")] + services(count, unlike))
     return path
 
 
@@ -96,15 +100,19 @@ def main() -> int:
     parser.add_argument("--counts", default="1,10,50")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--baseline", type=Path, help="a checkout of the one-service revision")
+    parser.add_argument(
+        "--unlike", action="store_true", help="every service configured differently"
+    )
     args = parser.parse_args()
     if args.baseline:
         return baseline(args.baseline, args.runs)
     counts = [int(n) for n in args.counts.split(",")]
-    print(f"load average {os.getloadavg()[0]:.2f}, {args.runs} runs each")
+    kind = "each configured differently" if args.unlike else "configured alike"
+    print(f"load average {os.getloadavg()[0]:.2f}, {args.runs} runs each, services {kind}")
     medians = {}
     with tempfile.TemporaryDirectory() as temp:
         for count in counts:
-            env = environment(Path(temp), count)
+            env = environment(Path(temp), count, args.unlike)
             out = Path(temp) / f"out{count}"
             out.mkdir()
             times = [make_templates(env, out) for _ in range(args.runs)]

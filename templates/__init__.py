@@ -33,7 +33,7 @@ from templates.boundary import add_workload_boundary, workload_boundary_arn
 from templates.ci import CI_STACK, Scope, add_ci
 from templates.dashboard import add_dashboard
 from templates.ecs_service import add_cluster, add_ecs_service, image_uri
-from templates.edge import add_load_balancer, add_route
+from templates.edge import add_load_balancer, add_route, route_values
 from templates.iam import add_roles
 from templates.imported import Environment as ImportedEnvironment
 from templates.imported import add_environment_parameters
@@ -55,7 +55,7 @@ from templates.parameters import (
     add_hosted_zone_parameter,
     add_service_parameters,
 )
-from templates.progressive import add_progressive
+from templates.progressive import add_progressive, progressive_values
 from templates.registry import REPOSITORY, add_registry, repository_name
 from templates.scaling import add_scaling
 from templates.static_assets import (
@@ -222,8 +222,10 @@ def build_environment(env: Environment) -> Stack:
 
 def build_service(env: Environment, service: ServiceConfig, image_tag: str) -> Stack:
     """One service: its route on the shared listener, its tasks, scaling, alarms, dashboard."""
+    # Which service is the stack's name and the parameters' (templates/edge.py), not the
+    # description's: the templates of services configured alike are the same.
     template = _template(
-        env, f"service {service.name}: target group, listener rule, ECS service, scaling, alarms"
+        env, "a service: target group, listener rule, ECS service, scaling, alarms"
     )
     params = add_service_parameters(
         template, cdn=env.static_assets.cdn, placement=env.network.placement
@@ -306,7 +308,9 @@ def _service_stack(
     image_tag: str,
 ) -> Stack:
     """The service stack with where each of its parameters comes from, in the manifest's terms."""
-    parameters = {params.image_tag.title: image_tag}
+    parameters = {params.image_tag.title: image_tag, **route_values(service)}
+    if service.deployment.progressive:
+        parameters.update(progressive_values(service))
     from_stacks = {params.repository_name.title: FromStack("registry", (REPOSITORY,))}
     for parameter, logical_id in environment_sources(shared).items():
         from_stacks[parameter] = FromStack(ENVIRONMENT_STACK, (logical_id,))

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import If, Output, Parameter, Ref, Template, certificatemanager, ec2, route53
+from troposphere import If, Join, Output, Parameter, Ref, Template, certificatemanager, ec2, route53
 from troposphere import elasticloadbalancingv2 as elbv2
 
-from environments.model import DnsConfig, Route, ServiceConfig
+from environments.model import DnsConfig, ServiceConfig
+from environments.services import MAX_PRIORITY, PATH_PREFIX
 from templates.access_logs import AccessLogs
 from templates.declared import declare, inbound, outbound
 from templates.imported import Environment as ImportedEnvironment
@@ -53,6 +54,56 @@ class LoadBalancing:
     security_group: ec2.SecurityGroup
 
 
+# A service's place on the shared listener is given to its stack as parameters, filled by the
+# deployer from the manifest, not written into the template: the templates of services
+# configured alike are then the same bytes, which generate.py lints once (fifty services cost
+# the lint of the few kinds they are), and which say "a service" rather than which one.
+ROUTE_HOST, ROUTE_PATH, RULE_PRIORITY = "RouteHost", "RoutePath", "RulePriority"
+
+
+@dataclass(frozen=True)
+class RouteParameters:
+    host: Parameter
+    path: Parameter | None  # a route on a host alone has no path prefix
+    priority: Parameter
+
+
+def route_values(service: ServiceConfig) -> dict[str, str]:
+    """What the deployer fills the route's parameters with (the manifest's parameters)."""
+    values = {ROUTE_HOST: service.route.host, RULE_PRIORITY: str(service.priority)}
+    if service.route.path is not None:
+        values[ROUTE_PATH] = service.route.path
+    return values
+
+
+def add_route_parameters(template: Template, service: ServiceConfig) -> RouteParameters:
+    """The route's parameters, constrained as environments/services.py checks the file, so that
+    a value typed in the console is refused as the file's would be."""
+    host = template.add_parameter(
+        Parameter(ROUTE_HOST, Type="String", MinLength=1, Description="The host it answers on")
+    )
+    path = None
+    if service.route.path is not None:
+        path = template.add_parameter(
+            Parameter(
+                ROUTE_PATH,
+                Type="String",
+                AllowedPattern=PATH_PREFIX.pattern,
+                Description='Its path prefix ("/api" routes /api and /api/...)',
+            )
+        )
+    priority = template.add_parameter(
+        Parameter(
+            RULE_PRIORITY,
+            Type="Number",
+            MinValue=1,
+            MaxValue=MAX_PRIORITY,
+            Description="Its listener rule's priority (assigned by environments/services.py)",
+        )
+    )
+    return RouteParameters(host=host, path=path, priority=priority)
+
+
 @dataclass(frozen=True)
 class Edge:
     """A service's way in: its rule on the shared HTTPS listener, its target group, the
@@ -62,6 +113,7 @@ class Edge:
     listener_rule: elbv2.ListenerRule
     target_group: elbv2.TargetGroup
     service_security_group: ec2.SecurityGroup
+    route: RouteParameters
 
 
 def _rule(port: int, description: str, **peer: object) -> ec2.SecurityGroupRule:
@@ -376,19 +428,21 @@ def add_load_balancer(
     )
 
 
-def route_conditions(route: Route) -> list[elbv2.Condition]:
+def route_conditions(route: RouteParameters) -> list[elbv2.Condition]:
     """Host, and path prefix: "/api" matches /api and /api/... (ALB path patterns are
     case-sensitive; "*" matches any characters)."""
     conditions = [
         elbv2.Condition(
-            Field="host-header", HostHeaderConfig=elbv2.HostHeaderConfig(Values=[route.host])
+            Field="host-header", HostHeaderConfig=elbv2.HostHeaderConfig(Values=[route.host.ref()])
         )
     ]
     if route.path is not None:
         conditions.append(
             elbv2.Condition(
                 Field="path-pattern",
-                PathPatternConfig=elbv2.PathPatternConfig(Values=[route.path, f"{route.path}/*"]),
+                PathPatternConfig=elbv2.PathPatternConfig(
+                    Values=[route.path.ref(), Join("", [route.path.ref(), "/*"])]
+                ),
             )
         )
     return conditions
@@ -406,20 +460,22 @@ def add_route(
         template, params, environment.load_balancer_security_group, service.port
     )
     target_group = add_target_group(template, "TargetGroup", params, service)
+    route = add_route_parameters(template, service)
     rule = template.add_resource(
         elbv2.ListenerRule(
             "ListenerRule",
             ListenerArn=environment.https_listener.ref(),
-            Priority=service.priority,
-            Conditions=route_conditions(service.route),
+            Priority=route.priority.ref(),
+            Conditions=route_conditions(route),
             Actions=[elbv2.ListenerRuleAction(Type="forward", TargetGroupArn=target_group.ref())],
         )
     )
+    path = [] if route.path is None else [route.path.ref()]
     template.add_output(
         Output(
             "Url",
             Description="Where the service answers",
-            Value=f"https://{service.route.host}{service.route.path or ''}/",
+            Value=Join("", ["https://", route.host.ref(), *path, "/"]),
         )
     )
     return Edge(
@@ -427,6 +483,7 @@ def add_route(
         listener_rule=rule,
         target_group=target_group,
         service_security_group=service_sg,
+        route=route,
     )
 
 

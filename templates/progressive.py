@@ -24,13 +24,13 @@ from dataclasses import dataclass
 
 import awacs.elasticloadbalancing as aelb
 from awacs.aws import Allow, PolicyDocument, Statement
-from troposphere import Template, ecs, iam
+from troposphere import Parameter, Template, ecs, iam
 from troposphere import elasticloadbalancingv2 as elbv2
 
 from environments.model import CANARY, LINEAR, DeploymentConfig, ServiceConfig
-from environments.services import priority_of_test_rule
+from environments.services import MAX_PRIORITY, priority_of_test_rule
 from templates.declared import declare, permits, trusts
-from templates.edge import Edge, add_target_group, route_conditions
+from templates.edge import Edge, RouteParameters, add_target_group, route_conditions
 from templates.iam import assumed_by
 from templates.imported import Environment as ImportedEnvironment
 from templates.parameters import ServiceParameters
@@ -65,19 +65,32 @@ class Progressive:
     role: iam.Role
 
 
+# Parameters as the route's are (templates/edge.py): the deployer fills them from the manifest.
+TEST_RULE_PRIORITY, TEST_HEADER_VALUE = "TestRulePriority", "TestHeaderValue"
+
+
 def test_header(service: ServiceConfig) -> tuple[str, str]:
     """The header name and value the test rule matches (the manifest's Progressive carries
     them for the deployer's smoke check at the pause)."""
     return TEST_HEADER, service.name
 
 
-def _test_conditions(service: ServiceConfig) -> list[elbv2.Condition]:
-    name, value = test_header(service)
+def progressive_values(service: ServiceConfig) -> dict[str, str]:
+    """What the deployer fills the test rule's parameters with."""
+    return {
+        TEST_RULE_PRIORITY: str(priority_of_test_rule(service)),
+        TEST_HEADER_VALUE: test_header(service)[1],
+    }
+
+
+def _test_conditions(route: RouteParameters, header_value: Parameter) -> list[elbv2.Condition]:
     return [
-        *route_conditions(service.route),
+        *route_conditions(route),
         elbv2.Condition(
             Field="http-header",
-            HttpHeaderConfig=elbv2.HttpHeaderConfig(HttpHeaderName=name, Values=[value]),
+            HttpHeaderConfig=elbv2.HttpHeaderConfig(
+                HttpHeaderName=TEST_HEADER, Values=[header_value.ref()]
+            ),
         ),
     ]
 
@@ -111,12 +124,29 @@ def add_progressive(
 ) -> Progressive:
     """The alternate target group, the test rule and ECS's role of a progressive service."""
     alternate = add_target_group(template, "AlternateTargetGroup", params, service)
+    priority = template.add_parameter(
+        Parameter(
+            TEST_RULE_PRIORITY,
+            Type="Number",
+            MinValue=1,
+            MaxValue=MAX_PRIORITY,
+            Description="The test rule's priority: the listener rule's, less one",
+        )
+    )
+    header_value = template.add_parameter(
+        Parameter(
+            TEST_HEADER_VALUE,
+            Type="String",
+            MinLength=1,
+            Description=f"The {TEST_HEADER} value that sends a request to the new revision",
+        )
+    )
     test_rule = template.add_resource(
         elbv2.ListenerRule(
             "TestListenerRule",
             ListenerArn=environment.https_listener.ref(),
-            Priority=priority_of_test_rule(service),
-            Conditions=_test_conditions(service),
+            Priority=priority.ref(),
+            Conditions=_test_conditions(edge.route, header_value),
             Actions=[elbv2.ListenerRuleAction(Type="forward", TargetGroupArn=alternate.ref())],
         )
     )

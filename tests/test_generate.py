@@ -294,6 +294,39 @@ def test_lint_remembers_clean_templates_only_until_they_change(tmp_path: Path) -
     assert any("Nope" in p for p in generate.lint({template: template.read_text()}, "us-east-1"))
 
 
+def test_lint_lints_each_content_once_and_says_its_problems_of_every_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    linted: list[list[str]] = []
+    real = generate.cfn_lint_pool.lint
+
+    def spy(paths: list[Path], region: str) -> list[tuple[str, str]]:
+        linted.append([p.name for p in paths])
+        return real(paths, region)
+
+    monkeypatch.setattr(generate.cfn_lint_pool, "lint", spy)
+    broken = json.dumps(
+        {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"X": 1}}}}
+    )
+    clean = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
+    files = {"svc-a.json": broken, "svc-b.json": broken, "svc-c.json": clean}
+    for name, content in files.items():
+        (tmp_path / name).write_text(content)
+    problems = generate.lint({tmp_path / n: c for n, c in files.items()}, "us-east-1")
+    assert linted == [["svc-a.json", "svc-c.json"]]  # one of each content
+    # Each file with the broken content has its problem, at its own path and line.
+    for name in ("svc-a.json", "svc-b.json"):
+        assert [p for p in problems if f"{tmp_path / name}:" in p and "'X'" in p]
+    assert not [p for p in problems if "svc-c.json" in p]
+
+    # A new file whose content is known clean (a new service configured like another) is not
+    # linted again.
+    (tmp_path / "svc-d.json").write_text(clean)
+    linted.clear()
+    assert generate.lint({tmp_path / "svc-d.json": clean}, "us-east-1") == []
+    assert linted == []
+
+
 def test_cli_writes_the_build_directory(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "generate.py", "--env", "staging", "--out", str(tmp_path)],

@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
+from local_aws import conformant
 from local_conformance import TEMPLATE_BODY_LIMIT, is_proxy
 
 ROLE = {
@@ -126,5 +127,47 @@ def test_the_session_emulator_is_behind_the_proxy(moto_endpoint: str) -> None:
     try:
         host, port = server.get_host_and_port()
         assert not is_proxy(f"http://{host}:{port}")
+    finally:
+        server.stop()
+
+
+def test_a_change_set_back_to_the_creation_parameters_executes_through_a_new_proxy() -> None:
+    """moto keeps a stack's creation parameters for its "no changes" test; the bridge answers
+    from the stack's current parameters, so a proxy started for one run (in front of a moto a
+    person runs) knows nothing of earlier runs and still answers as AWS does."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    body = json.dumps(
+        {
+            "Parameters": {"RoutePath": {"Type": "String"}},
+            "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+            "Outputs": {"Path": {"Value": {"Ref": "RoutePath"}}},
+        }
+    )
+    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+    def deploy(name: str, path: str, kind: str = "UPDATE") -> dict[str, Any]:
+        with conformant(f"http://{host}:{port}") as proxy:  # one proxy per run
+            cf = boto3.client("cloudformation", "us-east-1", endpoint_url=proxy.url, **keys)
+            cf.create_change_set(
+                StackName="routed",
+                ChangeSetName=name,
+                ChangeSetType=kind,
+                TemplateBody=body,
+                Parameters=[{"ParameterKey": "RoutePath", "ParameterValue": path}],
+            )
+            cf.get_waiter("change_set_create_complete").wait(
+                StackName="routed", ChangeSetName=name, WaiterConfig={"Delay": 0.2}
+            )
+            cf.execute_change_set(StackName="routed", ChangeSetName=name)
+            described: dict[str, Any] = cf.describe_stacks(StackName="routed")["Stacks"][0]
+            return described
+
+    try:
+        deploy("first", "/api", "CREATE")
+        deploy("moved", "/v2")
+        back = deploy("back", "/api")  # the waiter raises on a FAILED "no changes"
+        assert back["Parameters"] == [{"ParameterKey": "RoutePath", "ParameterValue": "/api"}]
     finally:
         server.stop()

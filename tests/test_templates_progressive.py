@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from iam_policy import arns, principal, resolver
-from templates_support import properties, stack_template
+from templates_support import filled, filled_template, properties, stack_template
 from test_templates_ci import allowed_in
 
 import environments
@@ -43,7 +43,12 @@ def built(text: str) -> dict[str, dict[str, Any]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     env: Environment = environments.load(path)
-    return {stack.key: stack.template.to_dict() for stack in build_stacks(env, "t")}
+    # with the manifest's values of the route's and the test rule's parameters: the rules as
+    # the stack has them
+    return {
+        stack.key: filled(stack.template.to_dict(), stack.parameters)
+        for stack in build_stacks(env, "t")
+    }
 
 
 CANARY = (
@@ -79,9 +84,10 @@ def test_the_test_rule_is_the_routes_conditions_plus_the_header_before_its_produ
     assert test["Actions"] == [
         {"Type": "forward", "TargetGroupArn": {"Ref": "AlternateTargetGroup"}}
     ]
-    assert test["Priority"] == production["Priority"] - 1
+    assert int(test["Priority"]) == int(production["Priority"]) - 1
     env = environments.load("production")
-    assert properties("TestListenerRule")["Priority"] == priority_of_test_rule(env.services[0])
+    test_rule = filled_template()["Resources"]["TestListenerRule"]["Properties"]
+    assert int(test_rule["Priority"]) == priority_of_test_rule(env.services[0])
 
 
 def test_a_path_routes_test_rule_keeps_the_path_condition() -> None:

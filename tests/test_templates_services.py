@@ -121,3 +121,37 @@ def test_another_dockerfile_is_refused_until_it_is_built(tmp_path: Path) -> None
         generate.build(load(path), "t")
     assert caught.value.field == "services.web.dockerfile"
     assert 'image = "<registry>/<name>:<tag>"' in caught.value.message
+
+
+def test_services_configured_alike_share_one_template_their_route_in_parameters(
+    tmp_path: Path,
+) -> None:
+    alike = FOURTH + '\n[services.reports]\npath = "/reports"\nmin_count = 1\n'
+    files = _files(tmp_path, THREE + alike)
+    # The same bytes (generate.py lints them once), naming neither service.
+    assert files["svc-jobs.json"] == files["svc-reports.json"]
+    assert "jobs" not in files["svc-jobs.json"] and "reports" not in files["svc-jobs.json"]
+    # Each stack's own route and priority are the parameters the deployer passes.
+    stacks = {s["key"]: s["parameters"] for s in json.loads(files["manifest.json"])["stacks"]}
+    env = load(tmp_path / "many.toml")
+    for name in ("jobs", "reports"):
+        (service,) = [s for s in env.services if s.name == name]
+        assert stacks[f"svc-{name}"]["RoutePath"] == f"/{name}"
+        assert stacks[f"svc-{name}"]["RouteHost"] == service.route.host
+        assert stacks[f"svc-{name}"]["RulePriority"] == str(service.priority)
+    # Configured differently, the template differs.
+    assert files["svc-api.json"] != files["svc-jobs.json"]
+
+
+def test_a_route_parameter_refuses_what_the_file_would(tmp_path: Path) -> None:
+    """A value typed in the console instead of the manifest's meets the file's own rules."""
+    import re
+
+    from environments.services import MAX_PRIORITY, PATH_PREFIX
+
+    template = json.loads(_files(tmp_path, THREE)["svc-api.json"])
+    path, priority = template["Parameters"]["RoutePath"], template["Parameters"]["RulePriority"]
+    assert path["AllowedPattern"] == PATH_PREFIX.pattern
+    assert re.fullmatch(path["AllowedPattern"], "/api")
+    assert not re.fullmatch(path["AllowedPattern"], "/api/*")
+    assert (priority["MinValue"], priority["MaxValue"]) == (1, MAX_PRIORITY)
