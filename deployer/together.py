@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from deployer import changeset, graph, preflight
+from deployer import changeset, graph, parallel, preflight
 from deployer.errors import Declined, Interrupted
 from deployer.graph import upstream_of
 from deployer.manifest import StackSpec
@@ -26,23 +26,7 @@ from deployer.run import Planned, StackResult
 
 
 def run(deployer: Any, specs: list[StackSpec]) -> None:
-    planned: list[Planned] = []
-    waiting: list[StackSpec] = []
-    changing: set[str] = set()
-    for spec in specs:
-        upstream = sorted(upstream_of(spec) & changing)
-        if upstream:
-            deployer.say(f"== {spec.stack_name}")
-            deployer.say(f"  planned once {', '.join(upstream)} is deployed (it reads its outputs)")
-            waiting.append(spec)
-            changing.add(spec.key)
-            continue
-        prepared = deployer.prepare(spec)
-        if isinstance(prepared, StackResult):
-            deployer.results.append(prepared)
-        else:
-            planned.append(prepared)
-            changing.add(spec.key)
+    planned, waiting = plans(deployer, specs)
     if not planned and not waiting:
         return
     if not deployer.options.yes:
@@ -57,6 +41,63 @@ def run(deployer: Any, specs: list[StackSpec]) -> None:
         graph.apply(deployer, planned, waiting, output, options.concurrency, options.terminal)
     finally:
         deployer.options, deployer.say = options, say
+
+
+def plans(deployer: Any, specs: list[StackSpec]) -> tuple[list[Planned], list[StackSpec]]:
+    """Every stack's plan, computed side by side (at most --concurrency at once: on AWS a
+    change set takes seconds to compute), each once its upstream's is; each one's lines are
+    written as one block, in the manifest's order. A stack whose upstream changes is not
+    planned: it waits for that upstream's deploy. The first plan that fails stops the others
+    before anything executes, as one after the other would; the plans made meanwhile, never
+    shown, are deleted."""
+    output = deployer.options.output or Output(deployer.say)
+    position = {spec.key: i for i, spec in enumerate(specs)}
+    changing: set[str] = set()  # added to before a dependant starts (in_order's `after`)
+
+    def plan(index: int) -> Planned | StackSpec | StackResult:
+        spec = specs[index]
+        upstream = sorted(upstream_of(spec) & changing)
+        if upstream:
+            deployer.say(f"== {spec.stack_name}")
+            deployer.say(f"  planned once {', '.join(upstream)} is deployed (it reads its outputs)")
+            changing.add(spec.key)
+            return spec
+        prepared = deployer.prepare(spec)
+        if not isinstance(prepared, StackResult):
+            changing.add(spec.key)
+        return prepared
+
+    say = deployer.say
+    deployer.say = output.say  # held per stack while it is planned
+    try:
+        outcomes = parallel.in_order(
+            len(specs),
+            plan,
+            output,
+            deployer.options.concurrency,
+            after=lambda i: [position[k] for k in upstream_of(specs[i]) if k in position],
+            stop=lambda outcome: outcome.error is not None,
+            name="plan",
+        )
+    finally:
+        deployer.say = say
+    failed = [i for i, o in enumerate(outcomes) if o is not None and o.error is not None]
+    if failed:
+        unseen = [o.value for o in outcomes[failed[0] + 1 :] if o is not None and o.error is None]
+        discard(deployer, [p for p in unseen if isinstance(p, Planned)])
+        outcomes[failed[0]].get()  # type: ignore[union-attr]
+    planned: list[Planned] = []
+    waiting: list[StackSpec] = []
+    for outcome in outcomes:
+        assert outcome is not None  # nothing failed: every stack was planned
+        found = outcome.get()
+        if isinstance(found, StackResult):
+            deployer.results.append(found)
+        elif isinstance(found, Planned):
+            planned.append(found)
+        else:
+            waiting.append(found)
+    return planned, waiting
 
 
 def confirmed(deployer: Any, planned: list[Planned], waiting: list[StackSpec]) -> None:
