@@ -323,9 +323,21 @@ def bootstrap(manifest: Any, aws: Any) -> None:
     certificate = manifest.certificate
     if certificate is not None and certificate.arn is None:  # found by domain at deploy time
         steps.append(lambda: issued_certificate(aws.client("acm"), certificate.domain))
+    steps.append(lambda: first_read(aws.client("cloudformation"), manifest.stacks[0].stack_name))
     with concurrent.futures.ThreadPoolExecutor(max(len(steps), 1), "bootstrap") as pool:
         for made in [pool.submit(step) for step in steps]:
             made.result()  # the first that failed, in this order, is raised
+
+
+def first_read(cf: Any, stack_name: str) -> None:
+    """The deploy's first CloudFormation call (deploy.py's reachable(): DescribeStacks of the
+    first stack), made once beside the bootstrap: a fresh moto sets up its CloudFormation
+    backend on its first call (~0.5 s), which the deploy would otherwise wait for alone. The
+    answer is not used (the deploy reads the stacks itself); a refusal is not ours to report."""
+    from botocore.exceptions import ClientError
+
+    with contextlib.suppress(ClientError):
+        cf.describe_stacks(StackName=stack_name)
 
 
 def hosted_zone(route53: Any, name: str) -> None:
