@@ -132,6 +132,11 @@ class Deployer:
 
             together.run(self, specs)
             return self.results
+        if not self.options.execute:  # a plan: every stack's side by side, shown in order
+            from deployer import together
+
+            together.each_plan(self, specs)
+            return self.results
         for spec in specs:
             self.results.append(self.deploy_stack(spec))
         return self.results

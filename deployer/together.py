@@ -14,8 +14,9 @@ deleted (and the empty stacks their creates made), so nothing is left waiting.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from deployer import changeset, graph, parallel, preflight
 from deployer.errors import Declined, Interrupted
@@ -23,6 +24,8 @@ from deployer.graph import upstream_of
 from deployer.manifest import StackSpec
 from deployer.output import Output
 from deployer.run import Planned, StackResult
+
+T = TypeVar("T")
 
 
 def run(deployer: Any, specs: list[StackSpec]) -> None:
@@ -44,18 +47,11 @@ def run(deployer: Any, specs: list[StackSpec]) -> None:
 
 
 def plans(deployer: Any, specs: list[StackSpec]) -> tuple[list[Planned], list[StackSpec]]:
-    """Every stack's plan, computed side by side (at most --concurrency at once: on AWS a
-    change set takes seconds to compute), each once its upstream's is; each one's lines are
-    written as one block, in the manifest's order. A stack whose upstream changes is not
-    planned: it waits for that upstream's deploy. The first plan that fails stops the others
-    before anything executes, as one after the other would; the plans made meanwhile, never
-    shown, are deleted."""
-    output = deployer.options.output or Output(deployer.say)
-    position = {spec.key: i for i, spec in enumerate(specs)}
+    """Every stack's plan (side_by_side). A stack whose upstream changes is not planned: it
+    waits for that upstream's deploy."""
     changing: set[str] = set()  # added to before a dependant starts (in_order's `after`)
 
-    def plan(index: int) -> Planned | StackSpec | StackResult:
-        spec = specs[index]
+    def plan(spec: StackSpec) -> Planned | StackSpec | StackResult:
         upstream = sorted(upstream_of(spec) & changing)
         if upstream:
             deployer.say(f"== {spec.stack_name}")
@@ -67,12 +63,47 @@ def plans(deployer: Any, specs: list[StackSpec]) -> tuple[list[Planned], list[St
             changing.add(spec.key)
         return prepared
 
+    planned: list[Planned] = []
+    waiting: list[StackSpec] = []
+    for found in side_by_side(deployer, specs, plan):
+        if isinstance(found, StackResult):
+            deployer.results.append(found)
+        elif isinstance(found, Planned):
+            planned.append(found)
+        else:
+            waiting.append(found)
+    return planned, waiting
+
+
+def each_plan(deployer: Any, specs: list[StackSpec]) -> None:
+    """A plan (--no-execute): every stack's, side by side; deployer.results in the manifest's
+    order. A stack's plan reads its upstream's result (waiting for a stack not created yet, an
+    ID an upstream replacement changes): it starts once that one is in deployer.results."""
+
+    def plan(spec: StackSpec) -> StackResult:
+        result = deployer.deploy_stack(spec)  # made and shown; a plan asks nothing
+        deployer.results.append(result)
+        return result
+
+    order = {spec.key: i for i, spec in enumerate(specs)}
+    side_by_side(deployer, specs, plan)
+    deployer.results.sort(key=lambda result: order.get(result.key, -1))
+
+
+def side_by_side(deployer: Any, specs: list[StackSpec], plan: Callable[[StackSpec], T]) -> list[T]:
+    """plan(spec) for every stack, side by side (at most --concurrency at once: on AWS a
+    change set takes seconds to compute), each once its upstream's is; each one's lines are
+    written as one block, in the manifest's order. The first plan that fails stops the others
+    before anything executes, as one after the other would; the change sets made meanwhile
+    for a deploy, never shown, are deleted."""
+    output = deployer.options.output or Output(deployer.say)
+    position = {spec.key: i for i, spec in enumerate(specs)}
     say = deployer.say
     deployer.say = output.say  # held per stack while it is planned
     try:
         outcomes = parallel.in_order(
             len(specs),
-            plan,
+            lambda i: plan(specs[i]),
             output,
             deployer.options.concurrency,
             after=lambda i: [position[k] for k in upstream_of(specs[i]) if k in position],
@@ -86,18 +117,7 @@ def plans(deployer: Any, specs: list[StackSpec]) -> tuple[list[Planned], list[St
         unseen = [o.value for o in outcomes[failed[0] + 1 :] if o is not None and o.error is None]
         discard(deployer, [p for p in unseen if isinstance(p, Planned)])
         outcomes[failed[0]].get()  # type: ignore[union-attr]
-    planned: list[Planned] = []
-    waiting: list[StackSpec] = []
-    for outcome in outcomes:
-        assert outcome is not None  # nothing failed: every stack was planned
-        found = outcome.get()
-        if isinstance(found, StackResult):
-            deployer.results.append(found)
-        elif isinstance(found, Planned):
-            planned.append(found)
-        else:
-            waiting.append(found)
-    return planned, waiting
+    return [outcome.get() for outcome in outcomes if outcome is not None]
 
 
 def confirmed(deployer: Any, planned: list[Planned], waiting: list[StackSpec]) -> None:

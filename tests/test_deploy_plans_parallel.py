@@ -70,8 +70,10 @@ def calls(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
         yield seen
 
 
-def run(build: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
-    code = deploy.main(["--env", support.ENV, "--build-dir", str(build), "--yes", *args])
+def run(
+    build: Path, capsys: pytest.CaptureFixture[str], *args: str, verb: str = "deploy"
+) -> tuple[int, list[str]]:
+    code = deploy.main([verb, "--env", support.ENV, "--build-dir", str(build), "--yes", *args])
     return code, capsys.readouterr().out.splitlines()
 
 
@@ -118,3 +120,26 @@ def test_a_plan_that_fails_stops_everything_before_any_execution(
     live = {s["StackName"] for s in cf.list_stacks()["StackSummaries"]
             if s["StackStatus"] != "DELETE_COMPLETE"}  # fmt: skip
     assert "test-c" not in live, live
+
+
+def test_a_plan_computes_every_stacks_side_by_side_a_dependant_after_its_upstream(
+    calls: Calls, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """make plan: a, b and c at once; d reads a's output, so its plan (which says it waits
+    for a to be created) comes once a's is done, and is written after c's."""
+    stacks: dict[str, tuple[str, ...]] = {"a": (), "b": (), "c": (), "d": ("a",)}
+    code, lines = run(support.write_graph(tmp_path / "local", stacks), capsys, verb="plan")
+    assert code == deploy.EXIT_CHANGES, "\n".join(lines)
+    a, b = calls.windows["test-a"], calls.windows["test-b"]
+    assert b[0] < a[1], calls.windows
+    assert "test-d" not in calls.windows  # waits for test-a to exist: not planned
+    assert headers(lines) == ["== test-a", "== test-b", "== test-c", "== test-d"]
+    d = lines[lines.index("== test-d") :]
+    assert d[1] == "  waits for test-a to be created: planned once it exists", d
+    summary = [line for line in lines if line.startswith("test-")]
+    assert summary == [
+        "test-a: changes",
+        "test-b: changes",
+        "test-c: changes",
+        "test-d: pending upstream (waits for test-a to be created)",
+    ]
