@@ -365,9 +365,10 @@ class Deployer:
 
     def _pending_upstream(self, spec: StackSpec) -> StackResult | None:
         """In a plan, a stack whose upstream is not created yet cannot be planned yet."""
+        order = {s.key: i for i, s in enumerate(self.manifest.stacks)}  # not the plans' finish
         waiting = [
             r.stack_name
-            for r in self.results
+            for r in sorted(self.results, key=lambda r: order.get(r.key, -1))
             if r.key in spec.depends_on
             and (
                 r.outcome in {PENDING_UPSTREAM, RECREATE}

@@ -10,6 +10,10 @@ on its own. Declined, interrupted, or stopped by a failure: the change sets not 
 deleted (and the empty stacks their creates made), so nothing is left waiting.
 
 `--confirm-each` keeps the older flow: one question per stack, as each is planned.
+
+The plans are computed side by side (`side_by_side`, at most --concurrency at once, each once
+its upstream's is), each stack's lines written as one block in the manifest's order; a plan
+(--no-execute) computes every stack's the same way (`each_plan`).
 """
 
 from __future__ import annotations
