@@ -312,9 +312,10 @@ def enforcing(endpoint: str) -> str:
 
 def bootstrap(manifest: Any, aws: Any) -> None:
     """Create what the stacks expect the account to have, unless it is there already (an
-    earlier run made it). Called holding emulator_lock(). The three are independent, and on
-    a fresh emulator each service's first call is slow (moto sets up its backend: ~1 s for
-    SSM), so they are made side by side, each with its service's own client."""
+    earlier run made it). Called holding emulator_lock(). The three, and the deploy's first
+    CloudFormation read, are independent, and on a fresh emulator each service's first call
+    is slow (moto sets up its backend: ~1 s for SSM), so they are made side by side, each
+    with its service's own client."""
     steps: list[Callable[[], None]] = []
     if manifest.hosted_zone_name:
         steps.append(lambda: hosted_zone(aws.client("route53"), manifest.hosted_zone_name))

@@ -31,7 +31,8 @@ class Held:
         self.lines: list[str | Callable[[], list[str]]] = []
         self.live = False  # it has the floor: its lines are written as said
         self.granted = threading.Event()
-        self.ask: Callable[[], None] = self.granted.set  # asks for the floor (in_order's)
+        # Asks for the floor: in_order's queue, whose loop calls Output.grant in turn.
+        self.ask: Callable[[], None] = self.granted.set
 
 
 class Output:
