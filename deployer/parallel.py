@@ -68,9 +68,9 @@ def in_order(
     """Run work(0) ... work(count - 1), each once the items after(i) (all before i) have
     finished, at most `concurrency` at a time. Each item's outcome, in order; whatever one
     raises is its own outcome, never the others'. Once an item's block is written whose
-    outcome `stop`s the run, no item starts, those running are waited for, their blocks are
-    not written, and their outcomes are returned (None: not started). Raises Unfinished on
-    Ctrl-C."""
+    outcome `stop`s the run, no item starts, those running are waited for (not one waiting
+    for the floor: Output.floor), their blocks are not written, and their outcomes are
+    returned (None: not started, or still waiting). Raises Unfinished on Ctrl-C."""
     outcomes: dict[int, Outcome[T]] = {}
     blocks: dict[int, list[Any]] = {}
     holders: dict[int, Held] = {}
@@ -90,7 +90,11 @@ def in_order(
         done.put((index, outcome, held.lines))
 
     try:
-        while len(outcomes) < len(started) or (written < count and not stopped):
+        # Once stopped, those running are waited for, but not one waiting for the floor: its
+        # turn will not come (it makes nothing more while it waits; the process's exit ends it).
+        while (written < count and not stopped) or any(
+            i not in outcomes and i not in turns for i in started
+        ):
             for index in range(count):
                 if (
                     not stopped
