@@ -111,7 +111,7 @@ bench-health: $(VENV)/.installed ## Benchmark /_health vs bare ASGI vs Flask (ne
 # YES=1                  #: execute without asking (1, yes or true; 0, no, false or unset: ask)
 # STACK=registry         #: only these stacks (STACK="registry static"); default: every stack
 # SERVICE=api            #: only these services' stacks (SERVICE="api web"), plus the shared ones; status: only these; rollback, logs, promote, abort: the one
-# CONCURRENCY=4          #: deploy: stacks applied at once over their dependencies (default 4)
+# CONCURRENCY=4          #: deploy, plan: stacks planned, applied and services checked at once (default 4)
 # OUTPUT=json            #: text (default), json (stdout: one JSON document) or markdown
 # DETAILED=1             #: make plan fails (exit 2) when something would change
 # TIMEOUT=MINUTES        #: how long a stack operation is followed (default 60)

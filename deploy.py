@@ -103,7 +103,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=4,
         metavar="N",
         help="deploy: apply at most N stacks at once, each once the stacks it depends on have "
-        "deployed (default 4; 1: one after the other)",
+        "deployed; deploy and plan: compute at most N plans at once, and after a deploy check "
+        "at most N services at once, each one's lines written whole in the manifest's order "
+        "(default 4; 1: one after the other)",
     )
     parser.add_argument(
         "--confirm-each",

@@ -26,6 +26,7 @@ handle and report (it is in our process group); we pass on its exit status.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import datetime
 import itertools
@@ -65,9 +66,13 @@ EXIT_INTERRUPTED = 130
 CERTIFICATE_TAG = "scalable-app:local"
 
 
+_SAYING = threading.Lock()  # bootstrap's steps run side by side: whole lines
+
+
 def say(line: str) -> None:
     """Progress, on stderr: deploy.py's stdout may be a JSON document for a machine."""
-    print(f"[local-aws] {line}", file=sys.stderr, flush=True)
+    with _SAYING:
+        print(f"[local-aws] {line}", file=sys.stderr, flush=True)
 
 
 # ---- the emulator process ------------------------------------------------------------------
@@ -307,14 +312,33 @@ def enforcing(endpoint: str) -> str:
 
 def bootstrap(manifest: Any, aws: Any) -> None:
     """Create what the stacks expect the account to have, unless it is there already (an
-    earlier run made it). Called holding emulator_lock()."""
+    earlier run made it). Called holding emulator_lock(). The three, and the deploy's first
+    CloudFormation read, are independent, and on a fresh emulator each service's first call
+    is slow (moto sets up its backend: ~1 s for SSM), so they are made side by side, each
+    with its service's own client."""
+    steps: list[Callable[[], None]] = []
     if manifest.hosted_zone_name:
-        hosted_zone(aws.client("route53"), manifest.hosted_zone_name)
+        steps.append(lambda: hosted_zone(aws.client("route53"), manifest.hosted_zone_name))
     if manifest.ssm_parameters:
-        ssm_parameters(aws.client("ssm"), manifest.ssm_parameters)
+        steps.append(lambda: ssm_parameters(aws.client("ssm"), manifest.ssm_parameters))
     certificate = manifest.certificate
     if certificate is not None and certificate.arn is None:  # found by domain at deploy time
-        issued_certificate(aws.client("acm"), certificate.domain)
+        steps.append(lambda: issued_certificate(aws.client("acm"), certificate.domain))
+    steps.append(lambda: first_read(aws.client("cloudformation"), manifest.stacks[0].stack_name))
+    with concurrent.futures.ThreadPoolExecutor(max(len(steps), 1), "bootstrap") as pool:
+        for made in [pool.submit(step) for step in steps]:
+            made.result()  # the first that failed, in this order, is raised
+
+
+def first_read(cf: Any, stack_name: str) -> None:
+    """The deploy's first CloudFormation call (deploy.py's reachable(): DescribeStacks of the
+    first stack), made once beside the bootstrap: a fresh moto sets up its CloudFormation
+    backend on its first call (~0.5 s), which the deploy would otherwise wait for alone. The
+    answer is not used (the deploy reads the stacks itself); a refusal is not ours to report."""
+    from botocore.exceptions import ClientError
+
+    with contextlib.suppress(ClientError):
+        cf.describe_stacks(StackName=stack_name)
 
 
 def hosted_zone(route53: Any, name: str) -> None:

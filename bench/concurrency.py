@@ -13,6 +13,11 @@ SECONDS holds each ExecuteChangeSet that long in a relay in front of the emulato
 stack's operation takes; nothing else changes), which is where the graph's concurrency pays
 off on AWS. Target (issue 18): with 6 services, the default takes at most half the time of
 --concurrency 1; measure it with --env pointing at a 6-service environment once there is one.
+
+What --concurrency bounds, and so what the two settings differ in: the stacks applied at once,
+the plans computed before the one question, and the checks after the deploy (the services
+side by side). local_aws.py's bootstrap (hosted zone, SSM parameter, certificate, made side by
+side) is the same in both.
 """
 
 from __future__ import annotations

@@ -25,6 +25,10 @@ It reads what `generate.py` wrote to `build/<env>/` and never imports `templates
     status      named predicates over stack and change-set statuses
     poll        backoff with jitter, the following cadence, deadlines
     run         the per-stack flow that sequences the verbs above
+    together    every plan shown, one question, then the graph; plans computed side by side
+    graph       confirmed plans applied over the stacks' dependencies, --concurrency at once
+    parallel    work side by side, each item's lines written as one block in order
+    output      every line under one lock; a thread's lines prefixed, or held for its block
     postdeploy  after the service stack: rollout summary, verify, smoke, the tag recorded
     verify      alarm states and the paging subscriptions (PendingConfirmation)
     smoke       GET /_health until it answers the deployed version, or why it cannot

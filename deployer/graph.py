@@ -21,6 +21,7 @@ from deployer import advice
 from deployer.errors import DeployError, DeployFailed, Interrupted, StoppedFollowing
 from deployer.manifest import StackSpec
 from deployer.output import Output, Ticker
+from deployer.parallel import next_done
 from deployer.run import Planned, StackResult
 
 FAILED = "failed"
@@ -100,7 +101,7 @@ def apply(
                     ).start()
             if len(results) == len(nodes):
                 break
-            node, result, report = _next(done)
+            node, result, report = next_done(done)
             running.remove(node)
             node.state, node.ended = result.outcome, time.monotonic()
             results[node.spec.key] = result
@@ -125,15 +126,6 @@ def apply(
         raise GraphFailed(
             f"{len(failed)} of {len(nodes)} stack(s) failed: {', '.join(failed)}", lines
         )
-
-
-def _next(done: queue.Queue[tuple[Node, StackResult, list[str]]]) -> Any:
-    """The next stack to finish; waits in short steps, so that Ctrl-C is seen at once."""
-    while True:
-        try:
-            return done.get(timeout=0.2)
-        except queue.Empty:
-            continue
 
 
 def _bad(result: StackResult) -> bool:

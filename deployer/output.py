@@ -24,6 +24,17 @@ class Tracked(Protocol):
     def ended(self) -> float: ...
 
 
+class Held:
+    """A thread's lines kept for its block (deployer/parallel.py), until it has the floor."""
+
+    def __init__(self) -> None:
+        self.lines: list[str | Callable[[], list[str]]] = []
+        self.live = False  # it has the floor: its lines are written as said
+        self.granted = threading.Event()
+        # Asks for the floor: in_order's queue, whose loop calls Output.grant in turn.
+        self.ask: Callable[[], None] = self.granted.set
+
+
 class Output:
     """Every line of the run, written whole under one lock. While stacks are applied, a
     terminal (`track`'s board) also keeps one line per stack at the bottom, redrawn as they
@@ -40,6 +51,10 @@ class Output:
         self.silenced = False  # after Ctrl-C: the threads left following say nothing more
 
     def say(self, text: str) -> None:
+        held: Held | None = getattr(self._local, "held", None)
+        if held is not None and not held.live:
+            held.lines.append(text)
+            return
         key = getattr(self._local, "key", None)
         with self._lock:
             if self.silenced and key is not None:
@@ -62,6 +77,52 @@ class Output:
             yield
         finally:
             self._local.key = None
+
+    def later(self, render: Callable[[], list[str]]) -> None:
+        """Lines rendered when they are written (in the block's order, when it is held): what
+        they say depends on what the blocks before them said."""
+        held: Held | None = getattr(self._local, "held", None)
+        if held is not None and not held.live:
+            held.lines.append(render)
+            return
+        for line in render():
+            self.say(line)
+
+    @contextmanager
+    def held(self) -> Iterator[Held]:
+        """Lines said by this thread, until the block ends, are kept, not written: the
+        caller writes them as one block (`block`)."""
+        self._local.held = held = Held()
+        try:
+            yield held
+        finally:
+            self._local.held = None
+
+    @contextmanager
+    def floor(self) -> Iterator[None]:
+        """This thread's lines are written as said from here on (a question to the person, a
+        wait whose events are worth seeing as they come): a held block waits for its turn
+        (every block before it written), then writes what it holds and goes live."""
+        held: Held | None = getattr(self._local, "held", None)
+        if held is not None and not held.live:
+            held.ask()
+            held.granted.wait()
+        yield
+
+    def block(self, lines: Sequence[str | Callable[[], list[str]]]) -> None:
+        """A held block's lines, written together: no other line comes between them."""
+        with self._lock:
+            for entry in lines:
+                for line in entry() if callable(entry) else [entry]:
+                    self.say(line)
+
+    def grant(self, held: Held) -> None:
+        """The floor to a held block (its turn has come): what it holds is written now."""
+        with self._lock:
+            self.block(held.lines)
+            held.lines.clear()
+            held.live = True
+        held.granted.set()
 
     @contextmanager
     def prompt(self) -> Iterator[None]:

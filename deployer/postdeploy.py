@@ -8,13 +8,16 @@ tag is not recorded: a rollback never goes back to a version that was not proven
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
-from deployer import rollback, rollout, smoke, verify
-from deployer.errors import DeployFailed
+from deployer import parallel, rollback, rollout, smoke, verify
+from deployer.errors import DeployFailed, Interrupted
 from deployer.follow import describe_stack
 from deployer.manifest import ServiceSpec, StackSpec
+from deployer.output import Output
 from deployer.run import CREATED, NO_CHANGES, UPDATED
 
 # The outcomes after which the stack is as deployed: executed, or already so.
@@ -49,28 +52,55 @@ def run(
 ) -> list[dict[str, Any]]:
     """The checks after `deployer` ran, for every service whose stack it deployed (a CREATED,
     UPDATED or NO_CHANGES outcome), each under its own header: one service failing its checks
-    does not skip the others'. [] when it deployed no service's stack; DeployFailed, naming
-    every service that failed, once all were checked (`reports`, filled as they are, then
-    holds every service's)."""
+    does not skip the others'. The services are checked side by side (at most --concurrency
+    at once); each one's lines are written as one block, in the manifest's order, as they
+    would be one after the other. [] when it deployed no service's stack; DeployFailed,
+    naming every service that failed, once all were checked (`reports`, in the manifest's
+    order, then holds every service's); Interrupted on Ctrl-C, naming those not finished."""
     manifest = deployer.manifest
     results = {r.key: r for r in deployer.results if r.outcome in DEPLOYED}
     reports = [] if reports is None else reports
-    failed: list[tuple[str, DeployFailed]] = []
-    for service in manifest.services:
-        result = results.get(service.stack)
-        if result is None:
-            continue
+    services = [s for s in manifest.services if s.stack in results]
+    output = deployer.options.output or Output(deployer.say)
+    # The emulator's missing alarms are said in full once, then as one line per service: by
+    # the first block written that has any (blocks are written in order, by one thread).
+    said = [checks.missing_alarms_known]
+
+    def check(index: int) -> dict[str, Any]:
+        service = services[index]
         spec = manifest.stack(service.stack)
-        report: dict[str, Any] = {"service": service.name, "stack": spec.stack_name}
-        reports.append(report)
-        try:
-            report.update(check_service(deployer, checks, kind, service, spec, result))
-        except DeployFailed as error:
-            report["failed"] = str(error)
-            failed.append((service.name, error))
-        # the emulator's missing alarms are said in full once, then as one line per service
-        said = any(a["state"] == verify.MISSING for a in report.get("verify", {}).get("alarms", []))
-        checks = replace(checks, missing_alarms_known=checks.missing_alarms_known or said)
+        return check_service(
+            deployer, checks, kind, service, spec, results[spec.key], output.later, said
+        )
+
+    say = deployer.say
+    deployer.say = output.say  # held per service while it is checked (a no-op when it is)
+    try:
+        outcomes = parallel.in_order(
+            len(services), check, output, deployer.options.concurrency, name="checks"
+        )
+    except parallel.Unfinished as stopped:
+        reports.extend(
+            _report(service, manifest, stopped.outcomes.get(i))
+            for i, service in enumerate(services)
+            if i not in stopped.indices
+        )
+        names = ", ".join(services[i].name for i in stopped.indices)
+        raise Interrupted(
+            f"interrupted: the checks after the {kind} of {names} did not finish (their image "
+            "is not recorded as good); the stacks are deployed: make status shows them"
+        ) from None
+    finally:
+        deployer.say = say
+    failed: list[tuple[str, DeployFailed]] = []
+    for service, outcome in zip(services, outcomes, strict=True):
+        assert outcome is not None  # nothing stops the run: every service was checked
+        reports.append(_report(service, manifest, outcome))
+        if isinstance(outcome.error, DeployFailed):
+            failed.append((service.name, outcome.error))
+    for outcome in outcomes:  # an AWS refusal, a bug: raised once every block is written
+        if outcome is not None and not isinstance(outcome.error, DeployFailed | None):
+            outcome.get()
     if failed:
         names = ", ".join(name for name, _ in failed)
         raise DeployFailed(
@@ -81,6 +111,21 @@ def run(
     return reports
 
 
+def _report(
+    service: ServiceSpec, manifest: Any, outcome: parallel.Outcome[dict[str, Any]] | None
+) -> dict[str, Any]:
+    """One service's entry of the JSON's after_deploy."""
+    report: dict[str, Any] = {
+        "service": service.name,
+        "stack": manifest.stack(service.stack).stack_name,
+    }
+    if outcome is not None and outcome.error is None:
+        report.update(outcome.value or {})
+    elif outcome is not None and isinstance(outcome.error, DeployFailed):
+        report["failed"] = str(outcome.error)
+    return report
+
+
 def check_service(
     deployer: Any,
     checks: Checks,
@@ -88,15 +133,18 @@ def check_service(
     service: ServiceSpec,
     spec: StackSpec,
     result: Any,
+    later: Callable[[Callable[[], list[str]]], None],
+    said: list[bool],
 ) -> dict[str, Any]:
     """One service's rollout, alarms, paging, smoke check on its own route, and the record
-    of its image tag (only once all of them passed)."""
+    of its image tag (only once all of them passed). `later`: lines rendered as they are
+    written (Output.later); `said[0]`: the missing alarms were said in full already."""
     say, aws = deployer.say, deployer.aws
     stack = describe_stack(deployer.cf, spec.stack_name)
     tag = rollback.current_tag(stack) if stack else None
     expected = service.image.tag if service.image is not None else None
     if expected is not None:
-        runs_tag(deployer.cf, spec.stack_name, expected)
+        stack_runs(spec.stack_name, stack, expected)
         tag = expected
     say("")
     say(f"After the {kind} of {spec.stack_name} (service {service.name}, image {tag}):")
@@ -117,10 +165,8 @@ def check_service(
             physical,
             upstream_topics(deployer.manifest, deployer.resolver, spec),
         )
-        verified = replace(verified, missing_known=checks.missing_alarms_known)
         report["verify"] = verified.to_dict()
-        for line in verified.lines():
-            say(f"  {line}")
+        later(partial(_alarm_lines, verified, report["verify"], said))
     else:
         say("  alarms and paging: not checked (--no-verify)")
     url = service.url or next((o.value for o in result.outputs if o.key == smoke.URL_OUTPUT), None)
@@ -138,10 +184,25 @@ def check_service(
     return report
 
 
+def _alarm_lines(
+    verified: verify.Verification, shown: dict[str, Any], said: list[bool]
+) -> list[str]:
+    """The alarms and paging, as written in the block's turn: in full, or (the endpoint's
+    missing alarms said in full by a block before) one short line for them."""
+    verified = replace(verified, missing_known=said[0])
+    shown["missing_known"] = said[0]
+    said[0] = said[0] or any(a.state == verify.MISSING for a in verified.alarms)
+    return [f"  {line}" for line in verified.lines()]
+
+
 def runs_tag(cf: Any, stack_name: str, tag: str) -> None:
     """The stack's image tag is the one deployed: else nothing is checked or recorded (a
     change set found nothing to change, or another deploy came in between)."""
-    stack = describe_stack(cf, stack_name)
+    stack_runs(stack_name, describe_stack(cf, stack_name), tag)
+
+
+def stack_runs(stack_name: str, stack: dict[str, Any] | None, tag: str) -> None:
+    """runs_tag, on the stack as just described (one DescribeStacks per service checked)."""
     running = rollback.current_tag(stack) if stack else None
     if running != tag:
         raise DeployFailed(

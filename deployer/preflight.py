@@ -5,6 +5,7 @@ the image to run exists. Each raises PreflightError with what to do, or returns 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,17 +128,28 @@ def prerequisites(
     certificate, the hosted zone, the SSM parameters CloudFormation reads, the brought VPC and
     its subnets. Returns a line per thing found; raises PreflightError naming every problem,
     each with its fix. AWS errors other than "not found" (AccessDenied...) propagate.
-    `client(service)` makes a client only for what is checked."""
-    findings = Findings()
+    `client(service)` makes a client only for what is checked. The checks are independent
+    reads of different services: made side by side, their lines kept in this order."""
     needs = {need for spec in specs for need in _needs(spec)}
-    if CERTIFICATE in needs and manifest.certificate is not None:
-        certificate(client("acm"), manifest, manifest.certificate, findings)
-    if HOSTED_ZONE in needs and manifest.hosted_zone_name:
-        hosted_zone(client("route53"), manifest, manifest.hosted_zone_name, findings)
+    checks: list[Callable[[Findings], None]] = []
+    wanted = manifest.certificate
+    if CERTIFICATE in needs and wanted is not None:
+        checks.append(lambda found: certificate(client("acm"), manifest, wanted, found))
+    zone = manifest.hosted_zone_name
+    if HOSTED_ZONE in needs and zone:
+        checks.append(lambda found: hosted_zone(client("route53"), manifest, zone, found))
     if SSM_PARAMETERS in needs and manifest.ssm_parameters:
-        ssm_parameters(client("ssm"), manifest, findings)
+        checks.append(lambda found: ssm_parameters(client("ssm"), manifest, found))
     if VPC in needs and manifest.vpc is not None:
-        vpc(client("ec2"), manifest, findings)
+        checks.append(lambda found: vpc(client("ec2"), manifest, found))
+    each = [Findings() for _ in checks]
+    with ThreadPoolExecutor(max(len(checks), 1), "prerequisites") as pool:
+        for made in [pool.submit(check, found) for check, found in zip(checks, each, strict=True)]:
+            made.result()  # an AWS error (AccessDenied...): the first, in this order
+    findings = Findings(
+        [line for found in each for line in found.found],
+        [problem for found in each for problem in found.problems],
+    )
     if findings.problems:
         raise PreflightError(
             "the account lacks what the stacks need (nothing was changed):\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
@@ -130,6 +131,11 @@ class Deployer:
             from deployer import together  # every plan shown, one question, then the graph
 
             together.run(self, specs)
+            return self.results
+        if not self.options.execute:  # a plan: every stack's side by side, shown in order
+            from deployer import together
+
+            together.each_plan(self, specs)
             return self.results
         for spec in specs:
             self.results.append(self.deploy_stack(spec))
@@ -275,6 +281,11 @@ class Deployer:
         self.say(f"  {spec.stack_name}: {final['StackStatus']}")
         return final
 
+    def live(self) -> AbstractContextManager[None]:
+        """From here on this thread's lines are written as said: a plan computed beside
+        others (deployer/parallel.py, its lines held for its block) waits for its turn."""
+        return self.options.output.floor() if self.options.output else nullcontext()
+
     def target(self, spec: StackSpec) -> advice.Target:
         return advice.Target(self.manifest.environment, spec.key, spec.stack_name)
 
@@ -285,11 +296,12 @@ class Deployer:
         events shown as they come, never raced."""
         if stack is None or not is_in_progress(stack["StackStatus"]):
             return stack
-        self.say(
-            f"  {stack['StackName']} is {stack['StackStatus']}: waiting for it to finish "
-            "(Ctrl-C stops waiting; the operation goes on)"
-        )
-        final = self.follow_running(spec, stack)
+        with self.live():  # its events are shown as they come, not once it is over
+            self.say(
+                f"  {stack['StackName']} is {stack['StackStatus']}: waiting for it to finish "
+                "(Ctrl-C stops waiting; the operation goes on)"
+            )
+            final = self.follow_running(spec, stack)
         return None if final["StackStatus"] == "DELETE_COMPLETE" else final
 
     def follow_running(self, spec: StackSpec, stack: dict[str, Any]) -> dict[str, Any]:
@@ -327,13 +339,16 @@ class Deployer:
         if not self.options.execute:
             self.say(f"  {message} (deploy will ask to delete it)")
             return stack, message
-        self.say(f"  {message}")
-        if not self.options.yes and not self.options.confirm(f"Delete stack {spec.stack_name}?"):
-            raise Declined(f"{message}: not deleted, nothing deployed")
-        self.say(f"  deleting {spec.stack_name}")
-        final, follower = self.operate(
-            spec, stack, "DELETE", lambda: preflight.delete_stack(self.cf, stack)
-        )
+        with self.live():  # a question, then the delete's events as they come
+            self.say(f"  {message}")
+            if not self.options.yes and not self.options.confirm(
+                f"Delete stack {spec.stack_name}?"
+            ):
+                raise Declined(f"{message}: not deleted, nothing deployed")
+            self.say(f"  deleting {spec.stack_name}")
+            final, follower = self.operate(
+                spec, stack, "DELETE", lambda: preflight.delete_stack(self.cf, stack)
+            )
         if final["StackStatus"] != "DELETE_COMPLETE":
             failed = states.failed_resources(follower.events)
             raise DeployFailed(
@@ -350,9 +365,10 @@ class Deployer:
 
     def _pending_upstream(self, spec: StackSpec) -> StackResult | None:
         """In a plan, a stack whose upstream is not created yet cannot be planned yet."""
+        order = {s.key: i for i, s in enumerate(self.manifest.stacks)}  # not the plans' finish
         waiting = [
             r.stack_name
-            for r in self.results
+            for r in sorted(self.results, key=lambda r: order.get(r.key, -1))
             if r.key in spec.depends_on
             and (
                 r.outcome in {PENDING_UPSTREAM, RECREATE}

@@ -10,39 +10,30 @@ on its own. Declined, interrupted, or stopped by a failure: the change sets not 
 deleted (and the empty stacks their creates made), so nothing is left waiting.
 
 `--confirm-each` keeps the older flow: one question per stack, as each is planned.
+
+The plans are computed side by side (`side_by_side`, at most --concurrency at once, each once
+its upstream's is), each stack's lines written as one block in the manifest's order; a plan
+(--no-execute) computes every stack's the same way (`each_plan`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
-from deployer import changeset, graph, preflight
+from deployer import changeset, graph, parallel, preflight
 from deployer.errors import Declined, Interrupted
 from deployer.graph import upstream_of
 from deployer.manifest import StackSpec
 from deployer.output import Output
 from deployer.run import Planned, StackResult
 
+T = TypeVar("T")
+
 
 def run(deployer: Any, specs: list[StackSpec]) -> None:
-    planned: list[Planned] = []
-    waiting: list[StackSpec] = []
-    changing: set[str] = set()
-    for spec in specs:
-        upstream = sorted(upstream_of(spec) & changing)
-        if upstream:
-            deployer.say(f"== {spec.stack_name}")
-            deployer.say(f"  planned once {', '.join(upstream)} is deployed (it reads its outputs)")
-            waiting.append(spec)
-            changing.add(spec.key)
-            continue
-        prepared = deployer.prepare(spec)
-        if isinstance(prepared, StackResult):
-            deployer.results.append(prepared)
-        else:
-            planned.append(prepared)
-            changing.add(spec.key)
+    planned, waiting = plans(deployer, specs)
     if not planned and not waiting:
         return
     if not deployer.options.yes:
@@ -57,6 +48,80 @@ def run(deployer: Any, specs: list[StackSpec]) -> None:
         graph.apply(deployer, planned, waiting, output, options.concurrency, options.terminal)
     finally:
         deployer.options, deployer.say = options, say
+
+
+def plans(deployer: Any, specs: list[StackSpec]) -> tuple[list[Planned], list[StackSpec]]:
+    """Every stack's plan (side_by_side). A stack whose upstream changes is not planned: it
+    waits for that upstream's deploy."""
+    changing: set[str] = set()  # added to before a dependant starts (in_order's `after`)
+
+    def plan(spec: StackSpec) -> Planned | StackSpec | StackResult:
+        upstream = sorted(upstream_of(spec) & changing)
+        if upstream:
+            deployer.say(f"== {spec.stack_name}")
+            deployer.say(f"  planned once {', '.join(upstream)} is deployed (it reads its outputs)")
+            changing.add(spec.key)
+            return spec
+        prepared = deployer.prepare(spec)
+        if not isinstance(prepared, StackResult):
+            changing.add(spec.key)
+        return prepared
+
+    planned: list[Planned] = []
+    waiting: list[StackSpec] = []
+    for found in side_by_side(deployer, specs, plan):
+        if isinstance(found, StackResult):
+            deployer.results.append(found)
+        elif isinstance(found, Planned):
+            planned.append(found)
+        else:
+            waiting.append(found)
+    return planned, waiting
+
+
+def each_plan(deployer: Any, specs: list[StackSpec]) -> None:
+    """A plan (--no-execute): every stack's, side by side; deployer.results in the manifest's
+    order. A stack's plan reads its upstream's result (waiting for a stack not created yet, an
+    ID an upstream replacement changes): it starts once that one is in deployer.results."""
+
+    def plan(spec: StackSpec) -> StackResult:
+        result = deployer.deploy_stack(spec)  # made and shown; a plan asks nothing
+        deployer.results.append(result)
+        return result
+
+    order = {spec.key: i for i, spec in enumerate(specs)}
+    side_by_side(deployer, specs, plan)
+    deployer.results.sort(key=lambda result: order.get(result.key, -1))
+
+
+def side_by_side(deployer: Any, specs: list[StackSpec], plan: Callable[[StackSpec], T]) -> list[T]:
+    """plan(spec) for every stack, side by side (at most --concurrency at once: on AWS a
+    change set takes seconds to compute), each once its upstream's is; each one's lines are
+    written as one block, in the manifest's order. The first plan that fails stops the others
+    before anything executes, as one after the other would; the change sets made meanwhile
+    for a deploy, never shown, are deleted."""
+    output = deployer.options.output or Output(deployer.say)
+    position = {spec.key: i for i, spec in enumerate(specs)}
+    say = deployer.say
+    deployer.say = output.say  # held per stack while it is planned
+    try:
+        outcomes = parallel.in_order(
+            len(specs),
+            lambda i: plan(specs[i]),
+            output,
+            deployer.options.concurrency,
+            after=lambda i: [position[k] for k in upstream_of(specs[i]) if k in position],
+            stop=lambda outcome: outcome.error is not None,
+            name="plan",
+        )
+    finally:
+        deployer.say = say
+    failed = [i for i, o in enumerate(outcomes) if o is not None and o.error is not None]
+    if failed:
+        unseen = [o.value for o in outcomes[failed[0] + 1 :] if o is not None and o.error is None]
+        discard(deployer, [p for p in unseen if isinstance(p, Planned)])
+        outcomes[failed[0]].get()  # type: ignore[union-attr]
+    return [outcome.get() for outcome in outcomes if outcome is not None]
 
 
 def confirmed(deployer: Any, planned: list[Planned], waiting: list[StackSpec]) -> None:
