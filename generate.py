@@ -330,12 +330,12 @@ def lint(
         list(linted.values()), region
     ):
         found.setdefault(name, []).append(message)
-    problems = [
-        (p.name, message.replace(str(first), str(p)))
-        for p in todo
-        for first in [linted[keys[p]]]
-        for message in found.get(first.name, [])
-    ]
+    problems = []
+    for path in todo:  # a copy's messages at its own path (its lines are the first's)
+        first = linted[keys[path]]
+        problems += [
+            (path.name, m.replace(str(first), str(path))) for m in found.get(first.name, [])
+        ]
     dirty = {name for name, _ in problems}
     clean = {p.name: keys[p] for p in paths if p.name not in dirty}
     if cache_path is not None:

@@ -26,7 +26,6 @@ handle and report (it is in our process group); we pass on its exit status.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import contextlib
 import datetime
 import itertools
@@ -44,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import local_conformance
-from deployer import lock
+from deployer import lock, parallel
 from local_proxy import Relay
 
 ROOT = Path(__file__).resolve().parent
@@ -325,9 +324,7 @@ def bootstrap(manifest: Any, aws: Any) -> None:
     if certificate is not None and certificate.arn is None:  # found by domain at deploy time
         steps.append(lambda: issued_certificate(aws.client("acm"), certificate.domain))
     steps.append(lambda: first_read(aws.client("cloudformation"), manifest.stacks[0].stack_name))
-    with concurrent.futures.ThreadPoolExecutor(max(len(steps), 1), "bootstrap") as pool:
-        for made in [pool.submit(step) for step in steps]:
-            made.result()  # the first that failed, in this order, is raised
+    parallel.each(steps, "bootstrap")  # the first that failed, in this order, is raised
 
 
 def first_read(cf: Any, stack_name: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -44,6 +45,15 @@ class Unfinished(KeyboardInterrupt):
         super().__init__()
         self.indices = indices
         self.outcomes = outcomes
+
+
+def each(calls: Sequence[Callable[[], None]], name: str) -> None:
+    """Independent calls made side by side, each in its own thread; the first that raised, in
+    the order given, is raised once all are done. For a few slow reads or writes of different
+    services that say nothing (or whole lines of their own)."""
+    with ThreadPoolExecutor(max(len(calls), 1), name) as pool:
+        for made in [pool.submit(call) for call in calls]:
+            made.result()
 
 
 def next_done(done: queue.Queue[Any]) -> Any:

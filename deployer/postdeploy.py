@@ -144,7 +144,7 @@ def check_service(
     tag = rollback.current_tag(stack) if stack else None
     expected = service.image.tag if service.image is not None else None
     if expected is not None:
-        stack_runs(spec.stack_name, stack, expected)
+        runs_tag(spec.stack_name, stack, expected)
         tag = expected
     say("")
     say(f"After the {kind} of {spec.stack_name} (service {service.name}, image {tag}):")
@@ -195,14 +195,9 @@ def _alarm_lines(
     return [f"  {line}" for line in verified.lines()]
 
 
-def runs_tag(cf: Any, stack_name: str, tag: str) -> None:
-    """The stack's image tag is the one deployed: else nothing is checked or recorded (a
-    change set found nothing to change, or another deploy came in between)."""
-    stack_runs(stack_name, describe_stack(cf, stack_name), tag)
-
-
-def stack_runs(stack_name: str, stack: dict[str, Any] | None, tag: str) -> None:
-    """runs_tag, on the stack as just described (one DescribeStacks per service checked)."""
+def runs_tag(stack_name: str, stack: dict[str, Any] | None, tag: str) -> None:
+    """The stack (as just described) runs the image tag deployed: else nothing is checked or
+    recorded (a change set found nothing to change, or another deploy came in between)."""
     running = rollback.current_tag(stack) if stack else None
     if running != tag:
         raise DeployFailed(

@@ -5,10 +5,11 @@ the image to run exists. Each raises PreflightError with what to do, or returns 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+from deployer import parallel
 from deployer.errors import PreflightError
 from deployer.manifest import HOSTED_ZONE, SSM_PARAMETERS, VPC, Certificate, Manifest, StackSpec
 from deployer.params import certificate_names, covers, find_certificate, find_hosted_zone
@@ -143,9 +144,10 @@ def prerequisites(
     if VPC in needs and manifest.vpc is not None:
         checks.append(lambda found: vpc(client("ec2"), manifest, found))
     each = [Findings() for _ in checks]
-    with ThreadPoolExecutor(max(len(checks), 1), "prerequisites") as pool:
-        for made in [pool.submit(check, found) for check, found in zip(checks, each, strict=True)]:
-            made.result()  # an AWS error (AccessDenied...): the first, in this order
+    # an AWS error (AccessDenied...): the first, in this order
+    parallel.each(
+        [partial(check, found) for check, found in zip(checks, each, strict=True)], "prerequisites"
+    )
     findings = Findings(
         [line for found in each for line in found.found],
         [problem for found in each for problem in found.problems],

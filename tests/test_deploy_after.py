@@ -21,6 +21,7 @@ from test_deploy_e2e import emulator_client, fresh_emulator, run_script
 
 from deployer import postdeploy, rollout
 from deployer.errors import DeployFailed
+from deployer.follow import describe_stack
 
 
 @dataclass
@@ -162,7 +163,8 @@ def test_after_a_rollback_the_next_one_goes_further_back_not_forward(stage: Stag
 
 def test_a_stack_that_does_not_run_the_tag_is_neither_checked_nor_recorded(stage: Stage) -> None:
     with pytest.raises(DeployFailed) as failed:
-        postdeploy.runs_tag(stage.client("cloudformation"), "test-service", "v9")
+        stack = describe_stack(stage.client("cloudformation"), "test-service")
+        postdeploy.runs_tag("test-service", stack, "v9")
     assert str(failed.value) == "test-service runs image v1, not v9"
 
 
