@@ -65,7 +65,9 @@ EXIT_INTERRUPTED = 130
 CERTIFICATE_TAG = "scalable-app:local"
 
 
-_SAYING = threading.Lock()  # bootstrap's steps run side by side: whole lines
+# Bootstrap's steps run side by side: whole lines. Reentrant: a Ctrl-C that lands while the
+# main thread holds it must not leave its own "interrupted" line waiting for it forever.
+_SAYING = threading.RLock()
 
 
 def say(line: str) -> None:
